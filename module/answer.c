@@ -1,0 +1,183 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+#include <netinet/in.h>
+#include <string.h>
+
+#include <libknot/libknot.h>
+
+#include "module/answer.h"
+
+/*! \brief Tells whether a node may answer: 1 live, 2 live but drained, 0 not. */
+static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
+{
+	tgc_admin_t admin = tgc_table_admin(table, idx);
+	if (admin == TGC_ADMIN_UP) {
+		return 1;
+	}
+	if (admin == TGC_ADMIN_DOWN || tgc_table_health(table, idx) == TGC_HEALTH_DOWN) {
+		return 0;
+	}
+
+	return (admin == TGC_ADMIN_DRAIN) ? 2 : 1;
+}
+
+/*! \brief Allocates from a knot memory context (NULL without one). */
+static void *mm_get(knot_mm_t *mm, size_t len)
+{
+	return (mm != NULL && mm->alloc != NULL) ? mm->alloc(mm->ctx, len) : NULL;
+}
+
+tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
+                                    tgc_policy_state_t *st, uint64_t client,
+                                    uint32_t *out, size_t *count)
+{
+	const tgc_answer_family_t *fam = (family == AF_INET6) ? &cfg->v6 : &cfg->v4;
+	*count = 0;
+	if (fam->count == 0) {
+		return TGC_ANSWER_NODATA;
+	}
+
+	/* Live nodes fill 'out' from the front, drained ones from the back
+	 * (reversed, restored below): one pass, no extra buffer. */
+	size_t live = 0, drained = 0;
+	for (size_t i = 0; i < fam->count; i++) {
+		uint32_t idx = fam->idx[i];
+		switch (node_eligible(cfg->table, idx)) {
+		case 1:
+			out[live++] = idx;
+			break;
+		case 2:
+			out[fam->count - 1 - drained++] = idx;
+			break;
+		default:
+			break;
+		}
+	}
+
+	tgc_answer_kind_t kind = TGC_ANSWER_LIVE;
+	size_t n = live;
+	if (live == 0 && drained > 0) {
+		kind = TGC_ANSWER_DRAIN;
+		n = drained;
+		for (size_t i = 0; i < drained; i++) {
+			out[i] = out[fam->count - 1 - i];
+		}
+	} else if (live == 0) {
+		switch (cfg->all_down) {
+		case TGC_ALL_DOWN_SERVFAIL:
+			return TGC_ANSWER_SERVFAIL;
+		case TGC_ALL_DOWN_NODATA:
+			return TGC_ANSWER_NODATA;
+		case TGC_ALL_DOWN_ALL:
+		default:
+			for (size_t i = 0; i < fam->count; i++) {
+				uint32_t idx = fam->idx[i];
+				if (tgc_table_admin(cfg->table, idx) != TGC_ADMIN_DOWN) {
+					out[n++] = idx;
+				}
+			}
+			if (n == 0) {
+				return TGC_ANSWER_NODATA;
+			}
+			kind = TGC_ANSWER_ALL;
+			break;
+		}
+	}
+
+	*count = tgc_policy_order(cfg->policy, out, n, cfg->answers, st, client,
+	                          cfg->node_keys);
+
+	return kind;
+}
+
+int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
+                   uint32_t ttl, const tgc_addr_t *const *addrs, size_t count,
+                   knot_mm_t *mm)
+{
+	if (pkt == NULL || owner == NULL || addrs == NULL || count == 0 ||
+	    count > UINT16_MAX ||
+	    (rtype != KNOT_RRTYPE_A && rtype != KNOT_RRTYPE_AAAA)) {
+		return KNOT_EINVAL;
+	}
+	uint16_t len = (rtype == KNOT_RRTYPE_A) ? 4 : 16;
+	int family = (rtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
+	size_t rd_size = knot_rdata_size(len);
+
+	knot_rrset_t *rr = mm_get(mm, sizeof(*rr));
+	uint8_t *rdata = mm_get(mm, rd_size * count);
+	if (rr == NULL || rdata == NULL) {
+		return KNOT_ENOMEM;
+	}
+	knot_rrset_init(rr, (knot_dname_t *)owner, rtype, KNOT_CLASS_IN, ttl);
+
+	/* Written in our order: knot_rdataset_add() would sort them. */
+	for (size_t i = 0; i < count; i++) {
+		if (addrs[i]->family != family) {
+			return KNOT_EINVAL;
+		}
+		knot_rdata_init((knot_rdata_t *)(rdata + i * rd_size), len,
+		                addrs[i]->bytes);
+	}
+	rr->rrs.count = (uint16_t)count;
+	rr->rrs.size = (uint32_t)(rd_size * count);
+	rr->rrs.rdata = (knot_rdata_t *)rdata;
+
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, 0);
+	if (ret == KNOT_ESPACE) {
+		knot_wire_set_tc(pkt->wire);
+	}
+
+	return ret;
+}
+
+int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
+                       knot_mm_t *mm)
+{
+	if (pkt == NULL || soa == NULL) {
+		return KNOT_EINVAL;
+	}
+	if (soa->rrs.count == 0) {
+		return KNOT_EOK;
+	}
+
+	knot_rrset_t *rr = mm_get(mm, sizeof(*rr));
+	uint8_t *rdata = mm_get(mm, soa->rrs.size);
+	if (rr == NULL || rdata == NULL) {
+		return KNOT_ENOMEM;
+	}
+	*rr = *soa;
+	memcpy(rdata, soa->rrs.rdata, soa->rrs.size);
+	rr->rrs.count = 1;
+	rr->rrs.rdata = (knot_rdata_t *)rdata;
+	rr->rrs.size = (uint32_t)knot_rdata_size(rr->rrs.rdata->len);
+
+	knot_rdata_t *rd = rr->rrs.rdata;
+	size_t min_off = knot_soa_names_len(rd) + 16;
+	if (min_off + 4 <= rd->len && knot_soa_minimum(rd) > ttl) {
+		knot_wire_write_u32(rd->data + min_off, ttl);
+	}
+	if (rr->ttl > ttl) {
+		rr->ttl = ttl;
+	}
+
+	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret != KNOT_EOK) {
+		return ret;
+	}
+
+	return knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, rr, 0);
+}

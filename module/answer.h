@@ -1,0 +1,117 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief Answer path: which nodes answer a query, and writing them into the
+ *        response packet.
+ */
+
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libknot/libknot.h>
+
+#include "module/policy.h"
+#include "module/table.h"
+
+/*! \brief What to answer when no node is live. */
+typedef enum {
+	TGC_ALL_DOWN_ALL      = 0, /*!< Every configured node (not admin-down). */
+	TGC_ALL_DOWN_SERVFAIL = 1, /*!< SERVFAIL. */
+	TGC_ALL_DOWN_NODATA   = 2, /*!< NOERROR, empty answer. */
+} tgc_all_down_t;
+
+/*! \brief Outcome of a selection. */
+typedef enum {
+	TGC_ANSWER_LIVE     = 0, /*!< Live auto/up nodes. */
+	TGC_ANSWER_DRAIN    = 1, /*!< Only drained nodes were live. */
+	TGC_ANSWER_ALL      = 2, /*!< All down: every configured node. */
+	TGC_ANSWER_SERVFAIL = 3, /*!< All down: answer SERVFAIL. */
+	TGC_ANSWER_NODATA   = 4, /*!< All down (or no node at all): NODATA. */
+} tgc_answer_kind_t;
+
+/*! \brief Nodes of one address family, by index into the table. */
+typedef struct {
+	const uint32_t *idx; /*!< Node indexes, ascending. */
+	size_t count;        /*!< Their number. */
+} tgc_answer_family_t;
+
+/*! \brief Read-only view an instance gives the answer path. */
+typedef struct {
+	const tgc_table_t *table;       /*!< Live table. */
+	tgc_answer_family_t v4;         /*!< IPv4 nodes. */
+	tgc_answer_family_t v6;         /*!< IPv6 nodes. */
+	const uint64_t *node_keys;      /*!< Sticky keys by node index. */
+	tgc_policy_t policy;            /*!< Ordering policy. */
+	uint32_t answers;               /*!< Most records (0 = all). */
+	tgc_all_down_t all_down;        /*!< All-down behaviour. */
+} tgc_answer_cfg_t;
+
+/*!
+ * \brief Selects and orders the nodes answering one query.
+ *
+ * Eligible: admin up; admin auto and not health down (unknown counts as up).
+ * If none, admin drain and not health down. If none, the all-down behaviour.
+ * Admin down is never answered.
+ *
+ * \param[in]  cfg     Instance view.
+ * \param[in]  family  AF_INET (A) or AF_INET6 (AAAA).
+ * \param[in,out] st   Per-thread policy state.
+ * \param[in]  client  Sticky client key.
+ * \param[out] out     Selected node indexes, in answer order (room for every
+ *                     node of the family).
+ * \param[out] count   Number of selected nodes.
+ *
+ * \return What kind of answer this is.
+ */
+tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
+                                    tgc_policy_state_t *st, uint64_t client,
+                                    uint32_t *out, size_t *count);
+
+/*!
+ * \brief Puts one A or AAAA RRset with the given addresses, in the given order,
+ *        into the answer section.
+ *
+ * \param[in,out] pkt    Response (current section must be the answer).
+ * \param[in]  owner     Owner name (the QNAME from the query, compressed).
+ * \param[in]  rtype     KNOT_RRTYPE_A or KNOT_RRTYPE_AAAA.
+ * \param[in]  ttl       TTL.
+ * \param[in]  addrs     Addresses (family must match \a rtype).
+ * \param[in]  count     Their number (> 0).
+ * \param[in]  mm        Memory context living as long as the packet.
+ *
+ * \retval KNOT_EOK     Written.
+ * \retval KNOT_ESPACE  Did not fit: nothing written, TC bit set.
+ * \retval KNOT_E*      Other error.
+ */
+int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
+                   uint32_t ttl, const tgc_addr_t *const *addrs, size_t count,
+                   knot_mm_t *mm);
+
+/*!
+ * \brief Puts a copy of the zone's SOA into the authority section with its TTL
+ *        and MINIMUM capped to \a ttl, so that a NODATA answer is cached no
+ *        longer than a positive one.
+ *
+ * \retval KNOT_EOK     Written (or \a soa empty: nothing to write).
+ * \retval KNOT_E*      Error.
+ */
+int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
+                       knot_mm_t *mm);

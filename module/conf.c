@@ -1,0 +1,137 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libknot/errcode.h>
+
+#include "module/conf.h"
+#include "module/table.h"
+
+int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
+{
+	const char *dummy;
+	err = (err != NULL) ? err : &dummy;
+	if (str == NULL || out == NULL) {
+		*err = "missing value";
+		return KNOT_EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+
+	char buf[TGC_ADDR_STRLEN];
+	const char *at = strchr(str, '@');
+	size_t addr_len = (at != NULL) ? (size_t)(at - str) : strlen(str);
+	if (addr_len == 0 || addr_len >= sizeof(buf)) {
+		*err = "expected ADDRESS or ADDRESS@PORT";
+		return KNOT_EINVAL;
+	}
+	memcpy(buf, str, addr_len);
+	buf[addr_len] = '\0';
+	if (tgc_addr_parse(buf, &out->addr) != KNOT_EOK) {
+		*err = "not an IPv4 or IPv6 address";
+		return KNOT_EINVAL;
+	}
+
+	if (at != NULL) {
+		const char *p = at + 1;
+		size_t len = strlen(p);
+		if (len == 0 || len > 5 || p[0] == '0') {
+			*err = "invalid port";
+			return KNOT_EINVAL;
+		}
+		unsigned port = 0;
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9') {
+				*err = "invalid port";
+				return KNOT_EINVAL;
+			}
+			port = port * 10 + (unsigned)(*p - '0');
+		}
+		if (port == 0 || port > 65535) {
+			*err = "port out of range 1-65535";
+			return KNOT_EINVAL;
+		}
+		out->port = (uint16_t)port;
+	}
+
+	return KNOT_EOK;
+}
+
+int tgc_conf_nodes_parse(const char *const *values, size_t count,
+                         uint16_t check_port, tgc_node_conf_t *out,
+                         const char **err, size_t *bad)
+{
+	const char *dummy_err;
+	size_t dummy_bad;
+	err = (err != NULL) ? err : &dummy_err;
+	bad = (bad != NULL) ? bad : &dummy_bad;
+
+	if (count > TGC_TABLE_NODES_MAX) {
+		*err = "too many nodes";
+		*bad = TGC_TABLE_NODES_MAX;
+		return KNOT_ERANGE;
+	}
+
+	tgc_node_conf_t *nodes = out;
+	if (nodes == NULL && count > 0) {
+		nodes = calloc(count, sizeof(*nodes));
+		if (nodes == NULL) {
+			*err = "out of memory";
+			return KNOT_ENOMEM;
+		}
+	}
+
+	int ret = KNOT_EOK;
+	for (size_t i = 0; i < count && ret == KNOT_EOK; i++) {
+		ret = tgc_conf_node_parse(values[i], &nodes[i], err);
+		if (ret != KNOT_EOK) {
+			*bad = i;
+			break;
+		}
+		uint16_t port_i = nodes[i].port ? nodes[i].port : check_port;
+		/* Quadratic, but only at configuration time. */
+		for (size_t j = 0; j < i; j++) {
+			uint16_t port_j = nodes[j].port ? nodes[j].port : check_port;
+			if (port_i == port_j &&
+			    tgc_addr_equal(&nodes[i].addr, &nodes[j].addr)) {
+				*err = "duplicate node";
+				*bad = i;
+				ret = KNOT_EINVAL;
+				break;
+			}
+		}
+	}
+
+	if (nodes != out) {
+		free(nodes);
+	}
+
+	return ret;
+}
+
+int tgc_conf_timing_check(int64_t interval_ms, int64_t timeout_ms,
+                          const char **err)
+{
+	if (timeout_ms >= interval_ms) {
+		if (err != NULL) {
+			*err = "'check-timeout' must be lower than 'check-interval'";
+		}
+		return KNOT_EINVAL;
+	}
+
+	return KNOT_EOK;
+}

@@ -1,0 +1,83 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief Parsing and validation of configuration values (no knotd needed).
+ *
+ * The knotd glue (tgcluster.c) declares the schema and calls these helpers
+ * from its item and section checks and from load, so that every rule lives in
+ * one place and is unit-tested.
+ */
+
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "module/addr.h"
+
+/*! \brief Default check port. */
+#define TGC_CONF_CHECK_PORT	5900
+
+/*! \brief A configured node. */
+typedef struct {
+	tgc_addr_t addr; /*!< Node address. */
+	uint16_t port;   /*!< Explicit check port, 0 = use check-port. */
+} tgc_node_conf_t;
+
+/*!
+ * \brief Parses a `node` value: "ADDRESS" or "ADDRESS@PORT".
+ *
+ * \param[in]  str  Value text.
+ * \param[out] out  Parsed node.
+ * \param[out] err  Static reason on failure.
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EINVAL  Malformed value.
+ */
+int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err);
+
+/*!
+ * \brief Parses all `node` values and checks them as a set.
+ *
+ * Rejects malformed values, more than TGC_TABLE_NODES_MAX nodes and duplicates
+ * (same address and effective port).
+ *
+ * \param[in]  values      Value texts.
+ * \param[in]  count       Their number.
+ * \param[in]  check_port  Port used by nodes without "@PORT".
+ * \param[out] out         Parsed nodes (\a count entries), may be NULL.
+ * \param[out] err         Static reason on failure.
+ * \param[out] bad         Index of the offending value on failure.
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EINVAL  Malformed or duplicate value.
+ * \retval KNOT_ERANGE  Too many nodes.
+ */
+int tgc_conf_nodes_parse(const char *const *values, size_t count,
+                         uint16_t check_port, tgc_node_conf_t *out,
+                         const char **err, size_t *bad);
+
+/*!
+ * \brief Checks the timing items together.
+ *
+ * \retval KNOT_EOK     Valid.
+ * \retval KNOT_EINVAL  check-timeout not below check-interval.
+ */
+int tgc_conf_timing_check(int64_t interval_ms, int64_t timeout_ms,
+                          const char **err);

@@ -1,0 +1,137 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief Health checking: the per-node state machine and the checker thread.
+ *
+ * The state machine is pure (time is passed in) so that it can be tested with
+ * a fake clock. The checker runs one libuv loop in its own thread per module
+ * instance and is the only writer of the health fields of the table.
+ */
+
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "module/table.h"
+
+/*! \brief Kind of probe. */
+typedef enum {
+	TGC_CHECK_TCP  = 0, /*!< TCP connect succeeds within the timeout. */
+	TGC_CHECK_RFB  = 1, /*!< Connect and read a valid RFB banner. */
+	TGC_CHECK_NONE = 2, /*!< No probing: nodes stay unknown (= up). */
+} tgc_check_t;
+
+/*! \brief Length of an RFB ProtocolVersion banner ("RFB 003.008\n"). */
+#define TGC_RFB_BANNER_LEN	12
+
+/*! \brief Probe and anti-flap parameters. */
+typedef struct {
+	tgc_check_t check;    /*!< Probe kind. */
+	uint32_t interval_ms; /*!< Time between probes of one node. */
+	uint32_t timeout_ms;  /*!< Longest time a probe may take. */
+	uint32_t rise;        /*!< Successes that flip a down node up. */
+	uint32_t fall;        /*!< Failures that flip an up node down. */
+} tgc_health_params_t;
+
+/*! \brief State machine of one node. */
+typedef struct {
+	tgc_health_t health;  /*!< Current state. */
+	uint32_t consec_ok;   /*!< Consecutive successes. */
+	uint32_t consec_fail; /*!< Consecutive failures. */
+} tgc_health_sm_t;
+
+/*!
+ * \brief Feeds one probe result into the state machine.
+ *
+ * Unknown behaves like up, except that its first success confirms it as up
+ * at once; up goes down after \a fall consecutive failures; down goes up after
+ * \a rise consecutive successes.
+ *
+ * \return True if the health state changed.
+ */
+bool tgc_health_feed(tgc_health_sm_t *sm, bool ok,
+                     const tgc_health_params_t *params);
+
+/*!
+ * \brief Delay before the next probe of a node, in ms.
+ *
+ * The normal interval, or a faster pace (interval / 4, at least 10 ms) while a
+ * state change is pending confirmation (an up node that has failed, a down
+ * node that has succeeded).
+ */
+uint32_t tgc_health_next_delay(const tgc_health_sm_t *sm,
+                               const tgc_health_params_t *params);
+
+/*!
+ * \brief Delay of the first probe of node \a idx of \a count, in ms: spreads
+ *        the first probes evenly across the first interval (the first node is
+ *        probed at once).
+ */
+uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
+                            const tgc_health_params_t *params);
+
+/*!
+ * \brief Tells whether \a buf holds a valid RFB ProtocolVersion banner
+ *        ("RFB xxx.yyy\n", x and y digits, exactly 12 bytes).
+ */
+bool tgc_health_rfb_valid(const uint8_t *buf, size_t len);
+
+/*! \brief Log callback of the checker (printf-like). */
+typedef void (*tgc_health_log_f)(void *ctx, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*! \brief Transition callback: node \a idx went from \a from to \a to. */
+typedef void (*tgc_health_event_f)(void *ctx, uint32_t idx, tgc_health_t from,
+                                   tgc_health_t to);
+
+/*! \brief Thread hook (e.g. rcu_register_thread), called in the checker thread. */
+typedef void (*tgc_health_thread_f)(void *ctx);
+
+/*! \brief Checker configuration. */
+typedef struct {
+	tgc_table_t *table;          /*!< Table to probe and write. */
+	uint64_t writer_token;       /*!< Write only while the header's writer
+	                              *   equals this token. */
+	tgc_health_params_t params;  /*!< Probe parameters. */
+	tgc_health_log_f log;        /*!< Logger (may be NULL). */
+	tgc_health_event_f event;    /*!< Transition hook (may be NULL). */
+	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */
+	tgc_health_thread_f thread_stop;  /*!< Called last in the thread (may be NULL). */
+	void *ctx;                   /*!< Passed to the callbacks. */
+} tgc_checker_conf_t;
+
+/*! \brief A running checker (opaque). */
+typedef struct tgc_checker tgc_checker_t;
+
+/*!
+ * \brief Starts the checker thread. Probes start at once, staggered across the
+ *        interval. Also logs admin-state changes made by the CLI, once each.
+ *
+ * \retval KNOT_EOK  Success.
+ * \retval KNOT_E*   Thread or loop creation failed.
+ */
+int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf);
+
+/*!
+ * \brief Stops the checker: wakes the loop, closes every handle, joins the
+ *        thread and frees everything. No callback runs after it returns.
+ */
+void tgc_checker_stop(tgc_checker_t *checker);

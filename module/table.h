@@ -1,0 +1,358 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief The live-node table in POSIX shared memory.
+ *
+ * One segment per module instance: a fixed header followed by node_count
+ * fixed-size node records. The layout is the contract between the module
+ * (knotd workers and the checker thread) and tgclusterctl.
+ *
+ * Concurrency:
+ *  - Immutable after creation: everything in the header above \a writer, and
+ *    the address/port/mapped address of each record.
+ *  - \a health is written by the checker only and read by everyone with a
+ *    single atomic load; the remaining probe details of a record are written
+ *    by the checker inside the record's seqlock \a seq and read by the CLI
+ *    with tgc_table_node_read(). They are atomics accessed with relaxed
+ *    order, so the seqlock is free of data races in the C11 sense.
+ *  - \a admin is written by tgclusterctl (and reset by nobody) with one atomic
+ *    store; read by knotd workers, the checker and the CLI.
+ *  - \a answers is incremented by knotd workers (relaxed atomic add), read by
+ *    the CLI.
+ *  Readers never block and never wait for the checker.
+ */
+
+#pragma once
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "module/addr.h"
+
+/*! \brief Segment magic, "TGCL" read as a little-endian integer. */
+#define TGC_TABLE_MAGIC		0x4c434754u
+/*! \brief Layout version; bumped on any incompatible change. */
+#define TGC_TABLE_VERSION	1u
+/*! \brief Most nodes an instance may have. */
+#define TGC_TABLE_NODES_MAX	16384u
+/*! \brief Prefix of every segment name in /dev/shm. */
+#define TGC_TABLE_PREFIX	"tgcluster."
+/*! \brief Longest segment name incl. the leading slash and the zero. */
+#define TGC_TABLE_NAME_MAX	255
+
+/*! \brief Health state of a node, as the checker sees it. */
+typedef enum {
+	TGC_HEALTH_UNKNOWN = 0, /*!< Not probed yet: counts as up. */
+	TGC_HEALTH_UP      = 1, /*!< Confirmed up (rise successes). */
+	TGC_HEALTH_DOWN    = 2, /*!< Confirmed down (fall failures). */
+} tgc_health_t;
+
+/*! \brief Operator (admin) state of a node. */
+typedef enum {
+	TGC_ADMIN_AUTO  = 0, /*!< Health decides. */
+	TGC_ADMIN_DRAIN = 1, /*!< Left out while any auto/up node is live. */
+	TGC_ADMIN_UP    = 2, /*!< Answered whatever the checks say. */
+	TGC_ADMIN_DOWN  = 3, /*!< Never answered. */
+} tgc_admin_t;
+
+/*! \brief Role of the instance owning a segment. */
+typedef enum {
+	TGC_ROLE_LB         = 1, /*!< Load balancer: nodes + health checks. */
+	TGC_ROLE_TRANSLATOR = 2, /*!< NAT translator: upstream cache. */
+} tgc_role_t;
+
+/*! \brief Outcome of the last probe of a node. */
+typedef enum {
+	TGC_PROBE_NONE     = 0, /*!< Never probed. */
+	TGC_PROBE_OK       = 1, /*!< Connected (and banner valid for rfb). */
+	TGC_PROBE_REFUSED  = 2, /*!< Connection refused or reset. */
+	TGC_PROBE_TIMEOUT  = 3, /*!< No connection or banner within the timeout. */
+	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB. */
+	TGC_PROBE_ERROR    = 5, /*!< Local error (socket creation, unreachable). */
+	TGC_PROBE_DISABLED = 6, /*!< check: none. */
+} tgc_probe_t;
+
+/*! \brief Segment header (1024 bytes). */
+typedef struct {
+	/* Immutable after creation (magic is stored last, with release). */
+	_Atomic uint32_t magic;  /*!< TGC_TABLE_MAGIC. */
+	uint32_t version;        /*!< TGC_TABLE_VERSION. */
+	uint64_t size;           /*!< Total segment size in bytes. */
+	uint32_t hdr_size;       /*!< sizeof(tgc_table_hdr_t). */
+	uint32_t rec_size;       /*!< sizeof(tgc_node_rec_t). */
+	uint32_t node_count;     /*!< Number of node records. */
+	uint32_t role;           /*!< tgc_role_t. */
+	uint64_t created_ms;     /*!< Creation time (CLOCK_REALTIME, ms). */
+	char zone[256];          /*!< Zone of the instance ("" when global). */
+	char instance[64];       /*!< Module section id. */
+	char name[256];          /*!< Cluster name answered (text). */
+	uint32_t check;          /*!< Check kind (tgc_check_t), informational. */
+	uint32_t interval_ms;    /*!< check-interval, informational. */
+	uint32_t timeout_ms;     /*!< check-timeout, informational. */
+	uint32_t rise;           /*!< check-rise, informational. */
+	uint32_t fall;           /*!< check-fall, informational. */
+	uint32_t _pad0;
+	/* Mutable. */
+	_Atomic uint64_t writer;       /*!< Token of the instance allowed to write
+	                                *   health (writer: load of the newest
+	                                *   instance; readers: checkers). */
+	_Atomic uint64_t writer_pid;   /*!< PID of that knotd (same writer). */
+	_Atomic uint64_t generation;   /*!< Bumped after every health or admin
+	                                *   change (writers: checker, CLI;
+	                                *   readers: CLI). */
+	_Atomic uint64_t heartbeat_ms; /*!< Last checker loop tick, CLOCK_REALTIME
+	                                *   ms (writer: checker; readers: CLI). */
+	uint8_t _reserved[1024 - 672];
+} tgc_table_hdr_t;
+
+/*! \brief One node record (128 bytes). */
+typedef struct {
+	_Atomic uint32_t seq;    /*!< Seqlock over the probe details below
+	                          *   (writer: checker; readers: CLI). */
+	uint16_t port;           /*!< Check port (immutable). */
+	uint8_t family;          /*!< AF_INET or AF_INET6 (immutable). */
+	uint8_t mapped_family;   /*!< Family of \a mapped, 0 if none (immutable). */
+	uint8_t addr[16];        /*!< Node address (immutable). */
+	uint8_t mapped[16];      /*!< LAN/alias address (immutable). */
+	_Atomic uint8_t health;  /*!< tgc_health_t (writer: checker; readers: all). */
+	_Atomic uint8_t admin;   /*!< tgc_admin_t (writer: CLI; readers: all). */
+	_Atomic uint8_t last_probe; /*!< tgc_probe_t of the last probe (seq). */
+	uint8_t _pad0;
+	_Atomic uint32_t consec_ok;      /*!< Consecutive successes (seq). */
+	_Atomic uint32_t consec_fail;    /*!< Consecutive failures (seq). */
+	_Atomic uint32_t last_rtt_us;    /*!< Duration of the last probe (seq). */
+	_Atomic uint64_t last_check_ms;  /*!< Time of the last probe, CLOCK_REALTIME (seq). */
+	_Atomic uint64_t since_ms;       /*!< Time of the last health change (seq). */
+	_Atomic uint64_t probes;         /*!< Probes done (seq). */
+	_Atomic uint64_t transitions;    /*!< Health changes (seq). */
+	_Atomic uint64_t answers; /*!< Answers that included the node
+	                           *   (writers: knotd workers; readers: CLI). */
+	uint8_t _reserved[128 - 96];
+} tgc_node_rec_t;
+
+/*! \brief A consistent copy of one node record. */
+typedef struct {
+	tgc_addr_t addr;      /*!< Node address. */
+	tgc_addr_t mapped;    /*!< Mapped address (family 0 if none). */
+	uint16_t port;        /*!< Check port. */
+	tgc_health_t health;  /*!< Health state. */
+	tgc_admin_t admin;    /*!< Admin state. */
+	tgc_probe_t last_probe; /*!< Last probe outcome. */
+	uint32_t consec_ok;   /*!< Consecutive successes. */
+	uint32_t consec_fail; /*!< Consecutive failures. */
+	uint32_t last_rtt_us; /*!< Last probe duration. */
+	uint64_t last_check_ms; /*!< Last probe time. */
+	uint64_t since_ms;    /*!< Last health change. */
+	uint64_t probes;      /*!< Probes done. */
+	uint64_t transitions; /*!< Health changes. */
+	uint64_t answers;     /*!< Answers served. */
+} tgc_node_snap_t;
+
+/*! \brief Immutable description of a node, used to create a segment. */
+typedef struct {
+	tgc_addr_t addr;   /*!< Node address. */
+	uint16_t port;     /*!< Check port. */
+	tgc_addr_t mapped; /*!< Mapped address (family 0 if none). */
+} tgc_table_node_t;
+
+/*! \brief What an instance needs its segment to hold. */
+typedef struct {
+	tgc_role_t role;               /*!< Role. */
+	const char *zone;              /*!< Zone text ("" if global). */
+	const char *instance;          /*!< Section id. */
+	const char *name;              /*!< Cluster name text. */
+	const tgc_table_node_t *nodes; /*!< Nodes in configuration order. */
+	uint32_t node_count;           /*!< Number of nodes. */
+	uint32_t check;                /*!< Informational header fields. */
+	uint32_t interval_ms;          /*!< Informational. */
+	uint32_t timeout_ms;           /*!< Informational. */
+	uint32_t rise;                 /*!< Informational. */
+	uint32_t fall;                 /*!< Informational. */
+} tgc_table_spec_t;
+
+/*! \brief How tgc_table_open() got its segment. */
+typedef enum {
+	TGC_TABLE_CREATED  = 0, /*!< No segment existed: new one. */
+	TGC_TABLE_REUSED   = 1, /*!< Same nodes: mapped as is, states kept. */
+	TGC_TABLE_ADOPTED  = 2, /*!< Different nodes: new segment, states of
+	                         *   nodes with the same address/port copied. */
+	TGC_TABLE_REPLACED = 3, /*!< Invalid segment of ours: recreated. */
+} tgc_table_origin_t;
+
+/*! \brief A mapped segment. */
+typedef struct {
+	tgc_table_hdr_t *hdr;   /*!< Header (NULL if not mapped). */
+	tgc_node_rec_t *nodes;  /*!< Node records. */
+	size_t size;            /*!< Mapped size. */
+	bool writable;          /*!< Mapped read-write. */
+	char name[TGC_TABLE_NAME_MAX + 1]; /*!< Segment name ("/tgcluster..."). */
+} tgc_table_t;
+
+/*!
+ * \brief Builds the default segment name "/tgcluster.<zone>.<id>".
+ *
+ * \param[out] buf       Output buffer (at least TGC_TABLE_NAME_MAX + 1).
+ * \param[in]  buf_len   Its size.
+ * \param[in]  zone      Zone text without the trailing dot ("" if global).
+ * \param[in]  instance  Section id.
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_ESPACE  Too long.
+ */
+int tgc_table_name(char *buf, size_t buf_len, const char *zone,
+                   const char *instance);
+
+/*!
+ * \brief Checks a user-given segment name ("shm" item).
+ *
+ * Allowed: 1-200 characters of [A-Za-z0-9._-], optionally with one leading
+ * slash. The "tgcluster." prefix is added when missing, so tgclusterctl can
+ * find the segment.
+ *
+ * \param[in]  in       User text.
+ * \param[out] buf      Normalised name "/tgcluster....", may be NULL.
+ * \param[in]  buf_len  Size of \a buf.
+ *
+ * \retval KNOT_EOK     Valid.
+ * \retval KNOT_EINVAL  Invalid characters or length.
+ */
+int tgc_table_name_check(const char *in, char *buf, size_t buf_len);
+
+/*!
+ * \brief Validates a segment image (pure function, no system calls).
+ *
+ * \param[in] mem   Segment bytes.
+ * \param[in] size  Their number (the size of the segment file).
+ * \param[out] err  Static reason on failure.
+ *
+ * \retval KNOT_EOK       Header and size consistent.
+ * \retval KNOT_EMALF     Wrong magic, sizes or counts.
+ * \retval KNOT_ENOTSUP   Other layout version.
+ */
+int tgc_table_validate(const void *mem, size_t size, const char **err);
+
+/*!
+ * \brief Opens (module side) the segment for an instance.
+ *
+ * Reuses a valid segment with the same nodes, adopts states from one with
+ * other nodes into a new segment, recreates a corrupt segment that we own, and
+ * refuses a segment owned by another user or accessible to others.
+ *
+ * \param[out] table   Mapped table.
+ * \param[in]  name    Segment name ("/tgcluster...").
+ * \param[in]  spec    What the instance needs.
+ * \param[out] origin  How the segment was obtained (may be NULL).
+ * \param[out] err     Reason on failure (static text).
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EACCES  A segment with a wrong owner or mode exists.
+ * \retval KNOT_E*      System error.
+ */
+int tgc_table_open(tgc_table_t *table, const char *name,
+                   const tgc_table_spec_t *spec, tgc_table_origin_t *origin,
+                   const char **err);
+
+/*!
+ * \brief Attaches (CLI side) to an existing segment.
+ *
+ * \param[out] table     Mapped table.
+ * \param[in]  name      Segment name ("/tgcluster..." or without the slash).
+ * \param[in]  writable  Map read-write (for admin changes).
+ * \param[out] err       Reason on failure.
+ *
+ * \retval KNOT_EOK       Success.
+ * \retval KNOT_ENOENT    No such segment.
+ * \retval KNOT_EACCES    No permission.
+ * \retval KNOT_ENOTSUP   Other layout version.
+ * \retval KNOT_EMALF     Not a valid segment.
+ */
+int tgc_table_attach(tgc_table_t *table, const char *name, bool writable,
+                     const char **err);
+
+/*!
+ * \brief Unmaps a table (never removes the segment).
+ */
+void tgc_table_close(tgc_table_t *table);
+
+/*!
+ * \brief Removes a segment by name (tests and tgclusterctl only).
+ */
+int tgc_table_unlink(const char *name);
+
+/*!
+ * \brief Takes a consistent snapshot of node \a idx (lock-free, retries while
+ *        the checker writes).
+ */
+void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
+                         tgc_node_snap_t *out);
+
+/*!
+ * \brief Starts a write of node \a idx's probe details (checker only).
+ *
+ * \return False if another writer is inside the record (the caller skips).
+ */
+bool tgc_table_write_begin(tgc_node_rec_t *rec);
+
+/*!
+ * \brief Ends a write started by tgc_table_write_begin() and bumps the
+ *        generation.
+ */
+void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
+
+/*!
+ * \brief Sets the admin state of node \a idx (CLI).
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EINVAL  Bad index or state.
+ * \retval KNOT_EACCES  Table mapped read-only.
+ */
+int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
+
+/*! \brief Health of node \a idx (one atomic load, hot path). */
+static inline tgc_health_t tgc_table_health(const tgc_table_t *table, uint32_t idx)
+{
+	return (tgc_health_t)atomic_load_explicit(&table->nodes[idx].health,
+	                                          memory_order_relaxed);
+}
+
+/*! \brief Admin state of node \a idx (one atomic load, hot path). */
+static inline tgc_admin_t tgc_table_admin(const tgc_table_t *table, uint32_t idx)
+{
+	return (tgc_admin_t)atomic_load_explicit(&table->nodes[idx].admin,
+	                                         memory_order_relaxed);
+}
+
+/*! \brief Text of a health state. */
+const char *tgc_table_health_str(tgc_health_t health);
+
+/*! \brief Text of an admin state. */
+const char *tgc_table_admin_str(tgc_admin_t admin);
+
+/*! \brief Parses an admin state name; returns -1 if unknown. */
+int tgc_table_admin_parse(const char *str);
+
+/*! \brief Text of a probe outcome. */
+const char *tgc_table_probe_str(tgc_probe_t probe);
+
+/*! \brief Current CLOCK_REALTIME in milliseconds. */
+uint64_t tgc_table_now_ms(void);
