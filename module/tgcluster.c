@@ -37,6 +37,7 @@
 #include "module/answer.h"
 #include "module/conf.h"
 #include "module/health.h"
+#include "module/natmap.h"
 #include "module/policy.h"
 #include "module/table.h"
 
@@ -53,6 +54,9 @@
 #define MOD_POLICY		"\x06""policy"
 #define MOD_ALL_DOWN		"\x08""all-down"
 #define MOD_SHM			"\x03""shm"
+#define MOD_NAT_BASE		"\x08""nat-base"
+#define MOD_NAT_MAP		"\x07""nat-map"
+#define MOD_NAT_CLIENT		"\x0a""nat-client"
 
 /*! \brief Values of `check`. */
 static const knot_lookup_t check_kinds[] = {
@@ -97,6 +101,32 @@ static int check_shm(knotd_conf_check_args_t *args)
 	return KNOT_EOK;
 }
 
+/*! \brief Item check of `nat-base`. */
+static int check_nat_base(knotd_conf_check_args_t *args)
+{
+	tgc_addr_t addr;
+	if (tgc_addr_parse((const char *)args->data, &addr) != KNOT_EOK) {
+		args->err_str = "not an IPv4 or IPv6 address";
+		return KNOT_EINVAL;
+	}
+
+	return KNOT_EOK;
+}
+
+/*! \brief Item check of `nat-map`: one value. */
+static int check_nat_map(knotd_conf_check_args_t *args)
+{
+	tgc_natmap_rule_t rule;
+	return tgc_natmap_rule_parse((const char *)args->data, &rule, &args->err_str);
+}
+
+/*! \brief Item check of `nat-client`: one value. */
+static int check_nat_client(knotd_conf_check_args_t *args)
+{
+	tgc_natmap_range_t range;
+	return tgc_natmap_range_parse((const char *)args->data, &range, &args->err_str);
+}
+
 const yp_item_t tgcluster_conf[] = {
 	{ MOD_NAME,           YP_TDNAME, YP_VNONE },
 	{ MOD_NODE,           YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
@@ -111,11 +141,20 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_POLICY,         YP_TOPT,   YP_VOPT = { policies, TGC_POLICY_ROUND_ROBIN } },
 	{ MOD_ALL_DOWN,       YP_TOPT,   YP_VOPT = { all_down_modes, TGC_ALL_DOWN_ALL } },
 	{ MOD_SHM,            YP_TSTR,   YP_VNONE, YP_FNONE, { check_shm } },
+	{ MOD_NAT_BASE,       YP_TSTR,   YP_VNONE, YP_FNONE, { check_nat_base } },
+	{ MOD_NAT_MAP,        YP_TSTR,   YP_VNONE, YP_FMULTI, { check_nat_map } },
+	{ MOD_NAT_CLIENT,     YP_TSTR,   YP_VNONE, YP_FMULTI, { check_nat_client } },
 	{ NULL }
 };
 
-/*! \brief Collects the `node` strings of a knotd_conf_t. */
-static const char **node_strings(const knotd_conf_t *conf)
+/*!
+ * \brief Message buffer of the section check: err_str must outlive the check
+ *        call, and knotd runs configuration checks in one thread.
+ */
+static char check_msg[256];
+
+/*! \brief Collects the string values of a multi-valued item. */
+static const char **conf_strings(const knotd_conf_t *conf)
 {
 	const char **out = calloc(conf->count + 1, sizeof(*out));
 	for (size_t i = 0; out != NULL && i < conf->count; i++) {
@@ -123,6 +162,66 @@ static const char **node_strings(const knotd_conf_t *conf)
 	}
 
 	return out;
+}
+
+/*! \brief Checks `nat-base`, `nat-map` and `nat-client` against each other
+ *         and against the (valid) nodes. */
+static int check_nat(knotd_conf_check_args_t *args, const tgc_node_conf_t *nodes,
+                     size_t node_count)
+{
+	knotd_conf_t base = knotd_conf_check_item(args, MOD_NAT_BASE);
+	knotd_conf_t map = knotd_conf_check_item(args, MOD_NAT_MAP);
+	knotd_conf_t client = knotd_conf_check_item(args, MOD_NAT_CLIENT);
+	int ret = KNOT_EOK;
+
+	if (base.count > 0 && map.count > 0) {
+		args->err_str = "'nat-base' and 'nat-map' cannot be used together";
+		ret = KNOT_EINVAL;
+	} else if (client.count > 0 && base.count == 0 && map.count == 0) {
+		args->err_str = "'nat-client' needs 'nat-base' or 'nat-map'";
+		ret = KNOT_EINVAL;
+	} else if (base.count > 0) {
+		tgc_addr_t addr;
+		tgc_addr_t *addrs = calloc(node_count + 1, sizeof(*addrs));
+		const char *why = NULL;
+		if (addrs == NULL) {
+			ret = KNOT_ENOMEM;
+		} else if ((ret = tgc_addr_parse(base.single.string, &addr)) == KNOT_EOK) {
+			for (size_t i = 0; i < node_count; i++) {
+				addrs[i] = nodes[i].addr;
+			}
+			ret = tgc_natmap_base_check(&addr, addrs, node_count, &why);
+		}
+		free(addrs);
+		if (ret != KNOT_EOK && why != NULL) {
+			snprintf(check_msg, sizeof(check_msg), "'nat-base' %s: %s",
+			         base.single.string, why);
+			args->err_str = check_msg;
+		}
+	} else if (map.count > 0) {
+		tgc_natmap_rule_t *rules = calloc(map.count, sizeof(*rules));
+		const char *why = NULL;
+		size_t bad = 0;
+		ret = (rules == NULL) ? KNOT_ENOMEM : KNOT_EOK;
+		for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
+			ret = tgc_natmap_rule_parse(map.multi[i].string, &rules[i], &why);
+			bad = i;
+		}
+		if (ret == KNOT_EOK) {
+			ret = tgc_natmap_rules_check(rules, map.count, &why, &bad);
+		}
+		free(rules);
+		if (ret != KNOT_EOK && why != NULL) {
+			snprintf(check_msg, sizeof(check_msg), "'nat-map' %s: %s",
+			         map.multi[bad].string, why);
+			args->err_str = check_msg;
+		}
+	}
+
+	knotd_conf_free(&map);
+	knotd_conf_free(&client);
+
+	return ret;
 }
 
 /*! \brief Section check: rules spanning several items. */
@@ -135,25 +234,28 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 	}
 
 	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
-	const char **values = node_strings(&nodes);
-	if (values == NULL) {
+	const char **values = conf_strings(&nodes);
+	tgc_node_conf_t *parsed = calloc(nodes.count + 1, sizeof(*parsed));
+	if (values == NULL || parsed == NULL) {
+		free(values);
+		free(parsed);
 		knotd_conf_free(&nodes);
 		return KNOT_ENOMEM;
 	}
 	size_t bad = 0;
 	const char *why = NULL;
 	int ret = tgc_conf_nodes_parse(values, nodes.count,
-	                               (uint16_t)port.single.integer, NULL,
+	                               (uint16_t)port.single.integer, parsed,
 	                               &why, &bad);
 	if (ret != KNOT_EOK) {
-		/* err_str must outlive this call: a static buffer suffices as
-		 * conf checks run in one thread. */
-		static __thread char msg[160];
-		snprintf(msg, sizeof(msg), "'node' %s: %s",
+		snprintf(check_msg, sizeof(check_msg), "'node' %s: %s",
 		         (bad < nodes.count) ? values[bad] : "", why);
-		args->err_str = msg;
+		args->err_str = check_msg;
+	} else {
+		ret = check_nat(args, parsed, nodes.count);
 	}
 	free(values);
+	free(parsed);
 	knotd_conf_free(&nodes);
 	if (ret != KNOT_EOK) {
 		return ret;
@@ -161,13 +263,9 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 
 	knotd_conf_t interval = knotd_conf_check_item(args, MOD_CHECK_INTERVAL);
 	knotd_conf_t timeout = knotd_conf_check_item(args, MOD_CHECK_TIMEOUT);
-	ret = tgc_conf_timing_check(interval.single.integer,
-	                            timeout.single.integer, &args->err_str);
-	if (ret != KNOT_EOK) {
-		return ret;
-	}
 
-	return KNOT_EOK;
+	return tgc_conf_timing_check(interval.single.integer,
+	                             timeout.single.integer, &args->err_str);
 }
 
 /*! \brief Counters in `knotc zone-stats`. */
@@ -177,6 +275,7 @@ enum {
 	CTR_TRANSITION = 2, /*!< Health transitions (up, down). */
 	CTR_DRAIN      = 3, /*!< Answers served by drained nodes only. */
 	CTR_TRUNCATED  = 4, /*!< Answers that did not fit (TC). */
+	CTR_MAPPED     = 5, /*!< Answers with NAT-mapped addresses. */
 };
 
 /*! \brief Index names of the transition counter. */
@@ -196,6 +295,11 @@ typedef struct {
 	uint64_t *node_keys;         /*!< Sticky keys by index. */
 	uint32_t *idx4;              /*!< IPv4 node indexes. */
 	uint32_t *idx6;              /*!< IPv6 node indexes. */
+	tgc_addr_t *mapped;          /*!< Mapped (LAN) address by index, equal
+	                              *   to the node's own when no rule maps it;
+	                              *   NULL without nat-base/nat-map. */
+	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
+	size_t client_count;         /*!< Number of nat-client ranges. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
 	tgc_table_t table;           /*!< Mapped segment (see table.h for who
 	                              *   writes which field). */
@@ -252,11 +356,14 @@ static void checker_thread_stop(void *arg)
 	rcu_unregister_thread();
 }
 
-/*! \brief Key of the query's client for the sticky policy. */
-static uint64_t client_key(knotd_qdata_t *qdata)
+/*!
+ * \brief The client of a query: the EDNS Client Subnet when present (with its
+ *        source prefix), else the source address (full length).
+ *
+ * \return False if neither is usable.
+ */
+static bool query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *prefix)
 {
-	tgc_addr_t addr;
-	unsigned prefix;
 	knot_edns_client_subnet_t ecs_buf;
 	const knot_edns_client_subnet_t *ecs = qdata->ecs;
 
@@ -273,20 +380,27 @@ static uint64_t client_key(knotd_qdata_t *qdata)
 
 	if (ecs != NULL && (ecs->family == KNOT_ADDR_FAMILY_IPV4 ||
 	                    ecs->family == KNOT_ADDR_FAMILY_IPV6)) {
-		memset(&addr, 0, sizeof(addr));
+		memset(addr, 0, sizeof(*addr));
 		bool v4 = (ecs->family == KNOT_ADDR_FAMILY_IPV4);
-		addr.family = v4 ? AF_INET : AF_INET6;
-		addr.len = v4 ? 4 : 16;
-		memcpy(addr.bytes, ecs->address, addr.len);
-		prefix = ecs->source_len;
-	} else if (tgc_addr_from_sockaddr(knotd_qdata_remote_addr(qdata), &addr) == KNOT_EOK) {
-		prefix = addr.len * 8;
-	} else {
-		return 0;
+		addr->family = v4 ? AF_INET : AF_INET6;
+		addr->len = v4 ? 4 : 16;
+		memcpy(addr->bytes, ecs->address, addr->len);
+		*prefix = ecs->source_len;
+		return true;
+	}
+	if (tgc_addr_from_sockaddr(knotd_qdata_remote_addr(qdata), addr) == KNOT_EOK) {
+		*prefix = addr->len * 8;
+		return true;
 	}
 
-	unsigned dflt = (addr.family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
-	return tgc_policy_client_key(&addr, (prefix < dflt) ? prefix : dflt);
+	return false;
+}
+
+/*! \brief Sticky key of a client: its subnet, at most /24 or /56 long. */
+static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix)
+{
+	unsigned dflt = (addr->family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
+	return tgc_policy_client_key(addr, (prefix < dflt) ? prefix : dflt);
 }
 
 /*! \brief Query hook: answers A/AAAA for the cluster name. */
@@ -309,8 +423,14 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 
 	unsigned thr = qdata->params->thread_id % ctx->threads;
 	int family = (qtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
-	uint64_t client = (ctx->answer.policy == TGC_POLICY_STICKY) ?
-	                  client_key(qdata) : 0;
+	tgc_addr_t client_addr;
+	unsigned client_prefix = 0;
+	bool have_client = false;
+	if (ctx->answer.policy == TGC_POLICY_STICKY || ctx->client_count > 0) {
+		have_client = query_client(qdata, &client_addr, &client_prefix);
+	}
+	uint64_t client = (ctx->answer.policy == TGC_POLICY_STICKY && have_client) ?
+	                  client_key(&client_addr, client_prefix) : 0;
 
 	uint32_t stack_sel[64];
 	uint32_t *sel = stack_sel;
@@ -353,8 +473,17 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 			return KNOTD_STATE_FAIL;
 		}
 	}
+	/* NAT mapping comes after the selection: health, policy and the
+	 * sticky hash stay tied to the node, not to the address answered. */
+	const tgc_addr_t *source = ctx->addrs;
+	if (ctx->mapped != NULL &&
+	    (ctx->client_count == 0 ||
+	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
+	                                             &client_addr)))) {
+		source = ctx->mapped;
+	}
 	for (size_t i = 0; i < count; i++) {
-		addrs[i] = &ctx->addrs[sel[i]];
+		addrs[i] = &source[sel[i]];
 	}
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
@@ -369,6 +498,9 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 
 	if (kind == TGC_ANSWER_DRAIN) {
 		knotd_mod_stats_incr(mod, thr, CTR_DRAIN, 0, 1);
+	}
+	if (source != ctx->addrs) {
+		knotd_mod_stats_incr(mod, thr, CTR_MAPPED, 0, 1);
 	}
 	for (size_t i = 0; i < count; i++) {
 		knotd_mod_stats_incr(mod, thr, CTR_ANSWER, sel[i], 1);
@@ -391,6 +523,8 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->node_keys);
 	free(ctx->idx4);
 	free(ctx->idx6);
+	free(ctx->mapped);
+	free(ctx->clients);
 	free(ctx->states);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
@@ -408,6 +542,67 @@ static void dname_text(const knot_dname_t *name, char *buf, size_t len)
 	if (n > 1 && buf[n - 1] == '.') {
 		buf[n - 1] = '\0';
 	}
+}
+
+/*!
+ * \brief Reads `nat-base`, `nat-map` and `nat-client` (already checked) into
+ *        the context and the table spec (so tgclusterctl shows them).
+ */
+static int nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_node_t *spec_nodes)
+{
+	knotd_conf_t base = knotd_conf_mod(mod, MOD_NAT_BASE);
+	knotd_conf_t map = knotd_conf_mod(mod, MOD_NAT_MAP);
+	int ret = KNOT_EOK;
+
+	if (base.count == 0 && map.count == 0) {
+		goto done;
+	}
+	ctx->mapped = calloc(ctx->node_count + 1, sizeof(*ctx->mapped));
+	tgc_natmap_rule_t *rules = calloc(map.count + 1, sizeof(*rules));
+	if (ctx->mapped == NULL || rules == NULL) {
+		free(rules);
+		ret = KNOT_ENOMEM;
+		goto done;
+	}
+	tgc_addr_t base_addr = { 0 };
+	if (base.count > 0) {
+		ret = tgc_addr_parse(base.single.string, &base_addr);
+	}
+	for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
+		ret = tgc_natmap_rule_parse(map.multi[i].string, &rules[i], NULL);
+	}
+	for (uint32_t i = 0; ret == KNOT_EOK && i < ctx->node_count; i++) {
+		if (base.count > 0) {
+			ret = tgc_addr_add(&base_addr, i, &ctx->mapped[i]);
+		} else if (!tgc_natmap_apply(rules, map.count, &ctx->addrs[i],
+		                             &ctx->mapped[i])) {
+			ctx->mapped[i] = ctx->addrs[i];
+			continue;
+		}
+		spec_nodes[i].mapped = ctx->mapped[i];
+	}
+	free(rules);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'%s' cannot be applied to the nodes",
+		              (base.count > 0) ? "nat-base" : "nat-map");
+		goto done;
+	}
+
+	knotd_conf_t clients = knotd_conf_mod(mod, MOD_NAT_CLIENT);
+	ctx->clients = calloc(clients.count + 1, sizeof(*ctx->clients));
+	if (ctx->clients == NULL) {
+		ret = KNOT_ENOMEM;
+	}
+	for (size_t i = 0; ret == KNOT_EOK && i < clients.count; i++) {
+		ret = tgc_natmap_range_parse(clients.multi[i].string,
+		                             &ctx->clients[i], NULL);
+	}
+	ctx->client_count = (ret == KNOT_EOK) ? clients.count : 0;
+	knotd_conf_free(&clients);
+done:
+	knotd_conf_free(&map);
+
+	return ret;
 }
 
 /*! \brief Reads the configuration and opens the table. */
@@ -446,7 +641,7 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 
 	/* Nodes. */
 	knotd_conf_t nodes = knotd_conf_mod(mod, MOD_NODE);
-	const char **values = node_strings(&nodes);
+	const char **values = conf_strings(&nodes);
 	tgc_node_conf_t *parsed = calloc(nodes.count + 1, sizeof(*parsed));
 	tgc_table_node_t *spec_nodes = calloc(nodes.count + 1, sizeof(*spec_nodes));
 	ctx->node_count = nodes.count;
@@ -486,6 +681,11 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	ctx->answer.v6.idx = ctx->idx6;
 	ctx->answer.v6.count = n6;
 	ctx->answer.node_keys = ctx->node_keys;
+
+	ret = nat_setup(ctx, mod, spec_nodes);
+	if (ret != KNOT_EOK) {
+		goto nodes_done;
+	}
 
 	/* Shared table. */
 	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];
@@ -587,7 +787,8 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "all-down", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "transition", 2, transition_to_str)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "drain-only", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
