@@ -15,6 +15,7 @@
  */
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libknot/libknot.h>
@@ -98,10 +99,60 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		}
 	}
 
-	*count = tgc_policy_order(cfg->policy, out, n, cfg->answers, st, client,
+	*count = tgc_policy_order(cfg->policy, out, n,
+	                          cfg->dup_addrs ? 0 : cfg->answers, st, client,
 	                          cfg->node_keys);
 
 	return kind;
+}
+
+size_t tgc_answer_unique(uint32_t *sel, const tgc_addr_t **addrs, size_t count,
+                         size_t limit)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < count && (limit == 0 || out < limit); i++) {
+		bool seen = false;
+		for (size_t j = 0; j < out && !seen; j++) {
+			seen = tgc_addr_equal(addrs[i], addrs[j]);
+		}
+		if (!seen) {
+			sel[out] = sel[i];
+			addrs[out] = addrs[i];
+			out++;
+		}
+	}
+
+	return out;
+}
+
+/*! \brief qsort() order of addresses. */
+static int addr_cmp(const void *a, const void *b)
+{
+	const tgc_addr_t *x = a, *y = b;
+	if (x->family != y->family) {
+		return (x->family < y->family) ? -1 : 1;
+	}
+	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+}
+
+bool tgc_answer_has_dups(const tgc_addr_t *addrs, size_t count)
+{
+	if (count < 2) {
+		return false;
+	}
+	tgc_addr_t *copy = malloc(count * sizeof(*copy));
+	if (copy == NULL) {
+		return true; /* Deduplicating needlessly is only slower. */
+	}
+	memcpy(copy, addrs, count * sizeof(*copy));
+	qsort(copy, count, sizeof(*copy), addr_cmp);
+	bool dup = false;
+	for (size_t i = 1; i < count && !dup; i++) {
+		dup = tgc_addr_equal(&copy[i - 1], &copy[i]);
+	}
+	free(copy);
+
+	return dup;
 }
 
 int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,

@@ -23,6 +23,7 @@
 
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,10 @@ typedef struct {
 	tgc_policy_t policy;            /*!< Ordering policy. */
 	uint32_t answers;               /*!< Most records (0 = all). */
 	tgc_all_down_t all_down;        /*!< All-down behaviour. */
+	bool dup_addrs;                 /*!< Some nodes share an address (other
+	                                 *   ports, or one mapped address): order
+	                                 *   all, the caller applies
+	                                 *   tgc_answer_unique(). */
 } tgc_answer_cfg_t;
 
 /*!
@@ -84,6 +89,21 @@ typedef struct {
 tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
                                     tgc_policy_state_t *st, uint64_t client,
                                     uint32_t *out, size_t *count);
+
+/*!
+ * \brief Drops entries whose address repeats an earlier entry's (an RRset
+ *        holds no duplicates) and keeps at most \a limit (0 = all); \a sel
+ *        and \a addrs are compacted together.
+ *
+ * \return The new number of entries.
+ */
+size_t tgc_answer_unique(uint32_t *sel, const tgc_addr_t **addrs, size_t count,
+                         size_t limit);
+
+/*!
+ * \brief Tells whether any two of \a count addresses are equal.
+ */
+bool tgc_answer_has_dups(const tgc_addr_t *addrs, size_t count);
 
 /*!
  * \brief Puts one A or AAAA RRset with the given addresses, in the given order,

@@ -298,6 +298,8 @@ typedef struct {
 	tgc_addr_t *mapped;          /*!< Mapped (LAN) address by index, equal
 	                              *   to the node's own when no rule maps it;
 	                              *   NULL without nat-base/nat-map. */
+	bool *is_mapped;             /*!< Whether a rule maps node i (NULL
+	                              *   without nat-base/nat-map). */
 	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
 	size_t client_count;         /*!< Number of nat-client ranges. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
@@ -378,8 +380,15 @@ static bool query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *prefi
 		}
 	}
 
-	if (ecs != NULL && (ecs->family == KNOT_ADDR_FAMILY_IPV4 ||
-	                    ecs->family == KNOT_ADDR_FAMILY_IPV6)) {
+	/* RFC 7871: a source prefix of 0 asks not to use the client subnet. */
+	if (ecs != NULL && ecs->source_len > 0 &&
+	    (ecs->family == KNOT_ADDR_FAMILY_IPV4 ||
+	     ecs->family == KNOT_ADDR_FAMILY_IPV6)) {
+		/* The answer depends on the subnet: tell ECS caches so (knotd
+		 * echoes qdata->ecs when its edns-client-subnet is on). */
+		if (qdata->ecs != NULL) {
+			qdata->ecs->scope_len = qdata->ecs->source_len;
+		}
 		memset(addr, 0, sizeof(*addr));
 		bool v4 = (ecs->family == KNOT_ADDR_FAMILY_IPV4);
 		addr->family = v4 ? AF_INET : AF_INET6;
@@ -485,6 +494,9 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 	for (size_t i = 0; i < count; i++) {
 		addrs[i] = &source[sel[i]];
 	}
+	if (ctx->answer.dup_addrs) {
+		count = tgc_answer_unique(sel, addrs, count, ctx->answer.answers);
+	}
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
 	                         qdata->mm);
@@ -500,7 +512,12 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 		knotd_mod_stats_incr(mod, thr, CTR_DRAIN, 0, 1);
 	}
 	if (source != ctx->addrs) {
-		knotd_mod_stats_incr(mod, thr, CTR_MAPPED, 0, 1);
+		for (size_t i = 0; i < count; i++) {
+			if (ctx->is_mapped[sel[i]]) {
+				knotd_mod_stats_incr(mod, thr, CTR_MAPPED, 0, 1);
+				break;
+			}
+		}
 	}
 	for (size_t i = 0; i < count; i++) {
 		knotd_mod_stats_incr(mod, thr, CTR_ANSWER, sel[i], 1);
@@ -524,6 +541,7 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->idx4);
 	free(ctx->idx6);
 	free(ctx->mapped);
+	free(ctx->is_mapped);
 	free(ctx->clients);
 	free(ctx->states);
 	pthread_mutex_destroy(&ctx->log_lock);
@@ -558,8 +576,9 @@ static int nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_node_t *spec_no
 		goto done;
 	}
 	ctx->mapped = calloc(ctx->node_count + 1, sizeof(*ctx->mapped));
+	ctx->is_mapped = calloc(ctx->node_count + 1, sizeof(*ctx->is_mapped));
 	tgc_natmap_rule_t *rules = calloc(map.count + 1, sizeof(*rules));
-	if (ctx->mapped == NULL || rules == NULL) {
+	if (ctx->mapped == NULL || ctx->is_mapped == NULL || rules == NULL) {
 		free(rules);
 		ret = KNOT_ENOMEM;
 		goto done;
@@ -579,6 +598,7 @@ static int nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_node_t *spec_no
 			ctx->mapped[i] = ctx->addrs[i];
 			continue;
 		}
+		ctx->is_mapped[i] = true;
 		spec_nodes[i].mapped = ctx->mapped[i];
 	}
 	free(rules);
@@ -686,6 +706,9 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
 	}
+	ctx->answer.dup_addrs = tgc_answer_has_dups(ctx->addrs, ctx->node_count) ||
+	                        (ctx->mapped != NULL &&
+	                         tgc_answer_has_dups(ctx->mapped, ctx->node_count));
 
 	/* Shared table. */
 	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# mod-tgcluster demo: a load-balancer knotd answering a cluster name with its
+# live nodes, on loopback only.
+#
+#   sudo ./demo.sh            (Debian 12; installs missing packages with apt-get)
+#
+# Environment: DEMO_DNS_PORT [53535], DEMO_NODE_PORT [5900],
+#              KNOTD [/usr/sbin/knotd], KNOTC [/usr/sbin/knotc].
+# Everything it starts is stopped on exit, by PID.
+
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")"
+REPO=$PWD
+DNS_PORT=${DEMO_DNS_PORT:-53535}
+NODE_PORT=${DEMO_NODE_PORT:-5900}
+KNOTD=${KNOTD:-/usr/sbin/knotd}
+KNOTC=${KNOTC:-/usr/sbin/knotc}
+PY=/usr/bin/python3
+ZONE=internet.intern.netz
+NODES=(127.0.0.11 127.0.0.12 127.0.0.13)
+SHM=demo-$$
+
+step=0
+heading() {
+	step=$((step + 1))
+	printf '\n\033[1m==== %d. %s ====\033[0m\n' "$step" "$*"
+}
+info() { printf '  %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+# --- cleanup: only what this script started -------------------------------
+TMP=""
+KNOTD_PID=""
+declare -A NODE_PID=()
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$KNOTD_PID" ] && kill -0 "$KNOTD_PID" 2>/dev/null; then
+		kill -TERM "$KNOTD_PID"
+		for _ in $(seq 50); do kill -0 "$KNOTD_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$KNOTD_PID" 2>/dev/null && kill -KILL "$KNOTD_PID"
+		wait "$KNOTD_PID" 2>/dev/null
+	fi
+	for ip in "${!NODE_PID[@]}"; do
+		stop_node "$ip"
+	done
+	rm -f "/dev/shm/tgcluster.$SHM"
+	[ -n "$TMP" ] && rm -rf "$TMP"
+	[ "$rc" -eq 0 ] || printf '\ndemo: failed (exit %d)\n' "$rc" >&2
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_node() {
+	local ip=$1
+	"$PY" "$REPO/tests/integration/nodesim.py" --listen "$ip:$NODE_PORT" \
+		--mode rfb >"$TMP/node-$ip.log" 2>&1 &
+	NODE_PID[$ip]=$!
+	local deadline=$(( $(now_ms) + 5000 ))
+	until grep -q listening "$TMP/node-$ip.log" 2>/dev/null; do
+		kill -0 "${NODE_PID[$ip]}" 2>/dev/null || die "node $ip failed: $(cat "$TMP/node-$ip.log")"
+		[ "$(now_ms)" -lt "$deadline" ] || die "node $ip did not start"
+		sleep 0.05
+	done
+	info "node $ip:$NODE_PORT speaks RFB (pid ${NODE_PID[$ip]})"
+}
+
+stop_node() {
+	local ip=$1 pid=${NODE_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "NODE_PID[$ip]"
+}
+
+ask() { # prints the A answer addresses on one line
+	kdig @127.0.0.1 -p "$DNS_PORT" +short +timeout=1 +retry=1 "$ZONE" A | tr '\n' ' '
+}
+
+show() {
+	printf '  $ kdig @127.0.0.1 -p %s %s A\n' "$DNS_PORT" "$ZONE"
+	kdig @127.0.0.1 -p "$DNS_PORT" +noall +answer +comments +timeout=1 "$ZONE" A \
+		| grep -E 'status|flags|IN' | sed 's/^/    /'
+}
+
+# --- 1. dependencies -------------------------------------------------------
+heading "Dependencies"
+PKGS=(libknot-dev libuv1-dev check liburcu-dev knot knot-dnsutils meson ninja-build
+      pkg-config python3 python3-dnspython)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root"
+	info "installing: ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+	info "all present: ${PKGS[*]}"
+fi
+
+# --- 2. build --------------------------------------------------------------
+heading "Build (meson + ninja into build/)"
+[ -f build/build.ninja ] || meson setup build
+ninja -C build mod-tgcluster.so
+MODULE=$REPO/build/mod-tgcluster.so
+[ -f "$MODULE" ] || die "no $MODULE after the build"
+info "module: $MODULE"
+
+# --- 3. nodes --------------------------------------------------------------
+heading "Three simulated cluster nodes (RFB servers) on ${NODES[*]}"
+TMP=$(mktemp -d /tmp/tgcluster-demo.XXXXXX)
+for ip in "${NODES[@]}"; do
+	start_node "$ip"
+done
+
+# --- 4. knotd --------------------------------------------------------------
+heading "knotd with mod-tgcluster on 127.0.0.1@$DNS_PORT"
+mkdir -p "$TMP/db"
+cat >"$TMP/$ZONE.zone" <<EOF
+\$ORIGIN $ZONE.
+\$TTL 3600
+@    SOA ns hostmaster 1 3600 900 604800 60
+@    NS  ns
+ns   A   127.0.0.53
+EOF
+cat >"$TMP/knot.conf" <<EOF
+server:
+    rundir: "$TMP"
+    listen: [ 127.0.0.1@$DNS_PORT, ::1@$DNS_PORT ]
+control:
+    listen: "$TMP/knot.sock"
+database:
+    storage: "$TMP/db"
+log:
+  - target: "$TMP/knotd.log"
+    any: info
+module:
+  - id: mod-tgcluster
+    file: "$MODULE"
+mod-tgcluster:
+  - id: lb
+    node: [ $(printf '%s, ' "${NODES[@]}" | sed 's/, $//') ]
+    check: rfb
+    check-port: $NODE_PORT
+    check-interval: 200
+    check-timeout: 100
+    check-rise: 2
+    check-fall: 2
+    ttl: 5
+    policy: round-robin
+    shm: $SHM
+template:
+  - id: default
+    storage: "$TMP"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: $ZONE
+    module: mod-tgcluster/lb
+EOF
+sed -n '/^mod-tgcluster:/,/^template:/p' "$TMP/knot.conf" | sed '$d; s/^/    /'
+"$KNOTC" -c "$TMP/knot.conf" conf-check >/dev/null || die "conf-check failed"
+"$KNOTD" -c "$TMP/knot.conf" >"$TMP/knotd.out" 2>&1 &
+KNOTD_PID=$!
+deadline=$(( $(now_ms) + 10000 ))
+until "$KNOTC" -c "$TMP/knot.conf" -t 1 zone-status "$ZONE" 2>/dev/null | grep -q "serial: 1"; do
+	kill -0 "$KNOTD_PID" 2>/dev/null || die "knotd exited: $(cat "$TMP/knotd.out" "$TMP/knotd.log" 2>/dev/null)"
+	[ "$(now_ms)" -lt "$deadline" ] || die "knotd not ready"
+	sleep 0.05
+done
+info "knotd pid $KNOTD_PID ready"
+
+# --- 5. answers ------------------------------------------------------------
+heading "All nodes live: the name answers with all of them (round-robin)"
+show
+for i in 1 2 3; do info "query $i: $(ask)"; done
+
+# --- 6. a node dies --------------------------------------------------------
+victim=${NODES[1]}
+heading "Kill node $victim and wait until it leaves the answers"
+t0=$(now_ms)
+stop_node "$victim"
+info "node $victim stopped"
+until ! ask | grep -qw "$victim"; do
+	[ $(( $(now_ms) - t0 )) -lt 10000 ] || die "$victim still answered after 10 s"
+	sleep 0.01
+done
+info "gone from the answers after $(( $(now_ms) - t0 )) ms (interval 200 x fall 2 + timeout 100 = 500 ms)"
+show
+
+# --- 7. it comes back ------------------------------------------------------
+heading "Restart node $victim and wait until it is answered again"
+start_node "$victim"
+t0=$(now_ms)
+until ask | grep -qw "$victim"; do
+	[ $(( $(now_ms) - t0 )) -lt 10000 ] || die "$victim not back after 10 s"
+	sleep 0.01
+done
+info "back in the answers $(( $(now_ms) - t0 )) ms after it listens again (rise 2)"
+show
+
+# --- 8. what knotd saw -----------------------------------------------------
+heading "knotd log (module lines) and counters"
+grep -F "mod-tgcluster" "$TMP/knotd.log" | sed 's/^/    /' || true
+"$KNOTC" -c "$TMP/knot.conf" zone-stats "$ZONE" | sed 's/^/    /'
+
+heading "Stopping everything this demo started"

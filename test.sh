@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs the whole mod-tgcluster test suite: unit (Check) and integration
+# (spawned knotd on loopback) tests in a normal build, the same again with
+# ASan+UBSan, and the shared-memory/checker concurrency suites under TSan.
+# Usage: ./test.sh            (as root on Debian 12: installs what is missing)
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -uo pipefail
+cd "$(dirname "$0")"
+
+./scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+
+# step NAME CMD...: runs one step, counts it, keeps going on failure.
+step() {
+	local name=$1; shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+}
+
+# setup DIR OPTIONS...: configures a build dir once (reconfigures if present).
+setup() {
+	local dir=$1; shift
+	if [ -d "$dir" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+
+# Plain build, warnings are errors.
+step "configure" setup build -Dwerror=true
+step "compile" ninja -C build
+step "tests" meson test -C build --print-errorlogs
+
+# ASan + UBSan: the unit and integration suites (knotd gets the runtime
+# preloaded by the harness, see tests/meson.build).
+step "configure-asan" setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+step "compile-asan" ninja -C build-asan
+step "tests-asan" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs
+
+# TSan: the checker/reader concurrency (table seqlock, checker thread).
+step "configure-tsan" setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health
+step "tests-tsan" env TSAN_OPTIONS=halt_on_error=1 \
+	meson test -C build-tsan --suite unit --print-errorlogs table health
+
+echo
+if [ $failed -gt 0 ]; then
+	echo "failed steps: ${failures[*]}"
+fi
+echo "steps: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,1062 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Integration test harness for mod-tgcluster.
+
+Pieces:
+  NodeSim       simulated cluster nodes (TCP listeners on loopback) run by a
+                selector loop in a thread of the test process.
+  Knotd         a knotd child with a generated knot.conf, zone files and
+                mod-tgcluster instances; reload, conf-check, zone-stats, log.
+  Segment       read/write view of a module's shared-memory table
+                (/dev/shm/tgcluster.*), layout of module/table.h.
+  query()       one DNS query over UDP or TCP, optional source address and ECS.
+  wait_until()  polling helper with a deadline.
+  TgcTestCase   unittest.TestCase with helpers that register every cleanup.
+
+Environment: TGC_MODULE (the .so), TGC_KNOTD, TGC_KNOTC; defaults are
+build/mod-tgcluster.so in the repository, /usr/sbin/knotd and /usr/sbin/knotc.
+TGC_KEEP=1 keeps the temporary directories of the knotd instances;
+TGC_SHOW_LOG=1 prints every knotd log tail (not only of failed tests);
+TGC_PRELOAD is put into LD_PRELOAD of knotd and knotc (ASan builds).
+
+Network traffic goes to loopback only. Processes are stopped by the PID the
+harness started, and shared-memory segments are removed by exact name.
+"""
+
+import atexit
+import mmap
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+MODULE = os.path.abspath(os.environ.get(
+    "TGC_MODULE", os.path.join(REPO, "build", "mod-tgcluster.so")))
+KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
+KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
+KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# Preloaded into knotd and knotc only (an ASan runtime for a sanitized module).
+PRELOAD = os.environ.get("TGC_PRELOAD", "")
+
+
+def _child_env():
+    env = dict(os.environ)
+    if PRELOAD:
+        env["LD_PRELOAD"] = PRELOAD
+    return env
+
+SHM_DIR = "/dev/shm"
+SHM_PREFIX = "tgcluster."
+
+# Every child process and shared-memory segment the harness created, so that
+# an interpreter exit (even after an unexpected error) still cleans up.
+_children = {}          # pid -> subprocess.Popen
+_segments = set()       # segment file names (without directory)
+_sims = []              # running NodeSim loops
+_dirs = set()           # temporary directories of Knotd instances
+_uniq_lock = threading.Lock()
+_uniq = [0]
+
+
+def unique(prefix):
+    """A name unique to this process and call (for shm names, dirs)."""
+    with _uniq_lock:
+        _uniq[0] += 1
+        return "%s%d-%d" % (prefix, os.getpid(), _uniq[0])
+
+
+def log(msg):
+    """Progress output of tests (stderr, next to the unittest output)."""
+    sys.stderr.write("    [tgc] %s\n" % msg)
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Ports and polling
+# --------------------------------------------------------------------------
+
+def free_port(addrs=("127.0.0.1", "::1"), udp=True):
+    """Finds a port free for TCP (and UDP) on all of \\a addrs.
+
+    Binds port 0 on the first address and checks the others; retried a few
+    times. There is a small window before the caller binds it.
+    """
+    for _ in range(50):
+        first = _bind(addrs[0], 0, socket.SOCK_STREAM)
+        port = first.getsockname()[1]
+        held = [first]
+        try:
+            ok = True
+            for a in addrs:
+                kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp else [])
+                for kind in kinds:
+                    if a == addrs[0] and kind == socket.SOCK_STREAM:
+                        continue
+                    try:
+                        held.append(_bind(a, port, kind))
+                    except OSError:
+                        ok = False
+                        break
+                if not ok:
+                    break
+            if ok:
+                return port
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no free port found")
+
+
+def _family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def _bind(addr, port, kind):
+    s = socket.socket(_family(addr), kind)
+    try:
+        s.bind((addr, port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def wait_until(pred, timeout, interval=0.01, what=None):
+    """Polls \\a pred until it returns a true value; returns that value.
+
+    Raises AssertionError naming \\a what when \\a timeout seconds pass. The
+    predicate may raise; the last exception is reported on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            val = pred()
+            if val:
+                return val
+            last_exc = None
+        except Exception as exc:  # noqa: BLE001 - reported below
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            desc = what or getattr(pred, "__name__", "condition")
+            extra = " (last error: %r)" % (last_exc,) if last_exc else ""
+            raise AssertionError("timed out after %.2fs waiting for %s%s"
+                                 % (timeout, desc, extra))
+        time.sleep(interval)
+
+
+def tcp_connectable(addr, port, timeout=0.2):
+    try:
+        with socket.create_connection((addr, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Simulated nodes
+# --------------------------------------------------------------------------
+
+MODES = ("tcp", "rfb", "hung", "badbanner")
+RFB_BANNER = b"RFB 003.008\n"
+BAD_BANNER = b"SSH-2.0-x\r\n"
+
+
+class _SimLoop(threading.Thread):
+    """One selector loop running the listeners of many NodeSims.
+
+    Other threads act on the loop only through call(), which runs a function
+    inside the loop thread and waits for it; so no socket is touched by two
+    threads.
+    """
+
+    def __init__(self):
+        super().__init__(name="nodesim", daemon=True)
+        self.sel = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.sel.register(self.wake_r, selectors.EVENT_READ, ("wake", None))
+        self.pending = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.conns = {}  # conn socket -> (node, close deadline)
+
+    def call(self, fn, timeout=5.0):
+        if not self.is_alive():
+            return fn()
+        done = threading.Event()
+        box = {}
+
+        def run():
+            try:
+                box["val"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in caller
+                box["exc"] = exc
+            done.set()
+
+        with self.lock:
+            self.pending.append(run)
+        self.wake_w.send(b"x")
+        if not done.wait(timeout):
+            raise RuntimeError("node simulator loop is stuck")
+        if "exc" in box:
+            raise box["exc"]
+        return box.get("val")
+
+    def run(self):
+        while not self.stopping:
+            now = time.monotonic()
+            next_deadline = min([d for _, d in self.conns.values()] or [now + 0.5])
+            timeout = max(0.0, min(0.5, next_deadline - now))
+            for key, events in self.sel.select(timeout):
+                kind, node = key.data
+                if kind == "wake":
+                    try:
+                        self.wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
+                    with self.lock:
+                        work, self.pending = self.pending, []
+                    for fn in work:
+                        fn()
+                elif kind == "listen":
+                    node._accept(self)
+                elif kind == "conn":
+                    self._conn_readable(key.fileobj)
+            now = time.monotonic()
+            for conn, (node, deadline) in list(self.conns.items()):
+                if deadline <= now:
+                    self.close_conn(conn)
+        for conn in list(self.conns):
+            self.close_conn(conn)
+        self.sel.close()
+        self.wake_r.close()
+        self.wake_w.close()
+
+    def _conn_readable(self, conn):
+        try:
+            data = conn.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the prober closed
+            self.close_conn(conn)
+
+    def add_conn(self, conn, node, hold):
+        conn.setblocking(False)
+        self.sel.register(conn, selectors.EVENT_READ, ("conn", node))
+        self.conns[conn] = (node, time.monotonic() + hold)
+
+    def close_conn(self, conn):
+        if conn in self.conns:
+            del self.conns[conn]
+            try:
+                self.sel.unregister(conn)
+            except (KeyError, ValueError):
+                pass
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def shutdown(self):
+        if self.is_alive():
+            self.call(lambda: setattr(self, "stopping", True))
+            self.join(5)
+
+
+class NodeSim:
+    """A simulated cluster node: a TCP listener on \\a addr:\\a port.
+
+    Modes: tcp (accept, close at once), rfb (send an RFB banner, keep the
+    connection open a while), hung (accept, send nothing), badbanner (send a
+    banner that is not RFB). stop() closes the listener and every connection
+    (connection refused from then on); start() listens again on the same port.
+    Counts accepted connections (= probes that reached it).
+    """
+
+    def __init__(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0,
+                 loop=None):
+        if mode not in MODES:
+            raise ValueError("bad mode %r" % mode)
+        self.addr = addr
+        self.port = port
+        self.mode = mode
+        self.hold = hold
+        self.loop = loop
+        self.listener = None
+        self.accepted = 0
+        self._own_loop = loop is None
+
+    # -- public ----------------------------------------------------------
+    def start(self):
+        if self.loop is None:
+            self.loop = _SimLoop()
+            self.loop.start()
+            _sims.append(self.loop)
+        self.loop.call(self._listen)
+        return self
+
+    def stop(self):
+        if self.loop is not None:
+            self.loop.call(self._close)
+
+    def set_mode(self, mode):
+        if mode not in MODES:
+            raise ValueError("bad mode %r" % mode)
+        self.mode = mode
+
+    def close(self):
+        """Stops the node and, if it owns its loop, the loop."""
+        self.stop()
+        if self._own_loop and self.loop is not None:
+            self.loop.shutdown()
+            if self.loop in _sims:
+                _sims.remove(self.loop)
+            self.loop = None
+
+    @property
+    def running(self):
+        return self.listener is not None
+
+    @property
+    def spec(self):
+        """The node item value: "ADDR@PORT"."""
+        return "%s@%d" % (self.addr, self.port)
+
+    def __repr__(self):
+        return "NodeSim(%s, %s%s)" % (self.spec, self.mode,
+                                      "" if self.running else ", stopped")
+
+    # -- loop thread -----------------------------------------------------
+    def _listen(self):
+        if self.listener is not None:
+            return
+        s = socket.socket(_family(self.addr), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if _family(self.addr) == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            s.bind((self.addr, self.port))
+        except OSError:
+            s.close()
+            raise
+        s.listen(128)
+        s.setblocking(False)
+        self.port = s.getsockname()[1]
+        self.listener = s
+        self.loop.sel.register(s, selectors.EVENT_READ, ("listen", self))
+
+    def _close(self):
+        if self.listener is not None:
+            self.loop.sel.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        for conn, (node, _) in list(self.loop.conns.items()):
+            if node is self:
+                self.loop.close_conn(conn)
+
+    def _accept(self, loop):
+        while self.listener is not None:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.accepted += 1
+            mode = self.mode
+            try:
+                if mode == "tcp":
+                    conn.close()
+                    continue
+                if mode == "rfb":
+                    conn.send(RFB_BANNER)
+                elif mode == "badbanner":
+                    conn.send(BAD_BANNER)
+            except OSError:
+                conn.close()
+                continue
+            loop.add_conn(conn, self, self.hold if mode != "hung" else 30.0)
+
+
+class NodeGroup:
+    """Several NodeSims sharing one loop thread."""
+
+    def __init__(self):
+        self.loop = _SimLoop()
+        self.loop.start()
+        _sims.append(self.loop)
+        self.nodes = []
+
+    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0):
+        n = NodeSim(addr, port, mode, hold, loop=self.loop)
+        n.start()
+        self.nodes.append(n)
+        return n
+
+    def close(self):
+        for n in self.nodes:
+            try:
+                n.stop()
+            except Exception:  # noqa: BLE001 - best effort in cleanup
+                pass
+        self.loop.shutdown()
+        if self.loop in _sims:
+            _sims.remove(self.loop)
+
+
+# --------------------------------------------------------------------------
+# DNS queries
+# --------------------------------------------------------------------------
+
+class Answer:
+    """What a query returned."""
+
+    def __init__(self, msg, wire):
+        self.msg = msg
+        self.wire = wire
+        self.rcode = msg.rcode()
+        self.flags = msg.flags
+        self.aa = bool(msg.flags & dns.flags.AA)
+        self.tc = bool(msg.flags & dns.flags.TC)
+        # Counts straight from the header: dnspython merges duplicate RRs.
+        self.ancount, self.nscount = struct.unpack("!HH", wire[6:10])
+        self.addrs = []   # A/AAAA addresses in wire order of the answer
+        self.ttls = []    # TTL of every answer RRset
+        self.types = []   # types of the answer RRsets
+        for rrset in msg.answer:
+            self.ttls.append(rrset.ttl)
+            self.types.append(rrset.rdtype)
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                self.addrs.extend(rd.address for rd in rrset)
+        self.authority_types = [r.rdtype for r in msg.authority]
+
+    @property
+    def first(self):
+        return self.addrs[0] if self.addrs else None
+
+    def __repr__(self):
+        return "Answer(%s, aa=%s, addrs=%s, ttls=%s)" % (
+            dns.rcode.to_text(self.rcode), self.aa, self.addrs, self.ttls)
+
+
+def query(port, name, rdtype="A", tcp=False, source=None, ecs=None,
+          server="127.0.0.1", timeout=2.0, tries=3, payload=1232, edns=True):
+    """Sends one query to knotd on loopback and parses the answer.
+
+    \\a ecs is "ADDR/LEN" (EDNS Client Subnet option). \\a source binds the
+    client socket to a loopback address. UDP is retried \\a tries times.
+    \\a edns=False sends a plain query (512-byte UDP limit).
+    """
+    if isinstance(rdtype, str):
+        rdtype = dns.rdatatype.from_text(rdtype)
+    options = []
+    if ecs is not None:
+        addr, _, plen = ecs.partition("/")
+        options.append(dns.edns.ECSOption(addr, int(plen) if plen else None))
+    if edns:
+        q = dns.message.make_query(name, rdtype, use_edns=0, payload=payload,
+                                   options=options)
+    else:
+        q = dns.message.make_query(name, rdtype, use_edns=False)
+    q.flags &= ~dns.flags.RD
+    wire = q.to_wire()
+    fam = _family(server)
+    last = None
+    for _ in range(1 if tcp else tries):
+        s = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        try:
+            s.settimeout(timeout)
+            if source is not None:
+                s.bind((source, 0))
+            if tcp:
+                s.connect((server, port))
+                s.sendall(struct.pack("!H", len(wire)) + wire)
+                hdr = _recv_exact(s, 2)
+                resp = _recv_exact(s, struct.unpack("!H", hdr)[0])
+            else:
+                s.sendto(wire, (server, port))
+                while True:
+                    resp, peer = s.recvfrom(65535)
+                    if len(resp) >= 2 and resp[:2] == wire[:2]:
+                        break
+            msg = dns.message.from_wire(resp)
+            return Answer(msg, resp)
+        except socket.timeout as exc:
+            last = exc
+        finally:
+            s.close()
+    raise TimeoutError("no answer from %s@%d for %s/%s: %r"
+                       % (server, port, name, dns.rdatatype.to_text(rdtype), last))
+
+
+def _recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed after %d of %d bytes"
+                                  % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def axfr(port, zone, server="127.0.0.1", timeout=5.0):
+    """Zone transfer over TCP; returns (rcode, list of (name, type) pairs,
+    number of SOA records)."""
+    q = dns.message.make_query(zone, dns.rdatatype.AXFR)
+    wire = q.to_wire()
+    records = []
+    soas = 0
+    rcode = None
+    with socket.create_connection((server, port), timeout=timeout) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        while soas < 2:
+            hdr = _recv_exact(s, 2)
+            msg = dns.message.from_wire(
+                _recv_exact(s, struct.unpack("!H", hdr)[0]),
+                one_rr_per_rrset=True)
+            rcode = msg.rcode()
+            if rcode != dns.rcode.NOERROR or not msg.answer:
+                break
+            for rr in msg.answer:
+                if rr.rdtype == dns.rdatatype.SOA:
+                    soas += 1
+                records.append((rr.name.to_text(), rr.rdtype,
+                                [rd.to_text() for rd in rr]))
+    return rcode, records, soas
+
+
+# --------------------------------------------------------------------------
+# Shared-memory table (module/table.h)
+# --------------------------------------------------------------------------
+
+TABLE_MAGIC = 0x4C434754
+TABLE_VERSION = 1
+HDR_SIZE = 1024
+REC_SIZE = 128
+# Header offsets.
+H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
+H_GENERATION = 656
+# Record offsets.
+R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
+R_CONSEC = 44
+R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
+
+HEALTH = {0: "unknown", 1: "up", 2: "down"}
+PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
+         5: "error", 6: "disabled"}
+ADMIN = {"auto": 0, "drain": 1, "up": 2, "down": 3}
+
+
+def shm_path(name):
+    """File of a segment given the shm item value or the full name."""
+    name = name.lstrip("/")
+    if not name.startswith(SHM_PREFIX):
+        name = SHM_PREFIX + name
+    return os.path.join(SHM_DIR, name)
+
+
+def default_shm_name(zone, inst_id):
+    """Default segment name (tgc_table_name in module/table.c)."""
+    raw = "%s%s.%s" % (SHM_PREFIX, zone.rstrip(".") or "_global", inst_id)
+    return "".join(c if (c.isascii() and (c.isalnum() or c in "._-")) else "_"
+                   for c in raw.lower())
+
+
+class Segment:
+    """A view of one segment; read with fresh file reads, admin via mmap."""
+
+    def __init__(self, name):
+        self.path = shm_path(name)
+
+    def exists(self):
+        return os.path.exists(self.path)
+
+    def _read(self):
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def header(self):
+        b = self._read()
+        magic, version, size, hdr_size, rec_size, count = struct.unpack_from(
+            "<IIQIII", b, 0)
+        if magic != TABLE_MAGIC or version != TABLE_VERSION:
+            raise ValueError("not a tgcluster v1 segment: %s" % self.path)
+        if hdr_size != HDR_SIZE or rec_size != REC_SIZE:
+            raise ValueError("layout mismatch: hdr %d rec %d" % (hdr_size, rec_size))
+        if size != len(b) or size != HDR_SIZE + count * REC_SIZE:
+            raise ValueError("size mismatch in %s" % self.path)
+        generation, = struct.unpack_from("<Q", b, H_GENERATION)
+        return {"size": size, "count": count, "generation": generation}
+
+    def nodes(self):
+        """List of dicts: addr, port, health, admin, last_probe, consec_ok,
+        consec_fail, probes, transitions, answers (probe details are read
+        without the seqlock: good enough for tests)."""
+        b = self._read()
+        count = self.header()["count"]
+        out = []
+        for i in range(count):
+            o = HDR_SIZE + i * REC_SIZE
+            port, fam = struct.unpack_from("<HB", b, o + R_PORT)
+            raw = b[o + R_ADDR:o + R_ADDR + 16]
+            if fam == socket.AF_INET:
+                addr = socket.inet_ntop(socket.AF_INET, raw[:4])
+            else:
+                addr = socket.inet_ntop(socket.AF_INET6, raw)
+            probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
+            consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
+            out.append({"addr": addr, "port": port,
+                        "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
+                        "admin": b[o + R_ADMIN],
+                        "last_probe": PROBE.get(b[o + R_LAST_PROBE],
+                                                b[o + R_LAST_PROBE]),
+                        "consec_ok": consec_ok, "consec_fail": consec_fail,
+                        "probes": probes, "transitions": transitions,
+                        "answers": answers})
+        return out
+
+    def health(self):
+        return [n["health"] for n in self.nodes()]
+
+    def set_admin(self, idx, state):
+        """Writes the admin byte of node \\a idx (what tgclusterctl set does)
+        and bumps the header generation."""
+        value = ADMIN[state] if isinstance(state, str) else int(state)
+        count = self.header()["count"]
+        if not 0 <= idx < count:
+            raise IndexError(idx)
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            m = mmap.mmap(fd, HDR_SIZE + count * REC_SIZE)
+            try:
+                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN] = value
+                gen, = struct.unpack_from("<Q", m, H_GENERATION)
+                struct.pack_into("<Q", m, H_GENERATION, gen + 1)
+            finally:
+                m.close()
+        finally:
+            os.close(fd)
+
+
+def unlink_segment(name):
+    """Removes one segment by exact name; names that cannot be a segment
+    file (a slash inside, too long) are ignored."""
+    path = shm_path(name)
+    base = os.path.basename(path)
+    if os.path.dirname(path) != SHM_DIR or not base.startswith(SHM_PREFIX) \
+            or len(base) > 255:
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# knotd
+# --------------------------------------------------------------------------
+
+def _yval(v):
+    """knot.conf value: lists as [ ... ], strings double-quoted."""
+    if isinstance(v, (list, tuple)):
+        return "[ " + ", ".join(_yval(x) for x in v) + " ]"
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int):
+        return str(v)
+    s = str(v)
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+DEFAULT_RECORDS = [
+    "@ NS ns",
+    "ns A 127.0.0.53",
+    "www A 127.0.0.99",
+    "www AAAA ::99",
+    '@ TXT "tgcluster test zone"',
+    "@ MX 10 mail",
+    "mail A 127.0.0.25",
+]
+
+
+class Knotd:
+    """A knotd child process on loopback with its own config and directory.
+
+    \\a zones maps a zone name to its mod-tgcluster items (a dict, with an
+    optional "id") or to None for a plain zone. Unless an instance gives
+    "shm" (or shm=None to use the default name), a unique segment name is
+    generated; every segment name is unlinked by cleanup().
+    """
+
+    def __init__(self, zones, port=None, records=None, extra_conf="",
+                 module=None, workers=2, name=None):
+        self.name = name or "knotd"
+        self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
+        _dirs.add(self.dir)
+        os.mkdir(os.path.join(self.dir, "db"))
+        self.port = port or free_port()
+        self.conf = os.path.join(self.dir, "knot.conf")
+        self.sock = os.path.join(self.dir, "knot.sock")
+        self.logfile = os.path.join(self.dir, "knotd.log")
+        self.module = module or MODULE
+        self.workers = workers
+        self.records = records
+        self.extra_conf = extra_conf
+        self.proc = None
+        self.zones = {}
+        self.segments = []
+        for zone, items in zones.items():
+            zone = zone.rstrip(".")
+            if items is not None:
+                items = dict(items)
+                items.setdefault("id", "lb" + str(len(self.zones)))
+                if "shm" not in items:
+                    items["shm"] = unique("t")
+                if items["shm"] is None:
+                    del items["shm"]
+                    seg = default_shm_name(zone, items["id"])
+                else:
+                    seg = os.path.basename(shm_path(str(items["shm"])))
+                self.segments.append(seg)
+                _segments.add(seg)
+            self.zones[zone] = items
+        self.write_conf()
+
+    # -- configuration ---------------------------------------------------
+    def shm(self, zone=None):
+        """Segment of the module instance of \\a zone (the first by default)."""
+        zone = (zone or next(z for z, i in self.zones.items() if i)).rstrip(".")
+        items = self.zones[zone]
+        if "shm" in items:
+            return Segment(items["shm"])
+        return Segment(default_shm_name(zone, items["id"]))
+
+    def write_conf(self):
+        d = self.dir
+        lines = [
+            "server:",
+            "    rundir: %s" % _yval(d),
+            "    listen: [ %s, %s ]" % (_yval("127.0.0.1@%d" % self.port),
+                                      _yval("::1@%d" % self.port)),
+            "    udp-workers: %d" % self.workers,
+            "    tcp-workers: %d" % self.workers,
+            "    background-workers: 1",
+            "",
+            "control:",
+            "    listen: %s" % _yval(self.sock),
+            "",
+            "database:",
+            "    storage: %s" % _yval(os.path.join(d, "db")),
+            "",
+            "log:",
+            "  - target: stderr",
+            "    any: debug",
+            "",
+            "acl:",
+            "  - id: xfr",
+            "    address: [ 127.0.0.0/8, ::1 ]",
+            "    action: transfer",
+            "",
+        ]
+        if any(self.zones.values()):
+            lines += [
+                "module:",
+                "  - id: mod-tgcluster",
+                "    file: %s" % _yval(self.module),
+                "",
+                "mod-tgcluster:",
+            ]
+            for items in self.zones.values():
+                if not items:
+                    continue
+                lines.append("  - id: %s" % items["id"])
+                for key, val in items.items():
+                    if key == "id":
+                        continue
+                    lines.append("    %s: %s" % (key, _yval(val)))
+            lines.append("")
+        lines += [
+            "template:",
+            "  - id: default",
+            "    storage: %s" % _yval(d),
+            "    file: \"%s.zone\"",
+            "    zonefile-sync: -1",
+            "    zonefile-load: whole",
+            "    journal-content: none",
+            "",
+            "zone:",
+        ]
+        for zone, items in self.zones.items():
+            lines.append("  - domain: %s" % zone)
+            lines.append("    acl: xfr")
+            if items:
+                lines.append("    module: mod-tgcluster/%s" % items["id"])
+            self._write_zone(zone)
+        lines.append(self.extra_conf)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def _write_zone(self, zone):
+        recs = self.records if self.records is not None else DEFAULT_RECORDS
+        text = ["$ORIGIN %s." % zone, "$TTL 3600",
+                "@ SOA ns hostmaster 1 3600 900 604800 60"] + list(recs)
+        with open(os.path.join(self.dir, "%s.zone" % zone), "w") as f:
+            f.write("\n".join(text) + "\n")
+
+    # -- process ---------------------------------------------------------
+    def start(self, wait=True, timeout=10.0):
+        assert self.proc is None, "already running"
+        self._log_fd = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([KNOTD, "-c", self.conf],
+                                     stdin=subprocess.DEVNULL, env=_child_env(),
+                                     stdout=self._log_fd, stderr=self._log_fd)
+        _children[self.proc.pid] = self.proc
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        """TCP connect to the port, then a TCP SOA query of every zone
+        answering NOERROR with AA (the zones are loaded)."""
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("knotd exited with %s; log:\n%s"
+                                   % (self.proc.returncode, self.log_text()[-3000:]))
+            if not tcp_connectable("127.0.0.1", self.port):
+                return False
+            for zone in self.zones:
+                a = query(self.port, zone + ".", "SOA", tcp=True, timeout=1)
+                if a.rcode != dns.rcode.NOERROR or not a.aa:
+                    return False
+            return True
+        try:
+            wait_until(ready, timeout, interval=0.02, what="knotd ready")
+        except AssertionError:
+            if self.proc.poll() is not None:
+                raise RuntimeError("knotd exited with %s; log:\n%s"
+                                   % (self.proc.returncode, self.log_text()[-3000:]))
+            raise
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM to our knotd, SIGKILL after \\a timeout; returns the exit
+        status (None if it was not running)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        rc = proc.poll()
+        if rc is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait(5)
+        _children.pop(proc.pid, None)
+        self._log_fd.close()
+        self.last_rc = rc
+        return rc
+
+    def restart(self, **kw):
+        self.stop()
+        return self.start(**kw)
+
+    def cleanup(self):
+        self.stop()
+        for seg in self.segments:
+            unlink_segment(seg)
+            _segments.discard(seg)
+        if not KEEP:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            _dirs.discard(self.dir)
+        elif self.dir in _dirs:
+            _dirs.discard(self.dir)
+            log("kept %s" % self.dir)
+
+    # -- control ---------------------------------------------------------
+    def knotc(self, *args, timeout=30):
+        p = subprocess.run([KNOTC, "-c", self.conf, "-t", "10"] + list(args),
+                           stdin=subprocess.DEVNULL, env=_child_env(),
+                           stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        return p.returncode, p.stdout.decode(errors="replace")
+
+    def reload(self):
+        rc, out = self.knotc("reload")
+        if rc != 0:
+            raise RuntimeError("knotc reload failed (%d): %s" % (rc, out))
+        return out
+
+    def conf_check(self):
+        """knotc conf-check of the written config: (rc, output)."""
+        return self.knotc("conf-check")
+
+    def zone_stats(self, zone=None):
+        """mod-tgcluster counters of \\a zone as {key: value}.
+
+        knotc prints lines like "[zone.] mod-tgcluster[id].counter[index] = N";
+        the key is the text after "mod-tgcluster" ("[id].counter[index]" etc.).
+        """
+        zone = (zone or next(iter(self.zones))).rstrip(".")
+        rc, out = self.knotc("zone-stats", zone + ".")
+        if rc != 0:
+            raise RuntimeError("knotc zone-stats failed (%d): %s" % (rc, out))
+        return parse_zone_stats(out)
+
+    def log_text(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self):
+        """Current length of the log, for log_since()."""
+        return len(self.log_text())
+
+    def log_since(self, mark):
+        return self.log_text()[mark:]
+
+
+_STAT_RE = re.compile(r"mod-tgcluster(\S*)\s*=\s*(\d+)\s*$")
+
+
+def parse_zone_stats(text):
+    stats = {}
+    for line in text.splitlines():
+        m = _STAT_RE.search(line.strip())
+        if m:
+            stats[m.group(1)] = stats.get(m.group(1), 0) + int(m.group(2))
+    return stats
+
+
+def stat_sum(stats, *needles):
+    """Sum of the counters whose key contains every needle."""
+    return sum(v for k, v in stats.items() if all(n in k for n in needles))
+
+
+# --------------------------------------------------------------------------
+# unittest glue
+# --------------------------------------------------------------------------
+
+class TgcTestCase(unittest.TestCase):
+    """TestCase whose helpers register the cleanup of what they start."""
+
+    maxDiff = None
+
+    def nodes(self, specs):
+        """Starts simulated nodes on one shared loop. \\a specs: list of
+        (addr, mode) or (addr, mode, port). Returns the NodeSims."""
+        group = NodeGroup()
+        self.addCleanup(group.close)
+        out = []
+        for spec in specs:
+            addr, mode = spec[0], spec[1]
+            port = spec[2] if len(spec) > 2 else 0
+            out.append(group.add(addr, port, mode))
+        return out
+
+    def knotd(self, zones, start=True, **kw):
+        k = Knotd(zones, **kw)
+        self.addCleanup(k.cleanup)
+        self.addCleanup(self._dump_log_on_failure, k)  # runs first (LIFO)
+        if start:
+            k.start()
+        return k
+
+    def _dump_log_on_failure(self, k):
+        # Shows the tail of the log of a failed test, before k.cleanup
+        # removes it.
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and not getattr(outcome, "success", True)
+        result = getattr(outcome, "result", None)
+        if result is not None:  # Python 3.11 reports failures at once
+            failed = failed or any(
+                t is self or getattr(t, "test_case", None) is self
+                for t, _ in result.failures + result.errors)
+        if failed or os.environ.get("TGC_SHOW_LOG"):
+            sys.stderr.write("\n---- knotd log (%s) tail ----\n%s\n----\n"
+                             % (k.dir, k.log_text()[-4000:]))
+
+    def addrs(self, k, name, rdtype="A", **kw):
+        return query(k.port, name, rdtype, **kw).addrs
+
+    def assertEventually(self, pred, timeout=5.0, what=None, interval=0.01):
+        return wait_until(pred, timeout, interval=interval, what=what)
+
+    def assertStays(self, pred, duration, what=None, interval=0.02):
+        """Asserts \\a pred holds on every poll during \\a duration seconds."""
+        deadline = time.monotonic() + duration
+        while time.monotonic() < deadline:
+            val = pred()
+            self.assertTrue(val, "%s stopped holding" % (what or "condition"))
+            time.sleep(interval)
+
+
+def require_module():
+    """A missing module is an error (never a skip), reported clearly."""
+    if not os.path.exists(MODULE):
+        raise SystemExit("mod-tgcluster module not found: %s (set TGC_MODULE)"
+                         % MODULE)
+
+
+def _on_sigterm(signum, frame):
+    # A SIGTERM (meson's timeout) unwinds like ^C, so that the atexit
+    # handler below still stops our children and removes our segments.
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def main():
+    """Entry point of the test files: unittest's main, exit status set."""
+    require_module()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    unittest.main(verbosity=2)
+
+
+@atexit.register
+def _cleanup_all():
+    for pid, proc in list(_children.items()):
+        if proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        _children.pop(pid, None)
+    for loop in list(_sims):
+        try:
+            loop.shutdown()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+    for seg in list(_segments):
+        unlink_segment(seg)
+    if not KEEP:
+        for d in list(_dirs):
+            shutil.rmtree(d, ignore_errors=True)
