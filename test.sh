@@ -12,6 +12,20 @@ cd "$(dirname "$0")"
 passed=0
 failed=0
 failures=()
+tests_ok=0
+tests_failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# mtest ARGS...: meson test, with its Ok/Fail counts added to the totals.
+mtest() {
+	local rc
+	meson test "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	tests_ok=$((tests_ok + $(awk '/^Ok:/ {print $2}' "$log" | tail -n 1 | grep . || echo 0)))
+	tests_failed=$((tests_failed + $(awk '/^(Fail|Timeout):/ {s += $2} END {print s + 0}' "$log")))
+	return "$rc"
+}
 
 # step NAME CMD...: runs one step, counts it, keeps going on failure.
 step() {
@@ -38,24 +52,26 @@ setup() {
 # Plain build, warnings are errors.
 step "configure" setup build -Dwerror=true
 step "compile" ninja -C build
-step "tests" meson test -C build --print-errorlogs
+step "tests" mtest -C build --print-errorlogs
 
 # ASan + UBSan: the unit and integration suites (knotd gets the runtime
 # preloaded by the harness, see tests/meson.build).
 step "configure-asan" setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 step "compile-asan" ninja -C build-asan
-step "tests-asan" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --print-errorlogs
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+step "tests-asan" mtest -C build-asan --print-errorlogs
 
 # TSan: the checker/reader concurrency (table seqlock, checker thread).
 step "configure-tsan" setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
 step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health
-step "tests-tsan" env TSAN_OPTIONS=halt_on_error=1 \
-	meson test -C build-tsan --suite unit --print-errorlogs table health
+export TSAN_OPTIONS=halt_on_error=1
+step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health
 
 echo
 if [ $failed -gt 0 ]; then
 	echo "failed steps: ${failures[*]}"
 fi
-echo "steps: $passed passed, $failed failed"
+echo "build and test steps: $passed ok, $failed failed"
+# Each meson test is a whole Check suite or integration test file.
+echo "tests: $tests_ok passed, $tests_failed failed"
 [ $failed -eq 0 ]

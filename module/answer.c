@@ -74,9 +74,15 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 	if (live == 0 && drained > 0) {
 		kind = TGC_ANSWER_DRAIN;
 		n = drained;
-		for (size_t i = 0; i < drained; i++) {
-			out[i] = out[fam->count - 1 - i];
+		/* Reverse the tail in place, then move it to the front: the
+		 * two ranges overlap when more than half the nodes drain. */
+		uint32_t *tail = out + fam->count - drained;
+		for (size_t a = 0, b = drained - 1; a < b; a++, b--) {
+			uint32_t t = tail[a];
+			tail[a] = tail[b];
+			tail[b] = t;
 		}
+		memmove(out, tail, drained * sizeof(*out));
 	} else if (live == 0) {
 		switch (cfg->all_down) {
 		case TGC_ALL_DOWN_SERVFAIL:

@@ -1,0 +1,1152 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief Unit tests of module/table.c: segment names, creation, reuse,
+ *        adoption and replacement of the shared-memory table, validation,
+ *        CLI attachment and the per-record seqlock.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libknot/errcode.h>
+
+#include "tests/unit/test_util.h"
+#include "module/table.h"
+
+/*! \brief Parses an address that must be valid. */
+#define A(str)	test_addr(str)
+
+/*! \brief Relaxed atomic store (as the checker writes record details). */
+#define STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+/*! \brief Segment name of the current test. */
+static char seg[TGC_TABLE_NAME_MAX + 1];
+
+static void seg_setup(void)
+{
+	test_shm_name(seg, sizeof(seg), "table");
+}
+
+static void seg_teardown(void)
+{
+	(void)tgc_table_unlink(seg);
+}
+
+/*! \brief Path of the segment file of \a name ("/tgcluster...."). */
+static void seg_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "/dev/shm%s", name);
+}
+
+/*! \brief Nodes of a test spec, storage for up to 8. */
+typedef struct {
+	tgc_table_node_t nodes[8];
+	tgc_table_spec_t spec;
+} spec_buf_t;
+
+/*!
+ * \brief Builds a spec of nodes "ADDR@PORT" (mapped addresses if \a mapped is
+ *        not NULL).
+ */
+static tgc_table_spec_t *make_spec(spec_buf_t *sb, const char *const *addrs,
+                                   const uint16_t *ports, size_t count,
+                                   const char *const *mapped)
+{
+	ck_assert_uint_le(count, 8);
+	memset(sb, 0, sizeof(*sb));
+	for (size_t i = 0; i < count; i++) {
+		sb->nodes[i].addr = A(addrs[i]);
+		sb->nodes[i].port = ports[i];
+		if (mapped != NULL) {
+			sb->nodes[i].mapped = A(mapped[i]);
+		}
+	}
+	sb->spec = (tgc_table_spec_t){
+		.role = TGC_ROLE_LB, .zone = "example.com", .instance = "lb",
+		.name = "cluster.example.com", .nodes = sb->nodes,
+		.node_count = (uint32_t)count, .check = 1, .interval_ms = 1000,
+		.timeout_ms = 500, .rise = 2, .fall = 2,
+	};
+	return &sb->spec;
+}
+
+/*! \brief The standard three-node spec. */
+static tgc_table_spec_t *spec3(spec_buf_t *sb)
+{
+	static const char *addrs[] = { "10.10.10.100", "10.10.10.101", "2001:db8::1" };
+	static const char *mapped[] = { "192.168.1.100", "192.168.1.101", "fd00::1" };
+	static const uint16_t ports[] = { 5900, 5901, 5900 };
+	return make_spec(sb, addrs, ports, 3, mapped);
+}
+
+/*! \brief Opens \a seg for \a spec, asserting success and the origin. */
+static void open_ok(tgc_table_t *t, const tgc_table_spec_t *spec,
+                    tgc_table_origin_t want)
+{
+	tgc_table_origin_t origin = 99;
+	const char *err = NULL;
+	int ret = tgc_table_open(t, seg, spec, &origin, &err);
+	ck_assert_msg(ret == KNOT_EOK, "open: %d (%s)", ret, err ? err : "-");
+	ck_assert_msg(origin == want, "origin %d, want %d (%s)", origin, want,
+	              err ? err : "-");
+	ck_assert_ptr_nonnull(t->hdr);
+	ck_assert(t->writable);
+	ck_assert_str_eq(t->name, seg);
+}
+
+/*! \brief Gives node \a idx a distinctive state derived from \a tag. */
+static void set_state(tgc_table_t *t, uint32_t idx, uint32_t tag)
+{
+	tgc_node_rec_t *r = &t->nodes[idx];
+	ck_assert(tgc_table_write_begin(r));
+	STORE(r->health, (uint8_t)TGC_HEALTH_DOWN);
+	STORE(r->last_probe, (uint8_t)TGC_PROBE_REFUSED);
+	STORE(r->consec_ok, 0);
+	STORE(r->consec_fail, tag);
+	STORE(r->last_rtt_us, tag + 1);
+	STORE(r->last_check_ms, (uint64_t)tag + 2);
+	STORE(r->since_ms, (uint64_t)tag + 3);
+	STORE(r->probes, (uint64_t)tag + 4);
+	STORE(r->transitions, (uint64_t)tag + 5);
+	tgc_table_write_end(t, r);
+	STORE(r->answers, (uint64_t)tag + 6);
+	ck_assert_int_eq(tgc_table_admin_set(t, idx, TGC_ADMIN_DRAIN), KNOT_EOK);
+}
+
+/*! \brief Asserts the state set by set_state(\a tag). */
+static void check_state(const tgc_table_t *t, uint32_t idx, uint32_t tag)
+{
+	tgc_node_snap_t s;
+	tgc_table_node_read(t, idx, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_DOWN);
+	ck_assert_int_eq(s.admin, TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_REFUSED);
+	ck_assert_uint_eq(s.consec_ok, 0);
+	ck_assert_uint_eq(s.consec_fail, tag);
+	ck_assert_uint_eq(s.last_rtt_us, tag + 1);
+	ck_assert_uint_eq(s.last_check_ms, (uint64_t)tag + 2);
+	ck_assert_uint_eq(s.since_ms, (uint64_t)tag + 3);
+	ck_assert_uint_eq(s.probes, (uint64_t)tag + 4);
+	ck_assert_uint_eq(s.transitions, (uint64_t)tag + 5);
+	ck_assert_uint_eq(s.answers, (uint64_t)tag + 6);
+}
+
+/*! \brief Asserts that node \a idx has the state of a new node. */
+static void check_fresh(const tgc_table_t *t, uint32_t idx)
+{
+	tgc_node_snap_t s;
+	tgc_table_node_read(t, idx, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_UNKNOWN);
+	ck_assert_int_eq(s.admin, TGC_ADMIN_AUTO);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_NONE);
+	ck_assert_uint_eq(s.consec_ok, 0);
+	ck_assert_uint_eq(s.consec_fail, 0);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_uint_eq(s.transitions, 0);
+	ck_assert_uint_eq(s.answers, 0);
+}
+
+/*! \brief Asserts that the records of \a t describe \a spec's nodes. */
+static void check_records(const tgc_table_t *t, const tgc_table_spec_t *spec)
+{
+	ck_assert_uint_eq(t->hdr->node_count, spec->node_count);
+	for (uint32_t i = 0; i < spec->node_count; i++) {
+		tgc_node_snap_t s;
+		tgc_table_node_read(t, i, &s);
+		ck_assert(tgc_addr_equal(&s.addr, &spec->nodes[i].addr));
+		ck_assert_uint_eq(s.port, spec->nodes[i].port);
+		ck_assert_int_eq(s.mapped.family, spec->nodes[i].mapped.family);
+		if (s.mapped.family != 0) {
+			ck_assert(tgc_addr_equal(&s.mapped, &spec->nodes[i].mapped));
+		}
+	}
+}
+
+/*! \brief Mode bits and size of the segment file. */
+static void seg_stat(const char *name, mode_t *mode, off_t *size, uid_t *uid)
+{
+	char path[300];
+	seg_path(path, sizeof(path), name);
+	struct stat st;
+	ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+	if (mode != NULL) {
+		*mode = st.st_mode & 07777;
+	}
+	if (size != NULL) {
+		*size = st.st_size;
+	}
+	if (uid != NULL) {
+		*uid = st.st_uid;
+	}
+}
+
+/*! \brief Writes a segment file with the given bytes and mode. */
+static void seg_write(const char *name, const void *data, size_t len, mode_t mode)
+{
+	char path[300];
+	seg_path(path, sizeof(path), name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	if (len > 0) {
+		ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	}
+	close(fd);
+}
+
+START_TEST(name_build)
+{
+	char buf[TGC_TABLE_NAME_MAX + 1];
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "example.com", "lb"), KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster.example.com.lb");
+	/* Lowered. */
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "Example.COM", "LB-1"), KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster.example.com.lb-1");
+	/* Global instance. */
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "", "lb"), KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster._global.lb");
+	/* Sanitised: every character outside [a-z0-9._-] becomes '_'. */
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "a b/c\\d*", "x:y"), KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster.a_b_c_d_.x_y");
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "\xc3\xa9t\xc3\xa9", "lb"),
+	                 KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster.__t__.lb");
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "..", "/"), KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster...._");
+	/* Generated names pass the user-name check unchanged. */
+	char norm[TGC_TABLE_NAME_MAX + 1];
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "Ex ample.org", "Id"), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_name_check(buf, norm, sizeof(norm)), KNOT_EOK);
+	ck_assert_str_eq(norm, buf);
+
+	/* Too long for the buffer or for a segment name. */
+	char zone[300];
+	memset(zone, 'a', sizeof(zone) - 1);
+	zone[sizeof(zone) - 1] = '\0';
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), zone, "lb"), KNOT_ESPACE);
+	char small[16];
+	ck_assert_int_eq(tgc_table_name(small, sizeof(small), "example.com", "lb"),
+	                 KNOT_ESPACE);
+	char big[512];
+	/* "/tgcluster." (11) + zone + "." + "lb" = 256 characters. */
+	zone[256 - 11 - 3] = '\0';
+	ck_assert_int_eq(tgc_table_name(big, sizeof(big), zone, "lb"), KNOT_ESPACE);
+	ck_assert_int_eq(tgc_table_name(NULL, 10, "a", "b"), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), NULL, "b"), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), "a", NULL), KNOT_EINVAL);
+}
+END_TEST
+
+START_TEST(name_check)
+{
+	char buf[TGC_TABLE_NAME_MAX + 1];
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+		{ "foo", "/tgcluster.foo" },
+		{ "/foo", "/tgcluster.foo" },
+		{ "tgcluster.foo", "/tgcluster.foo" },
+		{ "/tgcluster.a-b_c.1", "/tgcluster.a-b_c.1" },
+		{ "Mixed.Case", "/tgcluster.Mixed.Case" },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(tgc_table_name_check(good[i].in, buf, sizeof(buf)) == KNOT_EOK,
+		              "'%s' rejected", good[i].in);
+		ck_assert_str_eq(buf, good[i].out);
+		ck_assert_int_eq(tgc_table_name_check(good[i].in, NULL, 0), KNOT_EOK);
+	}
+	char name[210];
+	memset(name, 'x', 200);
+	name[200] = '\0';
+	ck_assert_int_eq(tgc_table_name_check(name, buf, sizeof(buf)), KNOT_EOK);
+	ck_assert_uint_eq(strlen(buf), 1 + strlen(TGC_TABLE_PREFIX) + 200);
+	name[200] = 'x';
+	name[201] = '\0';
+	ck_assert_int_eq(tgc_table_name_check(name, buf, sizeof(buf)), KNOT_EINVAL);
+
+	static const char *bad[] = {
+		"", "/", "//foo", "a/b", "foo/", "a b", ".", "..", "/..", "\xc3\xa9",
+		"foo\n", "foo*", "$HOME", "a:b", "a\\b",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(tgc_table_name_check(bad[i], buf, sizeof(buf)) == KNOT_EINVAL,
+		              "'%s' accepted", bad[i]);
+		ck_assert_int_eq(tgc_table_name_check(bad[i], NULL, 0), KNOT_EINVAL);
+	}
+	ck_assert_int_eq(tgc_table_name_check(NULL, buf, sizeof(buf)), KNOT_EINVAL);
+	char small[8];
+	ck_assert_int_eq(tgc_table_name_check("foo", small, sizeof(small)), KNOT_ESPACE);
+}
+END_TEST
+
+START_TEST(create)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+
+	/* Whatever the umask, the segment is 0600. */
+	const mode_t umasks[] = { 0, 022, 0277 };
+	for (size_t u = 0; u < sizeof(umasks) / sizeof(umasks[0]); u++) {
+		mode_t old = umask(umasks[u]);
+		tgc_table_t t;
+		uint64_t t0 = tgc_table_now_ms();
+		open_ok(&t, spec, TGC_TABLE_CREATED);
+		umask(old);
+
+		mode_t mode;
+		off_t size;
+		uid_t uid;
+		seg_stat(seg, &mode, &size, &uid);
+		ck_assert_msg(mode == 0600, "umask %03o: mode %03o", umasks[u], mode);
+		ck_assert_uint_eq(uid, geteuid());
+		size_t want = sizeof(tgc_table_hdr_t) + 3 * sizeof(tgc_node_rec_t);
+		ck_assert_uint_eq((size_t)size, want);
+		ck_assert_uint_eq(t.size, want);
+
+		const tgc_table_hdr_t *h = t.hdr;
+		ck_assert_uint_eq(atomic_load(&h->magic), TGC_TABLE_MAGIC);
+		ck_assert_uint_eq(h->version, TGC_TABLE_VERSION);
+		ck_assert_uint_eq(h->size, want);
+		ck_assert_uint_eq(h->hdr_size, sizeof(tgc_table_hdr_t));
+		ck_assert_uint_eq(h->rec_size, sizeof(tgc_node_rec_t));
+		ck_assert_uint_eq(h->role, TGC_ROLE_LB);
+		ck_assert_str_eq(h->zone, "example.com");
+		ck_assert_str_eq(h->instance, "lb");
+		ck_assert_str_eq(h->name, "cluster.example.com");
+		ck_assert_uint_eq(h->interval_ms, 1000);
+		ck_assert_uint_eq(h->timeout_ms, 500);
+		ck_assert_uint_eq(h->rise, 2);
+		ck_assert_uint_eq(h->fall, 2);
+		ck_assert_uint_ge(h->created_ms, t0);
+		ck_assert_uint_le(h->created_ms, tgc_table_now_ms());
+		ck_assert_uint_eq(atomic_load(&h->generation), 0);
+		ck_assert_int_eq(tgc_table_validate(h, t.size, NULL), KNOT_EOK);
+		check_records(&t, spec);
+		for (uint32_t i = 0; i < 3; i++) {
+			check_fresh(&t, i);
+		}
+
+		tgc_table_close(&t);
+		ck_assert_ptr_null(t.hdr);
+		ck_assert_int_eq(tgc_table_unlink(seg), KNOT_EOK);
+	}
+	ck_assert_int_eq(tgc_table_unlink(seg), KNOT_ENOENT);
+
+	/* No node at all is a valid table. */
+	tgc_table_t t;
+	spec->node_count = 0;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	ck_assert_uint_eq(t.size, sizeof(tgc_table_hdr_t));
+	tgc_table_close(&t);
+
+	/* Bad arguments. */
+	ck_assert_int_eq(tgc_table_open(NULL, seg, spec, NULL, NULL), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_open(&t, NULL, spec, NULL, NULL), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_open(&t, seg, NULL, NULL, NULL), KNOT_EINVAL);
+	spec->node_count = 2;
+	spec->nodes = NULL;
+	ck_assert_int_eq(tgc_table_open(&t, seg, spec, NULL, NULL), KNOT_EINVAL);
+	spec->nodes = sb.nodes;
+	spec->node_count = TGC_TABLE_NODES_MAX + 1;
+	ck_assert_int_eq(tgc_table_open(&t, seg, spec, NULL, NULL), KNOT_EINVAL);
+}
+END_TEST
+
+START_TEST(reuse_keeps_states)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	set_state(&t, 0, 100);
+	set_state(&t, 2, 300);
+	uint64_t created = t.hdr->created_ms;
+	uint64_t gen = atomic_load(&t.hdr->generation);
+	ck_assert_uint_gt(gen, 0);
+	tgc_table_close(&t);
+
+	/* A restart: same spec, states kept. */
+	open_ok(&t, spec, TGC_TABLE_REUSED);
+	check_state(&t, 0, 100);
+	check_fresh(&t, 1);
+	check_state(&t, 2, 300);
+	ck_assert_uint_eq(t.hdr->created_ms, created);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen);
+	check_records(&t, spec);
+
+	/* A reload: the new instance opens while the old one still maps it;
+	 * both see the same memory. */
+	tgc_table_t t2;
+	open_ok(&t2, spec, TGC_TABLE_REUSED);
+	check_state(&t2, 0, 100);
+	ck_assert_int_eq(tgc_table_admin_set(&t2, 1, TGC_ADMIN_DOWN), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin(&t, 1), TGC_ADMIN_DOWN);
+	tgc_table_close(&t);
+	tgc_table_close(&t2);
+}
+END_TEST
+
+START_TEST(adopt_carries_states)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t old;
+	open_ok(&old, spec, TGC_TABLE_CREATED);
+	set_state(&old, 0, 100); /* 10.10.10.100@5900 */
+	set_state(&old, 1, 200); /* 10.10.10.101@5901 */
+	set_state(&old, 2, 300); /* 2001:db8::1@5900 */
+
+	/* New list: 2001:db8::1 kept (moved to index 0), 10.10.10.101 on
+	 * another port, 10.10.10.100 gone, a new node. */
+	static const char *addrs[] = { "2001:db8::1", "10.10.10.101", "10.10.10.102" };
+	static const uint16_t ports[] = { 5900, 5900, 5900 };
+	spec_buf_t nb;
+	tgc_table_spec_t *nspec = make_spec(&nb, addrs, ports, 3, NULL);
+	tgc_table_t t;
+	open_ok(&t, nspec, TGC_TABLE_ADOPTED);
+	check_records(&t, nspec);
+	check_state(&t, 0, 300);
+	check_fresh(&t, 1);
+	check_fresh(&t, 2);
+	mode_t mode;
+	seg_stat(seg, &mode, NULL, NULL);
+	ck_assert_uint_eq(mode, 0600);
+
+	/* The old instance keeps a valid, unchanged mapping until it closes. */
+	ck_assert_int_eq(tgc_table_validate(old.hdr, old.size, NULL), KNOT_EOK);
+	check_records(&old, spec);
+	check_state(&old, 0, 100);
+	check_state(&old, 1, 200);
+	/* ...which is no longer the segment: writes do not leak over. */
+	ck_assert_int_eq(tgc_table_admin_set(&old, 0, TGC_ADMIN_UP), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin(&t, 0), TGC_ADMIN_DRAIN);
+	tgc_table_close(&old);
+	tgc_table_close(&t);
+
+	/* Reopening with the new list now reuses. */
+	open_ok(&t, nspec, TGC_TABLE_REUSED);
+	check_state(&t, 0, 300);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(adopt_on_settings_change)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	for (uint32_t i = 0; i < 3; i++) {
+		set_state(&t, i, 10 * (i + 1));
+	}
+	tgc_table_close(&t);
+
+	/* Other settings, same nodes: every state carried over. */
+	spec->interval_ms = 2000;
+	open_ok(&t, spec, TGC_TABLE_ADOPTED);
+	ck_assert_uint_eq(t.hdr->interval_ms, 2000);
+	for (uint32_t i = 0; i < 3; i++) {
+		check_state(&t, i, 10 * (i + 1));
+	}
+	tgc_table_close(&t);
+
+	spec->name = "other.example.com";
+	open_ok(&t, spec, TGC_TABLE_ADOPTED);
+	ck_assert_str_eq(t.hdr->name, "other.example.com");
+	check_state(&t, 1, 20);
+	tgc_table_close(&t);
+
+	/* Other mapped addresses: a new table, states carried. */
+	sb.nodes[1].mapped = A("192.168.9.9");
+	open_ok(&t, spec, TGC_TABLE_ADOPTED);
+	check_records(&t, spec);
+	check_state(&t, 1, 20);
+	tgc_table_close(&t);
+}
+END_TEST
+
+/*! \brief Creates a valid segment with states, closes it, and maps it again
+ *         writable so a test can corrupt it. */
+static void make_victim(tgc_table_t *t, const tgc_table_spec_t *spec)
+{
+	open_ok(t, spec, TGC_TABLE_CREATED);
+	for (uint32_t i = 0; i < spec->node_count; i++) {
+		set_state(t, i, 7 * (i + 1));
+	}
+}
+
+/*! \brief Reopens a corrupted segment: must be replaced, nothing carried. */
+static void check_replaced(const tgc_table_spec_t *spec, const char *what)
+{
+	tgc_table_t t;
+	tgc_table_origin_t origin = 99;
+	const char *err = NULL;
+	int ret = tgc_table_open(&t, seg, spec, &origin, &err);
+	ck_assert_msg(ret == KNOT_EOK, "%s: open %d (%s)", what, ret, err ? err : "-");
+	ck_assert_msg(origin == TGC_TABLE_REPLACED, "%s: origin %d", what, origin);
+	ck_assert_int_eq(tgc_table_validate(t.hdr, t.size, NULL), KNOT_EOK);
+	check_records(&t, spec);
+	for (uint32_t i = 0; i < spec->node_count; i++) {
+		check_fresh(&t, i);
+	}
+	mode_t mode;
+	off_t size;
+	seg_stat(seg, &mode, &size, NULL);
+	ck_assert_msg(mode == 0600, "%s: mode %03o", what, mode);
+	ck_assert_uint_eq((size_t)size, t.size);
+	tgc_table_close(&t);
+	ck_assert_int_eq(tgc_table_unlink(seg), KNOT_EOK);
+}
+
+START_TEST(replace_garbage)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	size_t size = sizeof(tgc_table_hdr_t) + 3 * sizeof(tgc_node_rec_t);
+	uint8_t *junk = malloc(size);
+	ck_assert_ptr_nonnull(junk);
+
+	/* Random bytes of the right size. */
+	for (size_t i = 0; i < size; i++) {
+		junk[i] = (uint8_t)test_rnd();
+	}
+	seg_write(seg, junk, size, 0600);
+	check_replaced(spec, "random bytes");
+
+	/* Random bytes behind a valid magic. */
+	uint32_t magic = TGC_TABLE_MAGIC;
+	memcpy(junk, &magic, sizeof(magic));
+	seg_write(seg, junk, size, 0600);
+	check_replaced(spec, "random bytes, good magic");
+
+	/* Zeros. */
+	memset(junk, 0, size);
+	seg_write(seg, junk, size, 0600);
+	check_replaced(spec, "zeros");
+
+	/* Empty and tiny files. */
+	seg_write(seg, NULL, 0, 0600);
+	check_replaced(spec, "empty");
+	seg_write(seg, "TGCL", 4, 0600);
+	check_replaced(spec, "4 bytes");
+
+	/* Larger than any table (sparse). */
+	seg_write(seg, NULL, 0, 0600);
+	char path[300];
+	seg_path(path, sizeof(path), seg);
+	ck_assert_int_eq(truncate(path, (off_t)(sizeof(tgc_table_hdr_t) +
+	                 (TGC_TABLE_NODES_MAX + 1) * sizeof(tgc_node_rec_t))), 0);
+	check_replaced(spec, "huge");
+
+	free(junk);
+}
+END_TEST
+
+START_TEST(replace_bad_header)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	char path[300];
+	seg_path(path, sizeof(path), seg);
+
+	make_victim(&t, spec);
+	atomic_store(&t.hdr->magic, 0x4c434755u);
+	tgc_table_close(&t);
+	check_replaced(spec, "magic");
+
+	make_victim(&t, spec);
+	t.hdr->version = TGC_TABLE_VERSION + 1;
+	tgc_table_close(&t);
+	check_replaced(spec, "version");
+
+	make_victim(&t, spec);
+	t.hdr->rec_size = 64;
+	tgc_table_close(&t);
+	check_replaced(spec, "record size");
+
+	make_victim(&t, spec);
+	t.hdr->size += sizeof(tgc_node_rec_t);
+	tgc_table_close(&t);
+	check_replaced(spec, "size field");
+
+	make_victim(&t, spec);
+	t.hdr->node_count = 4;
+	tgc_table_close(&t);
+	check_replaced(spec, "node count");
+
+	make_victim(&t, spec);
+	t.hdr->role = 7;
+	tgc_table_close(&t);
+	check_replaced(spec, "role");
+
+	make_victim(&t, spec);
+	memset(t.hdr->zone, 'a', sizeof(t.hdr->zone));
+	tgc_table_close(&t);
+	check_replaced(spec, "unterminated zone");
+
+	make_victim(&t, spec);
+	t.nodes[2].family = 99;
+	tgc_table_close(&t);
+	check_replaced(spec, "node family");
+
+	make_victim(&t, spec);
+	t.nodes[1].mapped_family = 3;
+	tgc_table_close(&t);
+	check_replaced(spec, "mapped family");
+
+	/* File size not matching the header. */
+	make_victim(&t, spec);
+	size_t size = t.size;
+	tgc_table_close(&t);
+	ck_assert_int_eq(truncate(path, (off_t)(size + sizeof(tgc_node_rec_t))), 0);
+	check_replaced(spec, "file longer");
+	make_victim(&t, spec);
+	tgc_table_close(&t);
+	ck_assert_int_eq(truncate(path, (off_t)(size - 1)), 0);
+	check_replaced(spec, "file shorter");
+}
+END_TEST
+
+START_TEST(replace_bad_mode)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	char path[300];
+	seg_path(path, sizeof(path), seg);
+	const mode_t modes[] = { 0644, 0640, 0604, 0660, 0666 };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		tgc_table_t t;
+		make_victim(&t, spec);
+		tgc_table_close(&t);
+		ck_assert_int_eq(chmod(path, modes[i]), 0);
+		/* Accessible to others: never trusted, states not carried. */
+		check_replaced(spec, "mode");
+	}
+}
+END_TEST
+
+START_TEST(refuse_other_owner)
+{
+	if (geteuid() != 0) {
+		/* Needs to give a file away; nothing to check otherwise. */
+		fprintf(stderr, "refuse_other_owner: not root, not checked\n");
+		return;
+	}
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	make_victim(&t, spec);
+	tgc_table_close(&t);
+	char path[300];
+	seg_path(path, sizeof(path), seg);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+
+	const char *err = NULL;
+	ck_assert_int_eq(tgc_table_open(&t, seg, spec, NULL, &err), KNOT_EACCES);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_null(t.hdr);
+	/* Left alone. */
+	uid_t uid;
+	seg_stat(seg, NULL, NULL, &uid);
+	ck_assert_uint_eq(uid, 65534);
+}
+END_TEST
+
+/*! \brief Validates a private copy of \a len bytes (exact allocation, so
+ *         that ASan sees any read past the end). */
+static int validate_copy(const void *mem, size_t len)
+{
+	uint8_t *copy = malloc(len > 0 ? len : 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, mem, len);
+	const char *err = NULL;
+	int ret = tgc_table_validate(copy, len, &err);
+	if (ret != KNOT_EOK) {
+		ensure(err != NULL, "no reason for %d", ret);
+	}
+	free(copy);
+	return ret;
+}
+
+START_TEST(validate_fuzz)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	size_t size = t.size;
+	uint8_t *img = malloc(size + 512);
+	ck_assert_ptr_nonnull(img);
+	memcpy(img, t.hdr, size);
+	memset(img + size, 0, 512);
+	tgc_table_close(&t);
+
+	/* The image itself is valid. */
+	ck_assert_int_eq(validate_copy(img, size), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_validate(NULL, size, NULL), KNOT_EMALF);
+
+	/* Every truncation and extension is refused. */
+	for (size_t len = 0; len < size; len++) {
+		int ret = validate_copy(img, len);
+		ensure(ret != KNOT_EOK, "truncated to %zu accepted", len);
+	}
+	for (size_t len = size + 1; len <= size + 512; len++) {
+		int ret = validate_copy(img, len);
+		ensure(ret != KNOT_EOK, "extended to %zu accepted", len);
+	}
+
+	/* Other version: not supported, not malformed. */
+	tgc_table_hdr_t *h = (tgc_table_hdr_t *)img;
+	h->version = 2;
+	ck_assert_int_eq(validate_copy(img, size), KNOT_ENOTSUP);
+	h->version = TGC_TABLE_VERSION;
+
+	/* Counts and sizes that would overflow. */
+	uint32_t count = h->node_count;
+	uint64_t hsize = h->size;
+	h->node_count = UINT32_MAX;
+	ck_assert_int_eq(validate_copy(img, size), KNOT_EMALF);
+	h->node_count = count;
+	h->size = UINT64_MAX;
+	ck_assert_int_eq(validate_copy(img, size), KNOT_EMALF);
+	h->size = hsize;
+	ck_assert_int_eq(validate_copy(img, size), KNOT_EOK);
+
+	/* Too many nodes, even with consistent sizes. */
+	size_t big = sizeof(tgc_table_hdr_t) +
+	             (TGC_TABLE_NODES_MAX + 1) * sizeof(tgc_node_rec_t);
+	uint8_t *huge = calloc(1, big);
+	ck_assert_ptr_nonnull(huge);
+	memcpy(huge, img, sizeof(tgc_table_hdr_t));
+	((tgc_table_hdr_t *)huge)->node_count = TGC_TABLE_NODES_MAX + 1;
+	((tgc_table_hdr_t *)huge)->size = big;
+	tgc_node_rec_t *recs = (tgc_node_rec_t *)(huge + sizeof(tgc_table_hdr_t));
+	for (size_t i = 0; i <= TGC_TABLE_NODES_MAX; i++) {
+		recs[i].family = AF_INET;
+	}
+	ck_assert_int_eq(tgc_table_validate(huge, big, NULL), KNOT_EMALF);
+	free(huge);
+
+	/* Random images, with and without a valid magic and version. */
+	for (int k = 0; k < 3000; k++) {
+		size_t len = (size_t)(test_rnd() % 4096);
+		uint8_t *buf = malloc(len > 0 ? len : 1);
+		ck_assert_ptr_nonnull(buf);
+		for (size_t i = 0; i < len; i++) {
+			buf[i] = (uint8_t)test_rnd();
+		}
+		if (k % 2 == 0 && len >= sizeof(tgc_table_hdr_t)) {
+			memcpy(buf, img, 8); /* magic and version */
+		}
+		int ret = tgc_table_validate(buf, len, NULL);
+		ensure(ret != KNOT_EOK, "random image %d of %zu bytes accepted", k, len);
+		free(buf);
+	}
+
+	/* Single-byte corruption of a checked field is refused. */
+	const size_t checked[] = {
+		0, 3, 4, 8, 12, 16, 20, 24,
+		offsetof(tgc_table_hdr_t, zone), offsetof(tgc_table_hdr_t, instance),
+		offsetof(tgc_table_hdr_t, name),
+	};
+	for (size_t i = 0; i < sizeof(checked) / sizeof(checked[0]); i++) {
+		uint8_t *c = malloc(size);
+		ck_assert_ptr_nonnull(c);
+		memcpy(c, img, size);
+		if (checked[i] >= offsetof(tgc_table_hdr_t, zone)) {
+			/* Fill the string: unterminated. */
+			memset(c + checked[i], 'x', (checked[i] == offsetof(tgc_table_hdr_t, instance))
+			       ? 64 : 256);
+		} else {
+			c[checked[i]] ^= 0x5a;
+		}
+		int ret = tgc_table_validate(c, size, NULL);
+		ck_assert_msg(ret != KNOT_EOK, "corruption at %zu accepted", checked[i]);
+		free(c);
+	}
+	free(img);
+}
+END_TEST
+
+START_TEST(attach_readonly)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	set_state(&t, 1, 50);
+
+	tgc_table_t ro;
+	const char *err = NULL;
+	ck_assert_int_eq(tgc_table_attach(&ro, seg, false, &err), KNOT_EOK);
+	ck_assert(!ro.writable);
+	ck_assert_str_eq(ro.name, seg);
+	check_records(&ro, spec);
+	check_state(&ro, 1, 50);
+	check_fresh(&ro, 0);
+
+	/* Read-only: admin changes are refused and nothing changes. */
+	uint64_t gen = atomic_load(&t.hdr->generation);
+	ck_assert_int_eq(tgc_table_admin_set(&ro, 0, TGC_ADMIN_DOWN), KNOT_EACCES);
+	ck_assert_int_eq(tgc_table_admin(&t, 0), TGC_ADMIN_AUTO);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen);
+
+	/* Changes of the module show through. */
+	atomic_store(&t.nodes[0].health, (uint8_t)TGC_HEALTH_UP);
+	ck_assert_int_eq(tgc_table_health(&ro, 0), TGC_HEALTH_UP);
+	tgc_table_close(&ro);
+	ck_assert_ptr_null(ro.hdr);
+
+	/* Writable, name without the slash. */
+	tgc_table_t rw;
+	ck_assert_int_eq(tgc_table_attach(&rw, seg + 1, true, &err), KNOT_EOK);
+	ck_assert(rw.writable);
+	ck_assert_str_eq(rw.name, seg);
+	ck_assert_int_eq(tgc_table_admin_set(&rw, 0, TGC_ADMIN_DOWN), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin(&t, 0), TGC_ADMIN_DOWN);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 1);
+	/* Bad index or state. */
+	ck_assert_int_eq(tgc_table_admin_set(&rw, 3, TGC_ADMIN_UP), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_admin_set(&rw, 0, (tgc_admin_t)4), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_admin_set(NULL, 0, TGC_ADMIN_UP), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_admin(&t, 0), TGC_ADMIN_DOWN);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 1);
+	tgc_table_close(&rw);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(attach_errors)
+{
+	tgc_table_t t;
+	const char *err = NULL;
+
+	/* Nothing there. */
+	ck_assert_int_eq(tgc_table_attach(&t, seg, false, &err), KNOT_ENOENT);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_null(t.hdr);
+
+	/* Other layout version. */
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t mod;
+	open_ok(&mod, spec, TGC_TABLE_CREATED);
+	mod.hdr->version = TGC_TABLE_VERSION + 1;
+	err = NULL;
+	ck_assert_int_eq(tgc_table_attach(&t, seg, false, &err), KNOT_ENOTSUP);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_null(t.hdr);
+	mod.hdr->version = TGC_TABLE_VERSION;
+	ck_assert_int_eq(tgc_table_attach(&t, seg, false, &err), KNOT_EOK);
+	tgc_table_close(&t);
+
+	/* Not a table. */
+	atomic_store(&mod.hdr->magic, 0);
+	ck_assert_int_eq(tgc_table_attach(&t, seg, true, &err), KNOT_EMALF);
+	ck_assert_ptr_null(t.hdr);
+	tgc_table_close(&mod);
+	ck_assert_int_eq(tgc_table_unlink(seg), KNOT_EOK);
+	seg_write(seg, "short", 5, 0600);
+	ck_assert_int_eq(tgc_table_attach(&t, seg, false, &err), KNOT_EMALF);
+	ck_assert_int_eq(tgc_table_unlink(seg), KNOT_EOK);
+
+	/* Arguments. */
+	ck_assert_int_eq(tgc_table_attach(NULL, seg, false, &err), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_attach(&t, NULL, false, &err), KNOT_EINVAL);
+	char longname[400];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(tgc_table_attach(&t, longname, false, &err), KNOT_EINVAL);
+	tgc_table_close(NULL);
+}
+END_TEST
+
+START_TEST(node_read)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+
+	tgc_node_snap_t s;
+	tgc_table_node_read(&t, 2, &s);
+	tgc_addr_t want = A("2001:db8::1"), mapped = A("fd00::1");
+	ck_assert(tgc_addr_equal(&s.addr, &want));
+	ck_assert(tgc_addr_equal(&s.mapped, &mapped));
+	ck_assert_uint_eq(s.port, 5900);
+
+	/* Out of range: all zero. */
+	memset(&s, 0xaa, sizeof(s));
+	tgc_table_node_read(&t, 3, &s);
+	ck_assert_int_eq(s.addr.family, 0);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_uint_eq(s.answers, 0);
+	memset(&s, 0xaa, sizeof(s));
+	tgc_table_node_read(NULL, 0, &s);
+	ck_assert_int_eq(s.addr.family, 0);
+
+	/* Without mapped addresses. */
+	tgc_table_close(&t);
+	ck_assert_int_eq(tgc_table_unlink(seg), KNOT_EOK);
+	static const char *addrs[] = { "10.0.0.1" };
+	static const uint16_t ports[] = { 1 };
+	spec = make_spec(&sb, addrs, ports, 1, NULL);
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	tgc_table_node_read(&t, 0, &s);
+	ck_assert_int_eq(s.mapped.family, 0);
+	ck_assert_uint_eq(s.port, 1);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(write_exclusive)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	tgc_node_rec_t *r = &t.nodes[1];
+
+	uint64_t gen = atomic_load(&t.hdr->generation);
+	ck_assert(tgc_table_write_begin(r));
+	/* Another writer is refused while the first is inside... */
+	ck_assert(!tgc_table_write_begin(r));
+	ck_assert(!tgc_table_write_begin(r));
+	/* ...other records are independent... */
+	ck_assert(tgc_table_write_begin(&t.nodes[0]));
+	tgc_table_write_end(&t, &t.nodes[0]);
+	tgc_table_write_end(&t, r);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 2);
+	/* ...and admitted again afterwards. */
+	ck_assert(tgc_table_write_begin(r));
+	tgc_table_write_end(&t, r);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 3);
+	ck_assert_uint_eq(atomic_load(&r->seq) % 2, 0);
+
+	/* A reader does not hang on a writer that died inside its section. */
+	ck_assert(tgc_table_write_begin(r));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	tgc_node_snap_t s;
+	tgc_table_node_read(&t, 1, &s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(secs < 10.0, "reader blocked %.1f s", secs);
+	ck_assert_uint_eq(s.port, 5901);
+	tgc_table_write_end(&t, r);
+	tgc_table_close(&t);
+}
+END_TEST
+
+/*! \brief Shared state of the seqlock race. */
+typedef struct {
+	tgc_table_t *writer_table;       /*!< Module mapping. */
+	const tgc_table_t *reader_table; /*!< Mapping of this reader. */
+	atomic_bool *stop;
+	uint64_t ops;       /*!< Writes or reads done. */
+	uint64_t bad;       /*!< Inconsistent snapshots or failed begins. */
+	uint64_t backwards; /*!< Snapshots older than a previous one. */
+	uint64_t last_bad_ok, last_bad_fail, last_bad_probes;
+} race_t;
+
+static void *race_writer(void *arg)
+{
+	race_t *r = arg;
+	tgc_node_rec_t *rec = &r->writer_table->nodes[1];
+	uint32_t v = 0;
+	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
+		if (!tgc_table_write_begin(rec)) {
+			r->bad++;
+			continue;
+		}
+		v++;
+		STORE(rec->consec_ok, v);
+		STORE(rec->last_rtt_us, v);
+		STORE(rec->consec_fail, v);
+		STORE(rec->last_check_ms, (uint64_t)v);
+		STORE(rec->probes, (uint64_t)v);
+		tgc_table_write_end(r->writer_table, rec);
+		r->ops++;
+	}
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	race_t *r = arg;
+	uint64_t last = 0;
+	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
+		tgc_node_snap_t s;
+		tgc_table_node_read(r->reader_table, 1, &s);
+		if (s.consec_ok != s.consec_fail || s.probes != s.consec_ok ||
+		    s.last_rtt_us != s.consec_ok || s.last_check_ms != s.probes) {
+			if (r->bad++ == 0) {
+				r->last_bad_ok = s.consec_ok;
+				r->last_bad_fail = s.consec_fail;
+				r->last_bad_probes = s.probes;
+			}
+		}
+		if (s.probes < last) {
+			r->backwards++;
+		}
+		last = s.probes;
+		r->ops++;
+	}
+	return NULL;
+}
+
+START_TEST(seqlock_race)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t, ro;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	ck_assert_int_eq(tgc_table_attach(&ro, seg, false, NULL), KNOT_EOK);
+	uint64_t gen0 = atomic_load(&t.hdr->generation);
+
+	/* One reader shares the writer's mapping (visible to TSan), the
+	 * other maps the segment read-only as tgclusterctl does. */
+	atomic_bool stop = false;
+	race_t w = { .writer_table = &t, .stop = &stop };
+	race_t r1 = { .reader_table = &t, .stop = &stop };
+	race_t r2 = { .reader_table = &ro, .stop = &stop };
+	pthread_t tw, tr1, tr2;
+	ck_assert_int_eq(pthread_create(&tr1, NULL, race_reader, &r1), 0);
+	ck_assert_int_eq(pthread_create(&tr2, NULL, race_reader, &r2), 0);
+	ck_assert_int_eq(pthread_create(&tw, NULL, race_writer, &w), 0);
+
+	struct timespec pause = { .tv_sec = 1 };
+	nanosleep(&pause, NULL);
+	atomic_store(&stop, true);
+	pthread_join(tw, NULL);
+	pthread_join(tr1, NULL);
+	pthread_join(tr2, NULL);
+
+	fprintf(stderr, "seqlock_race: %llu writes, %llu + %llu reads\n",
+	        (unsigned long long)w.ops, (unsigned long long)r1.ops,
+	        (unsigned long long)r2.ops);
+	ck_assert_uint_eq(w.bad, 0);
+	ck_assert_uint_gt(w.ops, 100);
+	ck_assert_uint_gt(r1.ops, 100);
+	ck_assert_uint_gt(r2.ops, 100);
+	ck_assert_msg(r1.bad == 0, "%llu torn snapshots (ok %llu fail %llu probes %llu)",
+	              (unsigned long long)r1.bad, (unsigned long long)r1.last_bad_ok,
+	              (unsigned long long)r1.last_bad_fail,
+	              (unsigned long long)r1.last_bad_probes);
+	ck_assert_msg(r2.bad == 0, "%llu torn snapshots (ok %llu fail %llu probes %llu)",
+	              (unsigned long long)r2.bad, (unsigned long long)r2.last_bad_ok,
+	              (unsigned long long)r2.last_bad_fail,
+	              (unsigned long long)r2.last_bad_probes);
+	ck_assert_uint_eq(r1.backwards, 0);
+	ck_assert_uint_eq(r2.backwards, 0);
+	/* Every write bumped the generation once. */
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen0 + w.ops);
+	tgc_node_snap_t s;
+	tgc_table_node_read(&ro, 1, &s);
+	ck_assert_uint_eq(s.probes, w.ops);
+
+	tgc_table_close(&ro);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(state_names)
+{
+	for (int a = TGC_ADMIN_AUTO; a <= TGC_ADMIN_DOWN; a++) {
+		const char *name = tgc_table_admin_str((tgc_admin_t)a);
+		ck_assert_int_eq(tgc_table_admin_parse(name), a);
+	}
+	ck_assert_str_eq(tgc_table_admin_str(TGC_ADMIN_DRAIN), "drain");
+	ck_assert_str_eq(tgc_table_admin_str((tgc_admin_t)9), "invalid");
+	ck_assert_int_eq(tgc_table_admin_parse("DRAIN"), -1);
+	ck_assert_int_eq(tgc_table_admin_parse("invalid"), -1);
+	ck_assert_int_eq(tgc_table_admin_parse(""), -1);
+	ck_assert_int_eq(tgc_table_admin_parse(NULL), -1);
+	ck_assert_str_eq(tgc_table_health_str(TGC_HEALTH_UNKNOWN), "unknown");
+	ck_assert_str_eq(tgc_table_health_str(TGC_HEALTH_UP), "up");
+	ck_assert_str_eq(tgc_table_health_str(TGC_HEALTH_DOWN), "down");
+	ck_assert_str_eq(tgc_table_health_str((tgc_health_t)3), "invalid");
+	ck_assert_str_eq(tgc_table_probe_str(TGC_PROBE_OK), "ok");
+	ck_assert_str_eq(tgc_table_probe_str((tgc_probe_t)42), "invalid");
+	/* Distinct names for distinct outcomes. */
+	for (int i = TGC_PROBE_NONE; i <= TGC_PROBE_DISABLED; i++) {
+		for (int j = i + 1; j <= TGC_PROBE_DISABLED; j++) {
+			ck_assert_str_ne(tgc_table_probe_str((tgc_probe_t)i),
+			                 tgc_table_probe_str((tgc_probe_t)j));
+		}
+	}
+}
+END_TEST
+
+static void add_case(Suite *s, const char *name, const TTest *test, int timeout)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, seg_setup, seg_teardown);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
+static Suite *table_suite(void)
+{
+	Suite *s = suite_create("table");
+	add_case(s, "name_build", name_build, 30);
+	add_case(s, "name_check", name_check, 30);
+	add_case(s, "create", create, 30);
+	add_case(s, "reuse_keeps_states", reuse_keeps_states, 30);
+	add_case(s, "adopt_carries_states", adopt_carries_states, 30);
+	add_case(s, "adopt_on_settings_change", adopt_on_settings_change, 30);
+	add_case(s, "replace_garbage", replace_garbage, 30);
+	add_case(s, "replace_bad_header", replace_bad_header, 30);
+	add_case(s, "replace_bad_mode", replace_bad_mode, 30);
+	add_case(s, "refuse_other_owner", refuse_other_owner, 30);
+	add_case(s, "validate_fuzz", validate_fuzz, 120);
+	add_case(s, "attach_readonly", attach_readonly, 30);
+	add_case(s, "attach_errors", attach_errors, 30);
+	add_case(s, "node_read", node_read, 30);
+	add_case(s, "write_exclusive", write_exclusive, 60);
+	add_case(s, "seqlock_race", seqlock_race, 60);
+	add_case(s, "state_names", state_names, 30);
+	return s;
+}
+
+int main(void)
+{
+	test_runner_pid = getpid();
+	SRunner *sr = srunner_create(table_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	test_shm_cleanup("table");
+
+	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
