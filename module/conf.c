@@ -14,6 +14,8 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,20 @@
 
 #include "module/conf.h"
 #include "module/table.h"
+
+/*! \brief Tells whether an address can be a node (probed and answered). */
+static bool node_addr_usable(const tgc_addr_t *addr)
+{
+	static const uint8_t zero[16] = { 0 };
+	if (memcmp(addr->bytes, zero, addr->len) == 0) {
+		return false;
+	}
+	if (addr->family == AF_INET) {
+		return (addr->bytes[0] & 0xf0) != 0xe0 &&  /* 224.0.0.0/4 */
+		       memcmp(addr->bytes, "\xff\xff\xff\xff", 4) != 0;
+	}
+	return addr->bytes[0] != 0xff;                     /* ff00::/8 */
+}
 
 int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
 {
@@ -43,6 +59,10 @@ int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
 	buf[addr_len] = '\0';
 	if (tgc_addr_parse(buf, &out->addr) != KNOT_EOK) {
 		*err = "not an IPv4 or IPv6 address";
+		return KNOT_EINVAL;
+	}
+	if (!node_addr_usable(&out->addr)) {
+		*err = "unspecified, broadcast or multicast address";
 		return KNOT_EINVAL;
 	}
 

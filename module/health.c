@@ -478,6 +478,9 @@ static void probe_start(node_t *n)
 {
 	tgc_checker_t *ck = n->ck;
 
+	/* The loop time is that of the iteration start: refresh it so that
+	 * the timeout counts from now. */
+	uv_update_time(&ck->loop);
 	n->start_ns = uv_hrtime();
 	n->start_ms = uv_now(&ck->loop);
 	n->banner_len = 0;

@@ -56,8 +56,11 @@ START_TEST(node_parse_ok)
 	check_node("2001:db8::ffff:1@22", "2001:db8::ffff:1", 22);
 	check_node("1.2.3.4@1", "1.2.3.4", 1);
 	check_node("1.2.3.4@65535", "1.2.3.4", 65535);
-	check_node("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255@65535",
-	           "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535);
+	check_node("feff:ffff:ffff:ffff:ffff:ffff:255.255.255.255@65535",
+	           "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535);
+	check_node("223.255.255.255", "223.255.255.255", 0);
+	check_node("240.0.0.1", "240.0.0.1", 0);
+	check_node("0.0.0.1", "0.0.0.1", 0);
 
 	/* The reason is optional. */
 	tgc_node_conf_t node;
@@ -78,6 +81,9 @@ START_TEST(node_parse_reject)
 		"10.0.0.0/24", "10.0.0.0/24@5900", "1.2.3", " 1.2.3.4", "1.2.3.4 ",
 		"fe80::1%lo", "fe80::1%lo@5900", "foo@5900",
 		"1111:2222:3333:4444:5555:6666:7777:8888:9999@1",
+		/* Parse, but can be neither probed nor answered usefully. */
+		"0.0.0.0", "0.0.0.0@5900", "::", "::@5900", "224.0.0.1",
+		"239.255.255.255", "255.255.255.255", "ff02::1", "ff00::@80",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tgc_node_conf_t node;
