@@ -1,0 +1,209 @@
+# shellcheck shell=bash
+# Common helpers of the mod-tgcluster benchmarks. Source it; do not execute it.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Everything runs on loopback: knotd on 127.0.0.1:<port>, simulated cluster
+# nodes (socat TCP listeners) on 127.0.0.11-13:$NODE_PORT. Every process is
+# started here, remembered by PID and stopped by that PID in bench_cleanup
+# (installed as an EXIT trap by the scripts); shared-memory segments are
+# removed by their exact name.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+
+MODULE_SO=${MODULE_SO:-$REPO_DIR/build/mod-tgcluster.so}
+KNOTD=${KNOTD:-/usr/sbin/knotd}
+KNOTC=${KNOTC:-/usr/sbin/knotc}
+ZONE=${ZONE:-internet.intern.netz}
+NODE_IPS=(127.0.0.11 127.0.0.12 127.0.0.13)
+NODE_PORT=${NODE_PORT:-15900}
+SERVER_CPU=${SERVER_CPU:-1}   # knotd (every thread) runs here
+CLIENT_CPU=${CLIENT_CPU:-0}   # load generator / poller runs here
+UDP_WORKERS=${UDP_WORKERS:-1}
+
+WORK=""                        # private temp dir (created by bench_init)
+declare -A KNOT_PID KNOT_PORT KNOT_CONF NODE_PID
+SHM_NAMES=()                   # exact segment names to remove on exit
+
+log() { echo "[$(date +%H:%M:%S.%3N)] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+bench_init() {
+	local tag=$1
+	for t in "$KNOTD" "$KNOTC" kdig socat taskset python3; do
+		command -v "$t" >/dev/null || die "missing tool: $t"
+	done
+	[ -r "$MODULE_SO" ] || die "module not found: $MODULE_SO (build it: ninja -C build)"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/tgc-bench-$tag.XXXXXX")
+	# Private copy: a rebuild during the run must not change the module.
+	cp "$MODULE_SO" "$WORK/mod-tgcluster.so"
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# ---- simulated nodes: socat listeners, accept and close ----
+node_spawn() {   # starts the listener, does not wait for it
+	local ip=$1
+	socat -u "TCP-LISTEN:$NODE_PORT,bind=$ip,reuseaddr,fork,backlog=128" /dev/null \
+		>>"$WORK/node-$ip.log" 2>&1 &
+	NODE_PID[$ip]=$!
+}
+
+node_wait() {   # waits (max 5 s) until the listener is up
+	local ip=$1 i
+	for i in $(seq 1 500); do
+		ss -Hltn "src $ip:$NODE_PORT" 2>/dev/null | grep -q LISTEN && return 0
+		sleep 0.01
+	done
+	die "node $ip:$NODE_PORT does not listen"
+}
+
+node_start() { node_spawn "$1"; node_wait "$1"; }
+
+node_stop() {
+	local ip=$1 pid=${NODE_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "NODE_PID[$ip]"
+}
+
+# ---- knotd ----
+# knot_conf NAME PORT ZONEFILE_RECORDS MODULE_ITEMS(empty = no module)
+knot_write() {
+	local name=$1 port=$2 records=$3 mod_items=$4 d=$WORK/$1
+	mkdir -p "$d/db"
+	cat >"$d/$ZONE.zone" <<ZONEEOF
+\$ORIGIN $ZONE.
+\$TTL 3600
+@    3600 IN SOA ns1.$ZONE. hostmaster.$ZONE. 2024010101 3600 600 86400 60
+@    3600 IN NS  ns1.$ZONE.
+ns1  3600 IN A   127.0.0.1
+$records
+ZONEEOF
+	{
+		cat <<CONFEOF
+server:
+    listen: 127.0.0.1@$port
+    rundir: "$d"
+    udp-workers: $UDP_WORKERS
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$d/db"
+control:
+    listen: "$d/knot.sock"
+log:
+  - target: stderr
+    any: info
+template:
+  - id: default
+    storage: "$d"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+CONFEOF
+		if [ -n "$mod_items" ]; then
+			cat <<CONFEOF
+module:
+  - id: mod-tgcluster
+    file: "$WORK/mod-tgcluster.so"
+mod-tgcluster:
+  - id: bench
+$mod_items
+zone:
+  - domain: $ZONE
+    module: mod-tgcluster/bench
+CONFEOF
+		else
+			cat <<CONFEOF
+zone:
+  - domain: $ZONE
+CONFEOF
+		fi
+	} >"$d/knot.conf"
+	KNOT_PORT[$name]=$port
+	KNOT_CONF[$name]=$d/knot.conf
+}
+
+port_free() {
+	! ss -Hlntu "sport = :$1" 2>/dev/null | grep -q .
+}
+
+knot_start() {
+	local name=$1 d=$WORK/$1 i
+	port_free "${KNOT_PORT[$name]}" || die "port ${KNOT_PORT[$name]} in use (set another)"
+	"$KNOTC" -c "${KNOT_CONF[$name]}" conf-check >"$d/conf-check.log" 2>&1 ||
+		die "$name: conf-check failed: $(cat "$d/conf-check.log")"
+	taskset -c "$SERVER_CPU" "$KNOTD" -c "${KNOT_CONF[$name]}" >"$d/knotd.log" 2>&1 &
+	KNOT_PID[$name]=$!
+	for i in $(seq 1 100); do
+		if kdig @127.0.0.1 -p "${KNOT_PORT[$name]}" +tcp +timeout=1 +retry=0 \
+			"$ZONE" SOA +short 2>/dev/null | grep -q hostmaster; then
+			knot_pin "$name"
+			log "$name: knotd pid ${KNOT_PID[$name]} on 127.0.0.1:${KNOT_PORT[$name]}"
+			return 0
+		fi
+		kill -0 "${KNOT_PID[$name]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	tail -20 "$d/knotd.log" >&2
+	die "$name: knotd did not come up"
+}
+
+# knotd pins UDP worker i to CPU i % nproc itself: re-pin every thread.
+knot_pin() {
+	local name=$1 pid=${KNOT_PID[$1]} t bad=""
+	taskset -a -p -c "$SERVER_CPU" "$pid" >/dev/null 2>&1
+	for t in /proc/"$pid"/task/*; do
+		[ "$(awk '/Cpus_allowed_list/{print $2}' "$t/status" 2>/dev/null)" = "$SERVER_CPU" ] ||
+			bad="$bad ${t##*/}"
+	done
+	[ -z "$bad" ] || log "WARN: $name threads not on cpu $SERVER_CPU:$bad"
+}
+
+knot_stop() {
+	local name=$1 pid=${KNOT_PID[$1]:-} i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "KNOT_PID[$name]"
+}
+
+# utime+stime (clock ticks, all threads) of a pid
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# sorted A addresses answered now
+answer_ips() {
+	kdig @127.0.0.1 -p "${KNOT_PORT[$1]}" +timeout=1 +retry=0 "$ZONE" A +short 2>/dev/null |
+		grep -E '^[0-9.]+$' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+wait_answer() {   # wait_answer NAME "want" TIMEOUT_S
+	local name=$1 want=$2 i have=""
+	for i in $(seq 1 $(( $3 * 20 ))); do
+		have=$(answer_ips "$name")
+		[ "$have" = "$want" ] && return 0
+		sleep 0.05
+	done
+	log "$name: want '$want', have '$have'"
+	return 1
+}
+
+bench_cleanup() {
+	local n ip s
+	for n in "${!KNOT_PID[@]}"; do knot_stop "$n"; done
+	for ip in "${!NODE_PID[@]}"; do node_stop "$ip"; done
+	for s in "${SHM_NAMES[@]}"; do rm -f "/dev/shm/$s"; done
+	if [ -n "$WORK" ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; fi
+}
+
+machine_notes() {
+	echo "date: $(date -Is)"
+	echo "host: kernel $(uname -r), nproc $(nproc), CPU$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+	echo "knotd: $("$KNOTD" --version 2>&1 | head -1); dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i version || dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)"
+	echo "module: $MODULE_SO (md5 $(md5sum <"$WORK/mod-tgcluster.so" | cut -c1-12)), repo commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null)"
+}
