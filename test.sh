@@ -52,7 +52,10 @@ setup() {
 # Plain build, warnings are errors.
 step "configure" setup build -Dwerror=true
 step "compile" ninja -C build
-step "tests" mtest -C build --print-errorlogs
+step "tests" mtest -C build --print-errorlogs --no-suite stress
+# knotd under valgrind through 100 reloads, flaps and CLI writes
+# (tests/integration/test_valgrind.py).
+step "stress-valgrind" mtest -C build --suite stress --print-errorlogs
 
 # ASan + UBSan: the unit and integration suites (knotd gets the runtime
 # preloaded by the harness, see tests/meson.build).
@@ -63,9 +66,13 @@ step "tests-asan" mtest -C build-asan --print-errorlogs
 
 # TSan: the checker/reader concurrency (table seqlock, checker thread).
 step "configure-tsan" setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
-step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health
+step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health tests/test_forward
 export TSAN_OPTIONS=halt_on_error=1
-step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health
+step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health forward
+
+# libFuzzer (clang): every harness for FUZZ_SECONDS (60) on its committed
+# seed corpus (tests/fuzz/run.sh; build dir build-fuzz).
+step "fuzz" tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 echo
 if [ $failed -gt 0 ]; then

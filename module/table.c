@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@
 
 _Static_assert(sizeof(tgc_table_hdr_t) == 1024, "header layout changed");
 _Static_assert(sizeof(tgc_node_rec_t) == 128, "record layout changed");
+_Static_assert(sizeof(tgc_cache_rec_t) == 1376, "cache layout changed");
+_Static_assert(offsetof(tgc_table_hdr_t, cache_off) == 672,
+               "header layout changed");
+_Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
                ATOMIC_CHAR_LOCK_FREE == 2,
                "shared-memory atomics must be lock-free (address-free)");
@@ -111,6 +116,25 @@ int tgc_table_name_check(const char *in, char *buf, size_t buf_len)
 	return KNOT_EOK;
 }
 
+/*! \brief Size of the cache area of a segment of \a role. */
+static size_t cache_size(uint32_t role)
+{
+	return (role == TGC_ROLE_TRANSLATOR) ?
+	       TGC_CACHE_RECS * sizeof(tgc_cache_rec_t) : 0;
+}
+
+size_t tgc_table_size(tgc_role_t role, uint32_t node_count)
+{
+	return sizeof(tgc_table_hdr_t) +
+	       (size_t)node_count * sizeof(tgc_node_rec_t) + cache_size(role);
+}
+
+/*! \brief Largest valid segment (for sanity checks before mapping). */
+static size_t table_size_max(void)
+{
+	return tgc_table_size(TGC_ROLE_TRANSLATOR, TGC_TABLE_NODES_MAX);
+}
+
 /*! \brief Tells whether a fixed char array holds a terminated string. */
 static bool str_terminated(const char *s, size_t size)
 {
@@ -146,14 +170,36 @@ int tgc_table_validate(const void *mem, size_t size, const char **err)
 		*err = "too many nodes";
 		return KNOT_EMALF;
 	}
-	uint64_t expect = sizeof(tgc_table_hdr_t) +
-	                  (uint64_t)hdr->node_count * sizeof(tgc_node_rec_t);
+	if (hdr->role != TGC_ROLE_LB && hdr->role != TGC_ROLE_TRANSLATOR) {
+		*err = "bad role";
+		return KNOT_EMALF;
+	}
+	uint64_t expect = tgc_table_size(hdr->role, hdr->node_count);
 	if (hdr->size != expect || size != expect) {
 		*err = "segment size does not match its node count";
 		return KNOT_EMALF;
 	}
-	if (hdr->role != TGC_ROLE_LB && hdr->role != TGC_ROLE_TRANSLATOR) {
-		*err = "bad role";
+	if (hdr->role == TGC_ROLE_TRANSLATOR) {
+		uint64_t off = sizeof(tgc_table_hdr_t) +
+		               (uint64_t)hdr->node_count * sizeof(tgc_node_rec_t);
+		if (hdr->cache_off != off || hdr->cache_count != TGC_CACHE_RECS ||
+		    hdr->cache_rec_size != sizeof(tgc_cache_rec_t)) {
+			*err = "bad cache layout";
+			return KNOT_EMALF;
+		}
+		const tgc_cache_rec_t *c = (const tgc_cache_rec_t *)
+		                           ((const uint8_t *)mem + off);
+		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
+			if (LOAD(c[i].count) > TGC_CACHE_ADDRS_MAX ||
+			    (uint32_t)LOAD(c[i].soa_owner_len) +
+			    LOAD(c[i].soa_rdata_len) > TGC_CACHE_SOA_MAX) {
+				*err = "bad cache record";
+				return KNOT_EMALF;
+			}
+		}
+	} else if (hdr->cache_off != 0 || hdr->cache_count != 0 ||
+	           hdr->cache_rec_size != 0) {
+		*err = "cache fields in a load-balancer segment";
 		return KNOT_EMALF;
 	}
 	if (!str_terminated(hdr->zone, sizeof(hdr->zone)) ||
@@ -185,6 +231,9 @@ static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
 {
 	table->hdr = mem;
 	table->nodes = (tgc_node_rec_t *)(table->hdr + 1);
+	table->cache = (table->hdr->role == TGC_ROLE_TRANSLATOR) ?
+	               (tgc_cache_rec_t *)((uint8_t *)mem + table->hdr->cache_off) :
+	               NULL;
 	table->size = size;
 	table->writable = writable;
 	size_t len = strnlen(name, sizeof(table->name) - 1);
@@ -224,16 +273,30 @@ static bool rec_is_node(const tgc_node_rec_t *rec, const tgc_table_node_t *node)
 	return rec->port == node->port && tgc_addr_equal(&addr, &node->addr);
 }
 
+/*!
+ * \brief Compares a fixed header string with the value it was made from: the
+ *        header keeps at most size - 1 characters (see hdr_str()).
+ */
+static bool hdr_str_equal(const char *field, size_t size, const char *value)
+{
+	value = (value != NULL) ? value : "";
+	size_t len = strnlen(value, size - 1);
+	return strncmp(field, value, len) == 0 && field[len] == '\0';
+}
+
 /*! \brief Tells whether a valid segment holds exactly what \a spec needs. */
 static bool same_spec(const tgc_table_hdr_t *hdr, const tgc_table_spec_t *spec)
 {
 	if (hdr->role != spec->role || hdr->node_count != spec->node_count ||
-	    strcmp(hdr->zone, spec->zone) != 0 ||
-	    strcmp(hdr->instance, spec->instance) != 0 ||
-	    strcmp(hdr->name, spec->name) != 0 || hdr->check != spec->check ||
+	    !hdr_str_equal(hdr->zone, sizeof(hdr->zone), spec->zone) ||
+	    !hdr_str_equal(hdr->instance, sizeof(hdr->instance), spec->instance) ||
+	    !hdr_str_equal(hdr->name, sizeof(hdr->name), spec->name) ||
+	    hdr->check != spec->check ||
 	    hdr->interval_ms != spec->interval_ms ||
 	    hdr->timeout_ms != spec->timeout_ms || hdr->rise != spec->rise ||
-	    hdr->fall != spec->fall) {
+	    hdr->fall != spec->fall ||
+	    (spec->role == TGC_ROLE_TRANSLATOR &&
+	     hdr->stale_limit_s != spec->stale_limit_s)) {
 		return false;
 	}
 	const tgc_node_rec_t *recs = (const tgc_node_rec_t *)(hdr + 1);
@@ -267,6 +330,28 @@ static void rec_copy_state(tgc_node_rec_t *dst, const tgc_node_rec_t *src)
 	STORE(dst->answers, LOAD(src->answers));
 }
 
+/*!
+ * \brief Copies a cache record into a fresh segment (not yet visible to
+ *        readers); the source may be in use, hence the snapshot.
+ */
+static void cache_copy(tgc_cache_rec_t *dst, const tgc_cache_rec_t *src)
+{
+	tgc_table_t view = { .cache = (tgc_cache_rec_t *)src };
+	tgc_table_hdr_t hdr = { .role = TGC_ROLE_TRANSLATOR };
+	view.hdr = &hdr;
+	tgc_cache_snap_t *snap = malloc(sizeof(*snap));
+	if (snap == NULL) {
+		return;
+	}
+	if (tgc_table_cache_read(&view, 0, snap, true) == KNOT_EOK && snap->valid) {
+		tgc_table_t out = { .hdr = &hdr, .cache = dst };
+		(void)tgc_table_cache_write(&out, 0, snap);
+		STORE(dst->refreshes, snap->refreshes);
+		STORE(dst->failures, snap->failures);
+	}
+	free(snap);
+}
+
 /*! \brief Copies a string into a fixed header field (truncating). */
 static void hdr_str(char *dst, size_t size, const char *src)
 {
@@ -281,8 +366,7 @@ static int table_create(tgc_table_t *table, const char *name,
                         const tgc_table_spec_t *spec,
                         const tgc_table_hdr_t *old, const char **err)
 {
-	size_t size = sizeof(tgc_table_hdr_t) +
-	              (size_t)spec->node_count * sizeof(tgc_node_rec_t);
+	size_t size = tgc_table_size(spec->role, spec->node_count);
 
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
@@ -323,6 +407,13 @@ static int table_create(tgc_table_t *table, const char *name,
 	hdr->timeout_ms = spec->timeout_ms;
 	hdr->rise = spec->rise;
 	hdr->fall = spec->fall;
+	if (spec->role == TGC_ROLE_TRANSLATOR) {
+		hdr->cache_off = sizeof(tgc_table_hdr_t) +
+		                 spec->node_count * sizeof(tgc_node_rec_t);
+		hdr->cache_count = TGC_CACHE_RECS;
+		hdr->cache_rec_size = sizeof(tgc_cache_rec_t);
+		hdr->stale_limit_s = spec->stale_limit_s;
+	}
 
 	tgc_node_rec_t *recs = (tgc_node_rec_t *)(hdr + 1);
 	const tgc_node_rec_t *old_recs = (old != NULL) ?
@@ -340,6 +431,17 @@ static int table_create(tgc_table_t *table, const char *name,
 				rec_copy_state(r, &old_recs[j]);
 				break;
 			}
+		}
+	}
+	/* A translator of the same name keeps its cached answer (e.g. after
+	 * an upstream was added): it stays subject to the stale limit. */
+	if (spec->role == TGC_ROLE_TRANSLATOR && old != NULL &&
+	    old->role == TGC_ROLE_TRANSLATOR && strcmp(old->name, hdr->name) == 0) {
+		tgc_cache_rec_t *dst = (tgc_cache_rec_t *)((uint8_t *)mem + hdr->cache_off);
+		const tgc_cache_rec_t *src = (const tgc_cache_rec_t *)
+		                             ((const uint8_t *)old + old->cache_off);
+		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
+			cache_copy(&dst[i], &src[i]);
 		}
 	}
 	atomic_store_explicit(&hdr->magic, TGC_TABLE_MAGIC, memory_order_release);
@@ -392,8 +494,7 @@ int tgc_table_open(tgc_table_t *table, const char *name,
 
 	void *mem = MAP_FAILED;
 	if ((st.st_mode & 0077) == 0 && st.st_size >= (off_t)sizeof(tgc_table_hdr_t) &&
-	    st.st_size <= (off_t)(sizeof(tgc_table_hdr_t) +
-	                          TGC_TABLE_NODES_MAX * sizeof(tgc_node_rec_t))) {
+	    st.st_size <= (off_t)table_size_max()) {
 		mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
 		           MAP_SHARED, fd, 0);
 	}
@@ -461,8 +562,7 @@ int tgc_table_attach(tgc_table_t *table, const char *name, bool writable,
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)sizeof(tgc_table_hdr_t) ||
-	    st.st_size > (off_t)(sizeof(tgc_table_hdr_t) +
-	                         TGC_TABLE_NODES_MAX * sizeof(tgc_node_rec_t))) {
+	    st.st_size > (off_t)table_size_max()) {
 		close(fd);
 		*err = "not a tgcluster segment (size)";
 		return KNOT_EMALF;
@@ -581,6 +681,32 @@ void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 	}
 }
 
+unsigned tgc_table_unstick(tgc_table_t *table, unsigned wait_ms)
+{
+	if (table == NULL || table->hdr == NULL || !table->writable) {
+		return 0;
+	}
+	uint64_t deadline = tgc_table_now_ms() + wait_ms;
+	unsigned closed = 0;
+	for (uint32_t i = 0; i < table->hdr->node_count; i++) {
+		_Atomic uint32_t *seq = &table->nodes[i].seq;
+		uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
+		/* A live writer leaves its section within microseconds. */
+		while ((s & 1u) != 0 && tgc_table_now_ms() < deadline) {
+			sched_yield();
+			s = atomic_load_explicit(seq, memory_order_acquire);
+		}
+		if ((s & 1u) != 0 &&
+		    atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
+			closed++;
+		}
+	}
+
+	return closed;
+}
+
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 {
 	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count ||
@@ -643,4 +769,131 @@ const char *tgc_table_probe_str(tgc_probe_t probe)
 	case TGC_PROBE_DISABLED: return "disabled";
 	default:                 return "invalid";
 	}
+}
+
+/*! \brief The cache record \a idx of a translator table, or NULL. */
+static tgc_cache_rec_t *cache_rec(const tgc_table_t *table, unsigned idx)
+{
+	if (table == NULL || table->hdr == NULL || table->cache == NULL ||
+	    table->hdr->role != TGC_ROLE_TRANSLATOR || idx >= TGC_CACHE_RECS) {
+		return NULL;
+	}
+
+	return &table->cache[idx];
+}
+
+int tgc_table_cache_read(const tgc_table_t *table, unsigned idx,
+                         tgc_cache_snap_t *out, bool with_soa)
+{
+	tgc_cache_rec_t *c = cache_rec(table, idx);
+	if (c == NULL || out == NULL) {
+		return KNOT_EINVAL;
+	}
+
+	for (unsigned spins = 0; ; spins++) {
+		uint32_t s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
+		if ((s1 & 1u) == 0) {
+			out->valid = LOAD(c->valid) != 0;
+			out->ok = LOAD(c->ok) != 0;
+			out->rcode = LOAD(c->rcode);
+			out->count = LOAD(c->count);
+			out->ttl = LOAD(c->ttl);
+			out->upstream = LOAD(c->upstream);
+			out->fetched_ms = LOAD(c->fetched_ms);
+			out->polled_ms = LOAD(c->polled_ms);
+			out->refreshes = LOAD(c->refreshes);
+			out->failures = LOAD(c->failures);
+			out->soa_owner_len = LOAD(c->soa_owner_len);
+			out->soa_rdata_len = LOAD(c->soa_rdata_len);
+			if (out->count > TGC_CACHE_ADDRS_MAX) {
+				out->count = 0; /* Torn read, retried below. */
+			}
+			int family = (idx == TGC_CACHE_A) ? AF_INET : AF_INET6;
+			for (unsigned i = 0; i < out->count; i++) {
+				uint64_t w[2] = { LOAD(c->addrs[2 * i]),
+				                  LOAD(c->addrs[2 * i + 1]) };
+				tgc_addr_t *a = &out->addrs[i];
+				a->family = family;
+				a->len = (family == AF_INET) ? 4 : 16;
+				memcpy(a->bytes, w, sizeof(w));
+			}
+			size_t soa_len = (size_t)out->soa_owner_len + out->soa_rdata_len;
+			if (soa_len > TGC_CACHE_SOA_MAX) {
+				soa_len = 0;
+			}
+			for (size_t i = 0; with_soa && i < (soa_len + 7) / 8; i++) {
+				uint64_t w = LOAD(c->soa[i]);
+				memcpy(out->soa + 8 * i, &w, sizeof(w));
+			}
+			atomic_thread_fence(memory_order_acquire);
+			uint32_t s2 = atomic_load_explicit(&c->seq, memory_order_relaxed);
+			if (s1 == s2) {
+				return KNOT_EOK;
+			}
+		}
+		/* See tgc_table_node_read(): never hang on a dead writer. */
+		if (spins > 100000) {
+			memset(out, 0, sizeof(*out));
+			return KNOT_EBUSY;
+		}
+		if (spins > 100) {
+			sched_yield();
+		}
+	}
+}
+
+int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
+                          const tgc_cache_snap_t *snap)
+{
+	tgc_cache_rec_t *c = cache_rec(table, idx);
+	if (c == NULL || snap == NULL || snap->count > TGC_CACHE_ADDRS_MAX ||
+	    (size_t)snap->soa_owner_len + snap->soa_rdata_len > TGC_CACHE_SOA_MAX) {
+		return KNOT_EINVAL;
+	}
+
+	uint32_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
+	if ((s & 1u) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&c->seq, &s, s + 1,
+	                                             memory_order_acquire,
+	                                             memory_order_relaxed)) {
+		return KNOT_EBUSY;
+	}
+	atomic_thread_fence(memory_order_release);
+
+	STORE(c->ok, snap->ok ? 1 : 0);
+	STORE(c->polled_ms, snap->polled_ms);
+	if (snap->ok) {
+		STORE(c->refreshes, LOAD(c->refreshes) + 1);
+	} else {
+		STORE(c->failures, LOAD(c->failures) + 1);
+	}
+	if (snap->valid) {
+		STORE(c->valid, 1);
+		STORE(c->rcode, snap->rcode);
+		STORE(c->count, snap->count);
+		STORE(c->ttl, snap->ttl);
+		STORE(c->upstream, snap->upstream);
+		STORE(c->fetched_ms, snap->fetched_ms);
+		for (unsigned i = 0; i < snap->count; i++) {
+			uint64_t w[2] = { 0, 0 };
+			memcpy(w, snap->addrs[i].bytes,
+			       (snap->addrs[i].len <= 16) ? snap->addrs[i].len : 16);
+			STORE(c->addrs[2 * i], w[0]);
+			STORE(c->addrs[2 * i + 1], w[1]);
+		}
+		size_t soa_len = (size_t)snap->soa_owner_len + snap->soa_rdata_len;
+		for (size_t i = 0; i < (soa_len + 7) / 8; i++) {
+			uint64_t w = 0;
+			size_t n = (soa_len - 8 * i < 8) ? soa_len - 8 * i : 8;
+			memcpy(&w, snap->soa + 8 * i, n);
+			STORE(c->soa[i], w);
+		}
+		STORE(c->soa_owner_len, snap->soa_owner_len);
+		STORE(c->soa_rdata_len, snap->soa_rdata_len);
+	}
+
+	atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_release);
+
+	return KNOT_EOK;
 }

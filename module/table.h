@@ -23,6 +23,15 @@
  * fixed-size node records. The layout is the contract between the module
  * (knotd workers and the checker thread) and tgclusterctl.
  *
+ * Translator segments (role TGC_ROLE_TRANSLATOR, same layout version 1: the
+ * layout had not shipped when they were added) describe the upstream
+ * addresses in the node records (address, DNS port; health = upstream state
+ * as the poller last saw it, probes/last_* = its queries, answers = queries
+ * forwarded on demand) and are followed, at header cache_off, by
+ * TGC_CACHE_RECS cache records (A, AAAA) holding the polled answer for the
+ * cluster name. In load-balancer segments the cache fields are zero and no
+ * cache follows the records.
+ *
  * Concurrency:
  *  - Immutable after creation: everything in the header above \a writer, and
  *    the address/port/mapped address of each record.
@@ -57,7 +66,7 @@
 #define TGC_TABLE_NODES_MAX	16384u
 /*! \brief Prefix of every segment name in /dev/shm. */
 #define TGC_TABLE_PREFIX	"tgcluster."
-/*! \brief Longest segment name incl. the leading slash and the zero. */
+/*! \brief Longest segment name incl. the leading slash (without the zero). */
 #define TGC_TABLE_NAME_MAX	255
 
 /*! \brief Health state of a node, as the checker sees it. */
@@ -122,7 +131,13 @@ typedef struct {
 	                                *   readers: CLI). */
 	_Atomic uint64_t heartbeat_ms; /*!< Last checker loop tick, CLOCK_REALTIME
 	                                *   ms (writer: checker; readers: CLI). */
-	uint8_t _reserved[1024 - 672];
+	/* Translator segments only (zero in load-balancer segments, which
+	 * keeps those byte-for-byte as they were); immutable after creation. */
+	uint32_t cache_off;      /*!< Offset of the cache records (0 = none). */
+	uint32_t cache_count;    /*!< Number of cache records (TGC_CACHE_RECS). */
+	uint32_t cache_rec_size; /*!< sizeof(tgc_cache_rec_t). */
+	uint32_t stale_limit_s;  /*!< stale-limit, informational. */
+	uint8_t _reserved[1024 - 688];
 } tgc_table_hdr_t;
 
 /*! \brief One node record (128 bytes). */
@@ -149,6 +164,68 @@ typedef struct {
 	                           *   (writers: knotd workers; readers: CLI). */
 	uint8_t _reserved[128 - 96];
 } tgc_node_rec_t;
+
+/*! \brief Most addresses a cache record holds (more are dropped). */
+#define TGC_CACHE_ADDRS_MAX	32
+/*! \brief Room for the upstream SOA of a negative answer (owner + rdata). */
+#define TGC_CACHE_SOA_MAX	800
+/*! \brief Cache records of a translator segment: A, then AAAA. */
+#define TGC_CACHE_RECS		2
+/*! \brief Index of the A cache record. */
+#define TGC_CACHE_A		0
+/*! \brief Index of the AAAA cache record. */
+#define TGC_CACHE_AAAA		1
+
+/*!
+ * \brief The upstream answer for the cluster name and one type (translator).
+ *
+ * Writer: the translator's poller (one thread, the instance holding the
+ * header's writer token), inside the seqlock \a seq. Readers: knotd workers
+ * and tgclusterctl with tgc_table_cache_read(). Every field is an atomic
+ * accessed with relaxed order inside the seqlock (no C11 data race).
+ * Times are CLOCK_REALTIME ms, so that a cache survives a restart of knotd.
+ */
+typedef struct {
+	_Atomic uint32_t seq;        /*!< Seqlock (odd while written). */
+	_Atomic uint8_t valid;       /*!< A good answer was ever stored. */
+	_Atomic uint8_t rcode;       /*!< Its RCODE (NOERROR or NXDOMAIN). */
+	_Atomic uint8_t count;       /*!< Its number of addresses. */
+	_Atomic uint8_t ok;          /*!< The last poll succeeded. */
+	_Atomic uint32_t ttl;        /*!< Its TTL (min of the RRs; for a negative
+	                              *   answer min(SOA TTL, SOA MINIMUM)). */
+	_Atomic uint16_t soa_owner_len; /*!< SOA owner bytes in \a soa (0 = none). */
+	_Atomic uint16_t soa_rdata_len; /*!< SOA rdata bytes after the owner. */
+	_Atomic uint64_t fetched_ms; /*!< When it was received. */
+	_Atomic uint64_t polled_ms;  /*!< End of the last poll (good or not). */
+	_Atomic uint64_t refreshes;  /*!< Good polls. */
+	_Atomic uint64_t failures;   /*!< Failed polls. */
+	_Atomic uint32_t upstream;   /*!< Record index of the upstream that gave
+	                              *   the answer. */
+	uint8_t _pad0[64 - 52];
+	_Atomic uint64_t addrs[TGC_CACHE_ADDRS_MAX * 2]; /*!< Addresses, 16 bytes
+	                              *   each in network order (IPv4: first 4). */
+	_Atomic uint64_t soa[TGC_CACHE_SOA_MAX / 8]; /*!< SOA owner (wire) then
+	                              *   its rdata (wire, uncompressed). */
+} tgc_cache_rec_t;
+
+/*! \brief A consistent copy of one cache record. */
+typedef struct {
+	bool valid;          /*!< A good answer was ever stored. */
+	bool ok;             /*!< The last poll succeeded. */
+	uint8_t rcode;       /*!< RCODE of the answer. */
+	uint8_t count;       /*!< Number of addresses. */
+	uint32_t ttl;        /*!< TTL of the answer. */
+	uint32_t upstream;   /*!< Upstream record index. */
+	uint64_t fetched_ms; /*!< When it was received. */
+	uint64_t polled_ms;  /*!< End of the last poll. */
+	uint64_t refreshes;  /*!< Good polls. */
+	uint64_t failures;   /*!< Failed polls. */
+	tgc_addr_t addrs[TGC_CACHE_ADDRS_MAX]; /*!< Addresses in answer order. */
+	uint16_t soa_owner_len; /*!< SOA owner length (0 = no SOA). */
+	uint16_t soa_rdata_len; /*!< SOA rdata length. */
+	uint8_t soa[TGC_CACHE_SOA_MAX]; /*!< SOA owner then rdata (only read
+	                                 *   when asked for). */
+} tgc_cache_snap_t;
 
 /*! \brief A consistent copy of one node record. */
 typedef struct {
@@ -188,6 +265,7 @@ typedef struct {
 	uint32_t timeout_ms;           /*!< Informational. */
 	uint32_t rise;                 /*!< Informational. */
 	uint32_t fall;                 /*!< Informational. */
+	uint32_t stale_limit_s;        /*!< Informational (translator). */
 } tgc_table_spec_t;
 
 /*! \brief How tgc_table_open() got its segment. */
@@ -203,6 +281,7 @@ typedef enum {
 typedef struct {
 	tgc_table_hdr_t *hdr;   /*!< Header (NULL if not mapped). */
 	tgc_node_rec_t *nodes;  /*!< Node records. */
+	tgc_cache_rec_t *cache; /*!< Cache records (translator), else NULL. */
 	size_t size;            /*!< Mapped size. */
 	bool writable;          /*!< Mapped read-write. */
 	char name[TGC_TABLE_NAME_MAX + 1]; /*!< Segment name ("/tgcluster..."). */
@@ -302,6 +381,10 @@ int tgc_table_unlink(const char *name);
 /*!
  * \brief Takes a consistent snapshot of node \a idx (lock-free, retries while
  *        the checker writes).
+ *
+ * \note Only a writer that died inside its write section (a crash of knotd)
+ *       can keep a record busy; after about 100,000 tries the reader gives up
+ *       and returns the probe details as they are, possibly inconsistent.
  */
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out);
@@ -320,6 +403,16 @@ bool tgc_table_write_begin(tgc_node_rec_t *rec);
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
 
 /*!
+ * \brief Clears write sections left open by a writer that died inside them
+ *        (knotd killed with SIGKILL): a record whose sequence number stays
+ *        odd for \a wait_ms is closed, so the new writer can update it.
+ *        Called by a module instance after it became the writer.
+ *
+ * \return Number of records that had to be closed.
+ */
+unsigned tgc_table_unstick(tgc_table_t *table, unsigned wait_ms);
+
+/*!
  * \brief Sets the admin state of node \a idx (CLI).
  *
  * \retval KNOT_EOK     Success.
@@ -327,6 +420,40 @@ void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
  * \retval KNOT_EACCES  Table mapped read-only.
  */
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
+
+/*!
+ * \brief Size of a segment of \a role with \a node_count records.
+ */
+size_t tgc_table_size(tgc_role_t role, uint32_t node_count);
+
+/*!
+ * \brief Takes a consistent snapshot of cache record \a idx (lock-free,
+ *        retries while the poller writes).
+ *
+ * \param[in]  table     Translator table.
+ * \param[in]  idx       TGC_CACHE_A or TGC_CACHE_AAAA.
+ * \param[out] out       Snapshot (addresses: only \a count filled).
+ * \param[in]  with_soa  Also copy the SOA (negative answers).
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EINVAL  Not a translator table or bad index.
+ * \retval KNOT_EBUSY   The writer stayed inside the record (it crashed).
+ */
+int tgc_table_cache_read(const tgc_table_t *table, unsigned idx,
+                         tgc_cache_snap_t *out, bool with_soa);
+
+/*!
+ * \brief Stores a cache record (poller only; single writer).
+ *
+ * With \a snap->valid false only the poll outcome (ok, polled_ms, failures)
+ * is updated and the stored answer is kept.
+ *
+ * \retval KNOT_EOK     Written.
+ * \retval KNOT_EINVAL  Not a translator table, bad index or sizes.
+ * \retval KNOT_EBUSY   Another writer is inside the record (skipped).
+ */
+int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
+                          const tgc_cache_snap_t *snap);
 
 /*! \brief Health of node \a idx (one atomic load, hot path). */
 static inline tgc_health_t tgc_table_health(const tgc_table_t *table, uint32_t idx)

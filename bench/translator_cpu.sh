@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Issue 4 bound: server CPU time per answered query of a NAT translator
+# answering the cluster name from its polled cache, versus the load-balancer
+# answer path (knotd + mod-tgcluster with live nodes). Same method as
+# cpu_per_query.sh: both servers run at once, rounds interleaved (order flips
+# every round), dnsperf pinned to CLIENT_CPU, every knotd thread re-pinned to
+# SERVER_CPU; CPU per query = delta(utime+stime of the knotd PID from
+# /proc/PID/stat) / queries completed.
+#
+# The LB (3 live simulated nodes on 127.0.0.11-13) is also the translator's
+# upstream; neither maps addresses, so both send the same 3 A records (same
+# response size). The translator's CPU includes its poller thread.
+#
+# Env: ROUNDS=5 DURATION=10 CLIENTS=10 OUTSTANDING=100 LB_PORT=25365
+#      TR_PORT=25366 NODE_PORT=15900 SERVER_CPU=1 CLIENT_CPU=0 UDP_WORKERS=1
+#      MODULE_SO=build/mod-tgcluster.so KEEP=1 OUT=...
+set -u
+. "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10}
+OUTSTANDING=${OUTSTANDING:-100}
+LB_PORT=${LB_PORT:-25365} TR_PORT=${TR_PORT:-25366}
+command -v dnsperf >/dev/null || die "dnsperf missing: apt-get install -y dnsperf"
+
+bench_init translator
+OUT=${OUT:-${TMPDIR:-/tmp}/tgc-bench-results/translator-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+SHM_LB=tgcluster.bench-tr-lb-$$
+SHM_TR=tgcluster.bench-tr-tr-$$
+SHM_NAMES+=("$SHM_LB" "$SHM_TR")
+
+for ip in "${NODE_IPS[@]}"; do node_start "$ip"; done
+
+knot_write lb "$LB_PORT" "" "    node: [ ${NODE_IPS[0]}, ${NODE_IPS[1]}, ${NODE_IPS[2]} ]
+    check-port: $NODE_PORT
+    ttl: 5
+    policy: ordered
+    shm: $SHM_LB"
+knot_write translator "$TR_PORT" "" "    upstream: lb
+    upstream-interval: 1000
+    upstream-timeout: 500
+    ttl: 5
+    shm: $SHM_TR"
+# The remote section must precede the module section that refers to it.
+sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$LB_PORT\nmodule:/" \
+	"${KNOT_CONF[translator]}"
+knot_start lb
+knot_start translator
+ALL3="${NODE_IPS[*]}"
+wait_answer lb "$ALL3" 5 || die "LB does not answer the 3 live nodes"
+wait_answer translator "$ALL3" 5 || die "translator does not answer the 3 nodes"
+for n in lb translator; do
+	kdig @127.0.0.1 -p "${KNOT_PORT[$n]}" "$ZONE" A >"$OUT/answer-$n.txt" 2>&1
+done
+
+QFILE=$WORK/queries.txt
+for i in $(seq 1 100); do echo "$ZONE A"; done >"$QFILE"
+HZ=$(getconf CLK_TCK)
+
+{ machine_notes
+  echo "rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS outstanding=$OUTSTANDING udp-workers=$UDP_WORKERS"
+  echo "server cpu=$SERVER_CPU client cpu=$CLIENT_CPU CLK_TCK=$HZ"
+  echo "lb response size: $(grep -o 'Received [0-9]* B' "$OUT/answer-lb.txt")," \
+       "translator response size: $(grep -o 'Received [0-9]* B' "$OUT/answer-translator.txt")"
+} | tee "$OUT/meta.txt" >&2
+
+printf "round\tserver\tqps\tcompleted\tlost\tnoerror\tcpu_ticks\tcpu_us_per_q\tserver_cpu_pct\n" >"$OUT/runs.tsv"
+for r in $(seq 1 "$ROUNDS"); do
+	if (( r % 2 )); then order="translator lb"; else order="lb translator"; fi
+	for n in $order; do
+		knot_pin "$n"
+		f=$OUT/r$r-$n.txt
+		c0=$(cpu_ticks "${KNOT_PID[$n]}")
+		taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${KNOT_PORT[$n]}" -d "$QFILE" \
+			-c "$CLIENTS" -q "$OUTSTANDING" -l "$DURATION" >"$f" 2>&1
+		c1=$(cpu_ticks "${KNOT_PID[$n]}")
+		awk -v r="$r" -v n="$n" -v d=$((c1 - c0)) -v hz="$HZ" -v t="$DURATION" '
+			/Queries completed:/ {done=$3}
+			/Queries lost:/      {lost=$3}
+			/Queries per second:/{qps=$4}
+			/Response codes:/   {for (i = 1; i < NF; i++) if ($i == "NOERROR") ok=$(i+1)}
+			END { if (done == 0) { print "no queries completed" > "/dev/stderr"; exit 1 }
+			      printf "%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%.3f\t%.1f\n", r, n, qps, done, lost, ok, d,
+			             d / hz * 1e6 / done, 100 * d / hz / t }' "$f" | tee -a "$OUT/runs.tsv" >&2 ||
+			die "dnsperf run failed: $(tail -5 "$f")"
+	done
+done
+wait_answer translator "$ALL3" 2 || log "WARN: translator answer changed during the runs"
+"$KNOTC" -c "${KNOT_CONF[translator]}" zone-stats "$ZONE" >"$OUT/translator-stats.txt" 2>&1
+
+python3 - "$OUT/runs.tsv" <<'PY' | tee "$OUT/summary.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+def col(server, key):
+    return [float(r[key]) for r in rows if r["server"] == server]
+print(f"{'server':10} {'median qps':>10} {'median CPU us/q':>16} {'CPU us/q per round':>30} {'srv CPU %':>9}")
+med = {}
+for s in ("translator", "lb"):
+    q, c, p = col(s, "qps"), col(s, "cpu_us_per_q"), col(s, "server_cpu_pct")
+    med[s] = statistics.median(c)
+    print(f"{s:10} {statistics.median(q):10.0f} {med[s]:16.3f} {' '.join('%.3f' % x for x in c):>30} {statistics.median(p):9.1f}")
+rounds = sorted({r["round"] for r in rows}, key=int)
+ratios = []
+for rd in rounds:
+    t = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == "translator"]
+    l = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == "lb"]
+    if t and l:
+        ratios.append(t[0] / l[0])
+print(f"ratio translator/lb CPU per query: {med['translator'] / med['lb']:.3f} (median / median); "
+      f"median of per-round ratios {statistics.median(ratios):.3f}; "
+      f"per round {' '.join('%.3f' % x for x in ratios)} (bound: <= 1.1)")
+lost = sum(int(r["lost"]) for r in rows)
+bad = sum(int(r["completed"]) - int(r["noerror"]) for r in rows)
+print(f"queries lost in all runs: {lost}; completed without NOERROR: {bad}")
+PY
+log "raw results in $OUT"

@@ -1,0 +1,831 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief tgclusterctl: shows and steers the live-node tables of mod-tgcluster.
+ *
+ * Commands: list, status, set, watch (see docs/tgclusterctl.rst). Reads the
+ * shared-memory segments with the core's table code; the only write is the
+ * admin state of one node (tgc_table_admin_set(), one atomic store).
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libknot/errcode.h>
+#include <libknot/error.h>
+
+#include "module/ctl/format.h"
+#include "module/table.h"
+
+#ifndef TGC_CTL_VERSION
+/*! \brief Program version (set by meson). */
+#define TGC_CTL_VERSION	"unknown"
+#endif
+
+/*! \brief Program name in messages. */
+#define PROGRAM		"tgclusterctl"
+/*! \brief Directory holding POSIX shared-memory segments. */
+#define SHM_DIR		"/dev/shm"
+/*! \brief Most candidates listed for an ambiguous argument. */
+#define CANDS_MAX	32
+/*! \brief Default and bounds of the watch interval, ms. */
+#define WATCH_DEFAULT_MS	1000
+#define WATCH_MIN_MS		10
+#define WATCH_MAX_MS		3600000
+
+/*! \brief Commands. */
+typedef enum {
+	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH,
+} cmd_t;
+
+/*! \brief Parsed command line. */
+typedef struct {
+	cmd_t cmd;          /*!< Command. */
+	bool json;          /*!< --json given. */
+	bool interval_set;  /*!< --interval given. */
+	bool count_set;     /*!< --count given. */
+	uint32_t interval_ms; /*!< --interval. */
+	uint64_t count;     /*!< --count (frames). */
+	char **pos;         /*!< Positional arguments after the command. */
+	int npos;           /*!< Their number. */
+} args_t;
+
+/*! \brief Segments found on the host. */
+typedef struct {
+	tgc_ctl_seg_t *segs; /*!< Sorted by name. */
+	size_t count;        /*!< Number of segments. */
+	size_t unreadable;   /*!< How many could not be read. */
+} seg_list_t;
+
+/*! \brief Prints an error message on stderr. */
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, PROGRAM ": ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+/*! \brief Prints the usage text. */
+static void usage(FILE *out)
+{
+	fprintf(out,
+	"Usage: " PROGRAM " [options] COMMAND [arguments]\n"
+	"\n"
+	"Shows and steers the live-node tables of mod-tgcluster (Knot DNS).\n"
+	"\n"
+	"Commands:\n"
+	"  list [--json]                         Segments on this host.\n"
+	"  status [INSTANCE] [--json]            Nodes of an instance.\n"
+	"  set [INSTANCE] NODE auto|drain|up|down\n"
+	"                                        Set the admin state of a node.\n"
+	"  watch [INSTANCE] [--interval MS] [--count N]\n"
+	"                                        Redraw the status until interrupted.\n"
+	"\n"
+	"INSTANCE  segment name (with or without \"" TGC_TABLE_PREFIX "\") or zone;\n"
+	"          may be omitted when exactly one segment exists.\n"
+	"NODE      index, address, or address@port.\n"
+	"\n"
+	"Options:\n"
+	"  -j, --json          JSON output (status, list).\n"
+	"  -i, --interval MS   Watch refresh period [%d].\n"
+	"  -n, --count N       Watch: stop after N frames.\n"
+	"  -h, --help          This text.\n"
+	"  -V, --version       Program and layout versions.\n"
+	"\n"
+	"Exit codes: 0 ok, 1 other error, 2 usage, 3 no such instance,\n"
+	"4 permission denied, 5 incompatible segment version, 6 no such node,\n"
+	"7 invalid segment.\n", WATCH_DEFAULT_MS);
+}
+
+/*! \brief Parses a decimal option value within bounds. */
+static bool parse_num(const char *str, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (str == NULL || *str < '0' || *str > '9') {
+		return false;
+	}
+	errno = 0;
+	char *end = NULL;
+	unsigned long long val = strtoull(str, &end, 10);
+	if (errno != 0 || *end != '\0' || val < min || val > max) {
+		return false;
+	}
+	*out = val;
+
+	return true;
+}
+
+/*! \brief Parses the command line; returns an exit code or -1 to go on. */
+static int parse_args(int argc, char **argv, args_t *args)
+{
+	static const struct option opts[] = {
+		{ "json",     no_argument,       NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count",    required_argument, NULL, 'n' },
+		{ "help",     no_argument,       NULL, 'h' },
+		{ "version",  no_argument,       NULL, 'V' },
+		{ NULL }
+	};
+
+	memset(args, 0, sizeof(*args));
+	args->interval_ms = WATCH_DEFAULT_MS;
+	uint64_t val;
+	int opt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":ji:n:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			args->json = true;
+			break;
+		case 'i':
+			if (!parse_num(optarg, WATCH_MIN_MS, WATCH_MAX_MS, &val)) {
+				errorf("invalid --interval '%s' (milliseconds, %d-%d)",
+				       optarg, WATCH_MIN_MS, WATCH_MAX_MS);
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->interval_ms = (uint32_t)val;
+			args->interval_set = true;
+			break;
+		case 'n':
+			if (!parse_num(optarg, 1, UINT32_MAX, &val)) {
+				errorf("invalid --count '%s' (a positive number)", optarg);
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->count = val;
+			args->count_set = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return TGC_CTL_EXIT_OK;
+		case 'V':
+			printf(PROGRAM " (mod-tgcluster) %s\n"
+			       "segment layout version %u, JSON version %d\n",
+			       TGC_CTL_VERSION, TGC_TABLE_VERSION, TGC_CTL_JSON_VERSION);
+			return TGC_CTL_EXIT_OK;
+		case ':':
+			errorf("option '%s' needs a value", argv[optind - 1]);
+			return TGC_CTL_EXIT_USAGE;
+		default:
+			errorf("unknown option '%s' (see --help)", argv[optind - 1]);
+			return TGC_CTL_EXIT_USAGE;
+		}
+	}
+
+	if (optind >= argc) {
+		usage(stderr);
+		return TGC_CTL_EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	args->pos = argv + optind + 1;
+	args->npos = argc - optind - 1;
+	if (strcmp(cmd, "list") == 0) {
+		args->cmd = CMD_LIST;
+	} else if (strcmp(cmd, "status") == 0) {
+		args->cmd = CMD_STATUS;
+	} else if (strcmp(cmd, "set") == 0) {
+		args->cmd = CMD_SET;
+	} else if (strcmp(cmd, "watch") == 0) {
+		args->cmd = CMD_WATCH;
+	} else if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return TGC_CTL_EXIT_OK;
+	} else {
+		errorf("unknown command '%s' (see --help)", cmd);
+		return TGC_CTL_EXIT_USAGE;
+	}
+
+	if (args->json && args->cmd != CMD_STATUS && args->cmd != CMD_LIST) {
+		errorf("--json applies to 'status' and 'list' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	if ((args->interval_set || args->count_set) && args->cmd != CMD_WATCH) {
+		errorf("--interval and --count apply to 'watch' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	int max_pos = (args->cmd == CMD_LIST) ? 0 : (args->cmd == CMD_SET) ? 3 : 1;
+	int min_pos = (args->cmd == CMD_SET) ? 2 : 0;
+	if (args->npos < min_pos || args->npos > max_pos) {
+		errorf("'%s' takes %s (see --help)", cmd,
+		       (args->cmd == CMD_LIST) ? "no arguments" :
+		       (args->cmd == CMD_SET) ? "[INSTANCE] NODE STATE" :
+		                                "at most an INSTANCE");
+		return TGC_CTL_EXIT_USAGE;
+	}
+
+	return -1;
+}
+
+/* -- Segments ------------------------------------------------------------- */
+
+/*! \brief qsort() comparator of segments by name. */
+static int seg_cmp(const void *a, const void *b)
+{
+	return strcmp(((const tgc_ctl_seg_t *)a)->segment,
+	              ((const tgc_ctl_seg_t *)b)->segment);
+}
+
+/*! \brief Lists the segments in SHM_DIR and reads their zones. */
+static int segs_scan(seg_list_t *list)
+{
+	memset(list, 0, sizeof(*list));
+	DIR *dir = opendir(SHM_DIR);
+	if (dir == NULL) {
+		errorf("cannot read %s: %s", SHM_DIR, strerror(errno));
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	size_t cap = 0;
+	const size_t plen = strlen(TGC_TABLE_PREFIX);
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, TGC_TABLE_PREFIX, plen) != 0 ||
+		    strlen(de->d_name) > TGC_TABLE_NAME_MAX - 1) {
+			continue;
+		}
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
+			continue;
+		}
+		if (list->count == cap) {
+			cap = (cap > 0) ? 2 * cap : 16;
+			tgc_ctl_seg_t *mem = realloc(list->segs, cap * sizeof(*mem));
+			if (mem == NULL) {
+				closedir(dir);
+				errorf("out of memory");
+				return TGC_CTL_EXIT_FAIL;
+			}
+			list->segs = mem;
+		}
+		tgc_ctl_seg_t *seg = &list->segs[list->count++];
+		memset(seg, 0, sizeof(*seg));
+		snprintf(seg->segment, sizeof(seg->segment), "%s", de->d_name);
+
+		tgc_table_t table;
+		if (tgc_table_attach(&table, seg->segment, false, NULL) == KNOT_EOK) {
+			snprintf(seg->zone, sizeof(seg->zone), "%s", table.hdr->zone);
+			seg->readable = true;
+			tgc_table_close(&table);
+		} else {
+			list->unreadable++;
+		}
+	}
+	closedir(dir);
+	if (list->count > 1) {
+		qsort(list->segs, list->count, sizeof(*list->segs), seg_cmp);
+	}
+
+	return TGC_CTL_EXIT_OK;
+}
+
+/*! \brief Prints candidate segments after an error. */
+static void print_seg_cands(const seg_list_t *list, const size_t *cands, size_t n)
+{
+	for (size_t i = 0; i < n && i < CANDS_MAX; i++) {
+		const tgc_ctl_seg_t *s = &list->segs[cands[i]];
+		fprintf(stderr, "  %s%s%s%s\n", s->segment, s->readable ? " (zone " : "",
+		        s->readable ? s->zone : "", s->readable ? ")" : "");
+	}
+	if (n > CANDS_MAX) {
+		fprintf(stderr, "  ... and %zu more\n", n - CANDS_MAX);
+	}
+}
+
+/*!
+ * \brief Resolves the INSTANCE argument to a segment name.
+ *
+ * \return An exit code, or -1 on success.
+ */
+static int resolve_instance(const char *arg, char *out, size_t out_len)
+{
+	seg_list_t list;
+	int ret = segs_scan(&list);
+	if (ret != TGC_CTL_EXIT_OK) {
+		return ret;
+	}
+
+	size_t found = 0, ncands = 0, cands[CANDS_MAX];
+	tgc_ctl_match_t m = tgc_ctl_instance_find(list.segs, list.count, arg, &found,
+	                                          cands, CANDS_MAX, &ncands);
+	ret = -1;
+	switch (m) {
+	case TGC_CTL_MATCH_ONE:
+		snprintf(out, out_len, "%s", list.segs[found].segment);
+		break;
+	case TGC_CTL_MATCH_NONE:
+		if (arg == NULL) {
+			errorf("no mod-tgcluster segments on this host (%s/%s*)",
+			       SHM_DIR, TGC_TABLE_PREFIX);
+		} else {
+			errorf("no such instance: '%s' (see '" PROGRAM " list')", arg);
+			if (list.unreadable > 0) {
+				fprintf(stderr, "  note: %zu segment(s) could not be read "
+				        "(permission?); name them by segment name\n",
+				        list.unreadable);
+			}
+		}
+		ret = TGC_CTL_EXIT_NOINST;
+		break;
+	case TGC_CTL_MATCH_AMBIGUOUS:
+		if (arg == NULL) {
+			errorf("%zu instances on this host, name one of:", ncands);
+			print_seg_cands(&list, cands, ncands);
+			ret = TGC_CTL_EXIT_USAGE;
+		} else {
+			errorf("instance '%s' is ambiguous, candidates:", arg);
+			print_seg_cands(&list, cands, ncands);
+			ret = TGC_CTL_EXIT_NOINST;
+		}
+		break;
+	case TGC_CTL_MATCH_INVALID:
+	default:
+		errorf("invalid instance name '%s'", (arg != NULL) ? arg : "");
+		ret = TGC_CTL_EXIT_USAGE;
+		break;
+	}
+	free(list.segs);
+
+	return ret;
+}
+
+/*! \brief Reads the version field of a segment file (0 if unreadable). */
+static uint32_t seg_file_version(const char *segment)
+{
+	char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
+	snprintf(path, sizeof(path), SHM_DIR "/%s", segment);
+	uint32_t word[2] = { 0, 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return 0;
+	}
+	ssize_t got = pread(fd, word, sizeof(word), 0);
+	close(fd);
+
+	return (got == (ssize_t)sizeof(word)) ? word[1] : 0;
+}
+
+/*! \brief Explains a permission error with the segment's owner and mode. */
+static void explain_perm(const char *segment, bool writable)
+{
+	char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
+	snprintf(path, sizeof(path), SHM_DIR "/%s", segment);
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		errorf("permission denied on %s", path);
+		return;
+	}
+	struct passwd *pw = getpwuid(st.st_uid);
+	char uid[24];
+	snprintf(uid, sizeof(uid), "uid %u", (unsigned)st.st_uid);
+	errorf("permission denied: cannot %s %s (owner %s, mode %04o); run as "
+	       "that user (knotd's user) or root", writable ? "write" : "read",
+	       path, (pw != NULL) ? pw->pw_name : uid, (unsigned)(st.st_mode & 07777));
+}
+
+/*!
+ * \brief Attaches to a segment, reporting errors.
+ *
+ * \return An exit code, or -1 on success.
+ */
+static int open_table(const char *segment, bool writable, tgc_table_t *table,
+                      bool quiet, char *why, size_t why_len)
+{
+	const char *err = NULL;
+	int ret = tgc_table_attach(table, segment, writable, &err);
+	if (ret == KNOT_EOK) {
+		return -1;
+	}
+
+	char msg[512];
+	int code;
+	switch (ret) {
+	case KNOT_ENOENT:
+		snprintf(msg, sizeof(msg), "no such instance: segment %s does not "
+		         "exist (any more)", segment);
+		code = TGC_CTL_EXIT_NOINST;
+		break;
+	case KNOT_EACCES:
+		snprintf(msg, sizeof(msg), "permission denied on segment %s", segment);
+		if (!quiet) {
+			explain_perm(segment, writable);
+			return TGC_CTL_EXIT_PERM;
+		}
+		code = TGC_CTL_EXIT_PERM;
+		break;
+	case KNOT_ENOTSUP:
+		snprintf(msg, sizeof(msg), "segment %s: segment layout version %u, "
+		         "this " PROGRAM " understands %u", segment,
+		         seg_file_version(segment), TGC_TABLE_VERSION);
+		code = TGC_CTL_EXIT_VERSION;
+		break;
+	case KNOT_EMALF:
+		snprintf(msg, sizeof(msg), "segment %s is invalid or corrupt: %s",
+		         segment, (err != NULL) ? err : "malformed");
+		code = TGC_CTL_EXIT_CORRUPT;
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "cannot open segment %s: %s (%s)", segment,
+		         (err != NULL) ? err : "error", knot_strerror(ret));
+		code = TGC_CTL_EXIT_FAIL;
+		break;
+	}
+	if (why != NULL) {
+		snprintf(why, why_len, "%s", msg);
+	}
+	if (!quiet) {
+		errorf("%s", msg);
+	}
+
+	return code;
+}
+
+/*! \brief Writes a buffer to stdout; returns an exit code. */
+static int emit(const tgc_ctl_buf_t *buf)
+{
+	if (buf->failed) {
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	if (fwrite(tgc_ctl_buf_str(buf), 1, buf->len, stdout) != buf->len ||
+	    fflush(stdout) != 0) {
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	return TGC_CTL_EXIT_OK;
+}
+
+/* -- Commands ------------------------------------------------------------- */
+
+/*! \brief Short error text of an attach failure for the list. */
+static const char *attach_error(int ret)
+{
+	switch (ret) {
+	case KNOT_EACCES:  return "permission denied";
+	case KNOT_ENOTSUP: return "other layout version";
+	case KNOT_ENOENT:  return "vanished";
+	case KNOT_EMALF:   return "invalid segment";
+	default:           return "unreadable";
+	}
+}
+
+/*! \brief tgclusterctl list. */
+static int cmd_list(const args_t *args)
+{
+	seg_list_t list;
+	int ret = segs_scan(&list);
+	if (ret != TGC_CTL_EXIT_OK) {
+		return ret;
+	}
+
+	tgc_ctl_status_t *sts = calloc(list.count + 1, sizeof(*sts));
+	tgc_ctl_list_entry_t *entries = calloc(list.count + 1, sizeof(*entries));
+	char (*errs)[64] = calloc(list.count + 1, sizeof(*errs));
+	if (sts == NULL || entries == NULL || errs == NULL) {
+		free(sts);
+		free(entries);
+		free(errs);
+		free(list.segs);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	uint64_t now = tgc_table_now_ms();
+	for (size_t i = 0; i < list.count; i++) {
+		tgc_ctl_list_entry_t *e = &entries[i];
+		e->segment = list.segs[i].segment;
+		tgc_table_t table;
+		int r = tgc_table_attach(&table, e->segment, false, NULL);
+		if (r == KNOT_ENOTSUP) {
+			snprintf(errs[i], sizeof(errs[i]), "layout version %u, expected %u",
+			         seg_file_version(e->segment), TGC_TABLE_VERSION);
+			e->error = errs[i];
+			continue;
+		} else if (r != KNOT_EOK) {
+			e->error = attach_error(r);
+			continue;
+		}
+		if (tgc_ctl_status_load(&sts[i], &table, now) == KNOT_EOK) {
+			e->st = &sts[i];
+			pid_t pid = (pid_t)sts[i].writer_pid;
+			e->writer_gone = sts[i].writer_pid != 0 &&
+			                 kill(pid, 0) != 0 && errno == ESRCH;
+		} else {
+			e->error = "out of memory";
+		}
+		tgc_table_close(&table);
+	}
+
+	tgc_ctl_buf_t out;
+	tgc_ctl_buf_init(&out);
+	if (list.count == 0 && !args->json) {
+		tgc_ctl_buf_printf(&out, "no mod-tgcluster segments (%s/%s*)\n",
+		                   SHM_DIR, TGC_TABLE_PREFIX);
+	} else {
+		tgc_ctl_render_list(&out, entries, list.count, args->json);
+	}
+	ret = emit(&out);
+	tgc_ctl_buf_free(&out);
+
+	for (size_t i = 0; i < list.count; i++) {
+		tgc_ctl_status_free(&sts[i]);
+	}
+	free(sts);
+	free(entries);
+	free(errs);
+	free(list.segs);
+
+	return ret;
+}
+
+/*!
+ * \brief Renders the status of a segment into \a out.
+ *
+ * \return An exit code, or -1 on success.
+ */
+static int render_segment(const char *segment, bool json, tgc_ctl_buf_t *out,
+                          bool quiet, char *why, size_t why_len)
+{
+	tgc_table_t table;
+	int ret = open_table(segment, false, &table, quiet, why, why_len);
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_status_t st;
+	if (tgc_ctl_status_load(&st, &table, tgc_table_now_ms()) != KNOT_EOK) {
+		tgc_table_close(&table);
+		snprintf(why, why_len, "out of memory");
+		if (!quiet) {
+			errorf("out of memory");
+		}
+		return TGC_CTL_EXIT_FAIL;
+	}
+	tgc_table_close(&table);
+	if (json) {
+		tgc_ctl_render_json(out, &st);
+	} else {
+		tgc_ctl_render_status(out, &st);
+	}
+	tgc_ctl_status_free(&st);
+
+	return -1;
+}
+
+/*! \brief tgclusterctl status. */
+static int cmd_status(const args_t *args)
+{
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	int ret = resolve_instance((args->npos > 0) ? args->pos[0] : NULL,
+	                           segment, sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_buf_t out;
+	tgc_ctl_buf_init(&out);
+	char why[512];
+	ret = render_segment(segment, args->json, &out, false, why, sizeof(why));
+	if (ret < 0) {
+		ret = emit(&out);
+	}
+	tgc_ctl_buf_free(&out);
+
+	return ret;
+}
+
+/*! \brief Prints the candidates of an ambiguous node. */
+static void print_node_cands(const tgc_ctl_status_t *st, const uint32_t *cands,
+                             size_t n)
+{
+	for (size_t i = 0; i < n && i < CANDS_MAX; i++) {
+		const tgc_node_snap_t *node = &st->nodes[cands[i]];
+		char txt[TGC_ADDR_STRLEN + 8], mapped[TGC_ADDR_STRLEN];
+		fprintf(stderr, "  %u  %s%s%s\n", cands[i],
+		        tgc_ctl_fmt_node(&node->addr, node->port, txt, sizeof(txt)),
+		        (node->mapped.family != 0) ? "  mapped " : "",
+		        (node->mapped.family != 0) ?
+		        tgc_addr_format(&node->mapped, mapped, sizeof(mapped)) : "");
+	}
+	if (n > CANDS_MAX) {
+		fprintf(stderr, "  ... and %zu more\n", n - CANDS_MAX);
+	}
+}
+
+/*! \brief tgclusterctl set. */
+static int cmd_set(const args_t *args)
+{
+	const char *inst = (args->npos == 3) ? args->pos[0] : NULL;
+	const char *node_arg = args->pos[args->npos - 2];
+	const char *state_arg = args->pos[args->npos - 1];
+
+	int state = tgc_table_admin_parse(state_arg);
+	if (state < 0) {
+		errorf("invalid state '%s' (auto, drain, up or down)", state_arg);
+		return TGC_CTL_EXIT_USAGE;
+	}
+
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	int ret = resolve_instance(inst, segment, sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_table_t table;
+	ret = open_table(segment, true, &table, false, NULL, 0);
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_status_t st;
+	if (tgc_ctl_status_load(&st, &table, tgc_table_now_ms()) != KNOT_EOK) {
+		tgc_table_close(&table);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	uint32_t idx = 0, cands[CANDS_MAX];
+	size_t ncands = 0;
+	switch (tgc_ctl_node_find(st.nodes, st.node_count, node_arg, &idx, cands,
+	                          CANDS_MAX, &ncands)) {
+	case TGC_CTL_MATCH_ONE:
+		ret = -1;
+		break;
+	case TGC_CTL_MATCH_AMBIGUOUS:
+		errorf("node '%s' is ambiguous in %s, use INDEX or ADDRESS@PORT; "
+		       "candidates:", node_arg, segment);
+		print_node_cands(&st, cands, ncands);
+		ret = TGC_CTL_EXIT_NONODE;
+		break;
+	case TGC_CTL_MATCH_INVALID:
+		errorf("invalid node '%s' (an index, ADDRESS or ADDRESS@PORT)",
+		       node_arg);
+		ret = TGC_CTL_EXIT_USAGE;
+		break;
+	case TGC_CTL_MATCH_NONE:
+	default:
+		errorf("no such node: '%s' in %s (%u node%s, see '" PROGRAM
+		       " status %s')", node_arg, segment, st.node_count,
+		       (st.node_count == 1) ? "" : "s", segment);
+		ret = TGC_CTL_EXIT_NONODE;
+		break;
+	}
+
+	if (ret < 0) {
+		char txt[TGC_ADDR_STRLEN + 8];
+		tgc_ctl_fmt_node(&st.nodes[idx].addr, st.nodes[idx].port, txt,
+		                 sizeof(txt));
+		tgc_admin_t old = tgc_table_admin(&table, idx);
+		if (old == (tgc_admin_t)state) {
+			printf("%s: node %u (%s) admin already %s, unchanged\n", segment,
+			       idx, txt, tgc_table_admin_str(old));
+			ret = TGC_CTL_EXIT_OK;
+		} else if (tgc_table_admin_set(&table, idx, (tgc_admin_t)state) != KNOT_EOK) {
+			errorf("cannot set the admin state of node %u", idx);
+			ret = TGC_CTL_EXIT_FAIL;
+		} else {
+			printf("%s: node %u (%s) admin %s -> %s\n", segment, idx, txt,
+			       tgc_table_admin_str(old),
+			       tgc_table_admin_str((tgc_admin_t)state));
+			ret = TGC_CTL_EXIT_OK;
+		}
+		if (ret == TGC_CTL_EXIT_OK && tgc_ctl_heartbeat_stale(&st)) {
+			fprintf(stderr, PROGRAM ": warning: the checker heartbeat of %s "
+			        "is stale (knotd not running?); the state is stored in "
+			        "the segment and applies when knotd serves it\n",
+			        segment);
+		}
+		if (fflush(stdout) != 0) {
+			ret = TGC_CTL_EXIT_FAIL;
+		}
+	}
+	tgc_ctl_status_free(&st);
+	tgc_table_close(&table);
+
+	return ret;
+}
+
+/*! \brief Placeholder handler of the signals that end watch (blocked). */
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+/*! \brief tgclusterctl watch. */
+static int cmd_watch(const args_t *args)
+{
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	int ret = resolve_instance((args->npos > 0) ? args->pos[0] : NULL,
+	                           segment, sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+
+	/* Signals are only taken in sigtimedwait(): no race with the redraw.
+	 * An inherited "ignore" would discard them: install a handler that
+	 * never runs (the signals stay blocked). */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+		errorf("cannot block signals: %s", strerror(errno));
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	bool tty = isatty(STDOUT_FILENO);
+	tgc_ctl_buf_t out;
+	tgc_ctl_buf_init(&out);
+	ret = TGC_CTL_EXIT_OK;
+	for (uint64_t frame = 0; ; frame++) {
+		tgc_ctl_buf_reset(&out);
+		if (tty) {
+			tgc_ctl_buf_printf(&out, "\033[H\033[2J");
+		} else if (frame > 0) {
+			tgc_ctl_buf_printf(&out, "\n");
+		}
+		time_t now = time(NULL);
+		struct tm tm;
+		char clock[32] = "";
+		if (localtime_r(&now, &tm) != NULL) {
+			strftime(clock, sizeof(clock), "%Y-%m-%d %H:%M:%S", &tm);
+		}
+		tgc_ctl_buf_printf(&out, PROGRAM " watch %s every %u ms, %s%s\n\n",
+		                   segment, args->interval_ms, clock,
+		                   tty ? " (Ctrl-C to quit)" : "");
+		char why[512];
+		int r = render_segment(segment, false, &out, frame > 0, why, sizeof(why));
+		if (r >= 0 && frame == 0) {
+			ret = r;
+			break;
+		} else if (r >= 0) {
+			/* Transient (a restart replacing the segment): keep going. */
+			tgc_ctl_buf_printf(&out, "unavailable: %s\n", why);
+		}
+		if (emit(&out) != TGC_CTL_EXIT_OK) {
+			ret = TGC_CTL_EXIT_FAIL;
+			break;
+		}
+		if (args->count_set && frame + 1 >= args->count) {
+			break;
+		}
+		struct timespec ts = {
+			.tv_sec = args->interval_ms / 1000,
+			.tv_nsec = (long)(args->interval_ms % 1000) * 1000000L,
+		};
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig > 0) {
+			break;
+		}
+	}
+	tgc_ctl_buf_free(&out);
+
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	args_t args;
+	int ret = parse_args(argc, argv, &args);
+	if (ret >= 0) {
+		return ret;
+	}
+	/* A closed pipe is a write error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	switch (args.cmd) {
+	case CMD_LIST:   return cmd_list(&args);
+	case CMD_STATUS: return cmd_status(&args);
+	case CMD_SET:    return cmd_set(&args);
+	case CMD_WATCH:  return cmd_watch(&args);
+	default:         return TGC_CTL_EXIT_USAGE;
+	}
+}

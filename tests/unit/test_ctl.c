@@ -1,0 +1,783 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief Unit tests of module/ctl/format.c: durations, JSON escaping, node
+ *        and instance matching, aligned tables and status rendering.
+ *
+ * Status tests build real segments with tgc_table_open() under unique names
+ * ("/tgcluster.test-ctl-<pid>-<n>") and unlink them in the teardown.
+ */
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libknot/errcode.h>
+
+#include "module/ctl/format.h"
+#include "module/health.h"
+#include "module/table.h"
+
+/*! \brief Checks the text of a buffer and empties it. */
+#define ck_buf(buf, expect) do { \
+	ck_assert(!(buf)->failed); \
+	ck_assert_str_eq(tgc_ctl_buf_str(buf), (expect)); \
+	tgc_ctl_buf_reset(buf); \
+} while (0)
+
+/*! \brief JSON-quotes \a in and compares with \a expect. */
+static void json_is(const char *in, const char *expect)
+{
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_buf_json_str(&b, in);
+	ck_buf(&b, expect);
+	tgc_ctl_buf_free(&b);
+}
+
+/*! \brief Formats a duration and compares. */
+static void dur_is(uint64_t ms, const char *expect)
+{
+	char buf[32];
+	ck_assert_str_eq(tgc_ctl_fmt_duration(ms, buf, sizeof(buf)), expect);
+}
+
+/*! \brief Formats an RTT and compares. */
+static void rtt_is(uint32_t us, const char *expect)
+{
+	char buf[32];
+	ck_assert_str_eq(tgc_ctl_fmt_rtt(us, buf, sizeof(buf)), expect);
+}
+
+START_TEST(durations)
+{
+	dur_is(0, "0ms");
+	dur_is(999, "999ms");
+	dur_is(1000, "1.0s");
+	dur_is(12345, "12.3s");
+	dur_is(59999, "59.9s");
+	dur_is(60000, "1m00s");
+	dur_is(303999, "5m03s");
+	dur_is(3599999, "59m59s");
+	dur_is(3600000, "1h00m");
+	dur_is(2 * 3600000 + 5 * 60000, "2h05m");
+	dur_is(86400000, "1d00h");
+	dur_is(3 * 86400000ULL + 4 * 3600000, "3d04h");
+	dur_is(UINT64_MAX, "213503982334d14h");
+
+	rtt_is(0, "0us");
+	rtt_is(850, "850us");
+	rtt_is(1000, "1.0ms");
+	rtt_is(12345, "12.3ms");
+	rtt_is(999999, "999.9ms");
+	rtt_is(1200000, "1.20s");
+
+	/* A short buffer truncates, never overflows. */
+	char small[4];
+	ck_assert_str_eq(tgc_ctl_fmt_duration(12345, small, sizeof(small)), "12.");
+}
+END_TEST
+
+START_TEST(json_escape)
+{
+	json_is(NULL, "null");
+	json_is("", "\"\"");
+	json_is("plain.zone", "\"plain.zone\"");
+	json_is("a\"b\\c", "\"a\\\"b\\\\c\"");
+	json_is("\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"");
+	json_is("\x01\x1f", "\"\\u0001\\u001f\"");
+	json_is("\x7f", "\"\x7f\"");
+	json_is("/", "\"/\"");
+	/* Valid UTF-8 is kept as is. */
+	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	/* Invalid bytes, overlong forms, surrogates, truncated sequences. */
+	json_is("\xff", "\"\\u00ff\"");
+	json_is("\xc0\x80", "\"\\u00c0\\u0080\"");
+	json_is("\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"");
+	json_is("\xe2\x82", "\"\\u00e2\\u0082\"");
+	json_is("x\xc3", "\"x\\u00c3\"");
+
+	/* Terminal-safe text. */
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_buf_safe_str(&b, "\033[2Jzone\xc2\x9b\xff caf\xc3\xa9");
+	ck_buf(&b, "?[2Jzone?? caf\xc3\xa9");
+	tgc_ctl_buf_safe_str(&b, NULL);
+	ck_buf(&b, "");
+	tgc_ctl_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buffer)
+{
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	ck_assert_str_eq(tgc_ctl_buf_str(&b), "");
+	for (int i = 0; i < 1000; i++) {
+		tgc_ctl_buf_printf(&b, "%d,", i % 10);
+	}
+	ck_assert_uint_eq(b.len, 2000);
+	ck_assert_uint_eq(strlen(tgc_ctl_buf_str(&b)), 2000);
+	tgc_ctl_buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(tgc_ctl_buf_str(&b), "");
+	tgc_ctl_buf_free(&b);
+}
+END_TEST
+
+/*! \brief Fake nodes for the node lookup tests. */
+static void fake_nodes(tgc_node_snap_t *n, size_t count)
+{
+	static const struct {
+		const char *addr;
+		uint16_t port;
+		const char *mapped;
+	} def[] = {
+		{ "10.0.0.1", 5900, "192.168.1.100" },
+		{ "10.0.0.2", 5900, "192.168.1.101" },
+		{ "10.0.0.2", 5901, "192.168.1.102" },
+		{ "fd00::1", 5900, NULL },
+		{ "fd00::2", 5900, "192.168.1.104" },
+		{ "10.0.0.5", 5900, "192.168.1.104" },
+	};
+	ck_assert_uint_le(count, sizeof(def) / sizeof(def[0]));
+	memset(n, 0, count * sizeof(*n));
+	for (size_t i = 0; i < count; i++) {
+		ck_assert_int_eq(tgc_addr_parse(def[i].addr, &n[i].addr), KNOT_EOK);
+		n[i].port = def[i].port;
+		if (def[i].mapped != NULL) {
+			ck_assert_int_eq(tgc_addr_parse(def[i].mapped, &n[i].mapped),
+			                 KNOT_EOK);
+		}
+	}
+}
+
+/*! \brief Looks a node up and checks the outcome and the index. */
+static void node_is(const tgc_node_snap_t *nodes, uint32_t count, const char *arg,
+                    tgc_ctl_match_t expect, uint32_t expect_idx)
+{
+	uint32_t idx = UINT32_MAX;
+	size_t ncands = 99;
+	tgc_ctl_match_t m = tgc_ctl_node_find(nodes, count, arg, &idx, NULL, 0,
+	                                      &ncands);
+	ck_assert_msg(m == expect, "'%s': outcome %d, expected %d", arg, m, expect);
+	if (expect == TGC_CTL_MATCH_ONE) {
+		ck_assert_msg(idx == expect_idx, "'%s': index %u, expected %u", arg,
+		              idx, expect_idx);
+	}
+}
+
+START_TEST(node_parse)
+{
+	tgc_node_snap_t n[6];
+	fake_nodes(n, 6);
+
+	/* Indexes. */
+	node_is(n, 6, "0", TGC_CTL_MATCH_ONE, 0);
+	node_is(n, 6, "5", TGC_CTL_MATCH_ONE, 5);
+	node_is(n, 6, "005", TGC_CTL_MATCH_ONE, 5);
+	node_is(n, 6, "007", TGC_CTL_MATCH_NONE, 0);
+	node_is(n, 6, "6", TGC_CTL_MATCH_NONE, 0);
+	node_is(n, 6, "4294967296", TGC_CTL_MATCH_NONE, 0);
+	node_is(n, 6, "99999999999999999999999", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 0, "0", TGC_CTL_MATCH_NONE, 0);
+
+	/* Addresses, with and without ports, compared as values. */
+	node_is(n, 6, "10.0.0.1", TGC_CTL_MATCH_ONE, 0);
+	node_is(n, 6, "10.0.0.1@5900", TGC_CTL_MATCH_ONE, 0);
+	node_is(n, 6, "10.0.0.1@5901", TGC_CTL_MATCH_NONE, 0);
+	node_is(n, 6, "10.0.0.2@5901", TGC_CTL_MATCH_ONE, 2);
+	node_is(n, 6, "fd00:0:0::1", TGC_CTL_MATCH_ONE, 3);
+	node_is(n, 6, "FD00::2@5900", TGC_CTL_MATCH_ONE, 4);
+	node_is(n, 6, "10.0.0.9", TGC_CTL_MATCH_NONE, 0);
+
+	/* Mapped (LAN) addresses when no node address matches. */
+	node_is(n, 6, "192.168.1.101", TGC_CTL_MATCH_ONE, 1);
+	node_is(n, 6, "192.168.1.102@5901", TGC_CTL_MATCH_ONE, 2);
+	node_is(n, 6, "192.168.1.103", TGC_CTL_MATCH_NONE, 0);
+
+	/* Malformed. */
+	node_is(n, 6, "", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, NULL, TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "-1", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "1x", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "node1", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.1@", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.1@0", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.1@65536", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.1@59x", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.256", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "10.0.0.0/24", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "[fd00::1]@5900", TGC_CTL_MATCH_INVALID, 0);
+	node_is(n, 6, "fd00::1:5900:1:2:3:4:5:6:7:8:9:10:11", TGC_CTL_MATCH_INVALID, 0);
+}
+END_TEST
+
+START_TEST(node_ambiguous)
+{
+	tgc_node_snap_t n[6];
+	fake_nodes(n, 6);
+
+	uint32_t idx, cands[4];
+	size_t ncands;
+	ck_assert_int_eq(tgc_ctl_node_find(n, 6, "10.0.0.2", &idx, cands, 4, &ncands),
+	                 TGC_CTL_MATCH_AMBIGUOUS);
+	ck_assert_uint_eq(ncands, 2);
+	ck_assert_uint_eq(cands[0], 1);
+	ck_assert_uint_eq(cands[1], 2);
+
+	/* Two nodes answered with the same LAN address. */
+	ck_assert_int_eq(tgc_ctl_node_find(n, 6, "192.168.1.104", &idx, cands, 4,
+	                                   &ncands), TGC_CTL_MATCH_AMBIGUOUS);
+	ck_assert_uint_eq(ncands, 2);
+	ck_assert_uint_eq(cands[0], 4);
+	ck_assert_uint_eq(cands[1], 5);
+
+	/* More candidates than room: all counted, the room filled. */
+	ck_assert_int_eq(tgc_ctl_node_find(n, 6, "10.0.0.2", &idx, cands, 1, &ncands),
+	                 TGC_CTL_MATCH_AMBIGUOUS);
+	ck_assert_uint_eq(ncands, 2);
+	ck_assert_uint_eq(cands[0], 1);
+
+	/* A node address wins over a mapped address. */
+	tgc_addr_parse("10.0.0.2", &n[0].mapped);
+	ck_assert_int_eq(tgc_ctl_node_find(n, 6, "10.0.0.2@5901", &idx, NULL, 0, NULL),
+	                 TGC_CTL_MATCH_ONE);
+	ck_assert_uint_eq(idx, 2);
+}
+END_TEST
+
+START_TEST(grid_widths)
+{
+	static const char *const head[] = { "IDX", "ADDRESS", "HEALTH", "NOTE" };
+	static const bool right[] = { true, false, false, false };
+	tgc_ctl_grid_t g;
+	tgc_ctl_grid_init(&g, 4, head, right);
+	const char *r1[] = { "0", "10.0.0.1", "up", "" };
+	const char *r2[] = { "10", "fd00::1234:5678", NULL, "x" };
+	tgc_ctl_grid_add(&g, r1);
+	tgc_ctl_grid_add(&g, r2);
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_grid_render(&g, &b);
+	ck_buf(&b,
+	       "IDX  ADDRESS          HEALTH  NOTE\n"
+	       "  0  10.0.0.1         up\n"
+	       " 10  fd00::1234:5678  -       x\n");
+
+	/* Every line aligned: a long cell widens its whole column. */
+	const char *r3[] = { "12345", "a", "unknown", "long note" };
+	tgc_ctl_grid_add(&g, r3);
+	tgc_ctl_grid_render(&g, &b);
+	ck_buf(&b,
+	       "  IDX  ADDRESS          HEALTH   NOTE\n"
+	       "    0  10.0.0.1         up\n"
+	       "   10  fd00::1234:5678  -        x\n"
+	       "12345  a                unknown  long note\n");
+	tgc_ctl_grid_free(&g);
+
+	/* Only titles. */
+	tgc_ctl_grid_init(&g, 2, head, NULL);
+	tgc_ctl_grid_render(&g, &b);
+	ck_buf(&b, "IDX  ADDRESS\n");
+	tgc_ctl_grid_free(&g);
+	tgc_ctl_buf_free(&b);
+}
+END_TEST
+
+/*! \brief Looks an instance up and checks the outcome and the index. */
+static void inst_is(const tgc_ctl_seg_t *segs, size_t count, const char *arg,
+                    tgc_ctl_match_t expect, size_t expect_idx, size_t expect_cands)
+{
+	size_t idx = SIZE_MAX, cands[8], ncands = 99;
+	tgc_ctl_match_t m = tgc_ctl_instance_find(segs, count, arg, &idx, cands, 8,
+	                                          &ncands);
+	ck_assert_msg(m == expect, "'%s': outcome %d, expected %d",
+	              arg ? arg : "(null)", m, expect);
+	if (expect == TGC_CTL_MATCH_ONE) {
+		ck_assert_msg(idx == expect_idx, "'%s': index %zu, expected %zu",
+		              arg ? arg : "(null)", idx, expect_idx);
+	}
+	if (expect == TGC_CTL_MATCH_AMBIGUOUS) {
+		ck_assert_uint_eq(ncands, expect_cands);
+	}
+}
+
+START_TEST(instance_match)
+{
+	tgc_ctl_seg_t segs[5] = {
+		{ "tgcluster.a.example.a.example", "a.example", true },
+		{ "tgcluster.b.example.b.example", "b.example", true },
+		{ "tgcluster.b.example.www.b.example", "b.example", true },
+		{ "tgcluster.secret", "", false },
+		{ "tgcluster.a.example", "c.example", true },
+	};
+
+	/* Omitted: only when exactly one exists. */
+	inst_is(segs, 1, NULL, TGC_CTL_MATCH_ONE, 0, 0);
+	inst_is(segs, 0, NULL, TGC_CTL_MATCH_NONE, 0, 0);
+	inst_is(segs, 5, NULL, TGC_CTL_MATCH_AMBIGUOUS, 0, 5);
+
+	/* Segment names, with or without the slash and the prefix. */
+	inst_is(segs, 5, "tgcluster.b.example.b.example", TGC_CTL_MATCH_ONE, 1, 0);
+	inst_is(segs, 5, "/tgcluster.b.example.b.example", TGC_CTL_MATCH_ONE, 1, 0);
+	inst_is(segs, 5, "b.example.www.b.example", TGC_CTL_MATCH_ONE, 2, 0);
+	inst_is(segs, 5, "secret", TGC_CTL_MATCH_ONE, 3, 0);
+	inst_is(segs, 5, "/secret", TGC_CTL_MATCH_ONE, 3, 0);
+	/* A segment name wins over a zone of the same text. */
+	inst_is(segs, 5, "a.example", TGC_CTL_MATCH_ONE, 4, 0);
+
+	/* Zones: case-insensitive, trailing dot ignored, unique. */
+	inst_is(segs, 5, "C.Example.", TGC_CTL_MATCH_ONE, 4, 0);
+	inst_is(segs, 5, "c.example", TGC_CTL_MATCH_ONE, 4, 0);
+	inst_is(segs, 5, "b.example", TGC_CTL_MATCH_AMBIGUOUS, 0, 2);
+	inst_is(segs, 5, "B.EXAMPLE.", TGC_CTL_MATCH_AMBIGUOUS, 0, 2);
+
+	/* No match, unreadable zones never match, malformed. */
+	inst_is(segs, 5, "nope", TGC_CTL_MATCH_NONE, 0, 0);
+	inst_is(segs, 5, "tgcluster.nope", TGC_CTL_MATCH_NONE, 0, 0);
+	inst_is(segs, 5, "tgcluster.", TGC_CTL_MATCH_NONE, 0, 0);
+	inst_is(segs, 5, "", TGC_CTL_MATCH_INVALID, 0, 0);
+	inst_is(segs, 5, "/", TGC_CTL_MATCH_INVALID, 0, 0);
+}
+END_TEST
+
+START_TEST(heartbeat)
+{
+	tgc_ctl_status_t st = { .interval_ms = 1000, .now_ms = 100000 };
+
+	ck_assert_int_eq(tgc_ctl_heartbeat_age(&st), -1);
+	ck_assert(tgc_ctl_heartbeat_stale(&st));
+
+	st.heartbeat_ms = 100000 - 4000;
+	ck_assert_int_eq(tgc_ctl_heartbeat_age(&st), 4000);
+	ck_assert(!tgc_ctl_heartbeat_stale(&st));
+	st.heartbeat_ms = 100000 - 4001;
+	ck_assert(tgc_ctl_heartbeat_stale(&st));
+
+	/* A heartbeat in the future (clock step) is fresh, age 0. */
+	st.heartbeat_ms = 200000;
+	ck_assert_int_eq(tgc_ctl_heartbeat_age(&st), 0);
+	ck_assert(!tgc_ctl_heartbeat_stale(&st));
+}
+END_TEST
+
+/* -- Status of real segments ---------------------------------------------- */
+
+/*! \brief Segment name of the current test. */
+static char seg_name[TGC_TABLE_NAME_MAX + 1];
+/*! \brief Segment of the current test. */
+static tgc_table_t seg_table;
+
+/*!
+ * \brief Names the segment of a test case (unchecked fixture: runs in the
+ *        runner process, so the name is known there even with CK_FORK).
+ */
+static void seg_name_setup(void)
+{
+	static unsigned serial;
+	snprintf(seg_name, sizeof(seg_name), "/tgcluster.test-ctl-%d-%u",
+	         (int)getpid(), serial++);
+}
+
+/*! \brief Removes the segment even after a failed (forked) test. */
+static void seg_name_teardown(void)
+{
+	char tr[TGC_TABLE_NAME_MAX + 8];
+	snprintf(tr, sizeof(tr), "%s-tr", seg_name);
+	(void)tgc_table_unlink(seg_name);
+	(void)tgc_table_unlink(tr);
+}
+
+/*! \brief Creates a three-node segment (checked fixture). */
+static void seg_setup(void)
+{
+	tgc_table_node_t nodes[3];
+	memset(nodes, 0, sizeof(nodes));
+	ck_assert_int_eq(tgc_addr_parse("127.0.0.11", &nodes[0].addr), KNOT_EOK);
+	ck_assert_int_eq(tgc_addr_parse("192.168.1.100", &nodes[0].mapped), KNOT_EOK);
+	ck_assert_int_eq(tgc_addr_parse("127.0.0.12", &nodes[1].addr), KNOT_EOK);
+	ck_assert_int_eq(tgc_addr_parse("fd00::1234:5678:9abc", &nodes[2].addr),
+	                 KNOT_EOK);
+	nodes[0].port = 5900;
+	nodes[1].port = 5900;
+	nodes[2].port = 15901;
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_LB,
+		.zone = "cluster.test",
+		.instance = seg_name + 1,
+		.name = "we\"ird\\name\x01.cluster.test",
+		.nodes = nodes,
+		.node_count = 3,
+		.check = TGC_CHECK_RFB,
+		.interval_ms = 200,
+		.timeout_ms = 100,
+		.rise = 2,
+		.fall = 3,
+	};
+	const char *err = NULL;
+	(void)tgc_table_unlink(seg_name);
+	ck_assert_int_eq(tgc_table_open(&seg_table, seg_name, &spec, NULL, &err),
+	                 KNOT_EOK);
+}
+
+/*! \brief Unmaps and removes the segment (check fixture). */
+static void seg_teardown(void)
+{
+	tgc_table_close(&seg_table);
+	(void)tgc_table_unlink(seg_name);
+}
+
+/*! \brief Writes probe details as the checker would. */
+static void put_probe(uint32_t idx, tgc_health_t health, tgc_probe_t probe,
+                      uint32_t ok, uint32_t fail, uint32_t rtt, uint64_t since,
+                      uint64_t probes)
+{
+	tgc_node_rec_t *r = &seg_table.nodes[idx];
+	ck_assert(tgc_table_write_begin(r));
+	atomic_store(&r->health, (uint8_t)health);
+	atomic_store(&r->last_probe, (uint8_t)probe);
+	atomic_store(&r->consec_ok, ok);
+	atomic_store(&r->consec_fail, fail);
+	atomic_store(&r->last_rtt_us, rtt);
+	atomic_store(&r->since_ms, since);
+	atomic_store(&r->last_check_ms, since);
+	atomic_store(&r->probes, probes);
+	tgc_table_write_end(&seg_table, r);
+}
+
+/*! \brief Column of \a title in a header line. */
+static size_t col_of(const char *line, const char *title)
+{
+	const char *p = strstr(line, title);
+	ck_assert_ptr_nonnull(p);
+	return (size_t)(p - line);
+}
+
+START_TEST(status_render)
+{
+	uint64_t now = 10 * 86400000ULL;
+	put_probe(0, TGC_HEALTH_UP, TGC_PROBE_OK, 7, 0, 250, now - 65000, 9);
+	put_probe(1, TGC_HEALTH_DOWN, TGC_PROBE_REFUSED, 0, 3, 1234, now - 1500, 9);
+	atomic_store(&seg_table.nodes[0].answers, 123456789);
+	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 1, TGC_ADMIN_DRAIN), KNOT_EOK);
+	atomic_store(&seg_table.hdr->writer_pid, 4242);
+	atomic_store(&seg_table.hdr->heartbeat_ms, now - 300);
+
+	/* A read-only attachment, as the CLI makes. */
+	tgc_table_t ro;
+	ck_assert_int_eq(tgc_table_attach(&ro, seg_name + 1, false, NULL), KNOT_EOK);
+	tgc_ctl_status_t st;
+	ck_assert_int_eq(tgc_ctl_status_load(&st, &ro, now), KNOT_EOK);
+	tgc_table_close(&ro);
+	ck_assert_str_eq(st.segment, seg_name + 1);
+	ck_assert_uint_eq(st.node_count, 3);
+	ck_assert_int_eq(tgc_ctl_in_state(&st, 0), 65000);
+	ck_assert_int_eq(tgc_ctl_in_state(&st, 2), -1);
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_status(&b, &st);
+	ck_assert(!b.failed);
+	const char *text = tgc_ctl_buf_str(&b);
+
+	/* Header: zone, name (terminal-safe), check parameters, heartbeat. */
+	char *expect_l1 = NULL;
+	ck_assert_int_gt(asprintf(&expect_l1, "%s: zone cluster.test, name "
+	                 "we\"ird\\name?.cluster.test, role lb, 3 nodes, knotd pid "
+	                 "4242\ncheck rfb, interval 200 ms, timeout 100 ms, rise 2, "
+	                 "fall 3; checker heartbeat 300ms ago\n\n", seg_name + 1), 0);
+	ck_assert_msg(strncmp(text, expect_l1, strlen(expect_l1)) == 0,
+	              "header:\n%s\nexpected:\n%s", text, expect_l1);
+	free(expect_l1);
+	ck_assert_ptr_null(strstr(text, "STALE"));
+
+	/* Table: every row lines up under the titles. */
+	const char *table = strstr(text, "\n\n") + 2;
+	char *copy = strdup(table);
+	char *save = NULL;
+	char *head = strtok_r(copy, "\n", &save);
+	size_t c_health = col_of(head, "HEALTH"), c_admin = col_of(head, "ADMIN");
+	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
+	ck_assert_uint_eq(strlen(head), c_answers_end);
+	const char *health[] = { "up", "down", "unknown" };
+	const char *admin[] = { "auto", "drain", "auto" };
+	for (int i = 0; i < 3; i++) {
+		char *row = strtok_r(NULL, "\n", &save);
+		ck_assert_ptr_nonnull(row);
+		ck_assert_msg(strncmp(row + c_health, health[i], strlen(health[i])) == 0,
+		              "row %d: %s", i, row);
+		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
+		              "row %d: %s", i, row);
+		/* ANSWERS is right-aligned and the widest row sets the width. */
+		ck_assert_uint_eq(strlen(row), strlen(head));
+		ck_assert(row[strlen(row) - 1] != ' ');
+	}
+	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
+	free(copy);
+	ck_assert_ptr_nonnull(strstr(table, "192.168.1.100"));
+	ck_assert_ptr_nonnull(strstr(table, "fd00::1234:5678:9abc"));
+	ck_assert_ptr_nonnull(strstr(table, "1m05s"));
+	ck_assert_ptr_nonnull(strstr(table, "1.2ms"));
+	ck_assert_ptr_nonnull(strstr(table, "refused"));
+	tgc_ctl_buf_reset(&b);
+
+	/* Stale heartbeat: older than 3 intervals + 1 s. */
+	st.heartbeat_ms = now - 1601;
+	tgc_ctl_render_status(&b, &st);
+	ck_assert_ptr_nonnull(strstr(tgc_ctl_buf_str(&b),
+	                      "checker heartbeat 1.6s ago STALE\n"));
+	tgc_ctl_buf_reset(&b);
+	st.heartbeat_ms = 0;
+	tgc_ctl_render_status(&b, &st);
+	ck_assert_ptr_nonnull(strstr(tgc_ctl_buf_str(&b),
+	                      "checker heartbeat never STALE\n"));
+
+	tgc_ctl_buf_free(&b);
+	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(status_json)
+{
+	uint64_t now = 10 * 86400000ULL;
+	put_probe(0, TGC_HEALTH_UP, TGC_PROBE_OK, 7, 0, 250, now - 65000, 9);
+	atomic_store(&seg_table.nodes[0].answers, 5);
+	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DOWN), KNOT_EOK);
+	atomic_store(&seg_table.hdr->heartbeat_ms, now - 300);
+
+	tgc_ctl_status_t st;
+	ck_assert_int_eq(tgc_ctl_status_load(&st, &seg_table, now), KNOT_EOK);
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_json(&b, &st);
+	ck_assert(!b.failed);
+
+	char *expect = NULL;
+	ck_assert_int_gt(asprintf(&expect,
+	    "{\"version\":1,\"segment\":\"%s\",\"zone\":\"cluster.test\","
+	    "\"name\":\"we\\\"ird\\\\name\\u0001.cluster.test\",\"role\":\"lb\","
+	    "\"check\":{\"kind\":\"rfb\",\"interval_ms\":200,\"timeout_ms\":100,"
+	    "\"rise\":2,\"fall\":3},\"writer_pid\":null,\"created_ms\":%" PRIu64
+	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
+	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
+	    "\"heartbeat_stale\":false,\"nodes\":[\n"
+	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
+	    "\"mapped\":\"192.168.1.100\",\"health\":\"up\",\"admin\":\"auto\","
+	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
+	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
+	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},\n"
+	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
+	    "\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
+	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
+	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
+	    "\"transitions\":0,\"answers\":0},\n"
+	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
+	    "\"mapped\":null,\"health\":\"unknown\",\"admin\":\"down\","
+	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
+	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
+	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}\n"
+	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
+	    now - 65000, now - 65000), 0);
+	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
+	free(expect);
+	/* Two changes so far: one probe write and one admin write. */
+	ck_assert_uint_eq(st.generation, 2);
+
+	tgc_ctl_buf_free(&b);
+	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(list_render)
+{
+	uint64_t now = 10 * 86400000ULL;
+	atomic_store(&seg_table.hdr->writer_pid, 77);
+	atomic_store(&seg_table.hdr->heartbeat_ms, now - 100);
+	tgc_ctl_status_t st;
+	ck_assert_int_eq(tgc_ctl_status_load(&st, &seg_table, now), KNOT_EOK);
+
+	tgc_ctl_list_entry_t e[2] = {
+		{ .segment = seg_name + 1, .st = &st },
+		{ .segment = "tgcluster.other", .error = "permission denied" },
+	};
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_list(&b, e, 2, false);
+	const char *text = tgc_ctl_buf_str(&b);
+	ck_assert(strncmp(text, "SEGMENT ", 8) == 0);
+	ck_assert_ptr_nonnull(strstr(text, "  cluster.test  lb  "));
+	ck_assert_ptr_nonnull(strstr(text, "  100ms\n"));
+	ck_assert_ptr_nonnull(strstr(text, "permission denied\n"));
+	ck_assert_ptr_null(strstr(text, " \n"));
+	tgc_ctl_buf_reset(&b);
+
+	e[0].writer_gone = true;
+	tgc_ctl_render_list(&b, e, 2, true);
+	char *expect = NULL;
+	ck_assert_int_gt(asprintf(&expect,
+	    "{\"version\":1,\"segments\":[\n"
+	    "{\"segment\":\"%s\",\"zone\":\"cluster.test\","
+	    "\"name\":\"we\\\"ird\\\\name\\u0001.cluster.test\",\"role\":\"lb\","
+	    "\"node_count\":3,\"writer_pid\":77,\"writer_alive\":false,"
+	    "\"heartbeat_age_ms\":100,\"heartbeat_stale\":false,\"error\":null},\n"
+	    "{\"segment\":\"tgcluster.other\",\"zone\":null,\"name\":null,"
+	    "\"role\":null,\"node_count\":null,\"writer_pid\":null,"
+	    "\"writer_alive\":null,\"heartbeat_age_ms\":null,"
+	    "\"heartbeat_stale\":null,\"error\":\"permission denied\"}\n"
+	    "]}\n", seg_name + 1), 0);
+	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
+	free(expect);
+	tgc_ctl_buf_reset(&b);
+
+	tgc_ctl_render_list(&b, e, 0, true);
+	ck_buf(&b, "{\"version\":1,\"segments\":[]}\n");
+
+	tgc_ctl_buf_free(&b);
+	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(translator_cache)
+{
+	char name[TGC_TABLE_NAME_MAX + 8];
+	snprintf(name, sizeof(name), "%s-tr", seg_name);
+	tgc_table_node_t up[1];
+	memset(up, 0, sizeof(up));
+	ck_assert_int_eq(tgc_addr_parse("127.0.0.41", &up[0].addr), KNOT_EOK);
+	up[0].port = 53;
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_TRANSLATOR, .zone = "cluster.test",
+		.instance = name + 1, .name = "cluster.test", .nodes = up,
+		.node_count = 1, .check = TGC_CHECK_NONE, .interval_ms = 1000,
+		.timeout_ms = 500, .rise = 1, .fall = 1, .stale_limit_s = 60,
+	};
+	tgc_table_t tr;
+	(void)tgc_table_unlink(name);
+	ck_assert_int_eq(tgc_table_open(&tr, name, &spec, NULL, NULL), KNOT_EOK);
+
+	uint64_t now = 10 * 86400000ULL;
+	tgc_cache_snap_t *c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
+	c->valid = true;
+	c->ok = true;
+	c->count = 2;
+	c->ttl = 5;
+	c->fetched_ms = now - 1500;
+	c->polled_ms = now - 500;
+	ck_assert_int_eq(tgc_addr_parse("192.168.1.100", &c->addrs[0]), KNOT_EOK);
+	ck_assert_int_eq(tgc_addr_parse("192.168.1.101", &c->addrs[1]), KNOT_EOK);
+	int ret = tgc_table_cache_write(&tr, TGC_CACHE_A, c);
+	free(c);
+	ck_assert_int_eq(ret, KNOT_EOK);
+
+	tgc_ctl_status_t st;
+	ck_assert_int_eq(tgc_ctl_status_load(&st, &tr, now), KNOT_EOK);
+	tgc_table_close(&tr);
+	(void)tgc_table_unlink(name);
+	ck_assert(st.has_cache);
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_json(&b, &st);
+	const char *text = tgc_ctl_buf_str(&b);
+	ck_assert_ptr_nonnull(strstr(text, "\"role\":\"translator\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"cache\":{\"stale_limit_s\":60,"
+	                      "\"records\":[\n{\"type\":\"A\",\"valid\":true,"
+	                      "\"last_poll_ok\":true,\"rcode\":\"NOERROR\",\"ttl\":5,"
+	                      "\"upstream\":0,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"age_ms\":1500,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"addresses\":[\"192.168.1.100\","
+	                      "\"192.168.1.101\"]}"));
+	ck_assert_ptr_nonnull(strstr(text, "{\"type\":\"AAAA\",\"valid\":false,"));
+	tgc_ctl_buf_reset(&b);
+
+	tgc_ctl_render_status(&b, &st);
+	text = tgc_ctl_buf_str(&b);
+	ck_assert_ptr_nonnull(strstr(text, "role translator"));
+	ck_assert_ptr_nonnull(strstr(text, "  A    NOERROR, 2 addresses, ttl 5, "
+	                      "age 1.5s, from upstream 0; last poll ok 500ms ago"));
+	ck_assert_ptr_nonnull(strstr(text, "  AAAA empty; last poll failed;"));
+
+	tgc_ctl_buf_free(&b);
+	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(admin_names)
+{
+	ck_assert_int_eq(tgc_table_admin_parse("drain"), TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(tgc_table_admin_parse("DRAIN"), -1);
+	ck_assert_str_eq(tgc_ctl_role_str(TGC_ROLE_TRANSLATOR), "translator");
+	ck_assert_str_eq(tgc_ctl_role_str(0), "invalid");
+	ck_assert_str_eq(tgc_ctl_check_str(TGC_CHECK_NONE), "none");
+	ck_assert_str_eq(tgc_ctl_check_str(99), "invalid");
+
+	char buf[TGC_ADDR_STRLEN + 8];
+	tgc_addr_t a;
+	ck_assert_int_eq(tgc_addr_parse("fd00::1", &a), KNOT_EOK);
+	ck_assert_str_eq(tgc_ctl_fmt_node(&a, 5900, buf, sizeof(buf)), "fd00::1@5900");
+}
+END_TEST
+
+/*! \brief Adds a one-test case. */
+static void add_case(Suite *s, const char *name, const TTest *test, bool segment)
+{
+	TCase *tc = tcase_create(name);
+	if (segment) {
+		tcase_add_unchecked_fixture(tc, seg_name_setup, seg_name_teardown);
+		tcase_add_checked_fixture(tc, seg_setup, seg_teardown);
+	}
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
+/*! \brief The "ctl" suite. */
+static Suite *ctl_suite(void)
+{
+	Suite *s = suite_create("ctl");
+	add_case(s, "durations", durations, false);
+	add_case(s, "json_escape", json_escape, false);
+	add_case(s, "buffer", buffer, false);
+	add_case(s, "node_parse", node_parse, false);
+	add_case(s, "node_ambiguous", node_ambiguous, false);
+	add_case(s, "grid_widths", grid_widths, false);
+	add_case(s, "instance_match", instance_match, false);
+	add_case(s, "heartbeat", heartbeat, false);
+	add_case(s, "admin_names", admin_names, false);
+	add_case(s, "status_render", status_render, true);
+	add_case(s, "status_json", status_json, true);
+	add_case(s, "list_render", list_render, true);
+	add_case(s, "translator_cache", translator_cache, true);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ctl_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,1293 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+
+/*!
+ * \file
+ *
+ * \brief Unit tests of module/forward.c (translator): reply validation,
+ *        extraction, rewriting, the cache state machine, the cache records of
+ *        the table and tgc_forward_query() against an in-process upstream.
+ */
+
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <libknot/libknot.h>
+
+#include "module/forward.h"
+#include "module/table.h"
+
+/*! \brief The cluster name of the tests. */
+static const knot_dname_t *NAME = (const knot_dname_t *)"\x08""internet""\x06""intern""\x04""netz";
+/*! \brief The same name in other case. */
+static const knot_dname_t *NAME_UC = (const knot_dname_t *)"\x08""INTERNET""\x06""Intern""\x04""NETZ";
+/*! \brief Another name. */
+static const knot_dname_t *OTHER = (const knot_dname_t *)"\x03""www""\x06""intern""\x04""netz";
+
+/*! \brief A query and what a reply must match. */
+typedef struct {
+	uint8_t wire[1024];
+	knot_pkt_t *pkt;
+	tgc_fwd_sent_t sent;
+} query_t;
+
+/*! \brief Builds a query for NAME/qtype, signed with \a key if not NULL. */
+static void query_make(query_t *q, uint16_t qtype, const knot_tsig_key_t *key)
+{
+	q->pkt = knot_pkt_new(q->wire, sizeof(q->wire), NULL);
+	ck_assert_ptr_nonnull(q->pkt);
+	ck_assert_int_eq(tgc_forward_build(q->pkt, &q->sent, NAME, qtype,
+	                                   KNOT_CLASS_IN, key), KNOT_EOK);
+}
+
+/*! \brief Options of a test reply. */
+typedef struct {
+	int id_delta;              /*!< Added to the query ID. */
+	bool qr_clear;             /*!< Leave QR clear. */
+	uint8_t opcode;            /*!< Opcode. */
+	const knot_dname_t *qname; /*!< Question name (NULL: the query's). */
+	uint16_t qtype;            /*!< 0: the query's. */
+	uint16_t qclass;           /*!< 0: the query's. */
+	uint8_t rcode;             /*!< RCODE. */
+	const char *const *addrs;  /*!< A/AAAA answers of the question name. */
+	uint32_t ttl;              /*!< Their TTL. */
+	bool soa;                  /*!< Put a SOA (TTL 300, MINIMUM 30) in AUTHORITY. */
+	const knot_tsig_key_t *key; /*!< Sign with this key. */
+	const uint8_t *mac;        /*!< Request MAC for signing (NULL: the query's). */
+	size_t mac_len;            /*!< Its length. */
+} reply_opt_t;
+
+/*! \brief A reply on the wire. */
+typedef struct {
+	uint8_t wire[2048];
+	size_t len;
+} reply_t;
+
+/*! \brief Adds one RR (owner, type, ttl, rdata) to the current section. */
+static void put_rr(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t type,
+                   uint32_t ttl, const uint8_t *rd, uint16_t rd_len)
+{
+	/* The packet frees the owner and rdata (KNOT_PF_FREE), not the RRset
+	 * structure: that one lives on the stack. */
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, knot_dname_copy(owner, &pkt->mm), type, KNOT_CLASS_IN, ttl);
+	ck_assert_ptr_nonnull(rr.owner);
+	ck_assert_int_eq(knot_rrset_add_rdata(&rr, rd, rd_len, &pkt->mm), KNOT_EOK);
+	ck_assert_int_eq(knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &rr, KNOT_PF_FREE),
+	                 KNOT_EOK);
+}
+
+/*! \brief Builds the reply to \a q as \a o says. */
+static void reply_make(reply_t *r, const query_t *q, const reply_opt_t *o)
+{
+	knot_pkt_t *pkt = knot_pkt_new(r->wire, sizeof(r->wire), NULL);
+	ck_assert_ptr_nonnull(pkt);
+	knot_pkt_clear(pkt);
+	uint16_t qtype = o->qtype ? o->qtype : q->sent.qtype;
+	uint16_t qclass = o->qclass ? o->qclass : q->sent.qclass;
+	const knot_dname_t *qname = o->qname ? o->qname : q->sent.qname;
+
+	knot_wire_set_id(pkt->wire, (uint16_t)(q->sent.id + o->id_delta));
+	ck_assert_int_eq(knot_pkt_put_question(pkt, qname, qclass, qtype), KNOT_EOK);
+	if (!o->qr_clear) {
+		knot_wire_set_qr(pkt->wire);
+	}
+	knot_wire_set_opcode(pkt->wire, o->opcode);
+	knot_wire_set_aa(pkt->wire);
+	knot_wire_set_rcode(pkt->wire, o->rcode);
+
+	ck_assert_int_eq(knot_pkt_begin(pkt, KNOT_ANSWER), KNOT_EOK);
+	for (size_t i = 0; o->addrs != NULL && o->addrs[i] != NULL; i++) {
+		uint8_t buf[16];
+		bool v6 = strchr(o->addrs[i], ':') != NULL;
+		ck_assert_int_eq(inet_pton(v6 ? AF_INET6 : AF_INET, o->addrs[i], buf), 1);
+		put_rr(pkt, qname, v6 ? KNOT_RRTYPE_AAAA : KNOT_RRTYPE_A,
+		       o->ttl + (uint32_t)i, buf, v6 ? 16 : 4);
+	}
+	/* Unrelated data that must never be cached as the name's. */
+	static const uint8_t other_a[4] = { 192, 0, 2, 99 };
+	put_rr(pkt, OTHER, KNOT_RRTYPE_A, 7, other_a, 4);
+
+	ck_assert_int_eq(knot_pkt_begin(pkt, KNOT_AUTHORITY), KNOT_EOK);
+	if (o->soa) {
+		uint8_t soa[64];
+		size_t n = 0;
+		memcpy(soa + n, "\x02ns\x06intern\x04netz", 16); n += 16;
+		memcpy(soa + n, "\x02hm\x06intern\x04netz", 16); n += 16;
+		static const uint8_t nums[20] = { 0, 0, 0, 1, 0, 0, 14, 16, 0, 0, 3, 132,
+		                                  0, 9, 58, 128, 0, 0, 0, 30 };
+		memcpy(soa + n, nums, sizeof(nums)); n += sizeof(nums);
+		put_rr(pkt, (const knot_dname_t *)"\x06intern\x04netz",
+		       KNOT_RRTYPE_SOA, 300, soa, (uint16_t)n);
+	}
+
+	r->len = pkt->size;
+	if (o->key != NULL) {
+		uint8_t digest[64];
+		size_t digest_len = sizeof(digest);
+		ck_assert_int_eq(knot_tsig_sign(pkt->wire, &pkt->size, pkt->max_size,
+		                                o->mac ? o->mac : q->sent.mac,
+		                                o->mac ? o->mac_len : q->sent.mac_len,
+		                                digest, &digest_len, o->key, 0, 0),
+		                 KNOT_EOK);
+		r->len = pkt->size;
+	}
+	knot_pkt_free(pkt);
+}
+
+/*! \brief Validates a reply wire against a query. */
+static tgc_fwd_verdict_t check_reply(const query_t *q, reply_t *r)
+{
+	knot_pkt_t *pkt = knot_pkt_new(r->wire, r->len, NULL);
+	ck_assert_ptr_nonnull(pkt);
+	tgc_fwd_verdict_t v = tgc_forward_validate(pkt, &q->sent);
+	knot_pkt_free(pkt);
+	return v;
+}
+
+/*! \brief Address list helper. */
+static const char *const ADDRS2[] = { "10.10.10.100", "10.10.10.102", NULL };
+
+/*
+ * Validation.
+ */
+
+START_TEST(validate_ok)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	ck_assert(!knot_wire_get_rd(q.pkt->wire));
+	ck_assert(knot_pkt_has_edns(q.pkt) || q.pkt->size > 12);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .ttl = 5 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_case_insensitive)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .qname = NAME_UC, .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_random_ids)
+{
+	/* Two queries in a row get different IDs (1/65536 chance of a
+	 * false failure per try: allow a retry). */
+	query_t a, b;
+	query_make(&a, KNOT_RRTYPE_A, NULL);
+	query_make(&b, KNOT_RRTYPE_A, NULL);
+	if (a.sent.id == b.sent.id) {
+		knot_pkt_free(b.pkt);
+		query_make(&b, KNOT_RRTYPE_A, NULL);
+	}
+	ck_assert_uint_ne(a.sent.id, b.sent.id);
+	knot_pkt_free(a.pkt);
+	knot_pkt_free(b.pkt);
+}
+END_TEST
+
+START_TEST(validate_wrong_id)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .id_delta = 1, .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_BAD_ID);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_qr_clear)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .qr_clear = true, .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_NOT_RESPONSE);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_opcode)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .opcode = KNOT_OPCODE_NOTIFY });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_BAD_OPCODE);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_question)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .qname = OTHER, .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_BAD_QUESTION);
+	reply_make(&r, &q, &(reply_opt_t){ .qtype = KNOT_RRTYPE_AAAA });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_BAD_QUESTION);
+	reply_make(&r, &q, &(reply_opt_t){ .qclass = KNOT_CLASS_CH });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_BAD_QUESTION);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_question_count)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	/* No question: header only, answer-less. */
+	reply_make(&r, &q, &(reply_opt_t){ 0 });
+	reply_t none = r;
+	knot_wire_set_qdcount(none.wire, 0);
+	none.len = KNOT_WIRE_HEADER_SIZE;
+	knot_wire_set_ancount(none.wire, 0);
+	knot_wire_set_nscount(none.wire, 0);
+	knot_wire_set_arcount(none.wire, 0);
+	ck_assert_int_eq(check_reply(&q, &none), TGC_FWD_BAD_QUESTION);
+
+	/* Two questions: the question repeated. */
+	reply_t two;
+	size_t qlen = knot_dname_size(NAME) + 4;
+	memcpy(two.wire, r.wire, KNOT_WIRE_HEADER_SIZE + qlen);
+	memcpy(two.wire + KNOT_WIRE_HEADER_SIZE + qlen,
+	       r.wire + KNOT_WIRE_HEADER_SIZE, qlen);
+	two.len = KNOT_WIRE_HEADER_SIZE + 2 * qlen;
+	knot_wire_set_qdcount(two.wire, 2);
+	knot_wire_set_ancount(two.wire, 0);
+	knot_wire_set_nscount(two.wire, 0);
+	knot_wire_set_arcount(two.wire, 0);
+	ck_assert_int_eq(check_reply(&q, &two), TGC_FWD_BAD_QUESTION);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(validate_malformed)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2 });
+	reply_t cut = r;
+	cut.len = r.len - 3; /* In the middle of the last RR. */
+	ck_assert_int_eq(check_reply(&q, &cut), TGC_FWD_MALFORMED);
+	cut.len = 11;
+	ck_assert_int_eq(check_reply(&q, &cut), TGC_FWD_MALFORMED);
+	cut.len = 0;
+	ck_assert_int_eq(check_reply(&q, &cut), TGC_FWD_MALFORMED);
+	/* Bad label in the question. */
+	reply_t bad = r;
+	bad.wire[KNOT_WIRE_HEADER_SIZE] = 0xc0;
+	ck_assert_int_eq(check_reply(&q, &bad), TGC_FWD_MALFORMED);
+	ck_assert_int_eq(tgc_forward_validate(NULL, &q.sent), TGC_FWD_MALFORMED);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+/*! \brief TSIG keys of the tests. */
+static knot_tsig_key_t key_a, key_a_other_secret, key_b;
+
+static void keys_setup(void)
+{
+	ck_assert_int_eq(knot_tsig_key_init(&key_a, "hmac-sha256", "tgc-key.",
+	                 "Wp0m4pkCIJ1n4c1sbG5V5HGQ0O0yqZbI0C5q7K8yvbM="), KNOT_EOK);
+	ck_assert_int_eq(knot_tsig_key_init(&key_a_other_secret, "hmac-sha256",
+	                 "tgc-key.", "c2VjcmV0IHRoYXQgaXMgbm90IHRoZSBzYW1lIG9uZSE="),
+	                 KNOT_EOK);
+	ck_assert_int_eq(knot_tsig_key_init(&key_b, "hmac-sha256", "other-key.",
+	                 "Wp0m4pkCIJ1n4c1sbG5V5HGQ0O0yqZbI0C5q7K8yvbM="), KNOT_EOK);
+}
+
+static void keys_teardown(void)
+{
+	knot_tsig_key_deinit(&key_a);
+	knot_tsig_key_deinit(&key_a_other_secret);
+	knot_tsig_key_deinit(&key_b);
+}
+
+START_TEST(tsig_valid)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, &key_a);
+	ck_assert(q.sent.mac_len > 0);
+	ck_assert_int_eq(knot_wire_get_arcount(q.pkt->wire), 2); /* OPT, TSIG */
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_a });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(tsig_missing)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, &key_a);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TSIG_MISSING);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(tsig_wrong)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, &key_a);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_a_other_secret });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TSIG_BAD);
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_b });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TSIG_BAD);
+	/* Right key, but signed over another request MAC (a replay). */
+	static const uint8_t other_mac[32] = { 1, 2, 3 };
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_a,
+	                                   .mac = other_mac, .mac_len = 32 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TSIG_BAD);
+	/* A byte changed after signing. */
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_a });
+	static const uint8_t rd[4] = { 10, 10, 10, 100 };
+	uint8_t *at = memmem(r.wire, r.len, rd, sizeof(rd));
+	ck_assert_ptr_nonnull(at);
+	at[3] ^= 1;
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TSIG_BAD);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(tsig_unexpected)
+{
+	/* No key configured: a signed reply is accepted (nothing to check). */
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .key = &key_a });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(verdict_strings)
+{
+	for (int v = TGC_FWD_OK; v <= TGC_FWD_TSIG_BAD; v++) {
+		ck_assert_str_ne(tgc_forward_verdict_str(v), "invalid");
+	}
+	for (int e = TGC_FWD_ERR_TIMEOUT; e < TGC_FWD_ERR_COUNT; e++) {
+		ck_assert_str_ne(tgc_forward_err_str(e), "unknown");
+	}
+}
+END_TEST
+
+/*
+ * Extraction and rewriting.
+ */
+
+/*! \brief Parses a reply (validated) into a packet. */
+static knot_pkt_t *parsed(const query_t *q, reply_t *r)
+{
+	knot_pkt_t *pkt = knot_pkt_new(r->wire, r->len, NULL);
+	ck_assert_ptr_nonnull(pkt);
+	ck_assert_int_eq(tgc_forward_validate(pkt, &q->sent), TGC_FWD_OK);
+	return pkt;
+}
+
+START_TEST(extract_addresses)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	static const char *const three[] = { "10.0.0.3", "10.0.0.1", "10.0.0.2", NULL };
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = three, .ttl = 30 });
+	knot_pkt_t *pkt = parsed(&q, &r);
+
+	tgc_cache_snap_t snap;
+	memset(&snap, 0xff, sizeof(snap));
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_A, &snap), KNOT_EOK);
+	ck_assert(snap.valid && snap.ok);
+	ck_assert_uint_eq(snap.rcode, KNOT_RCODE_NOERROR);
+	ck_assert_uint_eq(snap.count, 3);
+	ck_assert_uint_eq(snap.ttl, 30); /* min of 30, 31, 32 */
+	ck_assert_uint_eq(snap.soa_owner_len, 0);
+	char txt[TGC_ADDR_STRLEN];
+	for (int i = 0; i < 3; i++) { /* answer order, other name ignored */
+		ck_assert_str_eq(tgc_addr_format(&snap.addrs[i], txt, sizeof(txt)), three[i]);
+	}
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(extract_negative)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_AAAA, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .soa = true });
+	knot_pkt_t *pkt = parsed(&q, &r);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.rcode, KNOT_RCODE_NOERROR);
+	ck_assert_uint_eq(snap.count, 0);
+	ck_assert_uint_eq(snap.ttl, 30); /* min(SOA TTL 300, MINIMUM 30) */
+	ck_assert_uint_eq(snap.soa_owner_len, 13);
+	ck_assert_uint_eq(snap.soa_rdata_len, 16 + 16 + 20);
+	ck_assert(memcmp(snap.soa, "\x06intern\x04netz", 13) == 0);
+	knot_pkt_free(pkt);
+
+	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN, .soa = true });
+	pkt = parsed(&q, &r);
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.rcode, KNOT_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(snap.count, 0);
+	knot_pkt_free(pkt);
+
+	/* No SOA: TTL 0 (not to be cached downstream). */
+	reply_make(&r, &q, &(reply_opt_t){ 0 });
+	pkt = parsed(&q, &r);
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.ttl, 0);
+	knot_pkt_free(pkt);
+
+	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_SERVFAIL });
+	pkt = parsed(&q, &r);
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap), KNOT_EINVAL);
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(extract_limit)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	static char bufs[40][16];
+	const char *many[41];
+	for (int i = 0; i < 40; i++) {
+		snprintf(bufs[i], sizeof(bufs[i]), "10.1.0.%d", i + 1);
+		many[i] = bufs[i];
+	}
+	many[40] = NULL;
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = many, .ttl = 5 });
+	knot_pkt_t *pkt = parsed(&q, &r);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_A, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.count, TGC_CACHE_ADDRS_MAX);
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(rewrite_parsed_answer)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	static const char *const three[] = { "10.10.10.100", "8.8.8.8", "10.10.10.102", NULL };
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = three, .ttl = 5 });
+	knot_pkt_t *pkt = parsed(&q, &r);
+
+	tgc_natmap_rule_t rules[2];
+	ck_assert_int_eq(tgc_natmap_rule_parse("10.10.10.0/24=192.168.1.0/24",
+	                                       &rules[0], NULL), KNOT_EOK);
+	ck_assert_int_eq(tgc_natmap_rule_parse("fd00::/64=fd01::/64", &rules[1],
+	                                       NULL), KNOT_EOK);
+	const knot_pktsection_t *an = knot_pkt_section(pkt, KNOT_ANSWER);
+	/* Each address is its own RRset (TTLs differ), plus the other name. */
+	ck_assert_uint_eq(an->count, 4);
+	size_t done = 0;
+	for (uint16_t i = 0; i < an->count; i++) {
+		done += tgc_forward_rewrite((knot_rrset_t *)knot_pkt_rr(an, i), rules, 2);
+	}
+	ck_assert_uint_eq(done, 2);
+	static const uint8_t want[3][4] = {
+		{ 192, 168, 1, 100 }, { 8, 8, 8, 8 }, { 192, 168, 1, 102 },
+	};
+	for (uint16_t i = 0; i < 3; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(an, i);
+		ck_assert_uint_eq(rr->rrs.rdata->len, 4);
+		ck_assert(memcmp(rr->rrs.rdata->data, want[i], 4) == 0);
+	}
+	/* Not an address type, no rules: nothing. */
+	knot_rrset_t txt;
+	knot_rrset_init(&txt, (knot_dname_t *)NAME, KNOT_RRTYPE_TXT, KNOT_CLASS_IN, 5);
+	ck_assert_uint_eq(tgc_forward_rewrite(&txt, rules, 2), 0);
+	ck_assert_uint_eq(tgc_forward_rewrite((knot_rrset_t *)knot_pkt_rr(an, 0),
+	                                      rules, 0), 0);
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+
+	/* IPv6. */
+	query_make(&q, KNOT_RRTYPE_AAAA, NULL);
+	static const char *const v6[] = { "fd00::5", "2001:db8::1", NULL };
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = v6, .ttl = 5 });
+	pkt = parsed(&q, &r);
+	an = knot_pkt_section(pkt, KNOT_ANSWER);
+	ck_assert_uint_eq(tgc_forward_rewrite((knot_rrset_t *)knot_pkt_rr(an, 0), rules, 2), 1);
+	ck_assert_uint_eq(tgc_forward_rewrite((knot_rrset_t *)knot_pkt_rr(an, 1), rules, 2), 0);
+	uint8_t exp6[16];
+	inet_pton(AF_INET6, "fd01::5", exp6);
+	ck_assert(memcmp(knot_pkt_rr(an, 0)->rrs.rdata->data, exp6, 16) == 0);
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+/*
+ * The cache state machine (fake clock).
+ */
+
+START_TEST(cache_states)
+{
+	const uint32_t fresh = 2500, stale = 60;
+	tgc_cache_snap_t s;
+	memset(&s, 0, sizeof(s));
+	uint64_t t = 1000000;
+
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t, fresh, stale), TGC_CACHE_EMPTY);
+	ck_assert_int_eq(tgc_forward_cache_state(NULL, t, fresh, stale), TGC_CACHE_EMPTY);
+
+	/* A good poll at t. */
+	s.valid = s.ok = true;
+	s.fetched_ms = t;
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t, fresh, stale), TGC_CACHE_FRESH);
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + fresh, fresh, stale), TGC_CACHE_FRESH);
+	/* The poller is late (hung): no longer fresh even with ok set. */
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + fresh + 1, fresh, stale), TGC_CACHE_STALE);
+
+	/* Every upstream fails from t + 1000 on. */
+	s.ok = false;
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + 1000, fresh, stale), TGC_CACHE_STALE);
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + stale * 1000, fresh, stale), TGC_CACHE_STALE);
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + stale * 1000 + 1, fresh, stale), TGC_CACHE_EXPIRED);
+
+	/* Recovered: a new good poll. */
+	t += 100000;
+	s.ok = true;
+	s.fetched_ms = t;
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + 10, fresh, stale), TGC_CACHE_FRESH);
+
+	/* A clock that went back counts as age 0. */
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t - 5000, fresh, stale), TGC_CACHE_FRESH);
+
+	/* stale-limit 0: never stale. */
+	s.ok = false;
+	ck_assert_int_eq(tgc_forward_cache_state(&s, t + 1, fresh, 0), TGC_CACHE_EXPIRED);
+}
+END_TEST
+
+START_TEST(cache_ttls)
+{
+	ck_assert_uint_eq(tgc_forward_cache_ttl(TGC_CACHE_FRESH, 3, 5), 3);
+	ck_assert_uint_eq(tgc_forward_cache_ttl(TGC_CACHE_FRESH, 300, 5), 5);
+	ck_assert_uint_eq(tgc_forward_cache_ttl(TGC_CACHE_STALE, 300, 5), TGC_FORWARD_STALE_TTL);
+	ck_assert_uint_eq(tgc_forward_cache_ttl(TGC_CACHE_STALE, 300, 0), 0);
+}
+END_TEST
+
+START_TEST(bounds)
+{
+	tgc_fwd_target_t t[4] = { 0 };
+	tgc_fwd_conf_t c = { .targets = t, .count = 2, .timeout_ms = 500 };
+	ck_assert_uint_eq(tgc_forward_budget_ms(&c), 1000);
+	c.count = 4;
+	c.timeout_ms = 1000;
+	ck_assert_uint_eq(tgc_forward_budget_ms(&c), TGC_FORWARD_BUDGET_MAX_MS);
+	c.count = 1;
+	c.timeout_ms = 5000;
+	ck_assert_uint_eq(tgc_forward_budget_ms(&c), 5000);
+	c.count = 2;
+	c.timeout_ms = 500;
+	ck_assert_uint_eq(tgc_forward_fresh_ms(1000, &c), 1000 + 2 * 1000 + 500);
+}
+END_TEST
+
+/*
+ * Cache records in the table.
+ */
+
+/*! \brief Segment of the table tests. */
+static char seg_name[64];
+
+static void seg_setup(void)
+{
+	snprintf(seg_name, sizeof(seg_name), "/tgcluster.test-forward-%d", getpid());
+	(void)tgc_table_unlink(seg_name);
+}
+
+static void seg_teardown(void)
+{
+	(void)tgc_table_unlink(seg_name);
+}
+
+/*! \brief Opens a translator table with \a n upstreams. */
+static void seg_open(tgc_table_t *t, uint32_t n, const char *name, tgc_table_origin_t *origin)
+{
+	tgc_table_node_t nodes[4];
+	memset(nodes, 0, sizeof(nodes));
+	for (uint32_t i = 0; i < n; i++) {
+		char txt[32];
+		snprintf(txt, sizeof(txt), "127.0.0.%u", i + 1);
+		ck_assert_int_eq(tgc_addr_parse(txt, &nodes[i].addr), KNOT_EOK);
+		nodes[i].port = 53;
+	}
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_TRANSLATOR, .zone = "intern.netz", .instance = "t",
+		.name = name, .nodes = nodes, .node_count = n, .interval_ms = 1000,
+		.timeout_ms = 500, .rise = 1, .fall = 1, .stale_limit_s = 60,
+	};
+	const char *err = NULL;
+	ck_assert_int_eq(tgc_table_open(t, seg_name, &spec, origin, &err), KNOT_EOK);
+}
+
+/*! \brief A snapshot with \a n addresses 10.0.<v>.<i>. */
+static void snap_fill(tgc_cache_snap_t *s, unsigned n, uint8_t v)
+{
+	memset(s, 0, sizeof(*s));
+	s->valid = s->ok = true;
+	s->rcode = 0;
+	s->count = n;
+	s->ttl = v;
+	s->fetched_ms = s->polled_ms = 1000 + v;
+	for (unsigned i = 0; i < n; i++) {
+		s->addrs[i].family = AF_INET;
+		s->addrs[i].len = 4;
+		s->addrs[i].bytes[0] = 10;
+		s->addrs[i].bytes[2] = v;
+		s->addrs[i].bytes[3] = (uint8_t)i;
+	}
+}
+
+START_TEST(table_cache_roundtrip)
+{
+	tgc_table_t t;
+	tgc_table_origin_t origin;
+	seg_open(&t, 2, "internet.intern.netz", &origin);
+	ck_assert_int_eq(origin, TGC_TABLE_CREATED);
+	ck_assert_ptr_nonnull(t.cache);
+	ck_assert_uint_eq(t.size, tgc_table_size(TGC_ROLE_TRANSLATOR, 2));
+	ck_assert_uint_eq(t.hdr->cache_off, sizeof(tgc_table_hdr_t) + 2 * sizeof(tgc_node_rec_t));
+	ck_assert_int_eq(tgc_table_validate(t.hdr, t.size, NULL), KNOT_EOK);
+
+	tgc_cache_snap_t in, out;
+	ck_assert_int_eq(tgc_table_cache_read(&t, TGC_CACHE_A, &out, true), KNOT_EOK);
+	ck_assert(!out.valid);
+	snap_fill(&in, 3, 7);
+	ck_assert_int_eq(tgc_table_cache_write(&t, TGC_CACHE_A, &in), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_cache_read(&t, TGC_CACHE_A, &out, false), KNOT_EOK);
+	ck_assert(out.valid && out.ok);
+	ck_assert_uint_eq(out.count, 3);
+	ck_assert_uint_eq(out.refreshes, 1);
+	ck_assert(tgc_addr_equal(&out.addrs[2], &in.addrs[2]));
+
+	/* A failed poll keeps the answer. */
+	tgc_cache_snap_t fail = { .polled_ms = 5000 };
+	ck_assert_int_eq(tgc_table_cache_write(&t, TGC_CACHE_A, &fail), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_cache_read(&t, TGC_CACHE_A, &out, false), KNOT_EOK);
+	ck_assert(out.valid && !out.ok);
+	ck_assert_uint_eq(out.count, 3);
+	ck_assert_uint_eq(out.failures, 1);
+	ck_assert_uint_eq(out.polled_ms, 5000);
+	ck_assert_uint_eq(out.fetched_ms, in.fetched_ms);
+
+	/* SOA of a negative AAAA answer. */
+	tgc_cache_snap_t neg;
+	memset(&neg, 0, sizeof(neg));
+	neg.valid = neg.ok = true;
+	neg.rcode = KNOT_RCODE_NXDOMAIN;
+	neg.soa_owner_len = 5;
+	neg.soa_rdata_len = 11;
+	memcpy(neg.soa, "\x04netzABCDEFGHIJK", 16);
+	ck_assert_int_eq(tgc_table_cache_write(&t, TGC_CACHE_AAAA, &neg), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_cache_read(&t, TGC_CACHE_AAAA, &out, true), KNOT_EOK);
+	ck_assert_uint_eq(out.rcode, KNOT_RCODE_NXDOMAIN);
+	ck_assert(memcmp(out.soa, neg.soa, 16) == 0);
+
+	/* Bad arguments. */
+	ck_assert_int_eq(tgc_table_cache_read(&t, 2, &out, false), KNOT_EINVAL);
+	in.count = TGC_CACHE_ADDRS_MAX + 1;
+	ck_assert_int_eq(tgc_table_cache_write(&t, TGC_CACHE_A, &in), KNOT_EINVAL);
+
+	/* Reuse keeps the cache; other upstreams (adopt) keep it too. */
+	tgc_table_t t2;
+	seg_open(&t2, 2, "internet.intern.netz", &origin);
+	ck_assert_int_eq(origin, TGC_TABLE_REUSED);
+	tgc_table_close(&t2);
+	seg_open(&t2, 3, "internet.intern.netz", &origin);
+	ck_assert_int_eq(origin, TGC_TABLE_ADOPTED);
+	ck_assert_int_eq(tgc_table_cache_read(&t2, TGC_CACHE_A, &out, false), KNOT_EOK);
+	ck_assert(out.valid);
+	ck_assert_uint_eq(out.count, 3);
+	tgc_table_close(&t2);
+	/* Another name: the cache is dropped. */
+	seg_open(&t2, 2, "other.intern.netz", &origin);
+	ck_assert_int_eq(origin, TGC_TABLE_ADOPTED);
+	ck_assert_int_eq(tgc_table_cache_read(&t2, TGC_CACHE_A, &out, false), KNOT_EOK);
+	ck_assert(!out.valid);
+	tgc_table_close(&t2);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(table_cache_validate)
+{
+	tgc_table_t t;
+	seg_open(&t, 1, "internet.intern.netz", NULL);
+	size_t size = t.size;
+	uint8_t *copy = malloc(size);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, t.hdr, size);
+	tgc_table_hdr_t *h = (tgc_table_hdr_t *)copy;
+	const char *err = NULL;
+
+	h->cache_off += 8;
+	ck_assert_int_eq(tgc_table_validate(copy, size, &err), KNOT_EMALF);
+	memcpy(copy, t.hdr, size);
+	/* An LB segment of the same bytes has the wrong size. */
+	h->role = TGC_ROLE_LB;
+	ck_assert_int_eq(tgc_table_validate(copy, size, &err), KNOT_EMALF);
+	memcpy(copy, t.hdr, size);
+	/* Cut off cache. */
+	ck_assert_int_eq(tgc_table_validate(copy, size - 8, &err), KNOT_EMALF);
+	/* A cache record with a count out of range. */
+	tgc_cache_rec_t *c = (tgc_cache_rec_t *)(copy + h->cache_off);
+	atomic_store(&c[1].count, TGC_CACHE_ADDRS_MAX + 1);
+	ck_assert_int_eq(tgc_table_validate(copy, size, &err), KNOT_EMALF);
+	free(copy);
+	tgc_table_close(&t);
+}
+END_TEST
+
+/*! \brief Shared state of the seqlock test. */
+typedef struct {
+	tgc_table_t *table;
+	_Atomic bool stop;
+	_Atomic unsigned long reads;
+	_Atomic unsigned long torn;
+} race_t;
+
+/*! \brief Writer thread: alternates two consistent answers. */
+static void *race_writer(void *arg)
+{
+	race_t *r = arg;
+	tgc_cache_snap_t s;
+	for (unsigned i = 0; !atomic_load(&r->stop); i++) {
+		snap_fill(&s, 1 + (i % TGC_CACHE_ADDRS_MAX), (uint8_t)(i & 0x7f));
+		(void)tgc_table_cache_write(r->table, TGC_CACHE_A, &s);
+	}
+	return NULL;
+}
+
+/*! \brief Reader thread: every snapshot must be one of the written ones. */
+static void *race_reader(void *arg)
+{
+	race_t *r = arg;
+	tgc_cache_snap_t s;
+	time_t end = time(NULL) + 10;
+	for (int n = 0; n < 20000 && time(NULL) < end; ) {
+		if (tgc_table_cache_read(r->table, TGC_CACHE_A, &s, false) != KNOT_EOK ||
+		    !s.valid) {
+			continue;
+		}
+		n++;
+		bool ok = s.count >= 1 && s.fetched_ms == 1000u + s.ttl;
+		for (unsigned j = 0; ok && j < s.count; j++) {
+			ok = s.addrs[j].bytes[2] == s.ttl && s.addrs[j].bytes[3] == j;
+		}
+		if (!ok) {
+			atomic_fetch_add(&r->torn, 1);
+		}
+		atomic_fetch_add(&r->reads, 1);
+	}
+	return NULL;
+}
+
+START_TEST(table_cache_seqlock)
+{
+	tgc_table_t t;
+	seg_open(&t, 1, "internet.intern.netz", NULL);
+	race_t r = { .table = &t };
+	tgc_cache_snap_t first;
+	snap_fill(&first, 1, 0);
+	ck_assert_int_eq(tgc_table_cache_write(&t, TGC_CACHE_A, &first), KNOT_EOK);
+	pthread_t w, rd[2];
+	ck_assert_int_eq(pthread_create(&w, NULL, race_writer, &r), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_create(&rd[i], NULL, race_reader, &r), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(rd[i], NULL);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(w, NULL);
+	ck_assert_uint_eq(atomic_load(&r.torn), 0);
+	ck_assert_uint_gt(atomic_load(&r.reads), 0);
+	tgc_table_close(&t);
+}
+END_TEST
+
+/*
+ * tgc_forward_query() against an in-process upstream on loopback.
+ */
+
+/*! \brief Behaviour of the test upstream. */
+typedef struct {
+	int udp;             /*!< Bound UDP socket. */
+	int tcp;             /*!< Listening TCP socket. */
+	uint16_t port;       /*!< Their port. */
+	int bad_first;       /*!< Replies with a wrong ID sent before the good one. */
+	bool truncate;       /*!< UDP replies have TC set and no answer. */
+	uint8_t rcode;       /*!< RCODE of the replies. */
+	_Atomic bool silent; /*!< Never reply over UDP (set by the test while running). */
+	_Atomic int udp_queries; /*!< Counted queries. */
+	_Atomic int tcp_queries; /*!< Counted TCP queries. */
+	pthread_t thread;
+	int stop[2];         /*!< Pipe to stop the thread. */
+} upstream_t;
+
+/*! \brief Makes the reply to a query wire (A 10.0.0.1 unless truncated). */
+static size_t upstream_reply(upstream_t *u, const uint8_t *in, size_t len,
+                             uint8_t *out, size_t out_max, bool tc, uint16_t id_delta)
+{
+	knot_pkt_t *q = knot_pkt_new((uint8_t *)in, len, NULL);
+	if (q == NULL || knot_pkt_parse(q, 0) != KNOT_EOK) {
+		knot_pkt_free(q);
+		return 0;
+	}
+	knot_pkt_t *r = knot_pkt_new(out, out_max, NULL);
+	knot_pkt_init_response(r, q);
+	knot_wire_set_id(r->wire, (uint16_t)(knot_wire_get_id(in) + id_delta));
+	knot_wire_set_rcode(r->wire, u->rcode);
+	if (tc) {
+		knot_wire_set_tc(r->wire);
+	} else if (knot_pkt_qtype(q) == KNOT_RRTYPE_A) {
+		static const uint8_t a[4] = { 10, 0, 0, 1 };
+		knot_rrset_t rr;
+		knot_rrset_init(&rr, knot_dname_copy(knot_pkt_qname(q), &r->mm),
+		                KNOT_RRTYPE_A, KNOT_CLASS_IN, 5);
+		knot_rrset_add_rdata(&rr, a, 4, &r->mm);
+		knot_pkt_put(r, KNOT_COMPR_HINT_QNAME, &rr, KNOT_PF_FREE);
+	}
+	size_t size = r->size;
+	knot_pkt_free(r);
+	knot_pkt_free(q);
+	return size;
+}
+
+/*! \brief The test upstream's thread. */
+static void *upstream_run(void *arg)
+{
+	upstream_t *u = arg;
+	uint8_t in[1500], out[1500];
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = u->udp, .events = POLLIN }, { .fd = u->tcp, .events = POLLIN },
+			{ .fd = u->stop[0], .events = POLLIN },
+		};
+		if (poll(p, 3, 5000) <= 0 || p[2].revents) {
+			return NULL;
+		}
+		if (p[0].revents) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(u->udp, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+			if (n <= 0) {
+				continue;
+			}
+			atomic_fetch_add(&u->udp_queries, 1);
+			if (u->silent) {
+				continue;
+			}
+			for (int i = 0; i < u->bad_first; i++) {
+				size_t m = upstream_reply(u, in, n, out, sizeof(out), false, 1);
+				sendto(u->udp, out, m, 0, (struct sockaddr *)&from, fl);
+			}
+			size_t m = upstream_reply(u, in, n, out, sizeof(out), u->truncate, 0);
+			sendto(u->udp, out, m, 0, (struct sockaddr *)&from, fl);
+		}
+		if (p[1].revents) {
+			int c = accept(u->tcp, NULL, NULL);
+			if (c < 0) {
+				continue;
+			}
+			atomic_fetch_add(&u->tcp_queries, 1);
+			uint8_t hdr[2];
+			if (recv(c, hdr, 2, MSG_WAITALL) == 2) {
+				size_t len = knot_wire_read_u16(hdr);
+				if (recv(c, in, len, MSG_WAITALL) == (ssize_t)len) {
+					size_t m = upstream_reply(u, in, len, out + 2,
+					                          sizeof(out) - 2, false, 0);
+					knot_wire_write_u16(out, m);
+					(void)send(c, out, m + 2, 0);
+				}
+			}
+			close(c);
+		}
+	}
+}
+
+/*! \brief Starts a test upstream on 127.0.0.1 (UDP and TCP, same port). */
+static void upstream_start(upstream_t *u)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		u->udp = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+		                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		ck_assert_int_eq(bind(u->udp, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		socklen_t sl = sizeof(sa);
+		getsockname(u->udp, (struct sockaddr *)&sa, &sl);
+		u->tcp = socket(AF_INET, SOCK_STREAM, 0);
+		int one = 1;
+		setsockopt(u->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(u->tcp, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			u->port = ntohs(sa.sin_port);
+			break;
+		}
+		close(u->udp);
+		close(u->tcp);
+	}
+	ck_assert_uint_ne(u->port, 0);
+	ck_assert_int_eq(listen(u->tcp, 8), 0);
+	ck_assert_int_eq(pipe(u->stop), 0);
+	ck_assert_int_eq(pthread_create(&u->thread, NULL, upstream_run, u), 0);
+}
+
+static void upstream_stop(upstream_t *u)
+{
+	ck_assert_int_eq(write(u->stop[1], "x", 1), 1);
+	pthread_join(u->thread, NULL);
+	close(u->udp);
+	close(u->tcp);
+	close(u->stop[0]);
+	close(u->stop[1]);
+}
+
+/*! \brief Target at 127.0.0.1@port. */
+static void target_at(tgc_fwd_target_t *t, uint16_t port)
+{
+	memset(t, 0, sizeof(*t));
+	tgc_addr_t a;
+	tgc_addr_parse("127.0.0.1", &a);
+	tgc_addr_to_sockaddr(&a, port, &t->addr);
+	snprintf(t->text, sizeof(t->text), "127.0.0.1@%u", port);
+}
+
+/*! \brief Records the try callbacks. */
+typedef struct {
+	int count;
+	size_t idx[8];
+	tgc_fwd_err_t res[8];
+} tries_t;
+
+static void on_try(void *ctx, size_t idx, tgc_fwd_err_t res, uint32_t rtt_us)
+{
+	(void)rtt_us;
+	tries_t *t = ctx;
+	if (t->count < 8) {
+		t->idx[t->count] = idx;
+		t->res[t->count] = res;
+	}
+	t->count++;
+}
+
+START_TEST(query_ignores_spoofed_first)
+{
+	upstream_t u = { .bad_first = 2 };
+	upstream_start(&u);
+	tgc_fwd_target_t t;
+	target_at(&t, u.port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 1000 };
+	tgc_fwd_stats_t st;
+	memset(&st, 0, sizeof(st));
+	tries_t tries = { 0 };
+	knot_pkt_t *reply = NULL;
+	size_t used = 9;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, &used, &st,
+	                                   on_try, &tries), KNOT_EOK);
+	ck_assert_uint_eq(used, 0);
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_INVALID], 2);
+	ck_assert_int_eq(tries.count, 1);
+	ck_assert_int_eq(tries.res[0], TGC_FWD_TRY_OK);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(reply, NAME, KNOT_RRTYPE_A, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.count, 1);
+	tgc_forward_reply_free(reply, NULL);
+	upstream_stop(&u);
+}
+END_TEST
+
+START_TEST(query_tcp_after_tc)
+{
+	upstream_t u = { .truncate = true };
+	upstream_start(&u);
+	tgc_fwd_target_t t;
+	target_at(&t, u.port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 1000 };
+	tgc_fwd_stats_t st;
+	memset(&st, 0, sizeof(st));
+	knot_pkt_t *reply = NULL;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, NULL, &st,
+	                                   NULL, NULL), KNOT_EOK);
+	ck_assert_uint_eq(st.tcp, 1);
+	ck_assert_int_eq(atomic_load(&u.tcp_queries), 1);
+	ck_assert(!knot_wire_get_tc(reply->wire));
+	ck_assert_uint_eq(knot_wire_get_ancount(reply->wire), 1);
+	tgc_forward_reply_free(reply, NULL);
+	upstream_stop(&u);
+}
+END_TEST
+
+START_TEST(query_failover)
+{
+	/* First target: nobody listens (refused); second: silent (timeout);
+	 * third: SERVFAIL; fourth: good. */
+	upstream_t silent = { .silent = true }, sf = { .rcode = KNOT_RCODE_SERVFAIL },
+	           good = { 0 };
+	upstream_start(&silent);
+	upstream_start(&sf);
+	upstream_start(&good);
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	socklen_t sl = sizeof(sa);
+	getsockname(s, (struct sockaddr *)&sa, &sl);
+	close(s); /* Port now closed: ICMP unreachable. */
+
+	tgc_fwd_target_t t[4];
+	target_at(&t[0], ntohs(sa.sin_port));
+	target_at(&t[1], silent.port);
+	target_at(&t[2], sf.port);
+	target_at(&t[3], good.port);
+	tgc_fwd_conf_t c = { .targets = t, .count = 4, .timeout_ms = 200 };
+	tgc_fwd_stats_t st;
+	memset(&st, 0, sizeof(st));
+	tries_t tries = { 0 };
+	knot_pkt_t *reply = NULL;
+	size_t used = 9;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, &used, &st,
+	                                   on_try, &tries), KNOT_EOK);
+	ck_assert_uint_eq(used, 3);
+	ck_assert_uint_eq(st.failovers, 3);
+	ck_assert_int_eq(tries.count, 4);
+	ck_assert_int_eq(tries.res[0], TGC_FWD_ERR_NETWORK);
+	ck_assert_int_eq(tries.res[1], TGC_FWD_ERR_TIMEOUT);
+	ck_assert_int_eq(tries.res[2], TGC_FWD_ERR_RCODE);
+	ck_assert_int_eq(tries.res[3], TGC_FWD_TRY_OK);
+	tgc_forward_reply_free(reply, NULL);
+
+	/* Starting at the last good target: one try. */
+	tries.count = 0;
+	ck_assert_int_eq(tgc_forward_query(&c, 3, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, &used, NULL,
+	                                   on_try, &tries), KNOT_EOK);
+	ck_assert_int_eq(tries.count, 1);
+	tgc_forward_reply_free(reply, NULL);
+
+	/* Budget smaller than one timeout: bounded, fails. */
+	c.count = 2;
+	uint64_t t0 = (uint64_t)time(NULL);
+	ck_assert_int_eq(tgc_forward_query(&c, 1, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   100, -1, NULL, &reply, NULL, NULL,
+	                                   NULL, NULL), KNOT_ETIMEOUT);
+	ck_assert_ptr_null(reply);
+	ck_assert_uint_le((uint64_t)time(NULL) - t0, 1);
+	upstream_stop(&silent);
+	upstream_stop(&sf);
+	upstream_stop(&good);
+}
+END_TEST
+
+START_TEST(query_cancel)
+{
+	upstream_t silent = { .silent = true };
+	upstream_start(&silent);
+	tgc_fwd_target_t t;
+	target_at(&t, silent.port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 5000 };
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	knot_pkt_t *reply = NULL;
+	time_t t0 = time(NULL);
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   5000, p[0], NULL, &reply, NULL, NULL,
+	                                   NULL, NULL), KNOT_EAGAIN);
+	ck_assert_int_le(time(NULL) - t0, 1);
+	close(p[0]);
+	close(p[1]);
+	upstream_stop(&silent);
+}
+END_TEST
+
+/*
+ * The poller (libuv thread) against the in-process upstream.
+ */
+
+START_TEST(poller_publishes)
+{
+	upstream_t u = { 0 };
+	upstream_start(&u);
+	tgc_fwd_target_t t[2];
+	target_at(&t[0], 1); /* Port 1: refused. */
+	target_at(&t[1], u.port);
+	tgc_fwd_conf_t c = { .targets = t, .count = 2, .timeout_ms = 200 };
+
+	tgc_table_t table;
+	tgc_table_node_t nodes[2] = { 0 };
+	for (int i = 0; i < 2; i++) {
+		tgc_addr_parse("127.0.0.1", &nodes[i].addr);
+		nodes[i].port = (i == 0) ? 1 : u.port;
+	}
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_TRANSLATOR, .zone = "intern.netz", .instance = "t",
+		.name = "internet.intern.netz", .nodes = nodes, .node_count = 2,
+		.interval_ms = 100, .timeout_ms = 200, .stale_limit_s = 60,
+	};
+	ck_assert_int_eq(tgc_table_open(&table, seg_name, &spec, NULL, NULL), KNOT_EOK);
+	atomic_store(&table.hdr->writer, 42);
+	_Atomic uint32_t preferred = 0;
+	tgc_poller_conf_t pc = {
+		.table = &table, .writer_token = 42, .fwd = &c, .name = NAME,
+		.interval_ms = 100, .stale_limit_s = 60, .preferred = &preferred,
+	};
+	tgc_poller_t *p = NULL;
+	ck_assert_int_eq(tgc_poller_start(&p, &pc), KNOT_EOK);
+
+	tgc_cache_snap_t s;
+	bool got = false;
+	for (int i = 0; i < 300 && !got; i++) {
+		usleep(10000);
+		got = tgc_table_cache_read(&table, TGC_CACHE_A, &s, false) == KNOT_EOK &&
+		      s.valid && s.count == 1;
+	}
+	ck_assert(got);
+	ck_assert_uint_eq(s.upstream, 1);
+	ck_assert_uint_eq(atomic_load(&preferred), 1);
+	/* AAAA: NODATA (no SOA from this upstream). */
+	ck_assert_int_eq(tgc_table_cache_read(&table, TGC_CACHE_AAAA, &s, false), KNOT_EOK);
+	ck_assert(s.valid && s.count == 0 && s.rcode == 0);
+	tgc_node_snap_t n0, n1;
+	tgc_table_node_read(&table, 0, &n0);
+	tgc_table_node_read(&table, 1, &n1);
+	ck_assert_int_eq(n0.health, TGC_HEALTH_DOWN);
+	ck_assert_int_eq(n1.health, TGC_HEALTH_UP);
+
+	/* Stop promptly even with a poll in flight against a silent upstream. */
+	u.silent = true;
+	usleep(150000);
+	tgc_poller_stop(p);
+	upstream_stop(&u);
+	tgc_table_close(&table);
+}
+END_TEST
+
+static Suite *forward_suite(void)
+{
+	Suite *s = suite_create("forward");
+
+	TCase *tc = tcase_create("validate");
+	tcase_add_test(tc, validate_ok);
+	tcase_add_test(tc, validate_case_insensitive);
+	tcase_add_test(tc, validate_random_ids);
+	tcase_add_test(tc, validate_wrong_id);
+	tcase_add_test(tc, validate_qr_clear);
+	tcase_add_test(tc, validate_opcode);
+	tcase_add_test(tc, validate_question);
+	tcase_add_test(tc, validate_question_count);
+	tcase_add_test(tc, validate_malformed);
+	tcase_add_test(tc, verdict_strings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tsig");
+	tcase_add_checked_fixture(tc, keys_setup, keys_teardown);
+	tcase_add_test(tc, tsig_valid);
+	tcase_add_test(tc, tsig_missing);
+	tcase_add_test(tc, tsig_wrong);
+	tcase_add_test(tc, tsig_unexpected);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("extract");
+	tcase_add_test(tc, extract_addresses);
+	tcase_add_test(tc, extract_negative);
+	tcase_add_test(tc, extract_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rewrite");
+	tcase_add_test(tc, rewrite_parsed_answer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cache_state");
+	tcase_add_test(tc, cache_states);
+	tcase_add_test(tc, cache_ttls);
+	tcase_add_test(tc, bounds);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table_cache");
+	tcase_add_checked_fixture(tc, seg_setup, seg_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, table_cache_roundtrip);
+	tcase_add_test(tc, table_cache_validate);
+	tcase_add_test(tc, table_cache_seqlock);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("query");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, query_ignores_spoofed_first);
+	tcase_add_test(tc, query_tcp_after_tc);
+	tcase_add_test(tc, query_failover);
+	tcase_add_test(tc, query_cancel);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("poller");
+	tcase_add_checked_fixture(tc, seg_setup, seg_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, poller_publishes);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(forward_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
