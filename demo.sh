@@ -5,6 +5,8 @@
 # live nodes, on loopback only.
 #
 #   sudo ./demo.sh            (Debian 12; installs missing packages with apt-get)
+#   sudo ./demo.sh nat        the seed's NAT topology in network namespaces,
+#                             narrated step by step (scripts/demo-nat.sh)
 #
 # Environment: DEMO_DNS_PORT [53535], DEMO_NODE_PORT [5900],
 #              KNOTD [/usr/sbin/knotd], KNOTC [/usr/sbin/knotc].
@@ -13,6 +15,11 @@
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")"
+case "${1:-}" in
+"") ;;
+nat) exec ./scripts/demo-nat.sh ;;
+*) echo "usage: $0 [nat]" >&2; exit 2 ;;
+esac
 REPO=$PWD
 DNS_PORT=${DEMO_DNS_PORT:-53535}
 NODE_PORT=${DEMO_NODE_PORT:-5900}

@@ -10,6 +10,8 @@ PKGS=(
 	knot knot-dnsutils
 	python3 python3-dnspython
 	socat iproute2 procps util-linux
+	valgrind
+	unbound knot-resolver bind9 nftables
 )
 
 missing=()
@@ -25,6 +27,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Installing must start no daemon: unbound, named and kresd (the end-to-end
+# tests run their own copies) would otherwise begin resolving for the
+# machine. A policy-rc.d answering 101 (action forbidden) keeps invoke-rc.d
+# from starting them; it is ours only for the time of the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 # knot's postinst tries to start the service; policy-rc.d may deny it, fine.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
