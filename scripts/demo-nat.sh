@@ -276,7 +276,8 @@ server:
     interface: $IDNS@53
     access-control: 198.51.100.0/24 allow
     do-ip6: no
-    module-config: "iterator"
+    module-config: "validator iterator"
+    trust-anchor-file: "/usr/share/dns/root.key"
     domain-insecure: "$ZONE."
     root-hints: "$TMP/unbound/root.hints"
     local-zone: "." refuse
