@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "module/forward.h"
+#include "module/uvloop.h"
 #include "module/health.h"
 
 /*! \brief Largest DNS message (UDP datagram or TCP message). */
@@ -1004,35 +1005,13 @@ static void on_poll_timer(uv_timer_t *timer)
 	uv_timer_start(&p->timer, on_poll_timer, delay, 0);
 }
 
-/*! \brief uv_walk() callback: closes a handle unless it is closing. */
-static void pl_close_walk(uv_handle_t *handle, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(handle)) {
-		uv_close(handle, NULL);
-	}
-}
-
 /*! \brief Stop request: close every handle so that uv_run() returns. */
 static void on_pl_stop(uv_async_t *async)
 {
 	tgc_poller_t *p = async->data;
 
 	p->stopping = true;
-	uv_walk(&p->loop, pl_close_walk, NULL);
-}
-
-/*! \brief Closes every handle, runs the loop until closed, closes it. */
-static int pl_loop_shutdown(tgc_poller_t *p)
-{
-	int ret = UV_EBUSY;
-	for (int tries = 0; tries < 3 && ret == UV_EBUSY; tries++) {
-		uv_walk(&p->loop, pl_close_walk, NULL);
-		(void)uv_run(&p->loop, UV_RUN_DEFAULT);
-		ret = uv_loop_close(&p->loop);
-	}
-
-	return ret;
+	tgc_uvloop_close_all(&p->loop);
 }
 
 /*! \brief Body of the poller thread. */
@@ -1049,7 +1028,7 @@ static void pl_run(void *arg)
 	(void)uv_run(&p->loop, UV_RUN_DEFAULT);
 
 	p->stopping = true;
-	p->loop_close_ret = pl_loop_shutdown(p);
+	p->loop_close_ret = tgc_uvloop_shutdown(&p->loop);
 	assert(p->loop_close_ret == 0);
 
 	if (p->conf.thread_stop != NULL) {
@@ -1104,7 +1083,7 @@ int tgc_poller_start(tgc_poller_t **out, const tgc_poller_conf_t *conf)
 	}
 	ret = uv_async_init(&p->loop, &p->stop_async, on_pl_stop);
 	if (ret != 0) {
-		(void)pl_loop_shutdown(p);
+		(void)tgc_uvloop_shutdown(&p->loop);
 		pl_free(p);
 		return KNOT_ERROR;
 	}
@@ -1120,7 +1099,7 @@ int tgc_poller_start(tgc_poller_t **out, const tgc_poller_conf_t *conf)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != 0) {
 		p->stopping = true;
-		if (pl_loop_shutdown(p) == 0) {
+		if (tgc_uvloop_shutdown(&p->loop) == 0) {
 			pl_free(p);
 		} /* else leak rather than free a live loop. */
 		return KNOT_ERROR;

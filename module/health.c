@@ -26,6 +26,7 @@
 
 #include "module/addr.h"
 #include "module/health.h"
+#include "module/uvloop.h"
 #include "module/table.h"
 
 /*! \brief Period of the admin-state scan and of the heartbeat, in ms. */
@@ -598,41 +599,13 @@ static void on_admin_timer(uv_timer_t *timer)
 	}
 }
 
-/*! \brief uv_walk() callback: closes a handle unless it is closing. */
-static void close_walk_cb(uv_handle_t *handle, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(handle)) {
-		uv_close(handle, NULL);
-	}
-}
-
 /*! \brief Stop request: close every handle so that uv_run() returns. */
 static void on_stop_async(uv_async_t *async)
 {
 	tgc_checker_t *ck = async->data;
 
 	ck->stopping = true;
-	uv_walk(&ck->loop, close_walk_cb, NULL);
-}
-
-/*!
- * \brief Closes every handle, runs the loop until they are closed and closes
- *        the loop.
- *
- * \return uv_loop_close() result.
- */
-static int loop_shutdown(tgc_checker_t *ck)
-{
-	int ret = UV_EBUSY;
-
-	for (int tries = 0; tries < 3 && ret == UV_EBUSY; tries++) {
-		uv_walk(&ck->loop, close_walk_cb, NULL);
-		(void)uv_run(&ck->loop, UV_RUN_DEFAULT);
-		ret = uv_loop_close(&ck->loop);
-	}
-
-	return ret;
+	tgc_uvloop_close_all(&ck->loop);
 }
 
 /*! \brief Body of the checker thread. */
@@ -662,7 +635,7 @@ static void checker_run(void *arg)
 
 	/* Stopped (or, defensively, out of work): nothing may stay open. */
 	ck->stopping = true;
-	ck->loop_close_ret = loop_shutdown(ck);
+	ck->loop_close_ret = tgc_uvloop_shutdown(&ck->loop);
 	assert(ck->loop_close_ret == 0);
 
 	if (ck->conf.thread_stop != NULL) {
@@ -736,7 +709,7 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 	}
 	ret = uv_async_init(&ck->loop, &ck->stop_async, on_stop_async);
 	if (ret != 0) {
-		(void)loop_shutdown(ck);
+		(void)tgc_uvloop_shutdown(&ck->loop);
 		checker_free(ck);
 		return uv_to_knot(ret);
 	}
@@ -757,7 +730,7 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 	if (ret != 0) {
 		ck->stopping = true;
 		ret = uv_to_knot(ret);
-		if (loop_shutdown(ck) == 0) {
+		if (tgc_uvloop_shutdown(&ck->loop) == 0) {
 			checker_free(ck);
 		} /* else leak rather than free a live loop. */
 		return ret;

@@ -83,6 +83,31 @@ int tgc_table_name(char *buf, size_t buf_len, const char *zone,
 	return KNOT_EOK;
 }
 
+int tgc_table_name_auto(char *buf, size_t buf_len, const char *zone,
+                        const char *instance)
+{
+	int ret = tgc_table_name(buf, buf_len, zone, instance);
+	if (ret != KNOT_ESPACE) {
+		return ret;
+	}
+
+	/* FNV-1a over both names, separated by a byte no name contains. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *p = zone; *p != '\0'; p++) {
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	}
+	h = (h ^ 0xffu) * 0x100000001b3ULL;
+	for (const char *p = instance; *p != '\0'; p++) {
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	}
+	char short_zone[49];
+	char hashed[17];
+	snprintf(short_zone, sizeof(short_zone), "%s", zone);
+	snprintf(hashed, sizeof(hashed), "%016llx", (unsigned long long)h);
+
+	return tgc_table_name(buf, buf_len, short_zone, hashed);
+}
+
 int tgc_table_name_check(const char *in, char *buf, size_t buf_len)
 {
 	if (in == NULL) {

@@ -302,6 +302,14 @@ int tgc_table_name(char *buf, size_t buf_len, const char *zone,
                    const char *instance);
 
 /*!
+ * \brief Like tgc_table_name(), but a name too long for a file name becomes
+ *        "/tgcluster.<first 48 characters of the zone>.<64-bit hash of the
+ *        zone and the instance>", so that long names still work.
+ */
+int tgc_table_name_auto(char *buf, size_t buf_len, const char *zone,
+                        const char *instance);
+
+/*!
  * \brief Checks a user-given segment name ("shm" item).
  *
  * Allowed: 1-200 characters of [A-Za-z0-9._-], optionally with one leading

@@ -982,6 +982,22 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx);
 }
 
+/*!
+ * \brief Name of the instance's segment: the `shm` item, or one derived from
+ *        the zone and the cluster name (the module API does not expose the
+ *        section id).
+ */
+static int segment_name(knotd_mod_t *mod, const char *zone_txt,
+                        const char *name_txt, char *buf, size_t buf_len)
+{
+	knotd_conf_t shm = knotd_conf_mod(mod, MOD_SHM);
+	if (shm.count > 0) {
+		return tgc_table_name_check(shm.single.string, buf, buf_len);
+	}
+
+	return tgc_table_name_auto(buf, buf_len, zone_txt, name_txt);
+}
+
 /*! \brief Text of a dname without the trailing dot ("" for NULL). */
 static void dname_text(const knot_dname_t *name, char *buf, size_t len)
 {
@@ -1228,28 +1244,7 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	char shm_name[TGC_TABLE_NAME_MAX + 1];
 	dname_text(zone, zone_txt, sizeof(zone_txt));
 	dname_text(ctx->name, name_txt, sizeof(name_txt));
-	knotd_conf_t shm = knotd_conf_mod(mod, MOD_SHM);
-	if (shm.count > 0) {
-		ret = tgc_table_name_check(shm.single.string, shm_name, sizeof(shm_name));
-	} else {
-		ret = tgc_table_name(shm_name, sizeof(shm_name), zone_txt, name_txt);
-		if (ret == KNOT_ESPACE) {
-			/* Too long for a file name: a prefix of the zone and a
-			 * hash of both names keep it unique and recognisable. */
-			char short_zone[64];
-			char hashed[96];
-			snprintf(short_zone, sizeof(short_zone), "%.48s", zone_txt);
-			uint64_t key = tgc_policy_node_key(&(tgc_addr_t){ 0 }, 0);
-			for (const char *p = zone_txt; *p != '\0'; p++) {
-				key = (key ^ (uint8_t)*p) * 0x100000001b3ULL;
-			}
-			for (const char *p = name_txt; *p != '\0'; p++) {
-				key = (key ^ (uint8_t)*p) * 0x100000001b3ULL;
-			}
-			snprintf(hashed, sizeof(hashed), "%016llx", (unsigned long long)key);
-			ret = tgc_table_name(shm_name, sizeof(shm_name), short_zone, hashed);
-		}
-	}
+	ret = segment_name(mod, zone_txt, name_txt, shm_name, sizeof(shm_name));
 	if (ret != KNOT_EOK) {
 		knotd_mod_log(mod, LOG_ERR, "'shm' invalid segment name");
 		free(spec_nodes);
@@ -1393,30 +1388,7 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	char shm_name[TGC_TABLE_NAME_MAX + 1];
 	dname_text(zone, zone_txt, sizeof(zone_txt));
 	dname_text(ctx->name, name_txt, sizeof(name_txt));
-	knotd_conf_t shm = knotd_conf_mod(mod, MOD_SHM);
-	if (shm.count > 0) {
-		ret = tgc_table_name_check(shm.single.string, shm_name, sizeof(shm_name));
-	} else {
-		/* The section id is not exposed by the module API; the zone and
-		 * the cluster name identify an instance well enough. */
-		ret = tgc_table_name(shm_name, sizeof(shm_name), zone_txt, name_txt);
-		if (ret == KNOT_ESPACE) {
-			/* Too long for a file name: a prefix of the zone and a
-			 * hash of both names keep it unique and recognisable. */
-			char short_zone[64];
-			char hashed[96];
-			snprintf(short_zone, sizeof(short_zone), "%.48s", zone_txt);
-			uint64_t key = tgc_policy_node_key(&(tgc_addr_t){ 0 }, 0);
-			for (const char *p = zone_txt; *p != '\0'; p++) {
-				key = (key ^ (uint8_t)*p) * 0x100000001b3ULL;
-			}
-			for (const char *p = name_txt; *p != '\0'; p++) {
-				key = (key ^ (uint8_t)*p) * 0x100000001b3ULL;
-			}
-			snprintf(hashed, sizeof(hashed), "%016llx", (unsigned long long)key);
-			ret = tgc_table_name(shm_name, sizeof(shm_name), short_zone, hashed);
-		}
-	}
+	ret = segment_name(mod, zone_txt, name_txt, shm_name, sizeof(shm_name));
 	if (ret != KNOT_EOK) {
 		knotd_mod_log(mod, LOG_ERR, "'shm' invalid segment name");
 		goto nodes_done;
@@ -1471,6 +1443,31 @@ static void poller_count(void *arg, const tgc_fwd_stats_t *stats)
 	translator_count(ctx->mod, 0, stats);
 }
 
+/*!
+ * \brief Makes this instance the writer of its table: a previous instance
+ *        (knotc reload loads us before unloading it) stops writing from now
+ *        on. Also closes records left mid-write by a killed knotd.
+ *
+ * \return The writer token for the checker or poller.
+ */
+static uint64_t become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
+{
+	uint64_t token = 0;
+	while (token == 0 && getrandom(&token, sizeof(token), 0) != sizeof(token)) {
+		token = seed ^ 0x5bd1e995ULL;
+	}
+	atomic_store(&ctx->table.hdr->writer, token);
+	atomic_store(&ctx->table.hdr->writer_pid, (uint64_t)getpid());
+
+	unsigned stuck = tgc_table_unstick(&ctx->table, 50);
+	if (stuck > 0) {
+		knotd_mod_log(mod, LOG_WARNING, "segment %s: closed %u records left "
+		              "open by a writer that died", ctx->table.name, stuck);
+	}
+
+	return token;
+}
+
 /*! \brief Second half of the load of a translator: counters and poller. */
 static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 {
@@ -1488,17 +1485,7 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 		return ret;
 	}
 
-	uint64_t token = 0;
-	while (token == 0 && getrandom(&token, sizeof(token), 0) != sizeof(token)) {
-		token = seed ^ 0x5bd1e995ULL;
-	}
-	atomic_store(&ctx->table.hdr->writer, token);
-	atomic_store(&ctx->table.hdr->writer_pid, (uint64_t)getpid());
-	unsigned stuck = tgc_table_unstick(&ctx->table, 50);
-	if (stuck > 0) {
-		knotd_mod_log(mod, LOG_WARNING, "segment %s: closed %u records left "
-		              "open by a writer that died", ctx->table.name, stuck);
-	}
+	uint64_t token = become_writer(ctx, mod, seed);
 
 	ctx->log_on = true;
 	tgc_poller_conf_t pconf = {
@@ -1583,19 +1570,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		return ret;
 	}
 
-	/* Become the writer of the table: a previous instance (knotc reload
-	 * loads us before unloading it) stops writing from now on. */
-	uint64_t token = 0;
-	while (token == 0 && getrandom(&token, sizeof(token), 0) != sizeof(token)) {
-		token = seed ^ 0x5bd1e995ULL;
-	}
-	atomic_store(&ctx->table.hdr->writer, token);
-	atomic_store(&ctx->table.hdr->writer_pid, (uint64_t)getpid());
-	unsigned stuck = tgc_table_unstick(&ctx->table, 50);
-	if (stuck > 0) {
-		knotd_mod_log(mod, LOG_WARNING, "segment %s: closed %u records left "
-		              "open by a writer that died", ctx->table.name, stuck);
-	}
+	uint64_t token = become_writer(ctx, mod, seed);
 	if (params.check == TGC_CHECK_NONE) {
 		/* No probes will ever correct states kept from an earlier
 		 * configuration that had them: start from unknown (= up). */

@@ -265,6 +265,35 @@ START_TEST(name_build)
 }
 END_TEST
 
+START_TEST(name_auto)
+{
+	char buf[TGC_TABLE_NAME_MAX + 1];
+	/* Short names are those of tgc_table_name(). */
+	ck_assert_int_eq(tgc_table_name_auto(buf, sizeof(buf), "example.com", "lb"),
+	                 KNOT_EOK);
+	ck_assert_str_eq(buf, "/tgcluster.example.com.lb");
+
+	/* Too long: zone prefix + 16 hex digits, stable, distinct. */
+	char zone[201], name1[201], name2[201];
+	memset(zone, 'z', sizeof(zone) - 1);
+	zone[sizeof(zone) - 1] = '\0';
+	memset(name1, 'n', sizeof(name1) - 1);
+	name1[sizeof(name1) - 1] = '\0';
+	memcpy(name2, name1, sizeof(name2));
+	name2[100] = 'm';
+	ck_assert_int_eq(tgc_table_name(buf, sizeof(buf), zone, name1), KNOT_ESPACE);
+	ck_assert_int_eq(tgc_table_name_auto(buf, sizeof(buf), zone, name1), KNOT_EOK);
+	ck_assert_uint_eq(strlen(buf), strlen("/tgcluster.") + 48 + 1 + 16);
+	ck_assert_int_eq(strncmp(buf, "/tgcluster.zzzz", 15), 0);
+	ck_assert_int_eq(tgc_table_name_check(buf, NULL, 0), KNOT_EOK);
+	char again[TGC_TABLE_NAME_MAX + 1], other[TGC_TABLE_NAME_MAX + 1];
+	ck_assert_int_eq(tgc_table_name_auto(again, sizeof(again), zone, name1), KNOT_EOK);
+	ck_assert_str_eq(buf, again);
+	ck_assert_int_eq(tgc_table_name_auto(other, sizeof(other), zone, name2), KNOT_EOK);
+	ck_assert_str_ne(buf, other);
+}
+END_TEST
+
 START_TEST(name_check)
 {
 	char buf[TGC_TABLE_NAME_MAX + 1];
@@ -1120,6 +1149,7 @@ static Suite *table_suite(void)
 {
 	Suite *s = suite_create("table");
 	add_case(s, "name_build", name_build, 30);
+	add_case(s, "name_auto", name_auto, 30);
 	add_case(s, "name_check", name_check, 30);
 	add_case(s, "create", create, 30);
 	add_case(s, "reuse_keeps_states", reuse_keeps_states, 30);
