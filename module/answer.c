@@ -174,20 +174,30 @@ int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
 	int family = (rtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
 	size_t rd_size = knot_rdata_size(len);
 
-	knot_rrset_t *rr = mm_get(mm, sizeof(*rr));
-	uint8_t *rdata = mm_get(mm, rd_size * count);
-	if (rr == NULL || rdata == NULL) {
+	/* One allocation for the RRset and its rdata (sizeof(knot_rrset_t) is
+	 * a multiple of 8, so the rdata that follows stays aligned). */
+	_Static_assert(sizeof(knot_rrset_t) % 8 == 0, "rdata alignment");
+	knot_rrset_t *rr = mm_get(mm, sizeof(*rr) + rd_size * count);
+	if (rr == NULL) {
 		return KNOT_ENOMEM;
 	}
+	uint8_t *rdata = (uint8_t *)(rr + 1);
 	knot_rrset_init(rr, (knot_dname_t *)owner, rtype, KNOT_CLASS_IN, ttl);
 
-	/* Written in our order: knot_rdataset_add() would sort them. */
+	/* Written in our order: knot_rdataset_add() would sort them. The
+	 * constant-size copies (4 and 16 bytes, no padding needed) compile to
+	 * moves; knot_rdata_init() would call memcpy() for each. */
 	for (size_t i = 0; i < count; i++) {
 		if (addrs[i]->family != family) {
 			return KNOT_EINVAL;
 		}
-		knot_rdata_init((knot_rdata_t *)(rdata + i * rd_size), len,
-		                addrs[i]->bytes);
+		knot_rdata_t *rd = (knot_rdata_t *)(rdata + i * rd_size);
+		rd->len = len;
+		if (len == 4) {
+			memcpy(rd->data, addrs[i]->bytes, 4);
+		} else {
+			memcpy(rd->data, addrs[i]->bytes, 16);
+		}
 	}
 	rr->rrs.count = (uint16_t)count;
 	rr->rrs.size = (uint32_t)(rd_size * count);
@@ -201,6 +211,22 @@ int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
 	return ret;
 }
 
+size_t tgc_answer_soa_names_len(const knot_rdata_t *rd)
+{
+	const uint8_t *end = rd->data + rd->len;
+	int mname = knot_dname_wire_check(rd->data, end, NULL);
+	if (mname <= 0) {
+		return 0;
+	}
+	int rname = knot_dname_wire_check(rd->data + mname, end, NULL);
+	if (rname <= 0) {
+		return 0;
+	}
+	size_t names = (size_t)mname + (size_t)rname;
+
+	return (names + 20 <= rd->len) ? names : 0;
+}
+
 int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
                        knot_mm_t *mm)
 {
@@ -209,6 +235,10 @@ int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
 	}
 	if (soa->rrs.count == 0) {
 		return KNOT_EOK;
+	}
+	size_t names_len = tgc_answer_soa_names_len(soa->rrs.rdata);
+	if (names_len == 0) {
+		return KNOT_EMALF;
 	}
 
 	knot_rrset_t *rr = mm_get(mm, sizeof(*rr));
@@ -223,8 +253,8 @@ int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
 	rr->rrs.size = (uint32_t)knot_rdata_size(rr->rrs.rdata->len);
 
 	knot_rdata_t *rd = rr->rrs.rdata;
-	size_t min_off = knot_soa_names_len(rd) + 16;
-	if (min_off + 4 <= rd->len && knot_soa_minimum(rd) > ttl) {
+	size_t min_off = names_len + 16;
+	if (knot_soa_minimum(rd) > ttl) {
 		knot_wire_write_u32(rd->data + min_off, ttl);
 	}
 	if (rr->ttl > ttl) {

@@ -126,11 +126,21 @@ int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
                    knot_mm_t *mm);
 
 /*!
+ * \brief Length of the two names of SOA rdata, or 0 if they are not two
+ *        uncompressed names followed by the 20 bytes of numbers within the
+ *        rdata. SOA rdata from an upstream or from the shared segment must
+ *        pass this before knot_soa_*() read it (they do not check bounds).
+ */
+size_t tgc_answer_soa_names_len(const knot_rdata_t *rd);
+
+/*!
  * \brief Puts a copy of the zone's SOA into the authority section with its TTL
  *        and MINIMUM capped to \a ttl, so that a NODATA answer is cached no
  *        longer than a positive one.
  *
  * \retval KNOT_EOK     Written (or \a soa empty: nothing to write).
+ * \retval KNOT_EMALF   The rdata is not a well-formed SOA (two uncompressed
+ *                      names and 20 bytes): nothing written.
  * \retval KNOT_E*      Error.
  */
 int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,

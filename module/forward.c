@@ -30,6 +30,7 @@
 #include <libknot/libknot.h>
 #include <uv.h>
 
+#include "module/answer.h"
 #include "module/forward.h"
 #include "module/uvloop.h"
 #include "module/health.h"
@@ -249,6 +250,9 @@ int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
 			}
 			size_t owner_len = knot_dname_size(rr->owner);
 			const knot_rdata_t *rd = rr->rrs.rdata;
+			if (tgc_answer_soa_names_len(rd) == 0) {
+				continue; /* Malformed: never read past it. */
+			}
 			if (owner_len + rd->len > TGC_CACHE_SOA_MAX) {
 				break;
 			}

@@ -606,7 +606,8 @@ START_TEST(put_reject)
 	/* No memory. */
 	ck_assert_int_eq(tgc_answer_put(resp, owner, KNOT_RRTYPE_A, 5, mixed, 1, NULL),
 	                 KNOT_ENOMEM);
-	arena.fail_after = arena.count + 1;
+	/* The RRset and its rdata are one allocation. */
+	arena.fail_after = arena.count;
 	ck_assert_int_eq(tgc_answer_put(resp, owner, KNOT_RRTYPE_A, 5, mixed, 1, &mm),
 	                 KNOT_ENOMEM);
 
@@ -775,6 +776,62 @@ START_TEST(put_soa_edge)
 }
 END_TEST
 
+/*!
+ * \brief Regression (found by tests/fuzz/fuzz_table): SOA rdata that is not
+ *        two names and 20 bytes within its length (a translator's cached SOA
+ *        comes from the shared segment) is refused, never read past its end
+ *        (the rdata is allocated to its exact size: ASan sees an over-read).
+ */
+START_TEST(put_soa_malformed)
+{
+	static const struct {
+		const char *what;
+		const uint8_t *rd;
+		uint16_t len;
+	} cases[] = {
+		{ "empty", (const uint8_t *)"", 0 },
+		{ "one label, unterminated", (const uint8_t *)"\x3fns", 3 },
+		{ "label past the end", (const uint8_t *)"\x02ns\x00\x7f", 5 },
+		{ "names only", (const uint8_t *)"\x02ns\x00\x05" "admin" "\x00", 11 },
+		{ "19 number bytes", (const uint8_t *)"\x00\x00"
+		  "\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00"
+		  "\x00\x04\x00\x00\x00", 21 },
+		{ "compression pointer", (const uint8_t *)"\xc0\x0c\x00"
+		  "\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00"
+		  "\x00\x04\x00\x00\x00\x05", 23 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		knot_dname_t *owner = knot_dname_from_str_alloc("example.");
+		knot_rrset_t *soa = knot_rrset_new(owner, KNOT_RRTYPE_SOA,
+		                                   KNOT_CLASS_IN, 60, NULL);
+		free(owner);
+		ck_assert_ptr_nonnull(soa);
+		ck_assert_int_eq(knot_rrset_add_rdata(soa, cases[i].rd, cases[i].len,
+		                                      NULL), KNOT_EOK);
+		make_packets(KNOT_RRTYPE_A, KNOT_WIRE_MAX_PKTSIZE);
+		size_t before = resp->size;
+		ck_assert_msg(tgc_answer_put_soa(resp, soa, 5, &mm) == KNOT_EMALF,
+		              "%s accepted", cases[i].what);
+		ck_assert_uint_eq(resp->size, before);
+		ck_assert_uint_eq(knot_wire_get_nscount(resp->wire), 0);
+		knot_rrset_free(soa, NULL);
+	}
+
+	/* The smallest well-formed one (root names, 20 bytes) is written. */
+	knot_dname_t *owner = knot_dname_from_str_alloc("example.");
+	knot_rrset_t *soa = knot_rrset_new(owner, KNOT_RRTYPE_SOA, KNOT_CLASS_IN,
+	                                   60, NULL);
+	free(owner);
+	uint8_t rd[22] = { 0 };
+	knot_wire_write_u32(rd + 18, 3600);
+	ck_assert_int_eq(knot_rrset_add_rdata(soa, rd, sizeof(rd), NULL), KNOT_EOK);
+	make_packets(KNOT_RRTYPE_A, KNOT_WIRE_MAX_PKTSIZE);
+	ck_assert_int_eq(tgc_answer_put_soa(resp, soa, 5, &mm), KNOT_EOK);
+	ck_assert_uint_eq(knot_wire_get_nscount(resp->wire), 1);
+	knot_rrset_free(soa, NULL);
+}
+END_TEST
+
 static void add_case(Suite *s, const char *name, const TTest *test,
                      void (*setup)(void), void (*teardown)(void))
 {
@@ -805,6 +862,7 @@ static Suite *answer_suite(void)
 	add_case(s, "put_soa_capped", put_soa_capped, pkt_setup, pkt_teardown);
 	add_case(s, "put_soa_lower_kept", put_soa_lower_kept, pkt_setup, pkt_teardown);
 	add_case(s, "put_soa_edge", put_soa_edge, pkt_setup, pkt_teardown);
+	add_case(s, "put_soa_malformed", put_soa_malformed, pkt_setup, pkt_teardown);
 	return s;
 }
 

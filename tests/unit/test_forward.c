@@ -487,6 +487,81 @@ START_TEST(extract_negative)
 }
 END_TEST
 
+/*! \brief NXDOMAIN reply for NAME AAAA with one SOA of \a rdlen bytes in
+ *         class \a rclass (libknot checks SOA rdata in class IN only, the
+ *         fuzzer's crash input had class 9). */
+static knot_pkt_t *nxdomain_with_soa(uint8_t *wire, const uint8_t *rdata,
+                                     uint16_t rdlen, uint16_t rclass)
+{
+	static const uint8_t head[] = {
+		0x12, 0x34, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+	};
+	size_t len = 0;
+	memcpy(wire, head, sizeof(head));
+	len += sizeof(head);
+	size_t name_len = knot_dname_size(NAME);
+	memcpy(wire + len, NAME, name_len);
+	len += name_len;
+	static const uint8_t q_tail[] = { 0x00, 0x1c, 0x00, 0x01 };
+	memcpy(wire + len, q_tail, sizeof(q_tail));
+	len += sizeof(q_tail);
+	/* Owner: compression pointer to "intern.netz" in the question. */
+	uint8_t rr[] = { 0xc0, 12 + 9, 0x00, 0x06, (uint8_t)(rclass >> 8),
+	                 (uint8_t)rclass, 0x00, 0x00, 0x01, 0x2c,
+	                 (uint8_t)(rdlen >> 8), (uint8_t)rdlen };
+	memcpy(wire + len, rr, sizeof(rr));
+	len += sizeof(rr);
+	memcpy(wire + len, rdata, rdlen);
+	len += rdlen;
+
+	knot_pkt_t *pkt = knot_pkt_new(wire, len, NULL);
+	ck_assert_ptr_nonnull(pkt);
+	if (knot_pkt_parse(pkt, 0) != KNOT_EOK) {
+		knot_pkt_free(pkt);
+		return NULL; /* libknot refuses it: cannot reach the extractor. */
+	}
+	return pkt;
+}
+
+START_TEST(extract_malformed_soa)
+{
+	/* Regression (fuzz_forward): knot_soa_minimum() read past SOA rdata
+	 * that libknot accepts although it is too short. */
+	uint8_t rdata[64] = { 0 };
+	uint8_t wire[512];
+	const uint16_t bad_lens[] = { 0, 1, 2, 3, 10, 21 };
+	unsigned parsed = 0;
+	for (size_t i = 0; i < 2 * sizeof(bad_lens) / sizeof(bad_lens[0]); i++) {
+		uint16_t rdlen = bad_lens[i / 2];
+		uint16_t rclass = (i % 2 == 0) ? KNOT_CLASS_IN : 9;
+		knot_pkt_t *pkt = nxdomain_with_soa(wire, rdata, rdlen, rclass);
+		if (pkt == NULL) {
+			continue;
+		}
+		parsed++;
+		tgc_cache_snap_t snap;
+		ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap),
+		                 KNOT_EOK);
+		ck_assert_uint_eq(snap.rcode, KNOT_RCODE_NXDOMAIN);
+		ck_assert_msg(snap.soa_owner_len == 0, "SOA of %u bytes kept",
+		              (unsigned)rdlen);
+		knot_pkt_free(pkt);
+	}
+
+	/* libknot accepts short SOA rdata outside class IN. */
+	ck_assert_uint_gt(parsed, 0);
+
+	/* Two root names and 20 bytes: the shortest well-formed SOA is kept. */
+	knot_pkt_t *pkt = nxdomain_with_soa(wire, rdata, 22, KNOT_CLASS_IN);
+	ck_assert_ptr_nonnull(pkt);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.soa_owner_len, 13);
+	ck_assert_uint_eq(snap.soa_rdata_len, 22);
+	knot_pkt_free(pkt);
+}
+END_TEST
+
 START_TEST(extract_limit)
 {
 	query_t q;
@@ -1244,6 +1319,7 @@ static Suite *forward_suite(void)
 	tc = tcase_create("extract");
 	tcase_add_test(tc, extract_addresses);
 	tcase_add_test(tc, extract_negative);
+	tcase_add_test(tc, extract_malformed_soa);
 	tcase_add_test(tc, extract_limit);
 	suite_add_tcase(s, tc);
 

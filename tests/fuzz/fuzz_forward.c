@@ -1,0 +1,215 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+/*!
+ * \file
+ *
+ * \brief libFuzzer harness: the translator's upstream reply validator and
+ *        everything that consumes an accepted reply.
+ *
+ * A reply comes from the network (a load balancer, or anyone who can spoof
+ * one). The harness runs tgc_forward_validate() on it (against a fixed
+ * question with ID 0x4242, optionally a TSIG key), then on an accepted reply:
+ * tgc_forward_extract() into a cache snapshot, tgc_table_cache_write() and
+ * tgc_table_cache_read() through an in-memory translator table (what the
+ * poller and the knotd workers do), the negative-answer SOA put into a
+ * response the way translator_put_soa() does, the cached addresses mapped
+ * and put with tgc_answer_put(), and tgc_forward_rewrite() of every answer
+ * RRset (on-demand forwarding).
+ *
+ * Input: one control byte (bit 0: ask AAAA instead of A; bit 1: the
+ * upstream has a TSIG key), then the reply wire.
+ */
+
+#include <netinet/in.h>
+
+#include "fuzz_util.h"
+#include "module/answer.h"
+#include "module/forward.h"
+#include "module/natmap.h"
+#include "module/table.h"
+
+#define FUZZ_ID	0x4242
+
+static knot_dname_t *qname;
+static knot_tsig_key_t key;
+static tgc_natmap_rule_t rules[2];
+static tgc_table_t table;
+
+static void init_once(void)
+{
+	static bool done;
+	if (done) {
+		return;
+	}
+	done = true;
+	qname = knot_dname_from_str_alloc("internet.intern.netz.");
+	FUZZ_ASSERT(qname != NULL);
+	FUZZ_ASSERT(knot_tsig_key_init(&key, "hmac-sha256", "tgc-key.",
+	                               "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0") == KNOT_EOK);
+	FUZZ_ASSERT(tgc_natmap_rule_parse("10.10.10.0/24=192.168.1.0/24", &rules[0], NULL) == KNOT_EOK);
+	FUZZ_ASSERT(tgc_natmap_rule_parse("fd00::/64=fd01::/64", &rules[1], NULL) == KNOT_EOK);
+
+	/* A translator table with one upstream, in memory. */
+	size_t size = tgc_table_size(TGC_ROLE_TRANSLATOR, 1);
+	uint8_t *mem = calloc(1, size);
+	FUZZ_ASSERT(mem != NULL);
+	table.hdr = (tgc_table_hdr_t *)mem;
+	table.hdr->role = TGC_ROLE_TRANSLATOR;
+	table.hdr->node_count = 1;
+	table.hdr->cache_off = sizeof(tgc_table_hdr_t) + sizeof(tgc_node_rec_t);
+	table.nodes = (tgc_node_rec_t *)(table.hdr + 1);
+	table.cache = (tgc_cache_rec_t *)(mem + table.hdr->cache_off);
+	table.size = size;
+	table.writable = true;
+}
+
+/*! \brief translator_put_soa() of the glue: the cached SOA, re-assembled. */
+static void put_soa(knot_pkt_t *resp, const tgc_cache_snap_t *snap, knot_mm_t *mm)
+{
+	if (snap->soa_owner_len == 0 ||
+	    knot_dname_wire_check(snap->soa, snap->soa + snap->soa_owner_len,
+	                          NULL) != snap->soa_owner_len) {
+		return;
+	}
+	knot_dname_t *owner = mm->alloc(mm->ctx, snap->soa_owner_len);
+	FUZZ_ASSERT(owner != NULL);
+	memcpy(owner, snap->soa, snap->soa_owner_len);
+	/* Exactly the rdata length: ASan sees any read beyond it. */
+	uint8_t *rd_buf = mm->alloc(mm->ctx, knot_rdata_size(snap->soa_rdata_len));
+	FUZZ_ASSERT(rd_buf != NULL);
+	knot_rdata_init((knot_rdata_t *)rd_buf, snap->soa_rdata_len,
+	                snap->soa + snap->soa_owner_len);
+	knot_rrset_t soa;
+	knot_rrset_init(&soa, owner, KNOT_RRTYPE_SOA, KNOT_CLASS_IN, 60);
+	soa.rrs.count = 1;
+	soa.rrs.size = knot_rdata_size(snap->soa_rdata_len);
+	soa.rrs.rdata = (knot_rdata_t *)rd_buf;
+	(void)tgc_answer_put_soa(resp, &soa, 5, mm);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	init_once();
+	if (size < 1 || size > KNOT_WIRE_MAX_PKTSIZE) {
+		return 0;
+	}
+	uint8_t ctl = data[0];
+	data++;
+	size--;
+	uint16_t qtype = (ctl & 1) ? KNOT_RRTYPE_AAAA : KNOT_RRTYPE_A;
+
+	tgc_fwd_sent_t sent = {
+		.id = FUZZ_ID,
+		.qname = qname,
+		.qtype = qtype,
+		.qclass = KNOT_CLASS_IN,
+		.key = (ctl & 2) ? &key : NULL,
+		.mac_len = (ctl & 2) ? 32 : 0,
+	};
+	memset(sent.mac, 0x5a, sizeof(sent.mac));
+
+	uint8_t *wire = malloc(size > 0 ? size : 1);
+	FUZZ_ASSERT(wire != NULL);
+	memcpy(wire, data, size);
+	knot_pkt_t *reply = knot_pkt_new(wire, (uint16_t)size, NULL);
+	FUZZ_ASSERT(reply != NULL);
+	fuzz_arena_t arena;
+	knot_mm_t mm;
+	fuzz_arena_init(&arena, &mm);
+	knot_pkt_t *resp = NULL;
+	knot_pkt_t *query = NULL;
+
+	tgc_fwd_verdict_t v = tgc_forward_validate(reply, &sent);
+	FUZZ_ASSERT(tgc_forward_verdict_str(v) != NULL);
+	if (v != TGC_FWD_OK) {
+		goto out;
+	}
+	/* Accepted: exactly our question, a response, our ID. */
+	FUZZ_ASSERT(knot_wire_get_id(reply->wire) == FUZZ_ID);
+	FUZZ_ASSERT(knot_wire_get_qr(reply->wire));
+	FUZZ_ASSERT(knot_dname_is_case_equal(knot_pkt_qname(reply), qname));
+	FUZZ_ASSERT(sent.key == NULL); /* nobody forges HMAC-SHA256 here */
+
+	tgc_cache_snap_t *snap = mm.alloc(mm.ctx, sizeof(*snap));
+	tgc_cache_snap_t *back = mm.alloc(mm.ctx, sizeof(*back));
+	FUZZ_ASSERT(snap != NULL && back != NULL);
+	memset(snap, 0, sizeof(*snap));
+	if (tgc_forward_extract(reply, qname, qtype, snap) == KNOT_EOK) {
+		FUZZ_ASSERT(snap->count <= TGC_CACHE_ADDRS_MAX);
+		FUZZ_ASSERT((size_t)snap->soa_owner_len + snap->soa_rdata_len <= TGC_CACHE_SOA_MAX);
+		FUZZ_ASSERT(snap->count == 0 || snap->soa_owner_len == 0);
+		for (unsigned i = 0; i < snap->count; i++) {
+			FUZZ_ASSERT(snap->addrs[i].family == (qtype == KNOT_RRTYPE_A ? AF_INET : AF_INET6));
+		}
+		snap->polled_ms = snap->fetched_ms = 1;
+		unsigned idx = (qtype == KNOT_RRTYPE_A) ? TGC_CACHE_A : TGC_CACHE_AAAA;
+		FUZZ_ASSERT(tgc_table_cache_write(&table, idx, snap) == KNOT_EOK);
+		FUZZ_ASSERT(tgc_table_cache_read(&table, idx, back, true) == KNOT_EOK);
+		FUZZ_ASSERT(back->count == snap->count && back->rcode == snap->rcode &&
+		            back->ttl == snap->ttl);
+		FUZZ_ASSERT(back->soa_owner_len == snap->soa_owner_len &&
+		            back->soa_rdata_len == snap->soa_rdata_len);
+		FUZZ_ASSERT(memcmp(back->soa, snap->soa,
+		                   back->soa_owner_len + back->soa_rdata_len) == 0);
+
+		/* What a worker answers from it. */
+		query = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL);
+		FUZZ_ASSERT(query != NULL);
+		FUZZ_ASSERT(knot_pkt_put_question(query, qname, KNOT_CLASS_IN, qtype) == KNOT_EOK);
+		resp = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL);
+		FUZZ_ASSERT(resp != NULL);
+		FUZZ_ASSERT(knot_pkt_init_response(resp, query) == KNOT_EOK);
+		FUZZ_ASSERT(knot_pkt_begin(resp, KNOT_ANSWER) == KNOT_EOK);
+		if (back->count == 0) {
+			put_soa(resp, back, &mm);
+		} else {
+			const tgc_addr_t *addrs[TGC_CACHE_ADDRS_MAX];
+			tgc_addr_t mapped[TGC_CACHE_ADDRS_MAX];
+			for (unsigned i = 0; i < back->count; i++) {
+				addrs[i] = &back->addrs[i];
+				if (tgc_natmap_apply(rules, 2, &back->addrs[i], &mapped[i]) &&
+				    mapped[i].family == back->addrs[i].family) {
+					addrs[i] = &mapped[i];
+				}
+			}
+			int ret = tgc_answer_put(resp, qname, qtype, 5, addrs,
+			                         back->count, &mm);
+			FUZZ_ASSERT(ret == KNOT_EOK || ret == KNOT_ESPACE);
+		}
+		knot_pkt_t *check = knot_pkt_new(resp->wire, resp->size, NULL);
+		FUZZ_ASSERT(check != NULL);
+		FUZZ_ASSERT(knot_pkt_parse(check, 0) == KNOT_EOK);
+		knot_pkt_free(check);
+	}
+
+	/* On-demand forwarding rewrites every A/AAAA RRset of the reply. */
+	for (int s = KNOT_ANSWER; s <= KNOT_ADDITIONAL; s++) {
+		const knot_pktsection_t *sec = knot_pkt_section(reply, s);
+		for (uint16_t i = 0; i < sec->count; i++) {
+			knot_rrset_t *rr = (knot_rrset_t *)knot_pkt_rr(sec, i);
+			size_t n = tgc_forward_rewrite(rr, rules, 2);
+			FUZZ_ASSERT(n <= rr->rrs.count);
+		}
+	}
+out:
+	knot_pkt_free(query);
+	knot_pkt_free(resp);
+	knot_pkt_free(reply);
+	free(wire);
+	fuzz_arena_clear(&arena);
+	return 0;
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Writes the seed corpora of the libFuzzer harnesses into tests/fuzz/corpus/.
+
+    tests/fuzz/gen_corpus.py            (rewrites corpus/<harness>/seed-*)
+
+The output is committed; rerun after changing a harness's input format.
+Files named regress-* are crash inputs the fuzzers found, kept as
+regression seeds (never rewritten by this script).
+Deterministic: the same files every run. Needs python3-dnspython.
+"""
+
+import os
+import shutil
+import struct
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.tsigkeyring
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+NAME = "internet.intern.netz."
+FWD_ID = 0x4242
+
+
+def write(harness, files):
+    d = os.path.join(OUT, harness)
+    if os.path.isdir(d):
+        for f in os.listdir(d):
+            if f.startswith("seed-"):
+                os.unlink(os.path.join(d, f))
+    os.makedirs(d, exist_ok=True)
+    for i, (label, data) in enumerate(files):
+        with open(os.path.join(d, "seed-%02d-%s" % (i, label)), "wb") as f:
+            f.write(data)
+
+
+def query(name=NAME, rdtype="A", edns=0, payload=1232, options=(), do=False,
+          qid=0x1234, pad=None):
+    q = dns.message.make_query(name, rdtype, use_edns=edns, payload=payload,
+                               options=list(options), want_dnssec=do)
+    q.id = qid
+    q.flags &= ~dns.flags.RD
+    if pad is not None:
+        q.use_edns(0, 0, payload, options=list(options), pad=pad)
+    return q.to_wire()
+
+
+def answer_seeds():
+    # 10 control bytes (see fuzz_answer.c), then the query.
+    all_up = bytes([0] * 8)           # health unknown, admin auto
+    mixed = bytes([0x01, 0x02, 0x06, 0x08, 0x0c, 0x11, 0x02, 0x00])
+    all_down = bytes([0x02] * 8)      # health down
+    drained = bytes([0x05, 0x05, 0x06, 0x05, 0x06, 0x05, 0x05, 0x05])
+    ecs4 = dns.edns.ECSOption("192.0.2.0", 24)
+    ecs6 = dns.edns.ECSOption("2001:db8::", 56)
+    seeds = []
+    for ctl0, ctl1, states, label in [
+            (0x00, 0, all_up, "rr-small"),
+            (0x13, 0, mixed, "sticky-answers1"),
+            (0x21, 1, mixed, "random-dup"),
+            (0x42, 2, all_up, "ordered-large-mapped"),
+            (0x04, 0, all_down, "alldown-servfail"),
+            (0x08, 1, all_down, "alldown-nodata"),
+            (0x83, 2, drained, "sticky-tcp-drain")]:
+        for rdtype in ("A", "AAAA"):
+            seeds.append(("%s-%s" % (label, rdtype.lower()),
+                          bytes([ctl0, ctl1]) + states + query(rdtype=rdtype)))
+    pre = bytes([0x03, 0x80]) + mixed
+    seeds += [
+        ("ecs4", pre + query(options=[ecs4])),
+        ("ecs6", pre + query(rdtype="AAAA", options=[ecs6])),
+        ("ecs0", pre + query(options=[dns.edns.ECSOption("0.0.0.0", 0)])),
+        ("do-bit", pre + query(do=True)),
+        ("padded", pre + query(pad=128)),
+        ("noedns", pre + query(edns=-1)),
+        ("any", pre + query(rdtype="ANY")),
+        ("txt", pre + query(rdtype="TXT")),
+        ("upper", pre + query(name=NAME.upper())),
+        ("payload512", bytes([0x30, 2]) + states + query(payload=512)),
+    ]
+    return seeds
+
+
+def conf_seeds():
+    values = [
+        "10.10.10.100", "10.10.10.100@5900", "fd00::1@65535", "::ffff:1.2.3.4",
+        "10.10.10.0/24=192.168.1.0/24", "fd00::/64=fd01::/64",
+        "10.0.0.1=192.168.0.1", "192.168.0.0/16", "::/0", "0.0.0.0/0",
+        "tgcluster.internet.intern.netz.lb", "/my-segment_1",
+        "255.255.255.250", "10.10.10.100\n10.10.10.101@5901\nfd00::2",
+        "10.10.10.0/24=192.168.1.0/24\n10.10.0.0/16=192.168.0.0/16",
+        "2", "10.0.0.1@5901", "192.168.1.3", "caf\u00e9 \u009b[2J".encode("utf-8").decode("latin-1"),
+    ]
+    return [("v%02d" % i, v.encode("latin-1")) for i, v in enumerate(values)]
+
+
+def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
+          name=NAME, extra_owner=None, tc=False, keyring=None):
+    q = dns.message.make_query(NAME, rdtype)
+    q.id = qid
+    if keyring is not None:
+        q.use_tsig(keyring, keyname="tgc-key.", algorithm="hmac-sha256")
+    r = dns.message.make_response(q)
+    r.set_rcode(rcode)
+    r.flags |= dns.flags.AA
+    if tc:
+        r.flags |= dns.flags.TC
+    if addrs:
+        r.answer.append(dns.rrset.from_text_list(name, 5, "IN", rdtype, list(addrs)))
+    if extra_owner:
+        r.answer.append(dns.rrset.from_text(extra_owner, 5, "IN", rdtype,
+                                            "10.10.10.9" if rdtype == "A" else "fd00::9"))
+    if soa:
+        r.authority.append(dns.rrset.from_text(
+            "intern.netz.", 3600, "IN", "SOA",
+            "ns.intern.netz. hostmaster.intern.netz. 1 3600 900 604800 60"))
+    return r.to_wire()
+
+
+def forward_seeds():
+    # 1 control byte (bit 0 AAAA, bit 1 TSIG key), then the reply.
+    ring = dns.tsigkeyring.from_text({"tgc-key.": ("hmac-sha256",
+                                      "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")})
+    many = ["10.10.10.%d" % i for i in range(1, 41)]
+    return [
+        ("a", b"\x00" + reply("A", ["10.10.10.100", "10.10.10.101"])),
+        ("aaaa", b"\x01" + reply("AAAA", ["fd00::1", "fd00::2"])),
+        ("a-many", b"\x00" + reply("A", many)),
+        ("nxdomain", b"\x00" + reply("A", rcode=dns.rcode.NXDOMAIN, soa=True)),
+        ("nodata", b"\x01" + reply("AAAA", soa=True)),
+        ("servfail", b"\x00" + reply("A", rcode=dns.rcode.SERVFAIL)),
+        ("other-owner", b"\x00" + reply("A", ["10.10.10.1"], extra_owner="x.intern.netz.")),
+        ("bad-id", b"\x00" + reply("A", ["10.10.10.1"], qid=0x4243)),
+        ("tc", b"\x00" + reply("A", tc=True)),
+        ("tsig", b"\x02" + reply("A", ["10.10.10.1"], keyring=ring)),
+        ("tsig-missing", b"\x02" + reply("A", ["10.10.10.1"])),
+    ]
+
+
+HDR_SIZE, REC_SIZE, CACHE_REC_SIZE = 1024, 128, 1376
+
+
+def segment(role=1, nodes=(), cache=None):
+    """A valid segment image (layout of module/table.h)."""
+    count = len(nodes)
+    size = HDR_SIZE + count * REC_SIZE + (2 * CACHE_REC_SIZE if role == 2 else 0)
+    b = bytearray(size)
+    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, 1, size, HDR_SIZE, REC_SIZE,
+                     count, role)
+    struct.pack_into("<Q", b, 32, 1700000000000)
+    b[40:40 + 20] = b"internet.intern.netz"
+    b[296:296 + 2] = b"lb"
+    b[360:360 + 21] = b"internet.intern.netz."
+    struct.pack_into("<IIIII", b, 616, 0, 1000, 500, 2, 2)
+    struct.pack_into("<QQQQ", b, 640, 1, 4242, 7, 1700000000000)
+    if role == 2:
+        struct.pack_into("<IIII", b, 672, HDR_SIZE + count * REC_SIZE, 2,
+                         CACHE_REC_SIZE, 60)
+    for i, (fam, addr, port, health, admin, seq) in enumerate(nodes):
+        o = HDR_SIZE + i * REC_SIZE
+        struct.pack_into("<IHBB", b, o, seq, port, fam, 0)
+        b[o + 8:o + 8 + len(addr)] = addr
+        b[o + 40] = health
+        b[o + 41] = admin
+        struct.pack_into("<III", b, o + 44, 2, 0, 350)
+        struct.pack_into("<QQQQQ", b, o + 56, 1700000000000, 1700000000000, 10, 1, 5)
+    if role == 2 and cache:
+        for i, (count_a, addrs, soa) in enumerate(cache):
+            o = HDR_SIZE + count * REC_SIZE + i * CACHE_REC_SIZE
+            # seq 0, valid 4, rcode 5, count 6, ok 7, ttl 8, soa lengths 12/14
+            # (tgc_cache_rec_t in module/table.h)
+            struct.pack_into("<IBBBBI", b, o, 0, 1, 0, count_a, 1, 5)
+            for k, a in enumerate(addrs):
+                b[o + 64 + 16 * k:o + 64 + 16 * k + len(a)] = a
+            if soa:
+                owner, rdata = soa
+                soa_off = o + 64 + 16 * 32
+                b[soa_off:soa_off + len(owner) + len(rdata)] = owner + rdata
+                struct.pack_into("<HH", b, o + 12, len(owner), len(rdata))
+    return bytes(b)
+
+
+def table_seeds():
+    v4 = lambda s: bytes(int(x) for x in s.split("."))  # noqa: E731
+    lb = [(2, v4("10.10.10.100"), 5900, 1, 0, 0),
+          (2, v4("10.10.10.101"), 5900, 2, 1, 4),
+          (10, bytes(15) + b"\x01", 5900, 0, 3, 2)]
+    same = [(2, v4("10.10.10.100"), 5900, 1, 0, 0),
+            (2, v4("10.10.10.101"), 5900, 2, 3, 0),
+            (10, bytes.fromhex("fd00" + "00" * 13 + "01"), 5900, 0, 0, 0)]
+    owner = b"\x06intern\x04netz\x00"
+    rdata = (b"\x02ns\x06intern\x04netz\x00\x0ahostmaster\x06intern\x04netz\x00"
+             + struct.pack("!IIIII", 1, 3600, 900, 604800, 60))
+    tr = segment(2, [(2, v4("127.0.0.1"), 53, 1, 0, 0)],
+                 cache=[(2, [v4("10.10.10.1"), v4("10.10.10.2")], None),
+                        (0, [], (owner, rdata))])
+    return [
+        ("lb3", segment(1, lb)),
+        ("lb-same-spec", segment(1, same)),
+        ("lb-empty", segment(1, [])),
+        ("translator", tr),
+        ("bad-version", segment(1, lb)[:4] + b"\x02" + segment(1, lb)[5:]),
+        ("short", segment(1, lb)[:1300]),
+    ]
+
+
+def main():
+    write("answer", answer_seeds())
+    write("conf", conf_seeds())
+    write("forward", forward_seeds())
+    write("table", table_seeds())
+    for h in sorted(os.listdir(OUT)):
+        d = os.path.join(OUT, h)
+        print("%s: %d files, %d bytes" % (h, len(os.listdir(d)),
+              sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))))
+
+
+if __name__ == "__main__":
+    main()
