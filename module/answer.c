@@ -57,6 +57,13 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 	size_t live = 0, drained = 0;
 	for (size_t i = 0; i < fam->count; i++) {
 		uint32_t idx = fam->idx[i];
+		/* Fast path of node_eligible() for the common admin state. */
+		if (tgc_table_admin(cfg->table, idx) == TGC_ADMIN_AUTO) {
+			if (tgc_table_health(cfg->table, idx) != TGC_HEALTH_DOWN) {
+				out[live++] = idx;
+			}
+			continue;
+		}
 		switch (node_eligible(cfg->table, idx)) {
 		case 1:
 			out[live++] = idx;

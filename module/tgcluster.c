@@ -438,6 +438,24 @@ typedef struct {
 	bool log_on;                 /*!< Writer: unload; reader: checker. */
 } tgc_ctx_t;
 
+/*!
+ * \brief Tells whether the QNAME is the cluster name.
+ *
+ * knotd lower-cases the QNAME before the first hook (prepare_answer() in
+ * process_query.c) and ctx->name is lower case: sizes and bytes are compared
+ * first (callgrind: about 300 instructions per query fewer than
+ * knot_dname_is_case_equal() alone); the case-insensitive compare remains
+ * for a same-size name that differs, so this does not rely on knotd's
+ * lower-casing.
+ */
+static inline bool is_cluster_name(knotd_qdata_t *qdata, const tgc_ctx_t *ctx)
+{
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
+	return qname != NULL && qdata->query->qname_size == ctx->name_size &&
+	       (memcmp(qname, ctx->name, ctx->name_size) == 0 ||
+	        knot_dname_is_case_equal(qname, ctx->name));
+}
+
 /*! \brief Checker log callback: forwards to knotd's log while allowed. */
 static void checker_log(void *arg, int priority, const char *fmt, ...)
 {
@@ -773,7 +791,7 @@ static knotd_state_t translator_begin(knotd_state_t state, knot_pkt_t *pkt,
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
 
 	if ((qtype == KNOT_RRTYPE_A || qtype == KNOT_RRTYPE_AAAA) &&
-	    knot_dname_is_case_equal(qname, ctx->name)) {
+	    is_cluster_name(qdata, ctx)) {
 		knotd_state_t out;
 		if (translator_cached(pkt, qdata, ctx, mod, thr, &out)) {
 			return out;
@@ -795,15 +813,7 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	}
 	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
-	/* knotd lower-cases the QNAME before the first hook (prepare_answer()
-	 * in process_query.c) and ctx->name is lower case: compare sizes and
-	 * bytes first (callgrind: ~300 instructions per query less than
-	 * knot_dname_is_case_equal() alone); the case-insensitive compare
-	 * remains for a same-size name that differs, so this does not depend
-	 * on knotd's lower-casing. */
-	if (ctx == NULL || qname == NULL || qdata->query->qname_size != ctx->name_size ||
-	    (memcmp(qname, ctx->name, ctx->name_size) != 0 &&
-	     !knot_dname_is_case_equal(qname, ctx->name))) {
+	if (ctx == NULL || !is_cluster_name(qdata, ctx)) {
 		return state;
 	}
 

@@ -190,6 +190,24 @@ START_TEST(round_robin_sparse_and_large)
 	for (size_t i = 0; i < big; i++) {
 		ck_assert_uint_eq(big_seen[i], 2);
 	}
+
+	/* More nodes than the rotation buffer: every shift, so that the
+	 * buffered left and right rotations and the in-place one all run. */
+	const size_t huge = 2600;
+	uint32_t *hc = malloc(huge * sizeof(*hc));
+	ck_assert_ptr_nonnull(hc);
+	tgc_policy_state_init(&st, 0);
+	st.rr = 0;
+	for (size_t k = 0; k < huge; k++) {
+		iota(hc, huge);
+		tgc_policy_order(TGC_POLICY_ROUND_ROBIN, hc, huge, 3, &st, 0, NULL);
+		ck_assert_uint_eq(hc[0], k);
+		/* Exact positions (so also a permutation). */
+		for (size_t i = 0; i < huge; i++) {
+			ensure(hc[i] == (k + i) % huge, "shift %zu", k);
+		}
+	}
+	free(hc);
 }
 END_TEST
 
