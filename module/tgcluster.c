@@ -843,9 +843,10 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	                                           sel, &count);
 
 	knot_wire_set_aa(pkt->wire);
+	/* NODATA for a family with nodes means none could answer: all-down
+	 * "nodata", or "all" with every node admin-down. */
 	if (kind == TGC_ANSWER_ALL || kind == TGC_ANSWER_SERVFAIL ||
 	    (kind == TGC_ANSWER_NODATA &&
-	     ctx->answer.all_down == TGC_ALL_DOWN_NODATA &&
 	     (family == AF_INET ? ctx->answer.v4.count : ctx->answer.v6.count) > 0)) {
 		knotd_mod_stats_incr(mod, thr, CTR_ALL_DOWN, 0, 1);
 	}

@@ -8,6 +8,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dns.rcode  # noqa: E402
+
 import tgc  # noqa: E402
 from tgc import query, wait_until  # noqa: E402
 
@@ -43,6 +45,18 @@ class LbAdmin(tgc.TgcTestCase):
         self.assertNotIn(self.addrs[1], a)
         self.assertEqual(a, [self.addrs[0], self.addrs[2]],
                          "all-down 'all' answers every node but admin-down")
+
+    def test_every_node_admin_down_is_all_down(self):
+        # all-down "all" never answers admin-down nodes: with all of them
+        # down the answer is NODATA (SOA in authority), counted as all-down.
+        before = tgc.stat_sum(self.k.zone_stats(), "all-down")
+        for i in range(3):
+            self.seg.set_admin(i, "down")
+        r = query(self.k.port, APEX)
+        self.assertEqual(r.rcode, dns.rcode.NOERROR)
+        self.assertEqual(r.addrs, [])
+        after = tgc.stat_sum(self.k.zone_stats(), "all-down")
+        self.assertEqual(after, before + 1, "NODATA answer not counted")
 
     def test_admin_up_answers_dead_node(self):
         self.n[2].stop()
