@@ -207,3 +207,67 @@ machine_notes() {
 	echo "knotd: $("$KNOTD" --version 2>&1 | head -1); dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i version || dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)"
 	echo "module: $MODULE_SO (md5 $(md5sum <"$WORK/mod-tgcluster.so" | cut -c1-12)), repo commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null)"
 }
+
+# cpu_rounds A B: ROUNDS interleaved dnsperf runs against knotd servers A and
+# B (the order flips every round), each DURATION s, dnsperf on CLIENT_CPU,
+# knotd re-pinned before each run. Appends one row per run to $OUT/runs.tsv:
+# round, server, qps, completed, lost, noerror, CPU ticks of the knotd PID,
+# server CPU us per completed query, server CPU %. Needs QFILE; QPS_LIMIT
+# (optional) caps dnsperf.
+cpu_rounds() {
+	local a=$1 b=$2 r n f c0 c1 order hz
+	hz=$(getconf CLK_TCK)
+	printf "round\tserver\tqps\tcompleted\tlost\tnoerror\tcpu_ticks\tcpu_us_per_q\tserver_cpu_pct\n" >"$OUT/runs.tsv"
+	for r in $(seq 1 "$ROUNDS"); do
+		if (( r % 2 )); then order="$a $b"; else order="$b $a"; fi
+		for n in $order; do
+			knot_pin "$n"
+			f=$OUT/r$r-$n.txt
+			c0=$(cpu_ticks "${KNOT_PID[$n]}")
+			taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${KNOT_PORT[$n]}" -d "$QFILE" \
+				-c "$CLIENTS" -q "$OUTSTANDING" -l "$DURATION" ${QPS_LIMIT:+-Q "$QPS_LIMIT"} >"$f" 2>&1
+			c1=$(cpu_ticks "${KNOT_PID[$n]}")
+			awk -v r="$r" -v n="$n" -v d=$((c1 - c0)) -v hz="$hz" -v t="$DURATION" '
+				/Queries completed:/ {done=$3}
+				/Queries lost:/      {lost=$3}
+				/Queries per second:/{qps=$4}
+				/Response codes:/   {for (i = 1; i < NF; i++) if ($i == "NOERROR") ok=$(i+1)}
+				END { if (done == 0) { print "no queries completed" > "/dev/stderr"; exit 1 }
+				      printf "%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%.3f\t%.1f\n", r, n, qps, done, lost, ok, d,
+				             d / hz * 1e6 / done, 100 * d / hz / t }' "$f" | tee -a "$OUT/runs.tsv" >&2 ||
+				die "dnsperf run failed: $(tail -5 "$f")"
+		done
+	done
+}
+
+# cpu_summary A B [NOTE]: medians per server from $OUT/runs.tsv and the CPU
+# ratio A/B (median / median, and the median of the per-round ratios);
+# written to $OUT/summary.txt. NOTE is appended to the ratio line.
+cpu_summary() {
+	python3 - "$OUT/runs.tsv" "$1" "$2" "${3:-}" <<'PY' | tee "$OUT/summary.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+a, b, note = sys.argv[2], sys.argv[3], sys.argv[4]
+def col(server, key):
+    return [float(r[key]) for r in rows if r["server"] == server]
+print(f"{'server':10} {'median qps':>10} {'median CPU us/q':>16} {'CPU us/q per round':>30} {'srv CPU %':>9}")
+med = {}
+for s in (a, b):
+    q, c, p = col(s, "qps"), col(s, "cpu_us_per_q"), col(s, "server_cpu_pct")
+    med[s] = statistics.median(c)
+    print(f"{s:10} {statistics.median(q):10.0f} {med[s]:16.3f} {' '.join('%.3f' % x for x in c):>30} {statistics.median(p):9.1f}")
+# Per-round ratios (a vs b of the same round) and their median.
+ratios = []
+for rd in sorted({r["round"] for r in rows}, key=int):
+    x = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == a]
+    y = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == b]
+    if x and y:
+        ratios.append(x[0] / y[0])
+print(f"ratio {a}/{b} CPU per query: {med[a] / med[b]:.3f} (median {a} / median {b}); "
+      f"median of per-round ratios {statistics.median(ratios):.3f}; "
+      f"per round {' '.join('%.3f' % x for x in ratios)}{note}")
+lost = sum(int(r["lost"]) for r in rows)
+bad = sum(int(r["completed"]) - int(r["noerror"]) for r in rows)
+print(f"queries lost in all runs: {lost}; completed without NOERROR: {bad}")
+PY
+}

@@ -66,53 +66,9 @@ HZ=$(getconf CLK_TCK)
        "translator response size: $(grep -o 'Received [0-9]* B' "$OUT/answer-translator.txt")"
 } | tee "$OUT/meta.txt" >&2
 
-printf "round\tserver\tqps\tcompleted\tlost\tnoerror\tcpu_ticks\tcpu_us_per_q\tserver_cpu_pct\n" >"$OUT/runs.tsv"
-for r in $(seq 1 "$ROUNDS"); do
-	if (( r % 2 )); then order="translator lb"; else order="lb translator"; fi
-	for n in $order; do
-		knot_pin "$n"
-		f=$OUT/r$r-$n.txt
-		c0=$(cpu_ticks "${KNOT_PID[$n]}")
-		taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${KNOT_PORT[$n]}" -d "$QFILE" \
-			-c "$CLIENTS" -q "$OUTSTANDING" -l "$DURATION" >"$f" 2>&1
-		c1=$(cpu_ticks "${KNOT_PID[$n]}")
-		awk -v r="$r" -v n="$n" -v d=$((c1 - c0)) -v hz="$HZ" -v t="$DURATION" '
-			/Queries completed:/ {done=$3}
-			/Queries lost:/      {lost=$3}
-			/Queries per second:/{qps=$4}
-			/Response codes:/   {for (i = 1; i < NF; i++) if ($i == "NOERROR") ok=$(i+1)}
-			END { if (done == 0) { print "no queries completed" > "/dev/stderr"; exit 1 }
-			      printf "%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%.3f\t%.1f\n", r, n, qps, done, lost, ok, d,
-			             d / hz * 1e6 / done, 100 * d / hz / t }' "$f" | tee -a "$OUT/runs.tsv" >&2 ||
-			die "dnsperf run failed: $(tail -5 "$f")"
-	done
-done
+cpu_rounds translator lb
 wait_answer translator "$ALL3" 2 || log "WARN: translator answer changed during the runs"
 "$KNOTC" -c "${KNOT_CONF[translator]}" zone-stats "$ZONE" >"$OUT/translator-stats.txt" 2>&1
 
-python3 - "$OUT/runs.tsv" <<'PY' | tee "$OUT/summary.txt"
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-def col(server, key):
-    return [float(r[key]) for r in rows if r["server"] == server]
-print(f"{'server':10} {'median qps':>10} {'median CPU us/q':>16} {'CPU us/q per round':>30} {'srv CPU %':>9}")
-med = {}
-for s in ("translator", "lb"):
-    q, c, p = col(s, "qps"), col(s, "cpu_us_per_q"), col(s, "server_cpu_pct")
-    med[s] = statistics.median(c)
-    print(f"{s:10} {statistics.median(q):10.0f} {med[s]:16.3f} {' '.join('%.3f' % x for x in c):>30} {statistics.median(p):9.1f}")
-rounds = sorted({r["round"] for r in rows}, key=int)
-ratios = []
-for rd in rounds:
-    t = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == "translator"]
-    l = [float(r["cpu_us_per_q"]) for r in rows if r["round"] == rd and r["server"] == "lb"]
-    if t and l:
-        ratios.append(t[0] / l[0])
-print(f"ratio translator/lb CPU per query: {med['translator'] / med['lb']:.3f} (median / median); "
-      f"median of per-round ratios {statistics.median(ratios):.3f}; "
-      f"per round {' '.join('%.3f' % x for x in ratios)} (bound: <= 1.1)")
-lost = sum(int(r["lost"]) for r in rows)
-bad = sum(int(r["completed"]) - int(r["noerror"]) for r in rows)
-print(f"queries lost in all runs: {lost}; completed without NOERROR: {bad}")
-PY
+cpu_summary translator lb ' (bound: <= 1.1)'
 log "raw results in $OUT"
