@@ -807,8 +807,11 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
                                knotd_qdata_t *qdata, knotd_mod_t *mod)
 {
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	uint16_t qclass = knot_pkt_qclass(qdata->query);
+	/* QCLASS ANY gets the class IN records, as knotd answers it from a
+	 * zone. */
 	if ((qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
-	    knot_pkt_qclass(qdata->query) != KNOT_CLASS_IN) {
+	    (qclass != KNOT_CLASS_IN && qclass != KNOT_CLASS_ANY)) {
 		return state;
 	}
 	tgc_ctx_t *ctx = knotd_mod_ctx(mod);

@@ -12,6 +12,7 @@ import tgc  # noqa: E402
 from tgc import query, wait_until  # noqa: E402
 
 import dns.rcode  # noqa: E402
+import dns.rdataclass  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 ZONE = "cluster.test"
@@ -267,6 +268,36 @@ class LbAnswers(tgc.TgcTestCase):
         nx = query(k.port, "nope." + APEX, "A")
         self.assertEqual(nx.rcode, dns.rcode.NXDOMAIN)
         self.assertEqual(nx.authority_types, [dns.rdatatype.SOA])
+
+    def test_qclass_any_answered_like_a_plain_zone(self):
+        # knotd answers QCLASS ANY from a zone's class IN data; the module
+        # answers it at the cluster name the same way (also over zone data
+        # at the name, which it wins over for class IN).
+        records = tgc.DEFAULT_RECORDS + ["@ A 192.0.2.1"]
+        conf = {"node": [n.spec for n in self.v4 + self.v6],
+                "check-interval": 200, "check-timeout": 100, "ttl": 7,
+                "policy": "ordered"}
+        k = self.knotd({ZONE: conf, "plain.test": None}, records=records)
+        plain_in = query(k.port, "plain.test.", "A")
+        plain_any = query(k.port, "plain.test.", "A", rdclass="ANY")
+        self.assertEqual((plain_any.rcode, plain_any.aa, plain_any.addrs),
+                         (dns.rcode.NOERROR, True, ["192.0.2.1"]))
+        self.assertEqual(plain_any.addrs, plain_in.addrs)
+        self.assertEqual(plain_any.msg.answer[0].rdclass, dns.rdataclass.IN)
+
+        for tcp in (False, True):
+            a = query(k.port, APEX, "A", rdclass="ANY", tcp=tcp)
+            self.assertEqual((a.rcode, a.aa), (dns.rcode.NOERROR, True), a)
+            self.assertEqual(a.addrs, self.v4_addrs, "tcp=%s" % tcp)
+            self.assertEqual(a.ttls, [7])
+            self.assertEqual(a.msg.answer[0].rdclass, dns.rdataclass.IN)
+        a = query(k.port, APEX, "AAAA", rdclass="ANY")
+        self.assertEqual((a.rcode, a.aa, set(a.addrs)),
+                         (dns.rcode.NOERROR, True, {"::1"}))
+        # Other classes stay knotd's (it refuses them), at both names.
+        for name in ("plain.test.", APEX):
+            self.assertEqual(query(k.port, name, "A", rdclass="CH").rcode,
+                             dns.rcode.REFUSED)
 
     def test_name_item_below_apex(self):
         conf = {"name": "vnc." + APEX, "node": [n.spec for n in self.v4],

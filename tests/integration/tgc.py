@@ -460,12 +460,14 @@ class Answer:
 
 
 def query(port, name, rdtype="A", tcp=False, source=None, ecs=None,
-          server="127.0.0.1", timeout=2.0, tries=3, payload=1232, edns=True):
+          server="127.0.0.1", timeout=2.0, tries=3, payload=1232, edns=True,
+          rdclass="IN"):
     """Sends one query to knotd on loopback and parses the answer.
 
     \\a ecs is "ADDR/LEN" (EDNS Client Subnet option). \\a source binds the
     client socket to a loopback address. UDP is retried \\a tries times.
-    \\a edns=False sends a plain query (512-byte UDP limit).
+    \\a edns=False sends a plain query (512-byte UDP limit). \\a rdclass is
+    the QCLASS.
     """
     if isinstance(rdtype, str):
         rdtype = dns.rdatatype.from_text(rdtype)
@@ -474,10 +476,11 @@ def query(port, name, rdtype="A", tcp=False, source=None, ecs=None,
         addr, _, plen = ecs.partition("/")
         options.append(dns.edns.ECSOption(addr, int(plen) if plen else None))
     if edns:
-        q = dns.message.make_query(name, rdtype, use_edns=0, payload=payload,
-                                   options=options)
+        q = dns.message.make_query(name, rdtype, rdclass=rdclass, use_edns=0,
+                                   payload=payload, options=options)
     else:
-        q = dns.message.make_query(name, rdtype, use_edns=False)
+        q = dns.message.make_query(name, rdtype, rdclass=rdclass,
+                                   use_edns=False)
     q.flags &= ~dns.flags.RD
     wire = q.to_wire()
     fam = _family(server)
