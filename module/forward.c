@@ -103,6 +103,101 @@ int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
 	return KNOT_EOK;
 }
 
+/*! \brief Tells whether \a name is \a apex or below it (any case). */
+static bool name_under(const knot_dname_t *name, const knot_dname_t *apex)
+{
+	int below = knot_dname_labels(name, NULL) - knot_dname_labels(apex, NULL);
+	if (below < 0) {
+		return false;
+	}
+	for (int i = 0; i < below; i++) {
+		name = knot_wire_next_label(name, NULL);
+	}
+
+	return knot_dname_is_case_equal(name, apex);
+}
+
+/*! \brief Tells whether a record may stay in a confined reply. */
+static bool rr_in_scope(const knot_rrset_t *rr, const knot_dname_t *scope)
+{
+	return rr->type == KNOT_RRTYPE_OPT || rr->type == KNOT_RRTYPE_TSIG ||
+	       name_under(rr->owner, scope);
+}
+
+size_t tgc_forward_confine(knot_pkt_t *reply, const knot_dname_t *scope)
+{
+	if (reply == NULL || scope == NULL) {
+		return 0;
+	}
+
+	/* knot_pkt_parse() keeps the sections contiguous and in order in
+	 * reply->rr (each starts at the count so far): compact the array,
+	 * moving opt_rr/tsig_rr along, and free what is dropped as
+	 * knot_pkt_free() would. */
+	size_t dropped = 0;
+	uint16_t out = 0;
+	for (int s = KNOT_ANSWER; s <= KNOT_ADDITIONAL; s++) {
+		knot_pktsection_t *sec = &reply->sections[s];
+		uint16_t start = out;
+		for (uint16_t i = 0; i < sec->count; i++) {
+			uint16_t at = sec->pos + i;
+			knot_rrset_t *rr = &reply->rr[at];
+			if (!rr_in_scope(rr, scope)) {
+				if (reply->rr_info[at].flags & KNOT_PF_FREE) {
+					knot_rrset_clear(rr, &reply->mm);
+				}
+				dropped++;
+				continue;
+			}
+			if (at != out) {
+				reply->rr[out] = *rr;
+				reply->rr_info[out] = reply->rr_info[at];
+				if (reply->opt_rr == rr) {
+					reply->opt_rr = &reply->rr[out];
+				}
+				if (reply->tsig_rr == rr) {
+					reply->tsig_rr = &reply->rr[out];
+				}
+			}
+			out++;
+		}
+		sec->pos = start;
+		sec->count = out - start;
+	}
+	reply->rrset_count = out;
+
+	return dropped;
+}
+
+/*!
+ * \brief Tells whether the SOA records of a negative answer belong to the
+ *        scope: owned by the scope or by a zone cut between the scope and
+ *        the question (never above the scope, never beside the question).
+ */
+static bool negative_soa_ok(const knot_pkt_t *reply, const knot_dname_t *scope,
+                            const knot_dname_t *qname)
+{
+	if (knot_wire_get_rcode(reply->wire) != KNOT_RCODE_NXDOMAIN) {
+		const knot_pktsection_t *an = knot_pkt_section(reply, KNOT_ANSWER);
+		for (uint16_t i = 0; i < an->count; i++) {
+			if (rr_in_scope(knot_pkt_rr(an, i), scope)) {
+				return true; /* Not negative. */
+			}
+		}
+	}
+
+	const knot_pktsection_t *ns = knot_pkt_section(reply, KNOT_AUTHORITY);
+	for (uint16_t i = 0; i < ns->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(ns, i);
+		if (rr->type == KNOT_RRTYPE_SOA &&
+		    (!name_under(rr->owner, scope) || !name_under(qname, rr->owner))) {
+			return false;
+		}
+	}
+
+	return true;
+}
+
 tgc_fwd_verdict_t tgc_forward_validate(knot_pkt_t *reply,
                                        const tgc_fwd_sent_t *sent)
 {
@@ -144,6 +239,16 @@ tgc_fwd_verdict_t tgc_forward_validate(knot_pkt_t *reply,
 			return TGC_FWD_TSIG_BAD;
 		}
 	}
+	/* The reply is authentic: now what it says. */
+	if (sent->tcp && knot_wire_get_tc(reply->wire)) {
+		return TGC_FWD_TRUNCATED;
+	}
+	if (sent->scope != NULL) {
+		if (!negative_soa_ok(reply, sent->scope, sent->qname)) {
+			return TGC_FWD_BAD_SOA;
+		}
+		(void)tgc_forward_confine(reply, sent->scope);
+	}
 
 	return TGC_FWD_OK;
 }
@@ -160,6 +265,8 @@ const char *tgc_forward_verdict_str(tgc_fwd_verdict_t verdict)
 	case TGC_FWD_BAD_SOURCE:   return "wrong source";
 	case TGC_FWD_TSIG_MISSING: return "TSIG missing";
 	case TGC_FWD_TSIG_BAD:     return "TSIG invalid";
+	case TGC_FWD_BAD_SOA:      return "SOA outside the zone";
+	case TGC_FWD_TRUNCATED:    return "truncated over TCP";
 	default:                   return "invalid";
 	}
 }
@@ -443,6 +550,8 @@ typedef struct {
 	knot_mm_t *mm;                  /*!< Memory of the reply packet. */
 	tgc_fwd_stats_t *stats;         /*!< Counts. */
 	knot_pkt_t *reply;              /*!< Out: the accepted reply. */
+	bool final;                     /*!< Out: the last rejected reply was
+	                                 *   authentic, no better one comes. */
 } try_t;
 
 /*!
@@ -468,6 +577,7 @@ static bool try_accept(try_t *try, size_t len, bool source_ok, int *last)
 	tgc_fwd_err_t kind = verdict_kind(v);
 	try->stats->errors[kind]++;
 	*last = kind;
+	try->final = (v == TGC_FWD_BAD_SOA || v == TGC_FWD_TRUNCATED);
 
 	return false;
 }
@@ -526,6 +636,10 @@ static int try_udp(try_t *try)
 		}
 		if (last == KNOT_ENOMEM) {
 			result = KNOT_ENOMEM;
+			break;
+		}
+		if (try->final) {
+			result = last;
 			break;
 		}
 	}
@@ -692,6 +806,7 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 			ret = res;
 			break;
 		}
+		sent.scope = conf->scope;
 		try_t try = {
 			.target = t, .query = query, .sent = &sent,
 			.deadline_ms = (now + conf->timeout_ms < end) ?
@@ -708,6 +823,8 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 				ret = res;
 				break;
 			}
+			sent.scope = conf->scope;
+			sent.tcp = true;
 			now = mono_ms();
 			try.deadline_ms = (now + conf->timeout_ms < end) ?
 			                  now + conf->timeout_ms : end;

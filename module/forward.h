@@ -73,6 +73,9 @@ typedef enum {
 	                           *   decides this one). */
 	TGC_FWD_TSIG_MISSING = 7, /*!< Unsigned, but the upstream has a key. */
 	TGC_FWD_TSIG_BAD     = 8, /*!< Signature (or its key/time) invalid. */
+	TGC_FWD_BAD_SOA      = 9, /*!< Negative answer with a SOA outside the
+	                           *   scope (not the zone's). */
+	TGC_FWD_TRUNCATED    = 10, /*!< TC set in a reply over TCP. */
 } tgc_fwd_verdict_t;
 
 /*! \brief Outcome kinds of one try (counters `upstream-error` by index). */
@@ -95,6 +98,11 @@ typedef struct {
 	const knot_tsig_key_t *key;   /*!< TSIG key (NULL = unsigned). */
 	uint8_t mac[64];              /*!< Request MAC of a signed query. */
 	size_t mac_len;               /*!< Its length. */
+	const knot_dname_t *scope;    /*!< Names a reply may carry: the
+	                               *   translator's zone (NULL = any; not
+	                               *   set by tgc_forward_build()). */
+	bool tcp;                     /*!< The reply comes over TCP (not set by
+	                               *   tgc_forward_build()). */
 } tgc_fwd_sent_t;
 
 /*! \brief One upstream address. */
@@ -109,6 +117,9 @@ typedef struct {
 	const tgc_fwd_target_t *targets; /*!< In configuration order. */
 	size_t count;                    /*!< Their number. */
 	uint32_t timeout_ms;             /*!< Time bound of one try. */
+	const knot_dname_t *scope;       /*!< Replies are confined to this name
+	                                  *   and below (tgc_fwd_sent_t.scope;
+	                                  *   NULL = not confined). */
 } tgc_fwd_conf_t;
 
 /*! \brief Counts of one tgc_forward_query() call. */
@@ -148,13 +159,33 @@ int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
  *
  * Checks, in order: header size, ID, QR, opcode, exactly one question equal
  * (case-insensitively) to the one asked, parsability, and TSIG when
- * \a sent has a key. On TGC_FWD_OK \a reply is parsed (TSIG stripped).
+ * \a sent has a key. Then what an authentic reply may say: over TCP
+ * (sent->tcp) TC must be clear; with a scope (sent->scope), a negative
+ * answer (NXDOMAIN, or no answer record at or below the scope) may only
+ * carry SOA records owned by the scope or by a name between the scope and
+ * the question (a zone cut below it), and every record outside the scope is
+ * removed (tgc_forward_confine()). On TGC_FWD_OK \a reply is parsed (TSIG
+ * stripped) and confined; its wire is left as received.
  *
  * \param[in,out] reply  Packet over the received wire (not yet parsed).
  * \param[in] sent       The query.
  */
 tgc_fwd_verdict_t tgc_forward_validate(knot_pkt_t *reply,
                                        const tgc_fwd_sent_t *sent);
+
+/*!
+ * \brief Removes from a parsed reply every record whose owner is not the
+ *        scope or below it (OPT and TSIG stay).
+ *
+ * Only the parsed sections change (knot_pkt_section(), knot_pkt_rr()); the
+ * wire and its counts stay as received.
+ *
+ * \param[in,out] reply  Parsed packet.
+ * \param[in] scope      Zone apex (any case).
+ *
+ * \return Number of records removed.
+ */
+size_t tgc_forward_confine(knot_pkt_t *reply, const knot_dname_t *scope);
 
 /*! \brief Text of a verdict. */
 const char *tgc_forward_verdict_str(tgc_fwd_verdict_t verdict);
@@ -168,8 +199,11 @@ const char *tgc_forward_err_str(tgc_fwd_err_t err);
  *
  * Each try has its own socket: UDP connected to the target (random source
  * port chosen by the kernel), replies not passing tgc_forward_validate() are
- * counted and ignored while waiting; a truncated reply is asked again over
- * TCP. Each try lasts at most conf->timeout_ms, all together \a budget_ms.
+ * counted and ignored while waiting, except that an authentic reply with
+ * unusable content (TGC_FWD_BAD_SOA) ends the try at once; a truncated reply
+ * is asked again over TCP, where TC is an error. Replies are confined to
+ * conf->scope. Each try lasts at most conf->timeout_ms, all together
+ * \a budget_ms.
  *
  * \param[in]  conf       Targets and per-try timeout.
  * \param[in]  first      Index of the first target to try.

@@ -1237,6 +1237,7 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 		return KNOT_ENOMEM;
 	}
 	knot_dname_to_lower(ctx->scope);
+	ctx->fwd.scope = ctx->scope;
 	ctx->interval_ms = knotd_conf_mod(mod, MOD_UPSTREAM_INTERVAL).single.integer;
 	ctx->fwd.timeout_ms = knotd_conf_mod(mod, MOD_UPSTREAM_TIMEOUT).single.integer;
 	ctx->stale_limit_s = knotd_conf_mod(mod, MOD_STALE_LIMIT).single.integer;

@@ -45,6 +45,12 @@ static const knot_dname_t *NAME = (const knot_dname_t *)"\x08""internet""\x06""i
 static const knot_dname_t *NAME_UC = (const knot_dname_t *)"\x08""INTERNET""\x06""Intern""\x04""NETZ";
 /*! \brief Another name. */
 static const knot_dname_t *OTHER = (const knot_dname_t *)"\x03""www""\x06""intern""\x04""netz";
+/*! \brief The zone of the names (the translator's scope). */
+static const knot_dname_t *ZONE = (const knot_dname_t *)"\x06""intern""\x04""netz";
+/*! \brief A name outside the zone. */
+static const knot_dname_t *VICTIM = (const knot_dname_t *)"\x06""victim""\x07""example";
+/*! \brief A TLD above the zone. */
+static const knot_dname_t *COM = (const knot_dname_t *)"\x03""com";
 
 /*! \brief A query and what a reply must match. */
 typedef struct {
@@ -74,6 +80,10 @@ typedef struct {
 	const char *const *addrs;  /*!< A/AAAA answers of the question name. */
 	uint32_t ttl;              /*!< Their TTL. */
 	bool soa;                  /*!< Put a SOA (TTL 300, MINIMUM 30) in AUTHORITY. */
+	const knot_dname_t *soa_owner; /*!< Its owner (NULL: intern.netz). */
+	bool no_other;             /*!< Leave out the A record of OTHER. */
+	const knot_dname_t *extra; /*!< Owner of an A record in ADDITIONAL. */
+	bool tc;                   /*!< Set TC. */
 	const knot_tsig_key_t *key; /*!< Sign with this key. */
 	const uint8_t *mac;        /*!< Request MAC for signing (NULL: the query's). */
 	size_t mac_len;            /*!< Its length. */
@@ -117,6 +127,9 @@ static void reply_make(reply_t *r, const query_t *q, const reply_opt_t *o)
 	knot_wire_set_opcode(pkt->wire, o->opcode);
 	knot_wire_set_aa(pkt->wire);
 	knot_wire_set_rcode(pkt->wire, o->rcode);
+	if (o->tc) {
+		knot_wire_set_tc(pkt->wire);
+	}
 
 	ck_assert_int_eq(knot_pkt_begin(pkt, KNOT_ANSWER), KNOT_EOK);
 	for (size_t i = 0; o->addrs != NULL && o->addrs[i] != NULL; i++) {
@@ -128,7 +141,9 @@ static void reply_make(reply_t *r, const query_t *q, const reply_opt_t *o)
 	}
 	/* Unrelated data that must never be cached as the name's. */
 	static const uint8_t other_a[4] = { 192, 0, 2, 99 };
-	put_rr(pkt, OTHER, KNOT_RRTYPE_A, 7, other_a, 4);
+	if (!o->no_other) {
+		put_rr(pkt, OTHER, KNOT_RRTYPE_A, 7, other_a, 4);
+	}
 
 	ck_assert_int_eq(knot_pkt_begin(pkt, KNOT_AUTHORITY), KNOT_EOK);
 	if (o->soa) {
@@ -139,8 +154,13 @@ static void reply_make(reply_t *r, const query_t *q, const reply_opt_t *o)
 		static const uint8_t nums[20] = { 0, 0, 0, 1, 0, 0, 14, 16, 0, 0, 3, 132,
 		                                  0, 9, 58, 128, 0, 0, 0, 30 };
 		memcpy(soa + n, nums, sizeof(nums)); n += sizeof(nums);
-		put_rr(pkt, (const knot_dname_t *)"\x06intern\x04netz",
+		put_rr(pkt, o->soa_owner ? o->soa_owner : ZONE,
 		       KNOT_RRTYPE_SOA, 300, soa, (uint16_t)n);
+	}
+	ck_assert_int_eq(knot_pkt_begin(pkt, KNOT_ADDITIONAL), KNOT_EOK);
+	if (o->extra != NULL) {
+		static const uint8_t extra_a[4] = { 192, 0, 2, 66 };
+		put_rr(pkt, o->extra, KNOT_RRTYPE_A, 7, extra_a, 4);
 	}
 
 	r->len = pkt->size;
@@ -316,6 +336,233 @@ START_TEST(validate_malformed)
 }
 END_TEST
 
+
+/*
+ * What an authentic reply may carry: the scope, negative answers, TC.
+ */
+
+/*! \brief Tells whether a parsed packet has a record of \a owner in any
+ *         section (and counts the records per section). */
+static bool has_owner(const knot_pkt_t *pkt, const knot_dname_t *owner,
+                      uint16_t counts[3])
+{
+	bool found = false;
+	for (int s = KNOT_ANSWER; s <= KNOT_ADDITIONAL; s++) {
+		const knot_pktsection_t *sec = knot_pkt_section(pkt, s);
+		if (counts != NULL) {
+			counts[s] = sec->count;
+		}
+		for (uint16_t i = 0; i < sec->count; i++) {
+			if (knot_dname_is_case_equal(knot_pkt_rr(sec, i)->owner, owner)) {
+				found = true;
+			}
+		}
+	}
+	return found;
+}
+
+/*! \brief Validates \a r against \a q with \a scope; the packet stays
+ *         (NULL when rejected, \a v says why). */
+static knot_pkt_t *scoped(query_t *q, reply_t *r, const knot_dname_t *scope,
+                          tgc_fwd_verdict_t *v)
+{
+	knot_pkt_t *pkt = knot_pkt_new(r->wire, r->len, NULL);
+	ck_assert_ptr_nonnull(pkt);
+	q->sent.scope = scope;
+	*v = tgc_forward_validate(pkt, &q->sent);
+	q->sent.scope = NULL;
+	if (*v != TGC_FWD_OK) {
+		knot_pkt_free(pkt);
+		return NULL;
+	}
+	return pkt;
+}
+
+START_TEST(scope_out_of_zone_records_removed)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .ttl = 5,
+	                                   .extra = VICTIM });
+	tgc_fwd_verdict_t v;
+
+	/* Not confined: everything stays (what the tests above rely on). */
+	knot_pkt_t *pkt = scoped(&q, &r, NULL, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	ck_assert(has_owner(pkt, VICTIM, NULL));
+	knot_pkt_free(pkt);
+
+	/* The zone: the victim's record goes, the zone's names stay. */
+	uint16_t counts[3];
+	pkt = scoped(&q, &r, ZONE, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	ck_assert(!has_owner(pkt, VICTIM, counts));
+	ck_assert(has_owner(pkt, NAME, NULL));
+	ck_assert(has_owner(pkt, OTHER, NULL));
+	/* One RR per address (TTLs differ) and the one of OTHER. */
+	ck_assert_uint_eq(counts[KNOT_ANSWER], 3);
+	ck_assert_uint_eq(counts[KNOT_ADDITIONAL], 0);
+	ck_assert_uint_eq(pkt->rrset_count, 3);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_A, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.count, 2);
+	knot_pkt_free(pkt);
+
+	/* A scope in other case, and the cluster name as the scope (a global
+	 * instance): www.intern.netz is outside it too. */
+	pkt = scoped(&q, &r, NAME_UC, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	ck_assert(!has_owner(pkt, VICTIM, counts));
+	ck_assert(!has_owner(pkt, OTHER, NULL));
+	ck_assert(has_owner(pkt, NAME, NULL));
+	ck_assert_uint_eq(counts[KNOT_ANSWER], 2);
+	ck_assert_uint_eq(counts[KNOT_AUTHORITY], 0);
+	ck_assert_uint_eq(counts[KNOT_ADDITIONAL], 0);
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(scope_keeps_opt_and_tsig)
+{
+	/* Confinement after the signature check: OPT and TSIG are kept and
+	 * their pointers follow the records they moved with. */
+	knot_tsig_key_t key;
+	ck_assert_int_eq(knot_tsig_key_init(&key, "hmac-sha256", "k.",
+	                                    "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"), KNOT_EOK);
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, &key);
+	reply_t r;
+	uint8_t wire[2048];
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2, .extra = VICTIM,
+	                                   .soa = true, .soa_owner = COM });
+	/* Put an OPT after the victim's record, then sign. */
+	knot_pkt_t *pkt = knot_pkt_new(r.wire, r.len, NULL);
+	ck_assert_int_eq(knot_pkt_parse(pkt, 0), KNOT_EOK);
+	knot_pkt_t *out = knot_pkt_new(wire, sizeof(wire), NULL);
+	ck_assert_int_eq(knot_pkt_copy(out, pkt), KNOT_EOK);
+	knot_pkt_free(pkt);
+	knot_rrset_t opt;
+	ck_assert_int_eq(knot_edns_init(&opt, 1232, 0, 0, &out->mm), KNOT_EOK);
+	ck_assert_int_eq(knot_pkt_put(out, KNOT_COMPR_HINT_NONE, &opt, KNOT_PF_FREE),
+	                 KNOT_EOK);
+	uint8_t digest[64];
+	size_t digest_len = sizeof(digest);
+	ck_assert_int_eq(knot_tsig_sign(out->wire, &out->size, out->max_size,
+	                                q.sent.mac, q.sent.mac_len, digest,
+	                                &digest_len, &key, 0, 0), KNOT_EOK);
+	memcpy(r.wire, out->wire, out->size);
+	r.len = out->size;
+	knot_pkt_free(out);
+
+	tgc_fwd_verdict_t v;
+	uint16_t counts[3];
+	pkt = scoped(&q, &r, ZONE, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK); /* Positive: the SOA of com. just goes. */
+	ck_assert(!has_owner(pkt, VICTIM, counts));
+	ck_assert(!has_owner(pkt, COM, NULL));
+	ck_assert_uint_eq(counts[KNOT_AUTHORITY], 0);
+	ck_assert_ptr_nonnull(pkt->opt_rr);
+	ck_assert_uint_eq(pkt->opt_rr->type, KNOT_RRTYPE_OPT);
+	ck_assert_ptr_nonnull(pkt->tsig_rr);
+	ck_assert_uint_eq(pkt->tsig_rr->type, KNOT_RRTYPE_TSIG);
+	ck_assert_uint_eq(knot_edns_get_payload(pkt->opt_rr), 1232);
+	ck_assert_uint_eq(counts[KNOT_ADDITIONAL], 2); /* OPT, TSIG */
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+	knot_tsig_key_deinit(&key);
+}
+END_TEST
+
+START_TEST(scope_negative_soa)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_AAAA, NULL);
+	reply_t r;
+	tgc_fwd_verdict_t v;
+	knot_pkt_t *pkt;
+	static const knot_dname_t *other_zone = (const knot_dname_t *)"\x05""other""\x04""netz";
+
+	/* NXDOMAIN or NODATA with the SOA of com. (above the zone), of an
+	 * unrelated zone, or of a name beside the question: rejected. */
+	const knot_dname_t *bad[] = { COM, other_zone, OTHER, VICTIM,
+	                              (const knot_dname_t *)"" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN,
+		                                   .soa = true, .soa_owner = bad[i] });
+		ck_assert_ptr_null(scoped(&q, &r, ZONE, &v));
+		ck_assert_int_eq(v, TGC_FWD_BAD_SOA);
+		reply_make(&r, &q, &(reply_opt_t){ .soa = true, .soa_owner = bad[i],
+		                                   .no_other = true });
+		ck_assert_ptr_null(scoped(&q, &r, ZONE, &v));
+		ck_assert_int_eq(v, TGC_FWD_BAD_SOA);
+	}
+	/* NODATA whose only answer record is outside the zone: negative. */
+	reply_make(&r, &q, &(reply_opt_t){ .soa = true, .soa_owner = COM });
+	ck_assert_ptr_null(scoped(&q, &r, NAME, &v));
+	ck_assert_int_eq(v, TGC_FWD_BAD_SOA);
+	/* The zone's SOA above the scope (a global instance, scope = name). */
+	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN, .soa = true });
+	ck_assert_ptr_null(scoped(&q, &r, NAME, &v));
+	ck_assert_int_eq(v, TGC_FWD_BAD_SOA);
+	/* Unconfined (no scope): accepted as before. */
+	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN, .soa = true,
+	                                   .soa_owner = COM });
+	pkt = scoped(&q, &r, NULL, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	knot_pkt_free(pkt);
+
+	/* Accepted: the zone's SOA (any case), a zone cut between the zone
+	 * and the question, the question itself, and no SOA at all. */
+	const knot_dname_t *good[] = {
+		ZONE, (const knot_dname_t *)"\x06""INTERN""\x04""Netz", NAME, NULL
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN,
+		                                   .soa = good[i] != NULL,
+		                                   .soa_owner = good[i] });
+		pkt = scoped(&q, &r, ZONE, &v);
+		ck_assert_int_eq(v, TGC_FWD_OK);
+		tgc_cache_snap_t snap;
+		ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_AAAA, &snap),
+		                 KNOT_EOK);
+		ck_assert_uint_eq(snap.rcode, KNOT_RCODE_NXDOMAIN);
+		ck_assert_uint_eq(snap.soa_owner_len,
+		                  good[i] ? knot_dname_size(good[i]) : 0);
+		knot_pkt_free(pkt);
+	}
+	/* A positive answer is not judged by its authority section: the
+	 * foreign SOA is removed. */
+	static const char *const v6[] = { "fd00::1", NULL };
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = v6, .soa = true, .soa_owner = COM });
+	pkt = scoped(&q, &r, ZONE, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	ck_assert(!has_owner(pkt, COM, NULL));
+	knot_pkt_free(pkt);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(tc_over_tcp)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	reply_t r;
+	reply_make(&r, &q, &(reply_opt_t){ .tc = true, .no_other = true });
+	/* Over UDP: accepted (the caller asks again over TCP). */
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	/* Over TCP: an error, never an empty answer. */
+	q.sent.tcp = true;
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TRUNCATED);
+	reply_make(&r, &q, &(reply_opt_t){ .tc = true, .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_TRUNCATED);
+	reply_make(&r, &q, &(reply_opt_t){ .addrs = ADDRS2 });
+	ck_assert_int_eq(check_reply(&q, &r), TGC_FWD_OK);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
 /*! \brief TSIG keys of the tests. */
 static knot_tsig_key_t key_a, key_a_other_secret, key_b;
 
@@ -400,7 +647,7 @@ END_TEST
 
 START_TEST(verdict_strings)
 {
-	for (int v = TGC_FWD_OK; v <= TGC_FWD_TSIG_BAD; v++) {
+	for (int v = TGC_FWD_OK; v <= TGC_FWD_TRUNCATED; v++) {
 		ck_assert_str_ne(tgc_forward_verdict_str(v), "invalid");
 	}
 	for (int e = TGC_FWD_ERR_TIMEOUT; e < TGC_FWD_ERR_COUNT; e++) {
@@ -943,6 +1190,9 @@ typedef struct {
 	uint16_t port;       /*!< Their port. */
 	int bad_first;       /*!< Replies with a wrong ID sent before the good one. */
 	bool truncate;       /*!< UDP replies have TC set and no answer. */
+	bool tc_tcp;         /*!< TCP replies have TC set and no answer too. */
+	bool foreign_soa;    /*!< Replies are NXDOMAIN with the SOA of com. */
+	bool extra_foreign;  /*!< Replies carry victim.example. A in ADDITIONAL. */
 	uint8_t rcode;       /*!< RCODE of the replies. */
 	_Atomic bool silent; /*!< Never reply over UDP (set by the test while running). */
 	_Atomic int udp_queries; /*!< Counted queries. */
@@ -950,6 +1200,16 @@ typedef struct {
 	pthread_t thread;
 	int stop[2];         /*!< Pipe to stop the thread. */
 } upstream_t;
+
+/*! \brief Puts a record of \a owner into the current section of \a r. */
+static void upstream_put(knot_pkt_t *r, const knot_dname_t *owner, uint16_t type,
+                         const uint8_t *rd, uint16_t rd_len)
+{
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, knot_dname_copy(owner, &r->mm), type, KNOT_CLASS_IN, 5);
+	knot_rrset_add_rdata(&rr, rd, rd_len, &r->mm);
+	knot_pkt_put(r, KNOT_COMPR_HINT_NONE, &rr, KNOT_PF_FREE);
+}
 
 /*! \brief Makes the reply to a query wire (A 10.0.0.1 unless truncated). */
 static size_t upstream_reply(upstream_t *u, const uint8_t *in, size_t len,
@@ -966,13 +1226,20 @@ static size_t upstream_reply(upstream_t *u, const uint8_t *in, size_t len,
 	knot_wire_set_rcode(r->wire, u->rcode);
 	if (tc) {
 		knot_wire_set_tc(r->wire);
+	} else if (u->foreign_soa) {
+		static const uint8_t soa[22] = { 0, 0, 0, 0, 0, 1, 0, 0, 14, 16,
+		                                 0, 0, 3, 132, 0, 9, 58, 128, 0, 0, 0, 30 };
+		knot_wire_set_rcode(r->wire, KNOT_RCODE_NXDOMAIN);
+		knot_pkt_begin(r, KNOT_AUTHORITY);
+		upstream_put(r, COM, KNOT_RRTYPE_SOA, soa, sizeof(soa));
 	} else if (knot_pkt_qtype(q) == KNOT_RRTYPE_A) {
 		static const uint8_t a[4] = { 10, 0, 0, 1 };
-		knot_rrset_t rr;
-		knot_rrset_init(&rr, knot_dname_copy(knot_pkt_qname(q), &r->mm),
-		                KNOT_RRTYPE_A, KNOT_CLASS_IN, 5);
-		knot_rrset_add_rdata(&rr, a, 4, &r->mm);
-		knot_pkt_put(r, KNOT_COMPR_HINT_QNAME, &rr, KNOT_PF_FREE);
+		upstream_put(r, knot_pkt_qname(q), KNOT_RRTYPE_A, a, 4);
+	}
+	if (u->extra_foreign && !tc) {
+		static const uint8_t a[4] = { 192, 0, 2, 66 };
+		knot_pkt_begin(r, KNOT_ADDITIONAL);
+		upstream_put(r, VICTIM, KNOT_RRTYPE_A, a, 4);
 	}
 	size_t size = r->size;
 	knot_pkt_free(r);
@@ -1022,7 +1289,7 @@ static void *upstream_run(void *arg)
 				size_t len = knot_wire_read_u16(hdr);
 				if (recv(c, in, len, MSG_WAITALL) == (ssize_t)len) {
 					size_t m = upstream_reply(u, in, len, out + 2,
-					                          sizeof(out) - 2, false, 0);
+					                          sizeof(out) - 2, u->tc_tcp, 0);
 					knot_wire_write_u16(out, m);
 					(void)send(c, out, m + 2, 0);
 				}
@@ -1142,6 +1409,117 @@ START_TEST(query_tcp_after_tc)
 	ck_assert_uint_eq(knot_wire_get_ancount(reply->wire), 1);
 	tgc_forward_reply_free(reply, NULL);
 	upstream_stop(&u);
+}
+END_TEST
+
+START_TEST(query_confined_to_scope)
+{
+	upstream_t u = { .extra_foreign = true };
+	upstream_start(&u);
+	tgc_fwd_target_t t;
+	target_at(&t, u.port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 1000 };
+	/* Not confined: the victim's record comes through. */
+	knot_pkt_t *reply = NULL;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, NULL, NULL,
+	                                   NULL, NULL), KNOT_EOK);
+	ck_assert(has_owner(reply, VICTIM, NULL));
+	tgc_forward_reply_free(reply, NULL);
+
+	/* Confined to the zone: it does not, the answer does. */
+	c.scope = ZONE;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, NULL, NULL,
+	                                   NULL, NULL), KNOT_EOK);
+	ck_assert(!has_owner(reply, VICTIM, NULL));
+	ck_assert(has_owner(reply, NAME, NULL));
+	tgc_forward_reply_free(reply, NULL);
+	upstream_stop(&u);
+}
+END_TEST
+
+START_TEST(query_foreign_soa_fails_over)
+{
+	upstream_t bad = { .foreign_soa = true }, good = { 0 };
+	upstream_start(&bad);
+	upstream_start(&good);
+	tgc_fwd_target_t t[2];
+	target_at(&t[0], bad.port);
+	target_at(&t[1], good.port);
+	tgc_fwd_conf_t c = { .targets = t, .count = 2, .timeout_ms = 5000,
+	                     .scope = ZONE };
+	tgc_fwd_stats_t st;
+	memset(&st, 0, sizeof(st));
+	tries_t tries = { 0 };
+	knot_pkt_t *reply = NULL;
+	size_t used = 9;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   10000, -1, NULL, &reply, &used, &st,
+	                                   on_try, &tries), KNOT_EOK);
+	ck_assert_uint_eq(used, 1);
+	ck_assert_int_eq(tries.count, 2);
+	ck_assert_int_eq(tries.res[0], TGC_FWD_ERR_INVALID);
+	ck_assert_int_eq(tries.res[1], TGC_FWD_TRY_OK);
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_INVALID], 1);
+	/* The rejected reply ended the try: no wait for the timeout. */
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_TIMEOUT], 0);
+	ck_assert_uint_eq(st.failovers, 1);
+	tgc_cache_snap_t snap;
+	ck_assert_int_eq(tgc_forward_extract(reply, NAME, KNOT_RRTYPE_A, &snap), KNOT_EOK);
+	ck_assert_uint_eq(snap.count, 1);
+	tgc_forward_reply_free(reply, NULL);
+
+	/* Only the bad one: no usable reply, nothing to cache. */
+	c.count = 1;
+	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   10000, -1, NULL, &reply, NULL, &st,
+	                                   NULL, NULL), KNOT_ETIMEOUT);
+	ck_assert_ptr_null(reply);
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_INVALID], 1);
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_TIMEOUT], 0);
+	upstream_stop(&bad);
+	upstream_stop(&good);
+}
+END_TEST
+
+START_TEST(query_tc_over_tcp_is_an_error)
+{
+	upstream_t bad = { .truncate = true, .tc_tcp = true }, good = { .truncate = true };
+	upstream_start(&bad);
+	upstream_start(&good);
+	tgc_fwd_target_t t[2];
+	target_at(&t[0], bad.port);
+	target_at(&t[1], good.port);
+	tgc_fwd_conf_t c = { .targets = t, .count = 2, .timeout_ms = 1000 };
+	tgc_fwd_stats_t st;
+	memset(&st, 0, sizeof(st));
+	tries_t tries = { 0 };
+	knot_pkt_t *reply = NULL;
+	size_t used = 9;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   4000, -1, NULL, &reply, &used, &st,
+	                                   on_try, &tries), KNOT_EOK);
+	ck_assert_uint_eq(used, 1);
+	ck_assert_int_eq(atomic_load(&bad.tcp_queries), 1);
+	ck_assert_int_eq(atomic_load(&good.tcp_queries), 1);
+	ck_assert_uint_eq(st.tcp, 2);
+	ck_assert_int_eq(tries.res[0], TGC_FWD_ERR_INVALID);
+	ck_assert_int_eq(tries.res[1], TGC_FWD_TRY_OK);
+	ck_assert_uint_eq(st.errors[TGC_FWD_ERR_INVALID], 1);
+	ck_assert(!knot_wire_get_tc(reply->wire));
+	ck_assert_uint_eq(knot_wire_get_ancount(reply->wire), 1);
+	tgc_forward_reply_free(reply, NULL);
+
+	/* Alone: no reply at all rather than an empty one. */
+	c.count = 1;
+	ck_assert_int_eq(tgc_forward_query(&c, 0, NAME, KNOT_RRTYPE_A, KNOT_CLASS_IN,
+	                                   2000, -1, NULL, &reply, NULL, NULL,
+	                                   NULL, NULL), KNOT_ETIMEOUT);
+	ck_assert_ptr_null(reply);
+	upstream_stop(&bad);
+	upstream_stop(&good);
 }
 END_TEST
 
@@ -1305,6 +1683,10 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, validate_question);
 	tcase_add_test(tc, validate_question_count);
 	tcase_add_test(tc, validate_malformed);
+	tcase_add_test(tc, scope_out_of_zone_records_removed);
+	tcase_add_test(tc, scope_keeps_opt_and_tsig);
+	tcase_add_test(tc, scope_negative_soa);
+	tcase_add_test(tc, tc_over_tcp);
 	tcase_add_test(tc, verdict_strings);
 	suite_add_tcase(s, tc);
 
@@ -1345,6 +1727,9 @@ static Suite *forward_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, query_ignores_spoofed_first);
 	tcase_add_test(tc, query_tcp_after_tc);
+	tcase_add_test(tc, query_confined_to_scope);
+	tcase_add_test(tc, query_foreign_soa_fails_over);
+	tcase_add_test(tc, query_tc_over_tcp_is_an_error);
 	tcase_add_test(tc, query_failover);
 	tcase_add_test(tc, query_cancel);
 	suite_add_tcase(s, tc);
