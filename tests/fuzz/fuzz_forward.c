@@ -31,7 +31,9 @@
  * RRset (on-demand forwarding).
  *
  * Input: one control byte (bit 0: ask AAAA instead of A; bit 1: the
- * upstream has a TSIG key), then the reply wire.
+ * upstream has a TSIG key; bit 2: the reply is confined to the zone
+ * intern.netz., as a translator's are; bit 3: the reply came over TCP),
+ * then the reply wire.
  */
 
 #include <netinet/in.h>
@@ -45,6 +47,7 @@
 #define FUZZ_ID	0x4242
 
 static knot_dname_t *qname;
+static knot_dname_t *scope;
 static knot_tsig_key_t key;
 static tgc_natmap_rule_t rules[2];
 static tgc_table_t table;
@@ -57,7 +60,8 @@ static void init_once(void)
 	}
 	done = true;
 	qname = knot_dname_from_str_alloc("internet.intern.netz.");
-	FUZZ_ASSERT(qname != NULL);
+	scope = knot_dname_from_str_alloc("intern.netz.");
+	FUZZ_ASSERT(qname != NULL && scope != NULL);
 	FUZZ_ASSERT(knot_tsig_key_init(&key, "hmac-sha256", "tgc-key.",
 	                               "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0") == KNOT_EOK);
 	FUZZ_ASSERT(tgc_natmap_rule_parse("10.10.10.0/24=192.168.1.0/24", &rules[0], NULL) == KNOT_EOK);
@@ -75,6 +79,16 @@ static void init_once(void)
 	table.cache = (tgc_cache_rec_t *)(mem + table.hdr->cache_off);
 	table.size = size;
 	table.writable = true;
+}
+
+/*! \brief Tells whether \a name is \a apex or below it (any case). */
+static bool under(const knot_dname_t *name, const knot_dname_t *apex)
+{
+	int below = knot_dname_labels(name, NULL) - knot_dname_labels(apex, NULL);
+	for (int i = 0; i < below; i++) {
+		name = knot_wire_next_label(name, NULL);
+	}
+	return below >= 0 && knot_dname_is_case_equal(name, apex);
 }
 
 /*! \brief translator_put_soa() of the glue: the cached SOA, re-assembled. */
@@ -119,6 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.qclass = KNOT_CLASS_IN,
 		.key = (ctl & 2) ? &key : NULL,
 		.mac_len = (ctl & 2) ? 32 : 0,
+		.scope = (ctl & 4) ? scope : NULL,
+		.tcp = (ctl & 8) != 0,
 	};
 	memset(sent.mac, 0x5a, sizeof(sent.mac));
 
@@ -143,6 +159,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(knot_wire_get_qr(reply->wire));
 	FUZZ_ASSERT(knot_dname_is_case_equal(knot_pkt_qname(reply), qname));
 	FUZZ_ASSERT(sent.key == NULL); /* nobody forges HMAC-SHA256 here */
+	FUZZ_ASSERT(!sent.tcp || !knot_wire_get_tc(reply->wire));
+	/* Sections contiguous and in order, OPT/TSIG where they point. */
+	uint16_t total = 0;
+	for (int s = KNOT_ANSWER; s <= KNOT_ADDITIONAL; s++) {
+		const knot_pktsection_t *sec = knot_pkt_section(reply, s);
+		FUZZ_ASSERT(sec->pos == total);
+		total += sec->count;
+	}
+	FUZZ_ASSERT(total == reply->rrset_count);
+	FUZZ_ASSERT(reply->opt_rr == NULL || reply->opt_rr->type == KNOT_RRTYPE_OPT);
+	FUZZ_ASSERT(reply->tsig_rr == NULL || reply->tsig_rr->type == KNOT_RRTYPE_TSIG);
+	if (sent.scope != NULL) {
+		/* Confined: nothing outside the zone is left. */
+		for (uint16_t i = 0; i < reply->rrset_count; i++) {
+			const knot_rrset_t *rr = &reply->rr[i];
+			FUZZ_ASSERT(rr->type == KNOT_RRTYPE_OPT ||
+			            rr->type == KNOT_RRTYPE_TSIG || under(rr->owner, scope));
+		}
+	}
 
 	tgc_cache_snap_t *snap = mm.alloc(mm.ctx, sizeof(*snap));
 	tgc_cache_snap_t *back = mm.alloc(mm.ctx, sizeof(*back));
@@ -152,6 +187,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(snap->count <= TGC_CACHE_ADDRS_MAX);
 		FUZZ_ASSERT((size_t)snap->soa_owner_len + snap->soa_rdata_len <= TGC_CACHE_SOA_MAX);
 		FUZZ_ASSERT(snap->count == 0 || snap->soa_owner_len == 0);
+		/* A cached negative answer carries the zone's SOA (or a cut
+		 * between the zone and the name), never another's. */
+		FUZZ_ASSERT(sent.scope == NULL || snap->soa_owner_len == 0 ||
+		            (under(snap->soa, scope) && under(qname, snap->soa)));
 		for (unsigned i = 0; i < snap->count; i++) {
 			FUZZ_ASSERT(snap->addrs[i].family == (qtype == KNOT_RRTYPE_A ? AF_INET : AF_INET6));
 		}

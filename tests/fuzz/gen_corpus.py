@@ -104,7 +104,8 @@ def conf_seeds():
 
 
 def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
-          name=NAME, extra_owner=None, tc=False, keyring=None):
+          name=NAME, extra_owner=None, tc=False, keyring=None,
+          soa_owner="intern.netz.", additional=()):
     q = dns.message.make_query(NAME, rdtype)
     q.id = qid
     if keyring is not None:
@@ -121,13 +122,16 @@ def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
                                             "10.10.10.9" if rdtype == "A" else "fd00::9"))
     if soa:
         r.authority.append(dns.rrset.from_text(
-            "intern.netz.", 3600, "IN", "SOA",
+            soa_owner, 3600, "IN", "SOA",
             "ns.intern.netz. hostmaster.intern.netz. 1 3600 900 604800 60"))
+    for owner, rtype, rdata in additional:
+        r.additional.append(dns.rrset.from_text(owner, 5, "IN", rtype, rdata))
     return r.to_wire()
 
 
 def forward_seeds():
-    # 1 control byte (bit 0 AAAA, bit 1 TSIG key), then the reply.
+    # 1 control byte (bit 0 AAAA, bit 1 TSIG key, bit 2 confined to the zone
+    # intern.netz., bit 3 over TCP), then the reply.
     ring = dns.tsigkeyring.from_text({"tgc-key.": ("hmac-sha256",
                                       "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")})
     many = ["10.10.10.%d" % i for i in range(1, 41)]
@@ -143,6 +147,23 @@ def forward_seeds():
         ("tc", b"\x00" + reply("A", tc=True)),
         ("tsig", b"\x02" + reply("A", ["10.10.10.1"], keyring=ring)),
         ("tsig-missing", b"\x02" + reply("A", ["10.10.10.1"])),
+        # Confined to the zone (what a translator does).
+        ("scope-a", b"\x04" + reply("A", ["10.10.10.1"], additional=[
+            ("victim.example.", "A", "192.0.2.66"),
+            ("ns.intern.netz.", "A", "10.10.10.53")])),
+        ("scope-nxdomain-com-soa", b"\x04" + reply(
+            "A", rcode=dns.rcode.NXDOMAIN, soa=True, soa_owner="com.")),
+        ("scope-nodata-com-soa", b"\x05" + reply("AAAA", soa=True,
+                                                 soa_owner="com.")),
+        ("scope-nodata-foreign-answer", b"\x05" + reply(
+            "AAAA", soa=True, soa_owner="com.",
+            extra_owner="victim.example.")),
+        ("scope-nodata-cut-soa", b"\x05" + reply(
+            "AAAA", soa=True, soa_owner="internet.intern.netz.")),
+        ("scope-positive-com-soa", b"\x04" + reply(
+            "A", ["10.10.10.1"], soa=True, soa_owner="com.")),
+        ("tcp-tc", b"\x0c" + reply("A", tc=True)),
+        ("tcp-tc-answer", b"\x08" + reply("A", ["10.10.10.1"], tc=True)),
     ]
 
 
