@@ -9,7 +9,9 @@ failure seen through the translator, failover when one LB dies, stale answers
 and then SERVFAIL when both die, recovery when one comes back, the loss and
 the recovery logged once each, on-demand forwarding of other names (NXDOMAIN
 and NODATA passed through, TCP retry after TC), a fake upstream whose
-wrong-ID and wrong-question replies do not poison the cache, a TSIG-keyed
+wrong-ID and wrong-question replies do not poison the cache, a hostile
+upstream whose out-of-zone records, foreign-SOA negative answers and TC
+over TCP never reach a client, a TSIG-keyed
 remote (valid key works, wrong key rejected), the global-module setup and the
 conf-check rules of the upstream items.
 
@@ -214,6 +216,70 @@ class FakeUpstream(threading.Thread):
         self.tcp.close()
 
 
+class HostileUpstream(FakeUpstream):
+    """A semi-trusted upstream: its replies pass the ID, question and source
+    checks, but carry records outside the zone (victim.example. in the
+    additional and authority sections), negative answers with the SOA of
+    com. (NXDOMAIN for "nope." names and for AAAA of the cluster name,
+    NODATA for "nodata." names), and for "big." names TC over UDP and again
+    over TCP with an empty answer."""
+
+    VICTIM = "victim.example."
+
+    def reply(self, q, tcp):
+        qname = q.question[0].name
+        rdtype = q.question[0].rdtype
+        first = qname.labels[0]
+        r = dns.message.make_response(q)
+        r.flags |= dns.flags.AA
+        if first == b"big":
+            r.flags |= dns.flags.TC
+            return r
+        com_soa = dns.rrset.from_text(
+            "com.", 900, "IN", "SOA",
+            "a.gtld-servers.net. nstld.verisign-grs.com. 1 1800 900 604800 86400")
+        if first == b"nope" or (qname == dns.name.from_text(APEX) and
+                                rdtype == dns.rdatatype.AAAA):
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            r.authority.append(com_soa)
+            return r
+        if first == b"nodata":
+            r.authority.append(com_soa)
+            return r
+        if rdtype == dns.rdatatype.A:
+            r.answer.append(dns.rrset.from_text(qname, 5, "IN", "A", self.REAL))
+            r.authority.append(dns.rrset.from_text(
+                self.VICTIM, 5, "IN", "NS", "ns." + self.VICTIM))
+            r.additional.append(dns.rrset.from_text(
+                self.VICTIM, 5, "IN", "A", self.POISON))
+            r.additional.append(dns.rrset.from_text(
+                "ns." + APEX, 5, "IN", "A", "127.0.1.53"))
+        return r
+
+    def serve_udp(self):
+        wire, peer = self.udp.recvfrom(65535)
+        q = dns.message.from_wire(wire)
+        self.udp_queries += 1
+        self.udp.sendto(self.reply(q, False).to_wire(), peer)
+
+    def serve_tcp(self):
+        conn, _ = self.tcp.accept()
+        with conn:
+            conn.settimeout(2)
+            n = struct.unpack("!H", tgc._recv_exact(conn, 2))[0]
+            q = dns.message.from_wire(tgc._recv_exact(conn, n))
+            self.tcp_queries += 1
+            out = self.reply(q, True).to_wire()
+            conn.sendall(struct.pack("!H", len(out)) + out)
+
+
+def names_in(answer):
+    """Owner names of every record of an answer (all sections)."""
+    return {rr.name.to_text().lower()
+            for sec in (answer.msg.answer, answer.msg.authority,
+                        answer.msg.additional) for rr in sec}
+
+
 class Translator(tgc.TgcTestCase):
 
     # -- building blocks ----------------------------------------------------
@@ -369,6 +435,48 @@ class Translator(tgc.TgcTestCase):
         # Truncated over UDP: asked again over TCP.
         a = query(tr.port, "big." + APEX)
         self.assertEqual(a.addrs, want)
+        self.assertGreater(fake.tcp_queries, 0)
+        self.assertGreater(tgc.stat_sum(stats(tr), "tcp-retry"), 0)
+
+    def test_hostile_upstream_confined(self):
+        fake = HostileUpstream()
+        fake.start()
+        self.addCleanup(fake.stop)
+        tr = self.translator([fake])
+        want = ["192.168.1.7"]  # 127.0.1.7 through nat-map
+        self.wait_addrs(tr, want)
+        st0 = tgc.stat_sum(stats(tr), "upstream-error", "invalid")
+
+        # Forwarded: the zone's records come through, victim.example.'s
+        # do not (neither the additional A nor the authority NS).
+        a = query(tr.port, "www." + APEX)
+        self.assertEqual((a.rcode, a.addrs), (dns.rcode.NOERROR, want))
+        self.assertNotIn(HostileUpstream.VICTIM, names_in(a))
+        self.assertNotIn("ns." + HostileUpstream.VICTIM, names_in(a))
+        self.assertIn("ns." + APEX, names_in(a))
+        self.assertNotIn(FakeUpstream.POISON, a.msg.to_text())
+        for tcp in (False, True):
+            a = query(tr.port, APEX, tcp=tcp)
+            self.assertEqual(a.addrs, want)
+            self.assertEqual(names_in(a), {APEX})
+
+        # NXDOMAIN and NODATA with the SOA of com.: rejected (no other
+        # upstream: SERVFAIL), never passed on or cached.
+        for name, rdtype in (("nope." + APEX, "A"), ("nodata." + APEX, "TXT"),
+                             (APEX, "AAAA")):
+            a = query(tr.port, name, rdtype)
+            self.assertEqual(a.rcode, dns.rcode.SERVFAIL, (name, rdtype, a))
+            self.assertNotIn("com.", names_in(a))
+        self.assertGreaterEqual(
+            tgc.stat_sum(stats(tr), "upstream-error", "invalid") - st0, 2)
+        # The poller rejects the AAAA answer at every poll: nothing cached.
+        self.assertStays(lambda: query(tr.port, APEX, "AAAA").rcode ==
+                         dns.rcode.SERVFAIL, 0.6,
+                         what="no cached answer with a foreign SOA")
+
+        # TC over UDP, then TC over TCP: an error, not an empty answer.
+        a = query(tr.port, "big." + APEX)
+        self.assertEqual(a.rcode, dns.rcode.SERVFAIL)
         self.assertGreater(fake.tcp_queries, 0)
         self.assertGreater(tgc.stat_sum(stats(tr), "tcp-retry"), 0)
 
