@@ -158,6 +158,17 @@ static size_t utf8_len(const unsigned char *s, uint32_t *cp)
 	return len;
 }
 
+bool tgc_ctl_cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f ||                /* C0, DEL */
+	       (cp >= 0x80 && cp <= 0x9f) ||              /* C1 (U+009B: CSI) */
+	       cp == 0x061c ||                            /* ALM */
+	       (cp >= 0x200b && cp <= 0x200f) ||          /* ZW space/joiners, LRM, RLM */
+	       (cp >= 0x2028 && cp <= 0x202e) ||          /* LS, PS, LRE..RLO */
+	       (cp >= 0x2060 && cp <= 0x2069) ||          /* WJ.., LRI..PDI */
+	       cp == 0xfeff;                              /* ZWNBSP (BOM) */
+}
+
 void tgc_ctl_buf_json_str(tgc_ctl_buf_t *buf, const char *str)
 {
 	if (str == NULL) {
@@ -169,7 +180,14 @@ void tgc_ctl_buf_json_str(tgc_ctl_buf_t *buf, const char *str)
 	while (*s != '\0') {
 		uint32_t cp;
 		size_t len = utf8_len(s, &cp);
-		switch ((len == 1) ? *s : 0) {
+		if (len == 0) {
+			/* Not UTF-8: the replacement character, never the byte
+			 * as a code point (0x9b would become U+009B). */
+			buf_put(buf, "\\ufffd", 6);
+			s++;
+			continue;
+		}
+		switch (cp) {
 		case '"':  buf_put(buf, "\\\"", 2); break;
 		case '\\': buf_put(buf, "\\\\", 2); break;
 		case '\b': buf_put(buf, "\\b", 2); break;
@@ -178,15 +196,15 @@ void tgc_ctl_buf_json_str(tgc_ctl_buf_t *buf, const char *str)
 		case '\r': buf_put(buf, "\\r", 2); break;
 		case '\t': buf_put(buf, "\\t", 2); break;
 		default:
-			if (len == 0 || (len == 1 && *s < 0x20)) {
-				tgc_ctl_buf_printf(buf, "\\u%04x", (unsigned)*s);
-				len = 1;
+			if (tgc_ctl_cp_unsafe(cp)) {
+				/* All of them are in the BMP. */
+				tgc_ctl_buf_printf(buf, "\\u%04x", (unsigned)cp);
 			} else {
 				buf_put(buf, (const char *)s, len);
 			}
 			break;
 		}
-		s += (len > 0) ? len : 1;
+		s += len;
 	}
 	buf_put(buf, "\"", 1);
 }
@@ -197,14 +215,28 @@ void tgc_ctl_buf_safe_str(tgc_ctl_buf_t *buf, const char *str)
 	while (*s != '\0') {
 		uint32_t cp;
 		size_t len = utf8_len(s, &cp);
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-			buf_put(buf, "?", 1);
-			s += (len > 0) ? len : 1;
+		if (len == 0 || (len == 1 && tgc_ctl_cp_unsafe(cp))) {
+			tgc_ctl_buf_printf(buf, "\\x%02x", (unsigned)*s);
+			s++;
+		} else if (tgc_ctl_cp_unsafe(cp)) {
+			tgc_ctl_buf_printf(buf, "\\u{%04x}", (unsigned)cp);
+			s += len;
 		} else {
 			buf_put(buf, (const char *)s, len);
 			s += len;
 		}
 	}
+}
+
+const char *tgc_ctl_safe_copy(const char *str, char *out, size_t out_len)
+{
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_buf_safe_str(&b, str);
+	snprintf(out, out_len, "%s", b.failed ? "?" : tgc_ctl_buf_str(&b));
+	tgc_ctl_buf_free(&b);
+
+	return out;
 }
 
 /* -- Scalars -------------------------------------------------------------- */
@@ -926,18 +958,6 @@ static const bool list_right[LIST_COLS] = {
 	[LCOL_NODES] = true, [LCOL_PID] = true, [LCOL_HEARTBEAT] = true,
 };
 
-/*! \brief Copies text for a terminal into a fixed buffer. */
-static const char *safe_copy(const char *str, char *out, size_t out_len)
-{
-	tgc_ctl_buf_t b;
-	tgc_ctl_buf_init(&b);
-	tgc_ctl_buf_safe_str(&b, str);
-	snprintf(out, out_len, "%s", tgc_ctl_buf_str(&b));
-	tgc_ctl_buf_free(&b);
-
-	return out;
-}
-
 /*! \brief Renders the list as JSON. */
 static void render_list_json(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries,
                              size_t count)
@@ -986,19 +1006,22 @@ void tgc_ctl_render_list(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries
 	for (size_t i = 0; i < count; i++) {
 		const tgc_ctl_list_entry_t *e = &entries[i];
 		const tgc_ctl_status_t *st = e->st;
-		char seg[TGC_TABLE_NAME_MAX + 1], zone[256], nodes[16], pid[24];
-		char hb[32], note[128];
+		char seg[TGC_CTL_SAFE_LEN(TGC_TABLE_NAME_MAX)];
+		char zone[TGC_CTL_SAFE_LEN(sizeof(st->zone))], nodes[16], pid[24];
+		char hb[32], note[TGC_CTL_SAFE_LEN(128)];
 		const char *cells[LIST_COLS] = { NULL };
 
-		cells[LCOL_SEGMENT] = safe_copy(e->segment, seg, sizeof(seg));
+		cells[LCOL_SEGMENT] = tgc_ctl_safe_copy(e->segment, seg, sizeof(seg));
 		if (st == NULL) {
-			cells[LCOL_NOTE] = safe_copy((e->error != NULL) ? e->error :
-			                             "unreadable", note, sizeof(note));
+			cells[LCOL_NOTE] = tgc_ctl_safe_copy((e->error != NULL) ?
+			                                     e->error : "unreadable",
+			                                     note, sizeof(note));
 			tgc_ctl_grid_add(&grid, cells);
 			continue;
 		}
-		cells[LCOL_ZONE] = safe_copy((st->zone[0] != '\0') ? st->zone : "(global)",
-		                             zone, sizeof(zone));
+		cells[LCOL_ZONE] = tgc_ctl_safe_copy((st->zone[0] != '\0') ?
+		                                     st->zone : "(global)",
+		                                     zone, sizeof(zone));
 		cells[LCOL_ROLE] = tgc_ctl_role_str(st->role);
 		snprintf(nodes, sizeof(nodes), "%u", st->node_count);
 		cells[LCOL_NODES] = nodes;

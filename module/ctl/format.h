@@ -86,12 +86,26 @@ const char *tgc_ctl_buf_str(const tgc_ctl_buf_t *buf);
 void tgc_ctl_buf_printf(tgc_ctl_buf_t *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*! \brief Room for \a len bytes escaped by tgc_ctl_buf_safe_str() (each
+ *         byte takes at most 4), and the terminating zero. */
+#define TGC_CTL_SAFE_LEN(len)	(4 * (len) + 1)
+
+/*!
+ * \brief Tells whether a code point must not reach a terminal raw: C0
+ *        controls, DEL, C1 controls (U+0080-U+009F, e.g. U+009B, a CSI),
+ *        the bidi controls (U+061C, U+200E/F, U+202A-U+202E,
+ *        U+2066-U+2069), invisible separators and joiners (U+200B-U+200D,
+ *        U+2028/9, U+2060-U+2065, U+FEFF).
+ */
+bool tgc_ctl_cp_unsafe(uint32_t cp);
+
 /*!
  * \brief Appends \a str as a quoted JSON string (RFC 8259).
  *
- * Escapes '"', '\\' and control characters; bytes that are not valid UTF-8
- * are written as \\u00XX of the byte, so the output is always valid JSON.
- * NULL is written as null.
+ * Escapes '"', '\\' and every code point of tgc_ctl_cp_unsafe() (\\n,
+ * \\t ... or \\uNNNN); a byte that is not part of valid UTF-8 becomes
+ * \\ufffd (the replacement character). The output is valid UTF-8 and valid
+ * JSON with no raw control or bidi characters. NULL is written as null.
  *
  * \param[in,out] buf  Buffer.
  * \param[in]     str  Text to quote (may be NULL).
@@ -99,10 +113,20 @@ void tgc_ctl_buf_printf(tgc_ctl_buf_t *buf, const char *fmt, ...)
 void tgc_ctl_buf_json_str(tgc_ctl_buf_t *buf, const char *str);
 
 /*!
- * \brief Appends \a str for a terminal: printable ASCII and valid UTF-8 are
- *        kept, anything else (control characters, escapes) becomes '?'.
+ * \brief Appends \a str for a terminal: valid UTF-8 is kept except the code
+ *        points of tgc_ctl_cp_unsafe(), written as \\xNN (below U+0080) or
+ *        \\u{NNNN}; a byte that is not part of valid UTF-8 is written as
+ *        \\xNN. NULL appends nothing.
  */
 void tgc_ctl_buf_safe_str(tgc_ctl_buf_t *buf, const char *str);
+
+/*!
+ * \brief Copies \a str escaped as tgc_ctl_buf_safe_str() does into \a out
+ *        (truncated to \a out_len; TGC_CTL_SAFE_LEN() is always enough).
+ *
+ * \return \a out.
+ */
+const char *tgc_ctl_safe_copy(const char *str, char *out, size_t out_len);
 
 /*!
  * \brief Formats a duration in milliseconds for humans.

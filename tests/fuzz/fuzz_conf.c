@@ -122,6 +122,28 @@ static void one_value(const char *s)
 	}
 }
 
+/*! \brief Asserts that CLI output is valid UTF-8 with no raw control, C1,
+ *         bidi or invisible formatting character. */
+static void terminal_clean(const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+	while (*p != '\0') {
+		uint32_t cp;
+		int len = (*p < 0x80) ? 1 : ((*p & 0xe0) == 0xc0) ? 2 :
+		          ((*p & 0xf0) == 0xe0) ? 3 : ((*p & 0xf8) == 0xf0) ? 4 : 0;
+		FUZZ_ASSERT(len > 0);
+		cp = (len == 1) ? *p : (*p & (0x7f >> len));
+		for (int i = 1; i < len; i++) {
+			FUZZ_ASSERT((p[i] & 0xc0) == 0x80);
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		FUZZ_ASSERT(cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff));
+		/* U+009B is a CSI in some terminals; U+202E reverses text. */
+		FUZZ_ASSERT(!tgc_ctl_cp_unsafe(cp));
+		p += len;
+	}
+}
+
 /*! \brief The CLI's node selector over a small node list. */
 static void ctl_args(const char *s)
 {
@@ -152,18 +174,10 @@ static void ctl_args(const char *s)
 	tgc_ctl_buf_json_str(&buf, s);
 	const char *j = tgc_ctl_buf_str(&buf);
 	FUZZ_ASSERT(j[0] == '"' && strlen(j) >= 2 && j[strlen(j) - 1] == '"');
-	for (const char *p = j; *p != '\0'; p++) {
-		FUZZ_ASSERT((unsigned char)*p >= 0x20); /* no raw control chars */
-	}
+	terminal_clean(j);
 	tgc_ctl_buf_reset(&buf);
 	tgc_ctl_buf_safe_str(&buf, s);
-	for (const unsigned char *p = (const unsigned char *)tgc_ctl_buf_str(&buf);
-	     *p != '\0'; p++) {
-		FUZZ_ASSERT(*p >= 0x20 && *p != 0x7f);
-		/* No C1 controls either (U+0080-U+009F: 0xC2 0x80-0x9F), e.g.
-		 * U+009B, a CSI in some terminals. */
-		FUZZ_ASSERT(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f));
-	}
+	terminal_clean(tgc_ctl_buf_str(&buf));
 	tgc_ctl_buf_free(&buf);
 }
 

@@ -105,24 +105,193 @@ START_TEST(json_escape)
 	json_is("a\"b\\c", "\"a\\\"b\\\\c\"");
 	json_is("\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"");
 	json_is("\x01\x1f", "\"\\u0001\\u001f\"");
-	json_is("\x7f", "\"\x7f\"");
+	json_is("\x7f", "\"\\u007f\"");
 	json_is("/", "\"/\"");
 	/* Valid UTF-8 is kept as is. */
 	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-	/* Invalid bytes, overlong forms, surrogates, truncated sequences. */
-	json_is("\xff", "\"\\u00ff\"");
-	json_is("\xc0\x80", "\"\\u00c0\\u0080\"");
-	json_is("\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"");
-	json_is("\xe2\x82", "\"\\u00e2\\u0082\"");
-	json_is("x\xc3", "\"x\\u00c3\"");
+	json_is("\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa", "\"\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa\"");
+	/* C1 controls, bidi controls and invisible characters: escaped. */
+	json_is("a\xc2\x9b" "2J", "\"a\\u009b2J\"");
+	json_is("\xc2\x80\xc2\x9f", "\"\\u0080\\u009f\"");
+	json_is("evil\xe2\x80\xaetxt.exe", "\"evil\\u202etxt.exe\"");
+	json_is("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad",
+	        "\"\\u202a\\u202b\\u202c\\u202d\"");
+	json_is("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9",
+	        "\"\\u2066\\u2067\\u2068\\u2069\"");
+	json_is("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\"\\u200e\\u200f\\u061c\"");
+	json_is("\xe2\x80\x8b\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf",
+	        "\"\\u200b\\u2028\\u2029\\ufeff\"");
+	/* Invalid bytes, overlong forms, surrogates, truncated sequences:
+	 * the replacement character, never the byte as a code point. */
+	json_is("\xff", "\"\\ufffd\"");
+	json_is("\x9b", "\"\\ufffd\"");
+	json_is("\xc0\x80", "\"\\ufffd\\ufffd\"");
+	json_is("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	json_is("\xe2\x82", "\"\\ufffd\\ufffd\"");
+	json_is("x\xc3", "\"x\\ufffd\"");
+	json_is("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
 
 	/* Terminal-safe text. */
 	tgc_ctl_buf_t b;
 	tgc_ctl_buf_init(&b);
 	tgc_ctl_buf_safe_str(&b, "\033[2Jzone\xc2\x9b\xff caf\xc3\xa9");
-	ck_buf(&b, "?[2Jzone?? caf\xc3\xa9");
+	ck_buf(&b, "\\x1b[2Jzone\\u{009b}\\xff caf\xc3\xa9");
+	tgc_ctl_buf_safe_str(&b, "evil\xe2\x80\xaetxt.exe\t\n\x7f");
+	ck_buf(&b, "evil\\u{202e}txt.exe\\x09\\x0a\\x7f");
+	tgc_ctl_buf_safe_str(&b, "\xe2\x81\xa6\xd8\x9c\xe2\x80\x8e\xef\xbb\xbf");
+	ck_buf(&b, "\\u{2066}\\u{061c}\\u{200e}\\u{feff}");
+	tgc_ctl_buf_safe_str(&b, "\xed\xa0\x80x\xe2\x82");
+	ck_buf(&b, "\\xed\\xa0\\x80x\\xe2\\x82");
+	tgc_ctl_buf_safe_str(&b, "plain.zone \\032 \xc2\xa0\xe2\x82\xac");
+	ck_buf(&b, "plain.zone \\032 \xc2\xa0\xe2\x82\xac");
 	tgc_ctl_buf_safe_str(&b, NULL);
 	ck_buf(&b, "");
+	tgc_ctl_buf_free(&b);
+
+	/* Fixed-size copies: escaped, and never overflow. */
+	char out[TGC_CTL_SAFE_LEN(4)];
+	ck_assert_str_eq(tgc_ctl_safe_copy("\x9b\x9b\x9b\x9b", out, sizeof(out)),
+	                 "\\x9b\\x9b\\x9b\\x9b");
+	char small[6];
+	ck_assert_str_eq(tgc_ctl_safe_copy("\033[2J", small, sizeof(small)), "\\x1b[");
+
+	/* The class boundaries. */
+	const uint32_t unsafe[] = { 0, 0x1f, 0x7f, 0x80, 0x9b, 0x9f, 0x61c, 0x200b,
+	                            0x200e, 0x200f, 0x2028, 0x202a, 0x202e, 0x2060,
+	                            0x2066, 0x2069, 0xfeff };
+	const uint32_t safe[] = { 0x20, 0x7e, 0xa0, 0xe9, 0x61b, 0x61d, 0x200a,
+	                          0x2010, 0x2027, 0x202f, 0x205f, 0x206a, 0xfefe,
+	                          0xff00, 0x1f600, 0x10ffff };
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		ck_assert_msg(tgc_ctl_cp_unsafe(unsafe[i]), "U+%04X", unsafe[i]);
+	}
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+		ck_assert_msg(!tgc_ctl_cp_unsafe(safe[i]), "U+%04X", safe[i]);
+	}
+}
+END_TEST
+
+/*!
+ * \brief Decodes strict UTF-8 (no overlong forms, surrogates or code points
+ *        above U+10FFFF); an independent oracle for the escapers.
+ *
+ * \return Code points decoded, -1 if \a s is not valid UTF-8 or has a code
+ *         point of tgc_ctl_cp_unsafe().
+ */
+static int utf8_clean(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int n = 0;
+	while (*s != '\0') {
+		uint32_t cp;
+		int len;
+		if (*s < 0x80) {
+			cp = *s; len = 1;
+		} else if ((*s & 0xe0) == 0xc0) {
+			cp = *s & 0x1f; len = 2;
+		} else if ((*s & 0xf0) == 0xe0) {
+			cp = *s & 0x0f; len = 3;
+		} else if ((*s & 0xf8) == 0xf0) {
+			cp = *s & 0x07; len = 4;
+		} else {
+			return -1;
+		}
+		for (int i = 1; i < len; i++) {
+			if ((s[i] & 0xc0) != 0x80) {
+				return -1;
+			}
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+		if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    tgc_ctl_cp_unsafe(cp)) {
+			return -1;
+		}
+		s += len;
+		n++;
+	}
+	return n;
+}
+
+/*! \brief Encodes one code point as UTF-8 (surrogates too, as the bytes
+ *         an encoder that does not check would write). */
+static size_t utf8_put(uint32_t cp, char *out)
+{
+	unsigned char *o = (unsigned char *)out;
+	if (cp < 0x80) {
+		o[0] = (unsigned char)cp;
+		return 1;
+	} else if (cp < 0x800) {
+		o[0] = 0xc0 | (cp >> 6);
+		o[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	} else if (cp < 0x10000) {
+		o[0] = 0xe0 | (cp >> 12);
+		o[1] = 0x80 | ((cp >> 6) & 0x3f);
+		o[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	o[0] = 0xf0 | (cp >> 18);
+	o[1] = 0x80 | ((cp >> 12) & 0x3f);
+	o[2] = 0x80 | ((cp >> 6) & 0x3f);
+	o[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+START_TEST(escape_every_code_point)
+{
+	/* Every code point, alone between two letters, and every pair of
+	 * bytes: the output of both escapers is strict UTF-8 without one
+	 * unsafe code point, and safe code points come through unchanged.
+	 * (ck_assert is slow in a loop this long: the first failure is kept.) */
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	char in[16];
+	const char *bad = NULL;
+	uint32_t bad_at = 0;
+	for (uint32_t cp = 1; cp <= 0x10ffff && bad == NULL; cp++) {
+		in[0] = 'a';
+		size_t len = utf8_put(cp, in + 1);
+		in[1 + len] = 'z';
+		in[2 + len] = '\0';
+		bool keep = !(cp >= 0xd800 && cp <= 0xdfff) && !tgc_ctl_cp_unsafe(cp);
+		bad_at = cp;
+
+		tgc_ctl_buf_safe_str(&b, in);
+		if (b.failed || utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
+			bad = "text not clean";
+		} else if (keep && strcmp(tgc_ctl_buf_str(&b), in) != 0) {
+			bad = "text changed";
+		}
+		tgc_ctl_buf_reset(&b);
+
+		tgc_ctl_buf_json_str(&b, in);
+		if (b.failed || utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
+			bad = "JSON not clean";
+		} else if (keep && cp != '"' && cp != '\\' &&
+		           strncmp(tgc_ctl_buf_str(&b) + 1, in, len + 2) != 0) {
+			bad = "JSON changed";
+		}
+		tgc_ctl_buf_reset(&b);
+	}
+	ck_assert_msg(bad == NULL, "U+%04X: %s", bad_at, bad);
+	for (unsigned x = 0x100; x < 65536 && bad == NULL; x++) {
+		in[0] = (char)(x >> 8);
+		in[1] = (char)(x & 0xff);
+		in[2] = '\0';
+		bad_at = x;
+		tgc_ctl_buf_safe_str(&b, in);
+		if (utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
+			bad = "text not clean";
+		}
+		tgc_ctl_buf_reset(&b);
+		tgc_ctl_buf_json_str(&b, in);
+		if (utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
+			bad = "JSON not clean";
+		}
+		tgc_ctl_buf_reset(&b);
+	}
+	ck_assert_msg(bad == NULL, "bytes %04x: %s", bad_at, bad);
 	tgc_ctl_buf_free(&b);
 }
 END_TEST
@@ -504,7 +673,7 @@ START_TEST(status_render)
 	/* Header: zone, name (terminal-safe), check parameters, heartbeat. */
 	char *expect_l1 = NULL;
 	ck_assert_int_gt(asprintf(&expect_l1, "%s: zone cluster.test, name "
-	                 "we\"ird\\name?.cluster.test, role lb, 3 nodes, knotd pid "
+	                 "we\"ird\\name\\x01.cluster.test, role lb, 3 nodes, knotd pid "
 	                 "4242\ncheck rfb, interval 200 ms, timeout 100 ms, rise 2, "
 	                 "fall 3; checker heartbeat 300ms ago\n\n", seg_name + 1), 0);
 	ck_assert_msg(strncmp(text, expect_l1, strlen(expect_l1)) == 0,
@@ -758,6 +927,7 @@ static Suite *ctl_suite(void)
 	Suite *s = suite_create("ctl");
 	add_case(s, "durations", durations, false);
 	add_case(s, "json_escape", json_escape, false);
+	add_case(s, "escape_every_code_point", escape_every_code_point, false);
 	add_case(s, "buffer", buffer, false);
 	add_case(s, "node_parse", node_parse, false);
 	add_case(s, "node_ambiguous", node_ambiguous, false);
