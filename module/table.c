@@ -576,7 +576,9 @@ int tgc_table_attach(tgc_table_t *table, const char *name, bool writable,
 		return KNOT_EINVAL;
 	}
 
-	int fd = shm_open(full, writable ? O_RDWR : O_RDONLY, 0);
+	/* Never follow a link, never block on a FIFO put at the name. */
+	int fd = shm_open(full, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+	                  O_NONBLOCK, 0);
 	if (fd < 0) {
 		ret = errno_to_knot(errno);
 		*err = (ret == KNOT_ENOENT) ? "no such segment" :

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <libknot/errcode.h>
 
@@ -537,13 +538,18 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 
 	if (arg == NULL) {
 		for (size_t i = 0; i < count; i++) {
-			add_seg_cand(i, cands, cands_max, ncands);
+			if (segs[i].kind == NULL) {
+				if (*ncands == 0) {
+					*found = i;
+				}
+				add_seg_cand(i, cands, cands_max, ncands);
+			}
 		}
-		if (count == 1) {
-			*found = 0;
-			return TGC_CTL_MATCH_ONE;
+		switch (*ncands) {
+		case 0:  return TGC_CTL_MATCH_NONE;
+		case 1:  return TGC_CTL_MATCH_ONE;
+		default: return TGC_CTL_MATCH_AMBIGUOUS;
 		}
-		return (count == 0) ? TGC_CTL_MATCH_NONE : TGC_CTL_MATCH_AMBIGUOUS;
 	}
 
 	if (*arg == '/') {
@@ -567,7 +573,8 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 		}
 	}
 	for (size_t i = 0; i < count; i++) {
-		if (segs[i].readable && zone_equal(segs[i].zone, arg)) {
+		if (segs[i].readable && segs[i].kind == NULL &&
+		    zone_equal(segs[i].zone, arg)) {
 			if (*ncands == 0) {
 				*found = i;
 			}
@@ -580,6 +587,31 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 	case 1:  return TGC_CTL_MATCH_ONE;
 	default: return TGC_CTL_MATCH_AMBIGUOUS;
 	}
+}
+
+const char *tgc_ctl_path_kind(const char *path)
+{
+	struct stat st;
+	if (path == NULL || lstat(path, &st) != 0) {
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode)) {
+		return NULL;
+	} else if (S_ISFIFO(st.st_mode)) {
+		return "a FIFO";
+	} else if (S_ISDIR(st.st_mode)) {
+		return "a directory";
+	} else if (S_ISLNK(st.st_mode)) {
+		return "a symbolic link";
+	} else if (S_ISSOCK(st.st_mode)) {
+		return "a socket";
+	} else if (S_ISCHR(st.st_mode)) {
+		return "a character device";
+	} else if (S_ISBLK(st.st_mode)) {
+		return "a block device";
+	}
+
+	return "not a regular file";
 }
 
 /* -- Status snapshots ----------------------------------------------------- */

@@ -234,7 +234,22 @@ typedef struct {
 	char segment[TGC_TABLE_NAME_MAX + 1]; /*!< File name ("tgcluster...."). */
 	char zone[256];                       /*!< Zone ("" if unreadable). */
 	bool readable;                        /*!< Zone is valid. */
+	const char *kind;                     /*!< NULL for a regular file,
+	                                       *   else what stands there
+	                                       *   (tgc_ctl_path_kind()). */
 } tgc_ctl_seg_t;
+
+/*!
+ * \brief Says what stands at \a path if it is not a regular file.
+ *
+ * Uses lstat() only: never follows a symbolic link, never opens (a FIFO
+ * would block an open()).
+ *
+ * \return NULL for a regular file or when nothing can be found there, else
+ *         "a FIFO", "a directory", "a symbolic link", "a socket",
+ *         "a character device", "a block device" or "not a regular file".
+ */
+const char *tgc_ctl_path_kind(const char *path);
 
 /*!
  * \brief Finds the instance an operator named.
@@ -242,7 +257,9 @@ typedef struct {
  * Without \a arg, the only segment matches. Otherwise, in this order: the
  * segment name (with or without a leading '/'), "tgcluster." + \a arg, and
  * the zone of a readable segment (case-insensitive, trailing dot ignored).
- * A zone shared by several instances is ambiguous.
+ * A zone shared by several instances is ambiguous. Entries that are not
+ * regular files (kind set) match by name only, so that the caller can say
+ * what stands there.
  *
  * \param[in]  segs      Segments on the host.
  * \param[in]  count     Their number.

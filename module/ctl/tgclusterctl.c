@@ -85,16 +85,33 @@ typedef struct {
 	size_t unreadable;   /*!< How many could not be read. */
 } seg_list_t;
 
-/*! \brief Prints an error message on stderr. */
+/*! \brief Text escaped for a terminal (tgc_ctl_safe_copy()), in a buffer
+ *         large enough for any segment name or zone. */
+#define SAFE(str, buf)	tgc_ctl_safe_copy((str), (buf), sizeof(buf))
+
+/*! \brief Room for one escaped name (segment, zone, argument). */
+typedef char safe_buf_t[TGC_CTL_SAFE_LEN(TGC_TABLE_NAME_MAX + 1)];
+
+/*!
+ * \brief Prints an error message on stderr.
+ *
+ * The message is escaped as a whole: segment names, zones and arguments in
+ * it may come from other users (anyone may create files in SHM_DIR).
+ */
 static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errorf(const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, PROGRAM ": ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	tgc_ctl_buf_t buf;
+	tgc_ctl_buf_init(&buf);
+	tgc_ctl_buf_safe_str(&buf, msg);
+	fprintf(stderr, PROGRAM ": %s\n", buf.failed ? "out of memory" :
+	                                   tgc_ctl_buf_str(&buf));
+	tgc_ctl_buf_free(&buf);
 }
 
 /*! \brief Prints the usage text. */
@@ -255,6 +272,16 @@ static int seg_cmp(const void *a, const void *b)
 	              ((const tgc_ctl_seg_t *)b)->segment);
 }
 
+/*! \brief What stands at a segment's name if not a regular file (NULL:
+ *         a regular file, or nothing). */
+static const char *seg_kind(const char *segment)
+{
+	char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
+	snprintf(path, sizeof(path), SHM_DIR "/%s", segment);
+
+	return tgc_ctl_path_kind(path);
+}
+
 /*! \brief Lists the segments in SHM_DIR and reads their zones. */
 static int segs_scan(seg_list_t *list)
 {
@@ -273,9 +300,6 @@ static int segs_scan(seg_list_t *list)
 		    strlen(de->d_name) > TGC_TABLE_NAME_MAX - 1) {
 			continue;
 		}
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
-			continue;
-		}
 		if (list->count == cap) {
 			cap = (cap > 0) ? 2 * cap : 16;
 			tgc_ctl_seg_t *mem = realloc(list->segs, cap * sizeof(*mem));
@@ -289,6 +313,12 @@ static int segs_scan(seg_list_t *list)
 		tgc_ctl_seg_t *seg = &list->segs[list->count++];
 		memset(seg, 0, sizeof(*seg));
 		snprintf(seg->segment, sizeof(seg->segment), "%s", de->d_name);
+		/* A FIFO, directory or link at a segment's name is listed (it
+		 * keeps knotd from creating the segment) but never opened. */
+		seg->kind = seg_kind(seg->segment);
+		if (seg->kind != NULL) {
+			continue;
+		}
 
 		tgc_table_t table;
 		if (tgc_table_attach(&table, seg->segment, false, NULL) == KNOT_EOK) {
@@ -312,8 +342,10 @@ static void print_seg_cands(const seg_list_t *list, const size_t *cands, size_t 
 {
 	for (size_t i = 0; i < n && i < CANDS_MAX; i++) {
 		const tgc_ctl_seg_t *s = &list->segs[cands[i]];
-		fprintf(stderr, "  %s%s%s%s\n", s->segment, s->readable ? " (zone " : "",
-		        s->readable ? s->zone : "", s->readable ? ")" : "");
+		safe_buf_t seg, zone;
+		fprintf(stderr, "  %s%s%s%s\n", SAFE(s->segment, seg),
+		        s->readable ? " (zone " : "",
+		        s->readable ? SAFE(s->zone, zone) : "", s->readable ? ")" : "");
 	}
 	if (n > CANDS_MAX) {
 		fprintf(stderr, "  ... and %zu more\n", n - CANDS_MAX);
@@ -345,6 +377,15 @@ static int resolve_instance(const char *arg, char *out, size_t out_len)
 		if (arg == NULL) {
 			errorf("no mod-tgcluster segments on this host (%s/%s*)",
 			       SHM_DIR, TGC_TABLE_PREFIX);
+			for (size_t i = 0; i < list.count; i++) {
+				safe_buf_t seg;
+				if (list.segs[i].kind != NULL) {
+					fprintf(stderr, "  note: %s/%s is %s, not a "
+					        "tgcluster segment\n", SHM_DIR,
+					        SAFE(list.segs[i].segment, seg),
+					        list.segs[i].kind);
+				}
+			}
 		} else {
 			errorf("no such instance: '%s' (see '" PROGRAM " list')", arg);
 			if (list.unreadable > 0) {
@@ -383,7 +424,7 @@ static uint32_t seg_file_version(const char *segment)
 	char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
 	snprintf(path, sizeof(path), SHM_DIR "/%s", segment);
 	uint32_t word[2] = { 0, 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		return 0;
 	}
@@ -399,7 +440,7 @@ static void explain_perm(const char *segment, bool writable)
 	char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
 	snprintf(path, sizeof(path), SHM_DIR "/%s", segment);
 	struct stat st;
-	if (stat(path, &st) != 0) {
+	if (lstat(path, &st) != 0) {
 		errorf("permission denied on %s", path);
 		return;
 	}
@@ -419,14 +460,28 @@ static void explain_perm(const char *segment, bool writable)
 static int open_table(const char *segment, bool writable, tgc_table_t *table,
                       bool quiet, char *why, size_t why_len)
 {
+	char msg[512];
+	int code;
+	const char *kind = seg_kind(segment);
+	if (kind != NULL) {
+		memset(table, 0, sizeof(*table));
+		snprintf(msg, sizeof(msg), "%s/%s is %s, not a tgcluster segment",
+		         SHM_DIR, segment, kind);
+		if (why != NULL) {
+			snprintf(why, why_len, "%s", msg);
+		}
+		if (!quiet) {
+			errorf("%s", msg);
+		}
+		return TGC_CTL_EXIT_CORRUPT;
+	}
+
 	const char *err = NULL;
 	int ret = tgc_table_attach(table, segment, writable, &err);
 	if (ret == KNOT_EOK) {
 		return -1;
 	}
 
-	char msg[512];
-	int code;
 	switch (ret) {
 	case KNOT_ENOENT:
 		snprintf(msg, sizeof(msg), "no such instance: segment %s does not "
@@ -521,6 +576,12 @@ static int cmd_list(const args_t *args)
 	for (size_t i = 0; i < list.count; i++) {
 		tgc_ctl_list_entry_t *e = &entries[i];
 		e->segment = list.segs[i].segment;
+		if (list.segs[i].kind != NULL) {
+			snprintf(errs[i], sizeof(errs[i]), "%s, not a tgcluster segment",
+			         list.segs[i].kind);
+			e->error = errs[i];
+			continue;
+		}
 		tgc_table_t table;
 		int r = tgc_table_attach(&table, e->segment, false, NULL);
 		if (r == KNOT_ENOTSUP) {
@@ -696,18 +757,20 @@ static int cmd_set(const args_t *args)
 
 	if (ret < 0) {
 		char txt[TGC_ADDR_STRLEN + 8];
+		safe_buf_t seg;
+		SAFE(segment, seg);
 		tgc_ctl_fmt_node(&st.nodes[idx].addr, st.nodes[idx].port, txt,
 		                 sizeof(txt));
 		tgc_admin_t old = tgc_table_admin(&table, idx);
 		if (old == (tgc_admin_t)state) {
-			printf("%s: node %u (%s) admin already %s, unchanged\n", segment,
+			printf("%s: node %u (%s) admin already %s, unchanged\n", seg,
 			       idx, txt, tgc_table_admin_str(old));
 			ret = TGC_CTL_EXIT_OK;
 		} else if (tgc_table_admin_set(&table, idx, (tgc_admin_t)state) != KNOT_EOK) {
 			errorf("cannot set the admin state of node %u", idx);
 			ret = TGC_CTL_EXIT_FAIL;
 		} else {
-			printf("%s: node %u (%s) admin %s -> %s\n", segment, idx, txt,
+			printf("%s: node %u (%s) admin %s -> %s\n", seg, idx, txt,
 			       tgc_table_admin_str(old),
 			       tgc_table_admin_str((tgc_admin_t)state));
 			ret = TGC_CTL_EXIT_OK;
@@ -716,7 +779,7 @@ static int cmd_set(const args_t *args)
 			fprintf(stderr, PROGRAM ": warning: the checker heartbeat of %s "
 			        "is stale (knotd not running?); the state is stored in "
 			        "the segment and applies when knotd serves it\n",
-			        segment);
+			        seg);
 		}
 		if (fflush(stdout) != 0) {
 			ret = TGC_CTL_EXIT_FAIL;
@@ -778,8 +841,10 @@ static int cmd_watch(const args_t *args)
 		if (localtime_r(&now, &tm) != NULL) {
 			strftime(clock, sizeof(clock), "%Y-%m-%d %H:%M:%S", &tm);
 		}
-		tgc_ctl_buf_printf(&out, PROGRAM " watch %s every %u ms, %s%s\n\n",
-		                   segment, args->interval_ms, clock,
+		tgc_ctl_buf_printf(&out, PROGRAM " watch ");
+		tgc_ctl_buf_safe_str(&out, segment);
+		tgc_ctl_buf_printf(&out, " every %u ms, %s%s\n\n",
+		                   args->interval_ms, clock,
 		                   tty ? " (Ctrl-C to quit)" : "");
 		char why[512];
 		int r = render_segment(segment, false, &out, frame > 0, why, sizeof(why));
@@ -788,7 +853,9 @@ static int cmd_watch(const args_t *args)
 			break;
 		} else if (r >= 0) {
 			/* Transient (a restart replacing the segment): keep going. */
-			tgc_ctl_buf_printf(&out, "unavailable: %s\n", why);
+			tgc_ctl_buf_printf(&out, "unavailable: ");
+			tgc_ctl_buf_safe_str(&out, why);
+			tgc_ctl_buf_printf(&out, "\n");
 		}
 		if (emit(&out) != TGC_CTL_EXIT_OK) {
 			ret = TGC_CTL_EXIT_FAIL;

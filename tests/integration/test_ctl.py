@@ -10,6 +10,7 @@ explicitly: other tests may have segments on this host at the same time.
 
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -34,11 +35,21 @@ EXIT_USAGE, EXIT_NOINST, EXIT_PERM, EXIT_VERSION, EXIT_NONODE, EXIT_CORRUPT = \
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-def ctl(*args, prefix=(), timeout=30):
-    """Runs tgclusterctl; returns the CompletedProcess (text output)."""
-    return subprocess.run(list(prefix) + [CTL] + [str(a) for a in args],
+def ctl(*args, prefix=(), timeout=30, raw=False):
+    """Runs tgclusterctl; returns the CompletedProcess (text output, or
+    bytes with \\a raw). Arguments may be str (surrogate escapes become
+    their bytes) or bytes."""
+    return subprocess.run(list(prefix) + [CTL] + [a if isinstance(a, bytes)
+                                                  else str(a) for a in args],
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout, text=True)
+                          stderr=subprocess.PIPE, timeout=timeout,
+                          text=not raw)
+
+
+# What must never reach a terminal raw: C0 controls but newline, DEL, C1
+# controls (U+009B is a CSI), bidi controls, invisible separators/joiners.
+UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f"
+                    "\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 class CtlCase(tgc.TgcTestCase):
@@ -403,6 +414,148 @@ class CtlMisc(CtlCase):
         self.assertIn("node 1 (%s)" % n[1].spec, p.stdout)
         self.assertEqual([x["admin"] for x in self.status(seg)["nodes"]],
                          ["auto", "drain", "auto"])
+
+
+class CtlHostileNames(CtlCase):
+    """Segments, zones and names written by someone else: nothing they hold
+    reaches a terminal raw, JSON stays strict, and what stands at a
+    segment's name without being one is named."""
+
+    # Zone and name of a forged segment: a bidi override (U+202E), a C1 CSI
+    # (U+009B), an escape sequence, an isolate (U+2066), a BOM.
+    ZONE_TXT = "evil\u202etxt.test"
+    NAME_TXT = "n\x1b[2J\u009b31m\u2066x\ufeff.test"
+
+    def setUp(self):
+        n = self.nodes([("127.0.0.41", "tcp")])
+        self.k = self.knotd({ZONE: {"node": [n[0].spec], "check": "none"}})
+        self.segment = os.path.basename(self.k.shm().path)
+        with open(os.path.join(tgc.SHM_DIR, self.segment), "rb") as f:
+            self.good = bytes(f.read())
+
+    def forged(self, suffix=b""):
+        """A valid segment with the hostile zone and name, under a file name
+        ending in \\\\a suffix (bytes, may be invalid UTF-8)."""
+        data = bytearray(self.good)
+        for off, size, txt in ((40, 256, self.ZONE_TXT), (360, 256, self.NAME_TXT)):
+            raw = txt.encode("utf-8")
+            data[off:off + size] = raw + bytes(size - len(raw))
+        name = os.fsencode(tgc.unique("tgcluster.test-ctl-evil-")) + suffix
+        path = os.path.join(os.fsencode(tgc.SHM_DIR), name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.addCleanup(self._unlink, path)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return name
+
+    @staticmethod
+    def _unlink(path):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def clean(self, out, what):
+        """\\\\a out (bytes) is strict UTF-8 with no unsafe code point."""
+        text = out.decode("utf-8")  # raises on invalid UTF-8
+        bad = UNSAFE.findall(text)
+        self.assertEqual(bad, [], "%s: raw %r in %r" % (what, bad, text))
+        return text
+
+    def test_text_and_json_escaped(self):
+        # A file name with an escape sequence and an invalid UTF-8 byte.
+        seg = self.forged(b"\x1b[1m\xff")
+        p = ctl("status", seg, raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = self.clean(p.stdout, "status")
+        self.assertIn("zone evil\\u{202e}txt.test", text)
+        self.assertIn("name n\\x1b[2J\\u{009b}31m\\u{2066}x\\u{feff}.test", text)
+        self.assertIn("\\x1b[1m\\xff: zone", text)
+
+        p = ctl("status", seg, "--json", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        raw = self.clean(p.stdout, "status --json")
+        self.assertIn("\\u202e", raw)
+        self.assertIn("\\u009b", raw)
+        doc = json.loads(raw)
+        # Valid UTF-8 comes back exactly; the invalid byte as U+FFFD.
+        self.assertEqual(doc["zone"], self.ZONE_TXT)
+        self.assertEqual(doc["name"], self.NAME_TXT)
+        self.assertTrue(doc["segment"].endswith("\x1b[1m\ufffd"), doc["segment"])
+
+        # Found by its zone too; list and list --json are clean.
+        p = ctl("status", self.ZONE_TXT, "--json", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(self.clean(p.stdout, "by zone"))["name"],
+                         self.NAME_TXT)
+        p = ctl("list", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("evil\\u{202e}txt.test", self.clean(p.stdout, "list"))
+        p = ctl("list", "--json", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        segs = json.loads(self.clean(p.stdout, "list --json"))["segments"]
+        self.assertIn(self.ZONE_TXT, [x["zone"] for x in segs])
+
+        # set and watch print the segment name escaped.
+        p = ctl("set", seg, "0", "drain", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("\\x1b[1m\\xff: node 0", self.clean(p.stdout, "set"))
+        self.clean(p.stderr, "set stderr")
+        p = ctl("watch", seg, "--count", "1", raw=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.clean(p.stdout, "watch")
+
+        # Errors naming what the user typed or what is on the host.
+        p = ctl("status", b"\x1b]0;owned\x07\xc2\x9b\xe2\x80\xae", raw=True)
+        self.assertEqual(p.returncode, EXIT_NOINST)
+        err = self.clean(p.stderr, "error")
+        self.assertIn("\\x1b]0;owned\\x07\\u{009b}\\u{202e}", err)
+        p = ctl("set", seg, "\x1b[2J", "drain", raw=True)
+        self.assertEqual(p.returncode, EXIT_USAGE)
+        self.assertIn("\\x1b[2J", self.clean(p.stderr, "node error"))
+
+    def test_fifo_directory_and_link_named(self):
+        base = tgc.unique("tgcluster.test-ctl-odd-")
+        fifo, dird, link = base + "-fifo", base + "-dir", base + "-link"
+        for name in (fifo, dird, link):
+            self.addCleanup(self._unlink, os.path.join(tgc.SHM_DIR, name))
+        os.mkfifo(os.path.join(tgc.SHM_DIR, fifo), 0o600)
+        os.mkdir(os.path.join(tgc.SHM_DIR, dird), 0o700)
+        os.symlink(self.segment, os.path.join(tgc.SHM_DIR, link))
+
+        # Every command says what is there, at once (a FIFO opened for
+        # reading would block until a writer comes: the timeout fails it).
+        for name, kind in ((fifo, "a FIFO"), (dird, "a directory"),
+                           (link, "a symbolic link")):
+            what = "%s/%s is %s, not a tgcluster segment" % (tgc.SHM_DIR, name,
+                                                              kind)
+            p = ctl("status", name, timeout=20)
+            self.assertEqual(p.returncode, EXIT_CORRUPT, p.stderr)
+            self.assertIn(what, p.stderr)
+            self.assertEqual(p.stdout, "")
+            short = name[len(tgc.SHM_PREFIX):]
+            for args in (("status", short, "--json"), ("set", name, "0", "drain"),
+                         ("watch", name, "--count", "1")):
+                p = ctl(*args, timeout=20)
+                self.assertEqual(p.returncode, EXIT_CORRUPT, (args, p.stderr))
+                self.assertIn(what, p.stderr)
+
+        # list names them and goes on; the real segment is unaffected.
+        p = ctl("list", timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name, kind in ((fifo, "a FIFO"), (dird, "a directory"),
+                           (link, "a symbolic link")):
+            line = [x for x in p.stdout.splitlines() if x.startswith(name + " ")]
+            self.assertEqual(len(line), 1, p.stdout)
+            self.assertIn("%s, not a tgcluster segment" % kind, line[0])
+        segs = json.loads(ctl("list", "--json", timeout=20).stdout)["segments"]
+        errors = {x["segment"]: x["error"] for x in segs}
+        self.assertEqual(errors[fifo], "a FIFO, not a tgcluster segment")
+        self.assertIsNone(errors[self.segment])
+        self.assertEqual(self.status(self.segment)["zone"], ZONE)
 
 
 if __name__ == "__main__":

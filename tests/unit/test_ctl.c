@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <libknot/errcode.h>
 
@@ -494,12 +495,15 @@ static void inst_is(const tgc_ctl_seg_t *segs, size_t count, const char *arg,
 
 START_TEST(instance_match)
 {
-	tgc_ctl_seg_t segs[5] = {
-		{ "tgcluster.a.example.a.example", "a.example", true },
-		{ "tgcluster.b.example.b.example", "b.example", true },
-		{ "tgcluster.b.example.www.b.example", "b.example", true },
-		{ "tgcluster.secret", "", false },
-		{ "tgcluster.a.example", "c.example", true },
+	tgc_ctl_seg_t segs[7] = {
+		{ "tgcluster.a.example.a.example", "a.example", true, NULL },
+		{ "tgcluster.b.example.b.example", "b.example", true, NULL },
+		{ "tgcluster.b.example.www.b.example", "b.example", true, NULL },
+		{ "tgcluster.secret", "", false, NULL },
+		{ "tgcluster.a.example", "c.example", true, NULL },
+		/* Not regular files: matched by name only. */
+		{ "tgcluster.fifo", "", false, "a FIFO" },
+		{ "tgcluster.dir", "d.example", true, "a directory" },
 	};
 
 	/* Omitted: only when exactly one exists. */
@@ -528,6 +532,72 @@ START_TEST(instance_match)
 	inst_is(segs, 5, "tgcluster.", TGC_CTL_MATCH_NONE, 0, 0);
 	inst_is(segs, 5, "", TGC_CTL_MATCH_INVALID, 0, 0);
 	inst_is(segs, 5, "/", TGC_CTL_MATCH_INVALID, 0, 0);
+
+	/* What is not a regular file: found by its name (the caller says
+	 * what it is), never by a zone, never counted as an instance. */
+	inst_is(segs, 7, "fifo", TGC_CTL_MATCH_ONE, 5, 0);
+	inst_is(segs, 7, "tgcluster.dir", TGC_CTL_MATCH_ONE, 6, 0);
+	inst_is(segs, 7, "d.example", TGC_CTL_MATCH_NONE, 0, 0);
+	inst_is(segs, 7, NULL, TGC_CTL_MATCH_AMBIGUOUS, 0, 5);
+	inst_is(segs + 4, 3, NULL, TGC_CTL_MATCH_ONE, 0, 0);
+	inst_is(segs + 5, 2, NULL, TGC_CTL_MATCH_NONE, 0, 0);
+}
+END_TEST
+
+START_TEST(path_kinds)
+{
+	char dir[] = "/tmp/tgc-ctl-kinds-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[5][64];
+	const char *names[5] = { "file", "fifo", "dir", "link", "dangling" };
+	for (int i = 0; i < 5; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dir, names[i]);
+	}
+	FILE *f = fopen(path[0], "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(mkfifo(path[1], 0600), 0);
+	ck_assert_int_eq(mkdir(path[2], 0700), 0);
+	ck_assert_int_eq(symlink(path[0], path[3]), 0);
+	ck_assert_int_eq(symlink("/nonexistent/x", path[4]), 0);
+
+	ck_assert_ptr_null(tgc_ctl_path_kind(path[0]));
+	ck_assert_str_eq(tgc_ctl_path_kind(path[1]), "a FIFO"); /* no open: no block */
+	ck_assert_str_eq(tgc_ctl_path_kind(path[2]), "a directory");
+	/* A link is a link, even to a regular file. */
+	ck_assert_str_eq(tgc_ctl_path_kind(path[3]), "a symbolic link");
+	ck_assert_str_eq(tgc_ctl_path_kind(path[4]), "a symbolic link");
+	ck_assert_str_eq(tgc_ctl_path_kind("/dev/null"), "a character device");
+	ck_assert_ptr_null(tgc_ctl_path_kind("/nonexistent/x"));
+	ck_assert_ptr_null(tgc_ctl_path_kind(NULL));
+
+	for (int i = 4; i >= 0; i--) {
+		ck_assert_int_eq((i == 2) ? rmdir(path[i]) : unlink(path[i]), 0);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(attach_fifo_never_blocks)
+{
+	/* A FIFO that appears at a segment's name after the CLI looked: the
+	 * attach must fail at once, not wait for a writer (the test's timeout
+	 * would end a blocked open). A link is not followed. */
+	char name[64], path[96];
+	snprintf(name, sizeof(name), "tgcluster.test-ctl-fifo-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	(void)unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	tgc_table_t t;
+	for (int w = 0; w < 2; w++) {
+		const char *err = NULL;
+		ck_assert_int_ne(tgc_table_attach(&t, name, w == 1, &err), KNOT_EOK);
+		ck_assert_ptr_null(t.hdr);
+	}
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/dev/zero", path), 0);
+	ck_assert_int_ne(tgc_table_attach(&t, name, false, NULL), KNOT_EOK);
+	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 
@@ -933,6 +1003,8 @@ static Suite *ctl_suite(void)
 	add_case(s, "node_ambiguous", node_ambiguous, false);
 	add_case(s, "grid_widths", grid_widths, false);
 	add_case(s, "instance_match", instance_match, false);
+	add_case(s, "path_kinds", path_kinds, false);
+	add_case(s, "attach_fifo_never_blocks", attach_fifo_never_blocks, false);
 	add_case(s, "heartbeat", heartbeat, false);
 	add_case(s, "admin_names", admin_names, false);
 	add_case(s, "status_render", status_render, true);
