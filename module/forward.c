@@ -177,7 +177,11 @@ size_t tgc_forward_confine(knot_pkt_t *reply, const knot_dname_t *scope)
 static bool negative_soa_ok(const knot_pkt_t *reply, const knot_dname_t *scope,
                             const knot_dname_t *qname)
 {
-	if (knot_wire_get_rcode(reply->wire) != KNOT_RCODE_NXDOMAIN) {
+	uint8_t rcode = knot_wire_get_rcode(reply->wire);
+	if (rcode != KNOT_RCODE_NOERROR && rcode != KNOT_RCODE_NXDOMAIN) {
+		return true; /* Not an answer at all: counted by its RCODE. */
+	}
+	if (rcode == KNOT_RCODE_NOERROR) {
 		const knot_pktsection_t *an = knot_pkt_section(reply, KNOT_ANSWER);
 		for (uint16_t i = 0; i < an->count; i++) {
 			if (rr_in_scope(knot_pkt_rr(an, i), scope)) {

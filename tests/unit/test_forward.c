@@ -506,6 +506,13 @@ START_TEST(scope_negative_soa)
 	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN, .soa = true });
 	ck_assert_ptr_null(scoped(&q, &r, NAME, &v));
 	ck_assert_int_eq(v, TGC_FWD_BAD_SOA);
+	/* Not an answer (SERVFAIL): left to the RCODE check of the caller. */
+	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_SERVFAIL, .soa = true,
+	                                   .soa_owner = COM });
+	pkt = scoped(&q, &r, ZONE, &v);
+	ck_assert_int_eq(v, TGC_FWD_OK);
+	ck_assert(!has_owner(pkt, COM, NULL));
+	knot_pkt_free(pkt);
 	/* Unconfined (no scope): accepted as before. */
 	reply_make(&r, &q, &(reply_opt_t){ .rcode = KNOT_RCODE_NXDOMAIN, .soa = true,
 	                                   .soa_owner = COM });
