@@ -421,12 +421,13 @@ class CtlHostileNames(CtlCase):
     reaches a terminal raw, JSON stays strict, and what stands at a
     segment's name without being one is named."""
 
-    # Zone and name of a forged segment: a bidi override (U+202E), a C1 CSI
-    # (U+009B), an escape sequence, an isolate (U+2066), a BOM.
-    ZONE_TXT = "evil\u202etxt.test"
+    # Name of a forged segment: an escape sequence, a C1 CSI (U+009B), an
+    # isolate (U+2066), a BOM; its zone (unique: other runs may forge theirs
+    # meanwhile) has a bidi override (U+202E).
     NAME_TXT = "n\x1b[2J\u009b31m\u2066x\ufeff.test"
 
     def setUp(self):
+        self.zone_txt = tgc.unique("evil\u202etxt-") + ".test"
         n = self.nodes([("127.0.0.41", "tcp")])
         self.k = self.knotd({ZONE: {"node": [n[0].spec], "check": "none"}})
         self.segment = os.path.basename(self.k.shm().path)
@@ -437,7 +438,7 @@ class CtlHostileNames(CtlCase):
         """A valid segment with the hostile zone and name, under a file name
         ending in \\\\a suffix (bytes, may be invalid UTF-8)."""
         data = bytearray(self.good)
-        for off, size, txt in ((40, 256, self.ZONE_TXT), (360, 256, self.NAME_TXT)):
+        for off, size, txt in ((40, 256, self.zone_txt), (360, 256, self.NAME_TXT)):
             raw = txt.encode("utf-8")
             data[off:off + size] = raw + bytes(size - len(raw))
         name = os.fsencode(tgc.unique("tgcluster.test-ctl-evil-")) + suffix
@@ -471,7 +472,8 @@ class CtlHostileNames(CtlCase):
         p = ctl("status", seg, raw=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         text = self.clean(p.stdout, "status")
-        self.assertIn("zone evil\\u{202e}txt.test", text)
+        self.assertIn("zone " + self.zone_txt.replace("\u202e", "\\u{202e}"),
+                      text)
         self.assertIn("name n\\x1b[2J\\u{009b}31m\\u{2066}x\\u{feff}.test", text)
         self.assertIn("\\x1b[1m\\xff: zone", text)
 
@@ -482,22 +484,23 @@ class CtlHostileNames(CtlCase):
         self.assertIn("\\u009b", raw)
         doc = json.loads(raw)
         # Valid UTF-8 comes back exactly; the invalid byte as U+FFFD.
-        self.assertEqual(doc["zone"], self.ZONE_TXT)
+        self.assertEqual(doc["zone"], self.zone_txt)
         self.assertEqual(doc["name"], self.NAME_TXT)
         self.assertTrue(doc["segment"].endswith("\x1b[1m\ufffd"), doc["segment"])
 
         # Found by its zone too; list and list --json are clean.
-        p = ctl("status", self.ZONE_TXT, "--json", raw=True)
+        p = ctl("status", self.zone_txt, "--json", raw=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(self.clean(p.stdout, "by zone"))["name"],
                          self.NAME_TXT)
         p = ctl("list", raw=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("evil\\u{202e}txt.test", self.clean(p.stdout, "list"))
+        self.assertIn(self.zone_txt.replace("\u202e", "\\u{202e}"),
+                      self.clean(p.stdout, "list"))
         p = ctl("list", "--json", raw=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         segs = json.loads(self.clean(p.stdout, "list --json"))["segments"]
-        self.assertIn(self.ZONE_TXT, [x["zone"] for x in segs])
+        self.assertIn(self.zone_txt, [x["zone"] for x in segs])
 
         # set and watch print the segment name escaped.
         p = ctl("set", seg, "0", "drain", raw=True)
