@@ -398,6 +398,9 @@ typedef struct {
 	                              *   NULL without nat-base/nat-map. */
 	bool *is_mapped;             /*!< Whether a rule maps node i (NULL
 	                              *   without nat-base/nat-map). */
+	uint32_t *rep;               /*!< First node with the same address, by
+	                              *   index (NULL: all addresses differ). */
+	uint32_t *rep_mapped;        /*!< The same for the mapped addresses. */
 	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
 	size_t client_count;         /*!< Number of nat-client ranges. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
@@ -837,8 +840,18 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 			return KNOTD_STATE_FAIL;
 		}
 	}
+	/* NAT mapping applies to the nodes selected: health, policy and the
+	 * sticky hash stay tied to the node, not to the address answered. */
+	const tgc_addr_t *source = ctx->addrs;
+	if (ctx->mapped != NULL &&
+	    (ctx->client_count == 0 ||
+	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
+	                                             &client_addr)))) {
+		source = ctx->mapped;
+	}
 	size_t count = 0;
 	tgc_answer_kind_t kind = tgc_answer_select(&ctx->answer, family,
+	                                           source == ctx->mapped,
 	                                           &ctx->states[thr], client,
 	                                           sel, &count);
 
@@ -870,20 +883,8 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 			return KNOTD_STATE_FAIL;
 		}
 	}
-	/* NAT mapping comes after the selection: health, policy and the
-	 * sticky hash stay tied to the node, not to the address answered. */
-	const tgc_addr_t *source = ctx->addrs;
-	if (ctx->mapped != NULL &&
-	    (ctx->client_count == 0 ||
-	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
-	                                             &client_addr)))) {
-		source = ctx->mapped;
-	}
 	for (size_t i = 0; i < count; i++) {
 		addrs[i] = &source[sel[i]];
-	}
-	if (ctx->answer.dup_addrs) {
-		count = tgc_answer_unique(sel, addrs, count, ctx->answer.answers);
 	}
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
@@ -980,6 +981,8 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->idx6);
 	free(ctx->mapped);
 	free(ctx->is_mapped);
+	free(ctx->rep);
+	free(ctx->rep_mapped);
 	free(ctx->clients);
 	free(ctx->states);
 	free(ctx->scope);
@@ -1297,6 +1300,37 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Computes the representatives of shared addresses (node and mapped)
+ *        for the answer view; none when all addresses differ.
+ */
+static int answer_reps_setup(tgc_ctx_t *ctx)
+{
+	ctx->answer.node_count = ctx->node_count;
+	uint32_t **reps[] = { &ctx->rep, &ctx->rep_mapped };
+	const tgc_addr_t *addrs[] = { ctx->addrs, ctx->mapped };
+	for (size_t k = 0; k < 2; k++) {
+		if (addrs[k] == NULL) {
+			continue;
+		}
+		*reps[k] = calloc(ctx->node_count + 1, sizeof(**reps[k]));
+		if (*reps[k] == NULL) {
+			return KNOT_ENOMEM;
+		}
+		int ret = tgc_answer_reps(addrs[k], ctx->node_count, *reps[k]);
+		if (ret == KNOT_ENOENT) {
+			free(*reps[k]);
+			*reps[k] = NULL;
+		} else if (ret != KNOT_EOK) {
+			return ret;
+		}
+	}
+	ctx->answer.rep = ctx->rep;
+	ctx->answer.rep_mapped = ctx->rep_mapped;
+
+	return KNOT_EOK;
+}
+
 /*! \brief Reads the configuration and opens the table. */
 static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *params)
 {
@@ -1389,9 +1423,10 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
 	}
-	ctx->answer.dup_addrs = tgc_answer_has_dups(ctx->addrs, ctx->node_count) ||
-	                        (ctx->mapped != NULL &&
-	                         tgc_answer_has_dups(ctx->mapped, ctx->node_count));
+	ret = answer_reps_setup(ctx);
+	if (ret != KNOT_EOK) {
+		goto nodes_done;
+	}
 
 	/* Shared table. */
 	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];
