@@ -110,6 +110,21 @@ bool tgc_addr_equal(const tgc_addr_t *a, const tgc_addr_t *b)
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+bool tgc_addr_usable(const tgc_addr_t *addr)
+{
+	static const uint8_t zero[16] = { 0 };
+	if ((addr->family != AF_INET && addr->family != AF_INET6) ||
+	    addr->len != ((addr->family == AF_INET) ? 4 : 16) ||
+	    memcmp(addr->bytes, zero, addr->len) == 0) {
+		return false;
+	}
+	if (addr->family == AF_INET) {
+		return (addr->bytes[0] & 0xf0) != 0xe0 &&  /* 224.0.0.0/4 */
+		       memcmp(addr->bytes, "\xff\xff\xff\xff", 4) != 0;
+	}
+	return addr->bytes[0] != 0xff;                     /* ff00::/8 */
+}
+
 int tgc_addr_add(const tgc_addr_t *base, uint64_t n, tgc_addr_t *out)
 {
 	if (base == NULL || out == NULL || (base->len != 4 && base->len != 16)) {

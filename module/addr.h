@@ -76,6 +76,14 @@ const char *tgc_addr_format(const tgc_addr_t *addr, char *buf, size_t buf_len);
 bool tgc_addr_equal(const tgc_addr_t *a, const tgc_addr_t *b);
 
 /*!
+ * \brief Tells whether an address can be a node's: neither unspecified
+ *        (0.0.0.0, ::) nor broadcast (255.255.255.255) nor multicast
+ *        (224.0.0.0/4, ff00::/8). The one rule for `node` values and for the
+ *        addresses `nat-base` and `nat-map` answer in their place.
+ */
+bool tgc_addr_usable(const tgc_addr_t *addr);
+
+/*!
  * \brief Computes \a base + \a n treating the address as one big-endian integer.
  *
  * \retval KNOT_EOK     Success.

@@ -42,9 +42,13 @@ static void *mm_get(knot_mm_t *mm, size_t len)
 	return (mm != NULL && mm->alloc != NULL) ? mm->alloc(mm->ctx, len) : NULL;
 }
 
+/*! \brief Words of the per-answer bitmap of answered representatives. */
+#define SEEN_WORDS	((TGC_TABLE_NODES_MAX + 63) / 64)
+
 tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
-                                    tgc_policy_state_t *st, uint64_t client,
-                                    uint32_t *out, size_t *count)
+                                    bool mapped, tgc_policy_state_t *st,
+                                    uint64_t client, uint32_t *out,
+                                    size_t *count)
 {
 	const tgc_answer_family_t *fam = (family == AF_INET6) ? &cfg->v6 : &cfg->v4;
 	*count = 0;
@@ -112,60 +116,70 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		}
 	}
 
-	*count = tgc_policy_order(cfg->policy, out, n,
-	                          cfg->dup_addrs ? 0 : cfg->answers, st, client,
-	                          cfg->node_keys);
+	const uint32_t *rep = mapped ? cfg->rep_mapped : cfg->rep;
+	if (rep == NULL || cfg->node_count > SEEN_WORDS * 64) {
+		*count = tgc_policy_order(cfg->policy, out, n, cfg->answers, st,
+		                          client, cfg->node_keys);
+		return kind;
+	}
+	/* 2 KiB at most on the stack; only the words in use are cleared. */
+	uint64_t seen[SEEN_WORDS];
+	memset(seen, 0, ((cfg->node_count + 63) / 64) * sizeof(*seen));
+	*count = tgc_policy_order_unique(cfg->policy, out, n, cfg->answers, st,
+	                                 client, cfg->node_keys, rep, seen);
 
 	return kind;
 }
 
-size_t tgc_answer_unique(uint32_t *sel, const tgc_addr_t **addrs, size_t count,
-                         size_t limit)
-{
-	size_t out = 0;
-	for (size_t i = 0; i < count && (limit == 0 || out < limit); i++) {
-		bool seen = false;
-		for (size_t j = 0; j < out && !seen; j++) {
-			seen = tgc_addr_equal(addrs[i], addrs[j]);
-		}
-		if (!seen) {
-			sel[out] = sel[i];
-			addrs[out] = addrs[i];
-			out++;
-		}
-	}
+/*! \brief An address and its index, as sorted by tgc_answer_reps(). */
+typedef struct {
+	tgc_addr_t addr;
+	uint32_t idx;
+} indexed_addr_t;
 
-	return out;
+/*! \brief qsort() order: by address, then by index. */
+static int indexed_addr_cmp(const void *a, const void *b)
+{
+	const indexed_addr_t *x = a, *y = b;
+	if (x->addr.family != y->addr.family) {
+		return (x->addr.family < y->addr.family) ? -1 : 1;
+	}
+	int cmp = memcmp(x->addr.bytes, y->addr.bytes, x->addr.len);
+	if (cmp != 0) {
+		return cmp;
+	}
+	return (x->idx < y->idx) ? -1 : (x->idx > y->idx);
 }
 
-/*! \brief qsort() order of addresses. */
-static int addr_cmp(const void *a, const void *b)
+int tgc_answer_reps(const tgc_addr_t *addrs, size_t count, uint32_t *rep)
 {
-	const tgc_addr_t *x = a, *y = b;
-	if (x->family != y->family) {
-		return (x->family < y->family) ? -1 : 1;
+	for (size_t i = 0; i < count; i++) {
+		rep[i] = (uint32_t)i;
 	}
-	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
-}
-
-bool tgc_answer_has_dups(const tgc_addr_t *addrs, size_t count)
-{
 	if (count < 2) {
-		return false;
+		return KNOT_ENOENT;
 	}
-	tgc_addr_t *copy = malloc(count * sizeof(*copy));
-	if (copy == NULL) {
-		return true; /* Deduplicating needlessly is only slower. */
+	indexed_addr_t *sorted = malloc(count * sizeof(*sorted));
+	if (sorted == NULL) {
+		return KNOT_ENOMEM;
 	}
-	memcpy(copy, addrs, count * sizeof(*copy));
-	qsort(copy, count, sizeof(*copy), addr_cmp);
+	for (size_t i = 0; i < count; i++) {
+		sorted[i].addr = addrs[i];
+		sorted[i].idx = (uint32_t)i;
+	}
+	qsort(sorted, count, sizeof(*sorted), indexed_addr_cmp);
 	bool dup = false;
-	for (size_t i = 1; i < count && !dup; i++) {
-		dup = tgc_addr_equal(&copy[i - 1], &copy[i]);
+	for (size_t k = 1; k < count; k++) {
+		if (tgc_addr_equal(&sorted[k - 1].addr, &sorted[k].addr)) {
+			/* Ascending index within a group: the previous one's
+			 * representative is the group's first. */
+			rep[sorted[k].idx] = rep[sorted[k - 1].idx];
+			dup = true;
+		}
 	}
-	free(copy);
+	free(sorted);
 
-	return dup;
+	return dup ? KNOT_EOK : KNOT_ENOENT;
 }
 
 int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,

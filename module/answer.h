@@ -63,10 +63,14 @@ typedef struct {
 	tgc_policy_t policy;            /*!< Ordering policy. */
 	uint32_t answers;               /*!< Most records (0 = all). */
 	tgc_all_down_t all_down;        /*!< All-down behaviour. */
-	bool dup_addrs;                 /*!< Some nodes share an address (other
-	                                 *   ports, or one mapped address): order
-	                                 *   all, the caller applies
-	                                 *   tgc_answer_unique(). */
+	uint32_t node_count;            /*!< Number of nodes (entries of the
+	                                 *   representative arrays). */
+	const uint32_t *rep;            /*!< Per node: the first node with the
+	                                 *   same address (tgc_answer_reps());
+	                                 *   NULL when all addresses differ. */
+	const uint32_t *rep_mapped;     /*!< The same over the mapped (NAT)
+	                                 *   addresses; NULL when they all differ
+	                                 *   or nothing is mapped. */
 } tgc_answer_cfg_t;
 
 /*!
@@ -74,10 +78,15 @@ typedef struct {
  *
  * Eligible: admin up; admin auto and not health down (unknown counts as up).
  * If none, admin drain and not health down. If none, the all-down behaviour.
- * Admin down is never answered.
+ * Admin down is never answered. An address is answered once: of the nodes
+ * sharing it, the first in the policy's order stands for it (the
+ * representatives of \a cfg, by node or by mapped address); `answers`
+ * counts addresses. The cost is linear in the number of nodes whether or not
+ * they share addresses.
  *
  * \param[in]  cfg     Instance view.
  * \param[in]  family  AF_INET (A) or AF_INET6 (AAAA).
+ * \param[in]  mapped  The answer carries the mapped addresses.
  * \param[in,out] st   Per-thread policy state.
  * \param[in]  client  Sticky client key.
  * \param[out] out     Selected node indexes, in answer order (room for every
@@ -87,23 +96,22 @@ typedef struct {
  * \return What kind of answer this is.
  */
 tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
-                                    tgc_policy_state_t *st, uint64_t client,
-                                    uint32_t *out, size_t *count);
+                                    bool mapped, tgc_policy_state_t *st,
+                                    uint64_t client, uint32_t *out,
+                                    size_t *count);
 
 /*!
- * \brief Drops entries whose address repeats an earlier entry's (an RRset
- *        holds no duplicates) and keeps at most \a limit (0 = all); \a sel
- *        and \a addrs are compacted together.
+ * \brief Computes the representative of each of \a count addresses: the index
+ *        of the first address equal to it (its own index if none precedes).
+ *        O(count log count).
  *
- * \return The new number of entries.
+ * \param[out] rep  \a count entries.
+ *
+ * \retval KNOT_EOK     Some addresses are equal.
+ * \retval KNOT_ENOENT  All differ (\a rep holds every own index).
+ * \retval KNOT_ENOMEM  Out of memory.
  */
-size_t tgc_answer_unique(uint32_t *sel, const tgc_addr_t **addrs, size_t count,
-                         size_t limit);
-
-/*!
- * \brief Tells whether any two of \a count addresses are equal.
- */
-bool tgc_answer_has_dups(const tgc_addr_t *addrs, size_t count);
+int tgc_answer_reps(const tgc_addr_t *addrs, size_t count, uint32_t *rep);
 
 /*!
  * \brief Puts one A or AAAA RRset with the given addresses, in the given order,

@@ -24,19 +24,8 @@
 #include "module/conf.h"
 #include "module/table.h"
 
-/*! \brief Tells whether an address can be a node (probed and answered). */
-static bool node_addr_usable(const tgc_addr_t *addr)
-{
-	static const uint8_t zero[16] = { 0 };
-	if (memcmp(addr->bytes, zero, addr->len) == 0) {
-		return false;
-	}
-	if (addr->family == AF_INET) {
-		return (addr->bytes[0] & 0xf0) != 0xe0 &&  /* 224.0.0.0/4 */
-		       memcmp(addr->bytes, "\xff\xff\xff\xff", 4) != 0;
-	}
-	return addr->bytes[0] != 0xff;                     /* ff00::/8 */
-}
+_Static_assert(TGC_CONF_NODES_MAX <= TGC_TABLE_NODES_MAX,
+               "every configurable node has a record in the table");
 
 int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
 {
@@ -61,7 +50,7 @@ int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
 		*err = "not an IPv4 or IPv6 address";
 		return KNOT_EINVAL;
 	}
-	if (!node_addr_usable(&out->addr)) {
+	if (!tgc_addr_usable(&out->addr)) {
 		*err = "unspecified, broadcast or multicast address";
 		return KNOT_EINVAL;
 	}
@@ -100,9 +89,9 @@ int tgc_conf_nodes_parse(const char *const *values, size_t count,
 	err = (err != NULL) ? err : &dummy_err;
 	bad = (bad != NULL) ? bad : &dummy_bad;
 
-	if (count > TGC_TABLE_NODES_MAX) {
-		*err = "too many nodes";
-		*bad = TGC_TABLE_NODES_MAX;
+	if (count > TGC_CONF_NODES_MAX) {
+		*err = "too many nodes (max " TGC_CONF_STR(TGC_CONF_NODES_MAX) ")";
+		*bad = TGC_CONF_NODES_MAX;
 		return KNOT_ERANGE;
 	}
 

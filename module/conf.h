@@ -34,6 +34,22 @@
 /*! \brief Default check port. */
 #define TGC_CONF_CHECK_PORT	5900
 
+/*!
+ * \brief Most `node` values of one instance.
+ *
+ * knotd keeps all values of one item in at most 65535 bytes, each value
+ * taking its length plus 3 bytes; a longer list fails in knotd's parser
+ * ("not enough space provided") before the module sees it. The longest node
+ * value ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255@65535", 51
+ * characters) takes 54 bytes, so 1213 nodes fit however they are written;
+ * this maximum stays below that.
+ */
+#define TGC_CONF_NODES_MAX	1200
+
+/*! \brief Text of a numeric macro (for messages). */
+#define TGC_CONF_STR(x)		TGC_CONF_STR_(x)
+#define TGC_CONF_STR_(x)	#x
+
 /*! \brief A configured node. */
 typedef struct {
 	tgc_addr_t addr; /*!< Node address. */
@@ -55,7 +71,7 @@ int tgc_conf_node_parse(const char *str, tgc_node_conf_t *out, const char **err)
 /*!
  * \brief Parses all `node` values and checks them as a set.
  *
- * Rejects malformed values, more than TGC_TABLE_NODES_MAX nodes and duplicates
+ * Rejects malformed values, more than TGC_CONF_NODES_MAX nodes and duplicates
  * (same address and effective port).
  *
  * \param[in]  values      Value texts.

@@ -14,6 +14,7 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
+#include <netinet/in.h>
 #include <string.h>
 
 #include <libknot/errcode.h>
@@ -66,6 +67,15 @@ int tgc_natmap_rule_parse(const char *str, tgc_natmap_rule_t *out,
 	/* Only the network part is significant. */
 	tgc_addr_mask(&out->from, out->prefix);
 	tgc_addr_mask(&out->to, out->prefix);
+	/* Every address TO can produce is refused by tgc_addr_usable(): a
+	 * host rule onto such an address, or a multicast network. */
+	bool v4 = (out->to.family == AF_INET);
+	if ((out->prefix == out->to.len * 8u && !tgc_addr_usable(&out->to)) ||
+	    (v4 && out->prefix >= 4 && (out->to.bytes[0] & 0xf0) == 0xe0) ||
+	    (!v4 && out->prefix >= 8 && out->to.bytes[0] == 0xff)) {
+		*err = "TO is an unspecified, broadcast or multicast address or network";
+		return KNOT_EINVAL;
+	}
 
 	return KNOT_EOK;
 }
@@ -91,8 +101,8 @@ int tgc_natmap_rules_check(const tgc_natmap_rule_t *rules, size_t count,
 	return KNOT_EOK;
 }
 
-bool tgc_natmap_apply(const tgc_natmap_rule_t *rules, size_t count,
-                      const tgc_addr_t *in, tgc_addr_t *out)
+const tgc_natmap_rule_t *tgc_natmap_match(const tgc_natmap_rule_t *rules,
+                                          size_t count, const tgc_addr_t *in)
 {
 	const tgc_natmap_rule_t *best = NULL;
 	for (size_t i = 0; i < count; i++) {
@@ -101,6 +111,14 @@ bool tgc_natmap_apply(const tgc_natmap_rule_t *rules, size_t count,
 			best = &rules[i];
 		}
 	}
+
+	return best;
+}
+
+bool tgc_natmap_apply(const tgc_natmap_rule_t *rules, size_t count,
+                      const tgc_addr_t *in, tgc_addr_t *out)
+{
+	const tgc_natmap_rule_t *best = tgc_natmap_match(rules, count, in);
 	if (best == NULL) {
 		return false;
 	}
@@ -134,6 +152,47 @@ int tgc_natmap_base_check(const tgc_addr_t *base, const tgc_addr_t *nodes,
 	if (count > 0 && tgc_addr_add(base, count - 1, &last) != KNOT_EOK) {
 		*err = "base + node count overflows the address space";
 		return KNOT_ERANGE;
+	}
+
+	return KNOT_EOK;
+}
+
+int tgc_natmap_nodes(const tgc_addr_t *base, const tgc_natmap_rule_t *rules,
+                     size_t rule_count, const tgc_addr_t *nodes, size_t count,
+                     tgc_addr_t *mapped, bool *is_mapped, size_t *bad,
+                     const char **err)
+{
+	const char *dummy_err;
+	size_t dummy_bad;
+	err = (err != NULL) ? err : &dummy_err;
+	bad = (bad != NULL) ? bad : &dummy_bad;
+	if (base != NULL) {
+		int ret = tgc_natmap_base_check(base, nodes, count, err);
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+	}
+
+	for (size_t i = 0; i < count; i++) {
+		bool hit = true;
+		if (base != NULL) {
+			if (tgc_addr_add(base, i, &mapped[i]) != KNOT_EOK) {
+				*err = "base + node count overflows the address space";
+				*bad = i;
+				return KNOT_ERANGE;
+			}
+		} else if (!tgc_natmap_apply(rules, rule_count, &nodes[i], &mapped[i])) {
+			mapped[i] = nodes[i];
+			hit = false;
+		}
+		if (is_mapped != NULL) {
+			is_mapped[i] = hit;
+		}
+		if (hit && !tgc_addr_usable(&mapped[i])) {
+			*err = "unspecified, broadcast or multicast address";
+			*bad = i;
+			return KNOT_EADDRNOTAVAIL;
+		}
 	}
 
 	return KNOT_EOK;

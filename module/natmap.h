@@ -49,7 +49,9 @@ typedef struct {
 
 /*!
  * \brief Parses a `nat-map` value "FROM=TO" where each side is an address or
- *        ADDRESS/LEN; both sides must be of one family and one length.
+ *        ADDRESS/LEN; both sides must be of one family and one length, and
+ *        TO must hold an address a node may have (a multicast network or a
+ *        single unspecified or broadcast address is refused).
  *
  * \retval KNOT_EOK     Success.
  * \retval KNOT_EINVAL  Malformed (\a err says why).
@@ -67,6 +69,12 @@ int tgc_natmap_rule_parse(const char *str, tgc_natmap_rule_t *out,
  */
 int tgc_natmap_rules_check(const tgc_natmap_rule_t *rules, size_t count,
                            const char **err, size_t *bad);
+
+/*!
+ * \brief The most specific rule matching \a in (NULL if none).
+ */
+const tgc_natmap_rule_t *tgc_natmap_match(const tgc_natmap_rule_t *rules,
+                                          size_t count, const tgc_addr_t *in);
 
 /*!
  * \brief Maps \a in by the most specific matching rule.
@@ -88,6 +96,32 @@ bool tgc_natmap_apply(const tgc_natmap_rule_t *rules, size_t count,
  */
 int tgc_natmap_base_check(const tgc_addr_t *base, const tgc_addr_t *nodes,
                           size_t count, const char **err);
+
+/*!
+ * \brief Computes the address answered in place of each node: \a base + i
+ *        with a base, else the result of the most specific of \a rules (the
+ *        node's own address when none matches). The section check and the
+ *        load both use it, so that every configuration the check accepts
+ *        loads.
+ *
+ * \param[in]  base        `nat-base`, or NULL to apply \a rules.
+ * \param[out] mapped      \a count addresses.
+ * \param[out] is_mapped   Whether node i is mapped (\a count entries, may be
+ *                         NULL).
+ * \param[out] bad         Index of the node that fails (may be NULL).
+ * \param[out] err         Static reason on failure (may be NULL).
+ *
+ * \retval KNOT_EOK            Success.
+ * \retval KNOT_EINVAL         `nat-base` of another family than a node.
+ * \retval KNOT_ERANGE         base + index overflows the address space.
+ * \retval KNOT_EADDRNOTAVAIL  A node would be answered as an address no node
+ *                             may have (see tgc_addr_usable()): \a mapped[bad]
+ *                             holds it.
+ */
+int tgc_natmap_nodes(const tgc_addr_t *base, const tgc_natmap_rule_t *rules,
+                     size_t rule_count, const tgc_addr_t *nodes, size_t count,
+                     tgc_addr_t *mapped, bool *is_mapped, size_t *bad,
+                     const char **err);
 
 /*!
  * \brief Parses a `nat-client` value: ADDRESS or ADDRESS/LEN.

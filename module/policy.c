@@ -182,3 +182,81 @@ size_t tgc_policy_order(tgc_policy_t policy, uint32_t *cand, size_t count,
 
 	return want;
 }
+
+/*! \brief Marks the representative of \a idx; false if it was marked already. */
+static inline bool first_of_address(uint32_t idx, const uint32_t *rep,
+                                    uint64_t *seen)
+{
+	uint32_t r = rep[idx];
+	uint64_t bit = 1ULL << (r % 64);
+	if (seen[r / 64] & bit) {
+		return false;
+	}
+	seen[r / 64] |= bit;
+	return true;
+}
+
+/*! \brief Keeps the first candidate of each address, in order, up to \a want. */
+static size_t keep_unique(uint32_t *cand, size_t count, size_t want,
+                          const uint32_t *rep, uint64_t *seen)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < count && out < want; i++) {
+		if (first_of_address(cand[i], rep, seen)) {
+			cand[out++] = cand[i];
+		}
+	}
+
+	return out;
+}
+
+size_t tgc_policy_order_unique(tgc_policy_t policy, uint32_t *cand, size_t count,
+                               size_t limit, tgc_policy_state_t *st,
+                               uint64_t client, const uint64_t *node_keys,
+                               const uint32_t *rep, uint64_t *seen)
+{
+	if (rep == NULL || count == 0) {
+		return tgc_policy_order(policy, cand, count, limit, st, client,
+		                        node_keys);
+	}
+	size_t want = (limit == 0 || limit > count) ? count : limit;
+	size_t out = 0;
+
+	switch (policy) {
+	case TGC_POLICY_ROUND_ROBIN:
+		rotate(cand, count, (size_t)(st->rr++ % count));
+		return keep_unique(cand, count, want, rep, seen);
+	case TGC_POLICY_RANDOM:
+		/* Partial Fisher-Yates as in tgc_policy_order(); a pick whose
+		 * address is answered already is replaced by the last of the
+		 * remaining candidates and the draw is repeated, so the kept
+		 * ones are a uniform random ordered sample of the addresses'
+		 * first picks, as a full shuffle followed by dropping the
+		 * repeats would give. */
+		while (out < want && out < count) {
+			size_t j = out + rng_below(&st->rng, count - out);
+			uint32_t t = cand[out]; cand[out] = cand[j]; cand[j] = t;
+			if (first_of_address(cand[out], rep, seen)) {
+				out++;
+			} else {
+				cand[out] = cand[--count];
+			}
+		}
+		return out;
+	case TGC_POLICY_STICKY:
+		/* Best-scoring first, as sticky_order(); a node whose address
+		 * a better-scoring node answers already is dropped. */
+		while (out < want && out < count) {
+			sticky_order(cand + out, count - out, 1, client, node_keys);
+			if (first_of_address(cand[out], rep, seen)) {
+				out++;
+			} else {
+				cand[out] = cand[--count];
+			}
+		}
+		return out;
+	case TGC_POLICY_ORDERED:
+	default:
+		return keep_unique(cand, count, want, rep, seen);
+	}
+}

@@ -84,3 +84,25 @@ uint64_t tgc_policy_client_key(const tgc_addr_t *client, unsigned prefix);
 size_t tgc_policy_order(tgc_policy_t policy, uint32_t *cand, size_t count,
                         size_t limit, tgc_policy_state_t *st, uint64_t client,
                         const uint64_t *node_keys);
+
+/*!
+ * \brief As tgc_policy_order(), but a candidate whose representative (the
+ *        first node answering the same address) is already among the
+ *        answered ones is left out: the result is the policy's order of all
+ *        candidates with every repeated address dropped, cut to \a limit.
+ *
+ * Linear in \a count for round-robin, ordered and random; sticky takes
+ * O(answered x count) as without duplicates.
+ *
+ * \param[in]     rep   Representative by node index (rep[rep[i]] == rep[i]);
+ *                      NULL: all addresses differ (as tgc_policy_order()).
+ * \param[in,out] seen  Bitmap by node index (bit i: word i / 64, bit i % 64),
+ *                      clear for every representative on input; the bits of
+ *                      the answered representatives are set on return.
+ *
+ * \return Number of leading entries of \a cand to answer.
+ */
+size_t tgc_policy_order_unique(tgc_policy_t policy, uint32_t *cand, size_t count,
+                               size_t limit, tgc_policy_state_t *st,
+                               uint64_t client, const uint64_t *node_keys,
+                               const uint32_t *rep, uint64_t *seen);

@@ -200,6 +200,84 @@ static const char **conf_strings(const knotd_conf_t *conf)
 	return out;
 }
 
+/*!
+ * \brief Checks `nat-base` or `nat-map` (one of them given) against the
+ *         (valid) nodes: the rules as a set, and the address each node is
+ *         answered as (tgc_natmap_nodes(), as load computes it).
+ */
+static int check_nat_nodes(knotd_conf_check_args_t *args, const knotd_conf_t *base,
+                           const knotd_conf_t *map, const tgc_node_conf_t *nodes,
+                           size_t node_count)
+{
+	tgc_natmap_rule_t *rules = calloc(map->count + 1, sizeof(*rules));
+	tgc_addr_t *addrs = calloc(node_count + 1, sizeof(*addrs));
+	tgc_addr_t *mapped = calloc(node_count + 1, sizeof(*mapped));
+	const char *item = (base->count > 0) ? "nat-base" : "nat-map";
+	const char *value = NULL;
+	const char *why = NULL;
+	size_t bad = SIZE_MAX;
+	tgc_addr_t base_addr;
+	int ret = KNOT_EOK;
+	if (rules == NULL || addrs == NULL || mapped == NULL) {
+		ret = KNOT_ENOMEM;
+		goto done;
+	}
+
+	if (base->count > 0) {
+		value = base->single.string;
+		ret = tgc_addr_parse(value, &base_addr);
+	}
+	for (size_t i = 0; ret == KNOT_EOK && i < map->count; i++) {
+		value = map->multi[i].string;
+		ret = tgc_natmap_rule_parse(value, &rules[i], &why);
+	}
+	if (ret == KNOT_EOK && map->count > 0) {
+		size_t clash = 0;
+		ret = tgc_natmap_rules_check(rules, map->count, &why, &clash);
+		value = map->multi[clash].string;
+	}
+	if (ret != KNOT_EOK) {
+		if (why != NULL) {
+			snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s",
+			         item, value, why);
+			args->err_str = check_msg;
+		}
+		goto done;
+	}
+
+	for (size_t i = 0; i < node_count; i++) {
+		addrs[i] = nodes[i].addr;
+	}
+	ret = tgc_natmap_nodes((base->count > 0) ? &base_addr : NULL, rules,
+	                       map->count, addrs, node_count, mapped, NULL, &bad,
+	                       &why);
+	if (ret == KNOT_EADDRNOTAVAIL && bad < node_count) {
+		/* The value of the rule that produced it, for nat-map. */
+		const tgc_natmap_rule_t *rule = tgc_natmap_match(rules, map->count,
+		                                                 &addrs[bad]);
+		if (rule != NULL) {
+			value = map->multi[rule - rules].string;
+		}
+		char node_txt[TGC_ADDR_STRLEN], out_txt[TGC_ADDR_STRLEN];
+		snprintf(check_msg, sizeof(check_msg),
+		         "'%s' %s: node %zu (%s) would be answered as %s, an %s",
+		         item, value, bad,
+		         tgc_addr_format(&addrs[bad], node_txt, sizeof(node_txt)),
+		         tgc_addr_format(&mapped[bad], out_txt, sizeof(out_txt)), why);
+		args->err_str = check_msg;
+		ret = KNOT_EINVAL;
+	} else if (ret != KNOT_EOK && why != NULL) {
+		snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s", item, value, why);
+		args->err_str = check_msg;
+	}
+done:
+	free(rules);
+	free(addrs);
+	free(mapped);
+
+	return ret;
+}
+
 /*! \brief Checks `nat-base`, `nat-map` and `nat-client` against each other
  *         and against the (valid) nodes. */
 static int check_nat(knotd_conf_check_args_t *args, const tgc_node_conf_t *nodes,
@@ -216,42 +294,8 @@ static int check_nat(knotd_conf_check_args_t *args, const tgc_node_conf_t *nodes
 	} else if (client.count > 0 && base.count == 0 && map.count == 0) {
 		args->err_str = "'nat-client' needs 'nat-base' or 'nat-map'";
 		ret = KNOT_EINVAL;
-	} else if (base.count > 0) {
-		tgc_addr_t addr;
-		tgc_addr_t *addrs = calloc(node_count + 1, sizeof(*addrs));
-		const char *why = NULL;
-		if (addrs == NULL) {
-			ret = KNOT_ENOMEM;
-		} else if ((ret = tgc_addr_parse(base.single.string, &addr)) == KNOT_EOK) {
-			for (size_t i = 0; i < node_count; i++) {
-				addrs[i] = nodes[i].addr;
-			}
-			ret = tgc_natmap_base_check(&addr, addrs, node_count, &why);
-		}
-		free(addrs);
-		if (ret != KNOT_EOK && why != NULL) {
-			snprintf(check_msg, sizeof(check_msg), "'nat-base' %s: %s",
-			         base.single.string, why);
-			args->err_str = check_msg;
-		}
-	} else if (map.count > 0) {
-		tgc_natmap_rule_t *rules = calloc(map.count, sizeof(*rules));
-		const char *why = NULL;
-		size_t bad = 0;
-		ret = (rules == NULL) ? KNOT_ENOMEM : KNOT_EOK;
-		for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
-			ret = tgc_natmap_rule_parse(map.multi[i].string, &rules[i], &why);
-			bad = i;
-		}
-		if (ret == KNOT_EOK) {
-			ret = tgc_natmap_rules_check(rules, map.count, &why, &bad);
-		}
-		free(rules);
-		if (ret != KNOT_EOK && why != NULL) {
-			snprintf(check_msg, sizeof(check_msg), "'nat-map' %s: %s",
-			         map.multi[bad].string, why);
-			args->err_str = check_msg;
-		}
+	} else if (base.count > 0 || map.count > 0) {
+		ret = check_nat_nodes(args, &base, &map, nodes, node_count);
 	}
 
 	knotd_conf_free(&map);
@@ -260,21 +304,76 @@ static int check_nat(knotd_conf_check_args_t *args, const tgc_node_conf_t *nodes
 	return ret;
 }
 
+/*!
+ * \brief Checks the addresses of the remotes `upstream` refers to as
+ *        upstream_setup() reads them at load: IP addresses (not a unix
+ *        socket), at most TGC_FORWARD_TARGETS_MAX of them in all.
+ *
+ * knotd_conf_check_item() reads an item of the section that args->item
+ * names, with the identifier args->id: pointed at the `remote` section and
+ * a referenced identifier, it reads that remote's `address`.
+ */
+static int check_upstream_addrs(knotd_conf_check_args_t *args)
+{
+	knotd_conf_t ups = knotd_conf_check_item(args, MOD_UPSTREAM);
+	const yp_item_t remote = { .name = (const yp_name_t *)C_RMT };
+	size_t total = 0;
+	int ret = KNOT_EOK;
+	for (size_t i = 0; ret == KNOT_EOK && i < ups.count; i++) {
+		knotd_conf_check_args_t ref = *args;
+		ref.item = &remote;
+		ref.id = ups.multi[i].data;
+		ref.id_len = ups.multi[i].data_len;
+		knotd_conf_t addrs = knotd_conf_check_item(&ref, C_ADDR);
+		int idlen = (int)ups.multi[i].data_len;
+		const char *idtxt = (const char *)ups.multi[i].data;
+		if (idlen > 0 && idtxt[idlen - 1] == '\0') {
+			idlen--;
+		}
+		if (addrs.count == 0) {
+			snprintf(check_msg, sizeof(check_msg),
+			         "'upstream' %.*s has no address", idlen, idtxt);
+			ret = KNOT_EINVAL;
+		}
+		for (size_t j = 0; ret == KNOT_EOK && j < addrs.count; j++) {
+			sa_family_t family = addrs.multi[j].addr.ss_family;
+			if (family != AF_INET && family != AF_INET6) {
+				snprintf(check_msg, sizeof(check_msg),
+				         "'upstream' %.*s: address %zu is not an IP "
+				         "address", idlen, idtxt, j + 1);
+				ret = KNOT_EINVAL;
+			}
+		}
+		total += addrs.count;
+		knotd_conf_free(&addrs);
+	}
+	knotd_conf_free(&ups);
+	if (ret == KNOT_EOK && total > TGC_FORWARD_TARGETS_MAX) {
+		snprintf(check_msg, sizeof(check_msg), "'upstream' too many "
+		         "addresses: %zu in its remotes (max %u)", total,
+		         TGC_FORWARD_TARGETS_MAX);
+		ret = KNOT_ERANGE;
+	}
+	if (ret != KNOT_EOK) {
+		args->err_str = check_msg;
+	}
+
+	return ret;
+}
+
 /*! \brief Section check of a translator (`upstream` given, no `node`). */
-static int translator_conf_check(knotd_conf_check_args_t *args, size_t upstreams)
+static int translator_conf_check(knotd_conf_check_args_t *args)
 {
 	knotd_conf_t base = knotd_conf_check_item(args, MOD_NAT_BASE);
 	if (base.count > 0) {
 		args->err_str = "'nat-base' cannot be used with 'upstream' (use 'nat-map')";
 		return KNOT_EINVAL;
 	}
-	if (upstreams > TGC_FORWARD_TARGETS_MAX) {
-		snprintf(check_msg, sizeof(check_msg),
-		         "'upstream' more than %u remotes", TGC_FORWARD_TARGETS_MAX);
-		args->err_str = check_msg;
-		return KNOT_ERANGE;
+	int ret = check_upstream_addrs(args);
+	if (ret != KNOT_EOK) {
+		return ret;
 	}
-	int ret = check_nat(args, NULL, 0);
+	ret = check_nat(args, NULL, 0);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
@@ -303,7 +402,7 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 	}
 	if (upstreams > 0) {
 		/* The check-* items do not apply to a translator. */
-		return translator_conf_check(args, upstreams);
+		return translator_conf_check(args);
 	}
 	if (nodes.count == 0) {
 		args->err_str = "no 'node' or 'upstream' specified";
@@ -398,6 +497,9 @@ typedef struct {
 	                              *   NULL without nat-base/nat-map. */
 	bool *is_mapped;             /*!< Whether a rule maps node i (NULL
 	                              *   without nat-base/nat-map). */
+	uint32_t *rep;               /*!< First node with the same address, by
+	                              *   index (NULL: all addresses differ). */
+	uint32_t *rep_mapped;        /*!< The same for the mapped addresses. */
 	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
 	size_t client_count;         /*!< Number of nat-client ranges. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
@@ -840,8 +942,18 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 			return KNOTD_STATE_FAIL;
 		}
 	}
+	/* NAT mapping applies to the nodes selected: health, policy and the
+	 * sticky hash stay tied to the node, not to the address answered. */
+	const tgc_addr_t *source = ctx->addrs;
+	if (ctx->mapped != NULL &&
+	    (ctx->client_count == 0 ||
+	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
+	                                             &client_addr)))) {
+		source = ctx->mapped;
+	}
 	size_t count = 0;
 	tgc_answer_kind_t kind = tgc_answer_select(&ctx->answer, family,
+	                                           source == ctx->mapped,
 	                                           &ctx->states[thr], client,
 	                                           sel, &count);
 
@@ -873,20 +985,8 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 			return KNOTD_STATE_FAIL;
 		}
 	}
-	/* NAT mapping comes after the selection: health, policy and the
-	 * sticky hash stay tied to the node, not to the address answered. */
-	const tgc_addr_t *source = ctx->addrs;
-	if (ctx->mapped != NULL &&
-	    (ctx->client_count == 0 ||
-	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
-	                                             &client_addr)))) {
-		source = ctx->mapped;
-	}
 	for (size_t i = 0; i < count; i++) {
 		addrs[i] = &source[sel[i]];
-	}
-	if (ctx->answer.dup_addrs) {
-		count = tgc_answer_unique(sel, addrs, count, ctx->answer.answers);
 	}
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
@@ -983,6 +1083,8 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->idx6);
 	free(ctx->mapped);
 	free(ctx->is_mapped);
+	free(ctx->rep);
+	free(ctx->rep_mapped);
 	free(ctx->clients);
 	free(ctx->states);
 	free(ctx->scope);
@@ -1054,16 +1156,15 @@ static int nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_node_t *spec_no
 	for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
 		ret = tgc_natmap_rule_parse(map.multi[i].string, &rules[i], NULL);
 	}
+	if (ret == KNOT_EOK) {
+		ret = tgc_natmap_nodes((base.count > 0) ? &base_addr : NULL, rules,
+		                       map.count, ctx->addrs, ctx->node_count,
+		                       ctx->mapped, ctx->is_mapped, NULL, NULL);
+	}
 	for (uint32_t i = 0; ret == KNOT_EOK && i < ctx->node_count; i++) {
-		if (base.count > 0) {
-			ret = tgc_addr_add(&base_addr, i, &ctx->mapped[i]);
-		} else if (!tgc_natmap_apply(rules, map.count, &ctx->addrs[i],
-		                             &ctx->mapped[i])) {
-			ctx->mapped[i] = ctx->addrs[i];
-			continue;
+		if (ctx->is_mapped[i]) {
+			spec_nodes[i].mapped = ctx->mapped[i];
 		}
-		ctx->is_mapped[i] = true;
-		spec_nodes[i].mapped = ctx->mapped[i];
 	}
 	free(rules);
 	if (ret != KNOT_EOK) {
@@ -1301,6 +1402,37 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Computes the representatives of shared addresses (node and mapped)
+ *        for the answer view; none when all addresses differ.
+ */
+static int answer_reps_setup(tgc_ctx_t *ctx)
+{
+	ctx->answer.node_count = ctx->node_count;
+	uint32_t **reps[] = { &ctx->rep, &ctx->rep_mapped };
+	const tgc_addr_t *addrs[] = { ctx->addrs, ctx->mapped };
+	for (size_t k = 0; k < 2; k++) {
+		if (addrs[k] == NULL) {
+			continue;
+		}
+		*reps[k] = calloc(ctx->node_count + 1, sizeof(**reps[k]));
+		if (*reps[k] == NULL) {
+			return KNOT_ENOMEM;
+		}
+		int ret = tgc_answer_reps(addrs[k], ctx->node_count, *reps[k]);
+		if (ret == KNOT_ENOENT) {
+			free(*reps[k]);
+			*reps[k] = NULL;
+		} else if (ret != KNOT_EOK) {
+			return ret;
+		}
+	}
+	ctx->answer.rep = ctx->rep;
+	ctx->answer.rep_mapped = ctx->rep_mapped;
+
+	return KNOT_EOK;
+}
+
 /*! \brief Reads the configuration and opens the table. */
 static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *params)
 {
@@ -1393,9 +1525,10 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
 	}
-	ctx->answer.dup_addrs = tgc_answer_has_dups(ctx->addrs, ctx->node_count) ||
-	                        (ctx->mapped != NULL &&
-	                         tgc_answer_has_dups(ctx->mapped, ctx->node_count));
+	ret = answer_reps_setup(ctx);
+	if (ret != KNOT_EOK) {
+		goto nodes_done;
+	}
 
 	/* Shared table. */
 	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];

@@ -25,7 +25,7 @@
  * query, the client of the query (EDNS Client Subnet parsed by libknot, or
  * a source address) and its sticky key (tgc_policy_client_key), the
  * nat-client match, tgc_answer_select() over an in-memory table,
- * tgc_answer_unique(), tgc_answer_put() (or tgc_answer_put_soa() for NODATA)
+ * tgc_answer_put() (or tgc_answer_put_soa() for NODATA)
  * into a response built with knot_pkt_init_response(), and checks the
  * response: it parses again and holds what was selected, or has TC set.
  *
@@ -33,7 +33,7 @@
  *  byte 0: bits 0-1 policy, 2-3 all-down, 4-5 `answers` (0, 1, 2, 5),
  *          bit 6 answer mapped (NAT) addresses, bit 7 TCP (64 KiB response)
  *  byte 1: table: 0 small (8 IPv4 + 4 IPv6 nodes), 1 shared addresses
- *          (dup_addrs), 2 large (100 + 70 nodes: heap buffers, long rotations);
+ *          (representatives), 2 large (100 + 70 nodes: heap buffers, long rotations);
  *          bit 7 nat-client ranges configured
  *  bytes 2-9: node states, one byte per node i % 8 (rotated by i / 8):
  *          bits 0-1 health, 2-4 admin; out-of-range values included, as a
@@ -61,7 +61,7 @@ typedef struct {
 	uint64_t *keys;
 	uint32_t *idx4, *idx6;
 	size_t n4, n6;
-	bool dup_addrs;
+	uint32_t *rep, *rep_mapped; /* NULL: all addresses differ */
 } inst_t;
 
 static inst_t insts[3];
@@ -123,9 +123,22 @@ static void inst_build(inst_t *in, uint32_t n4, uint32_t n6, bool dup)
 		r->port = port;
 		memcpy(r->addr, in->addrs[i].bytes, in->addrs[i].len);
 	}
-	in->dup_addrs = tgc_answer_has_dups(in->addrs, n) ||
-	                tgc_answer_has_dups(in->mapped, n);
-	FUZZ_ASSERT(in->dup_addrs == dup);
+	in->rep = calloc(n, sizeof(*in->rep));
+	in->rep_mapped = calloc(n, sizeof(*in->rep_mapped));
+	FUZZ_ASSERT(in->rep != NULL && in->rep_mapped != NULL);
+	int r1 = tgc_answer_reps(in->addrs, n, in->rep);
+	int r2 = tgc_answer_reps(in->mapped, n, in->rep_mapped);
+	FUZZ_ASSERT((r1 == KNOT_EOK || r1 == KNOT_ENOENT) &&
+	            (r2 == KNOT_EOK || r2 == KNOT_ENOENT));
+	FUZZ_ASSERT((r1 == KNOT_EOK) == dup && (r2 == KNOT_EOK) == dup);
+	if (r1 == KNOT_ENOENT) {
+		free(in->rep);
+		in->rep = NULL;
+	}
+	if (r2 == KNOT_ENOENT) {
+		free(in->rep_mapped);
+		in->rep_mapped = NULL;
+	}
 }
 
 static void init_once(void)
@@ -210,7 +223,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.policy = (tgc_policy_t)(ctl[0] & 3),
 		.answers = answers[(ctl[0] >> 4) & 3],
 		.all_down = (tgc_all_down_t)(((ctl[0] >> 2) & 3) % 3),
-		.dup_addrs = in->dup_addrs,
+		.node_count = in->count,
+		.rep = in->rep,
+		.rep_mapped = in->rep_mapped,
 	};
 	bool use_mapped = ctl[0] & 0x40;
 	bool tcp = ctl[0] & 0x80;
@@ -264,7 +279,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(sel != NULL && addrs != NULL);
 	tgc_policy_state_t st;
 	tgc_policy_state_init(&st, (uint64_t)size * 0x9e3779b97f4a7c15ULL);
-	tgc_answer_kind_t kind = tgc_answer_select(&cfg, family, &st, key, sel, &count);
+	const tgc_addr_t *src = in->addrs;
+	if (use_mapped && (client_count == 0 ||
+	    (have_client && tgc_natmap_client_match(clients, client_count, &client)))) {
+		src = in->mapped;
+	}
+	tgc_answer_kind_t kind = tgc_answer_select(&cfg, family, src == in->mapped,
+	                                           &st, key, sel, &count);
 	FUZZ_ASSERT(count <= fam->count);
 	FUZZ_ASSERT(kind != TGC_ANSWER_SERVFAIL || count == 0);
 	for (size_t i = 0; i < count; i++) {
@@ -276,8 +297,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(sel[i] != sel[j]);
 		}
 	}
-	if (!cfg.dup_addrs && cfg.answers > 0) {
-		FUZZ_ASSERT(count <= cfg.answers);
+	/* An address is never repeated; `answers` counts addresses. */
+	FUZZ_ASSERT(cfg.answers == 0 || count <= cfg.answers);
+	for (size_t i = 0; i < count; i++) {
+		for (size_t j = 0; j < i; j++) {
+			FUZZ_ASSERT(!tgc_addr_equal(&src[sel[i]], &src[sel[j]]));
+		}
 	}
 
 	/* As knotd: a 64 KiB buffer, the size limit set by transport/EDNS. */
@@ -301,23 +326,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(tgc_answer_put_soa(resp, &soa, 5, &mm) == KNOT_EOK);
 		goto check;
 	}
-	const tgc_addr_t *src = in->addrs;
-	if (use_mapped && (client_count == 0 ||
-	    (have_client && tgc_natmap_client_match(clients, client_count, &client)))) {
-		src = in->mapped;
-	}
 	for (size_t i = 0; i < count; i++) {
 		addrs[i] = &src[sel[i]];
-	}
-	if (cfg.dup_addrs) {
-		count = tgc_answer_unique(sel, addrs, count, cfg.answers);
-		FUZZ_ASSERT(count > 0);
-		FUZZ_ASSERT(cfg.answers == 0 || count <= cfg.answers);
-		for (size_t i = 0; i < count; i++) {
-			for (size_t j = 0; j < i; j++) {
-				FUZZ_ASSERT(!tgc_addr_equal(addrs[i], addrs[j]));
-			}
-		}
 	}
 	int ret = tgc_answer_put(resp, qname, qtype, 5, addrs, count, &mm);
 	FUZZ_ASSERT(ret == KNOT_EOK || ret == KNOT_ESPACE);

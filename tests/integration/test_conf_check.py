@@ -55,6 +55,40 @@ BAD = [
 ]
 
 
+# Longest node values (51 characters): knotd keeps all values of an item in
+# at most 65535 bytes (each value takes its length + 3), so these are what
+# the documented maximum must carry.
+LONGEST_NODE = "fdff:ffff:ffff:ffff:ffff:ffff:255.255.%d.%d@65535"
+NODES_MAX = 1200
+
+
+class KnotdRemotes(tgc.Knotd):
+    """tgc.Knotd with a text inserted before the module sections (the
+    `remote` sections a translator's `upstream` refers to)."""
+
+    def __init__(self, zones, pre="", **kw):
+        self.pre = pre
+        super().__init__(zones, **kw)
+
+    def write_conf(self):
+        super().write_conf()
+        with open(self.conf) as f:
+            text = f.read()
+        assert "\nmodule:\n" in text
+        text = text.replace("\nmodule:\n", "\n%s\nmodule:\n" % self.pre, 1)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+
+def remotes(counts):
+    """`remote` sections r0, r1, ... with counts[i] loopback addresses."""
+    lines = ["remote:"]
+    for i, n in enumerate(counts):
+        addrs = ", ".join("127.0.%d.%d@53" % (i + 1, k + 1) for k in range(n))
+        lines += ["  - id: r%d" % i, "    address: [ %s ]" % addrs]
+    return "\n".join(lines) + "\n"
+
+
 def item_re(item):
     """The item as a word of its own ('check' does not match 'check-port')."""
     return re.compile(r"(?<![\w-])%s(?![\w-])" % re.escape(item))
@@ -95,6 +129,56 @@ class ConfCheck(tgc.TgcTestCase):
                                  % (desc, item, out))
                 # knotd refuses to start with it too.
                 k.cleanup()
+
+    def test_too_many_nodes_named(self):
+        nodes = ["127.1.%d.%d" % (i // 250, i % 250 + 1)
+                 for i in range(NODES_MAX + 1)]
+        rc, out = self.conf({"node": nodes}).conf_check()
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("too many nodes (max %d)" % NODES_MAX, out)
+        self.assertRegex(out, item_re("node"))
+
+    def test_max_nodes_longest_values_load(self):
+        # The maximum holds however the nodes are written: the longest
+        # values pass knotd's parser and the check, and the instance loads.
+        nodes = [LONGEST_NODE % (100 + i // 150, 100 + i % 150)
+                 for i in range(NODES_MAX)]
+        self.assertEqual({len(n) for n in nodes}, {51})
+        k = self.knotd({ZONE: {"node": nodes, "check": "none",
+                               "answers": 2}}, start=False)
+        rc, out = k.conf_check()
+        self.assertEqual(rc, 0, out)
+        k.start()
+        self.assertEqual(k.shm().header()["count"], NODES_MAX)
+        self.assertEqual(len(query(k.port, APEX, "AAAA").addrs), 2)
+
+    def translator(self, counts, items=None):
+        conf = {"upstream": ["r%d" % i for i in range(len(counts))]}
+        conf.update(items or {})
+        k = KnotdRemotes({ZONE: conf}, pre=remotes(counts))
+        self.addCleanup(k.cleanup)
+        return k
+
+    def test_upstream_addresses_counted(self):
+        # The translator loads at most 64 upstream addresses in all,
+        # whatever the number of remotes they come from.
+        rc, out = self.translator([40, 24]).conf_check()
+        self.assertEqual(rc, 0, out)
+        for counts in ([40, 25], [65], [1] * 65):
+            with self.subTest(counts=len(counts)):
+                rc, out = self.translator(counts).conf_check()
+                self.assertNotEqual(rc, 0, out)
+                self.assertRegex(out, item_re("upstream"))
+                self.assertIn("too many addresses: %d" % sum(counts), out)
+                self.assertIn("max 64", out)
+
+    def test_upstream_unix_socket_rejected(self):
+        k = KnotdRemotes({ZONE: {"upstream": ["r0", "u"]}},
+                         pre=remotes([1]) + "  - id: u\n    address: /tmp/x.sock\n")
+        self.addCleanup(k.cleanup)
+        rc, out = k.conf_check()
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, r"'upstream' u: address 1 is not an IP address")
 
     def test_literal_duplicate_node_collapsed(self):
         # knotd's configuration layer merges identical values of any

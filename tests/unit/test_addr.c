@@ -287,6 +287,31 @@ START_TEST(equal)
 }
 END_TEST
 
+START_TEST(usable)
+{
+	static const char *yes[] = {
+		"10.0.0.1", "0.0.0.1", "223.255.255.255", "240.0.0.1",
+		"255.255.255.254", "127.0.0.1", "::1", "fe80::1", "feff::",
+		"2001:db8::",
+	};
+	static const char *no[] = {
+		"0.0.0.0", "255.255.255.255", "224.0.0.0", "239.255.255.255",
+		"::", "ff02::1", "ff00::",
+	};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		tgc_addr_t a = A(yes[i]);
+		ck_assert_msg(tgc_addr_usable(&a), "%s refused", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		tgc_addr_t a = A(no[i]);
+		ck_assert_msg(!tgc_addr_usable(&a), "%s accepted", no[i]);
+	}
+	tgc_addr_t unset;
+	memset(&unset, 0, sizeof(unset));
+	ck_assert(!tgc_addr_usable(&unset));
+}
+END_TEST
+
 START_TEST(add_ipv4)
 {
 	check_add("10.10.10.100", 0, "10.10.10.100");
@@ -560,6 +585,7 @@ static Suite *addr_suite(void)
 	test_add_case(s, "parse_prefix", parse_prefix, 120);
 	test_add_case(s, "format", format, 120);
 	test_add_case(s, "equal", equal, 120);
+	test_add_case(s, "usable", usable, 120);
 	test_add_case(s, "add_ipv4", add_ipv4, 120);
 	test_add_case(s, "add_ipv6", add_ipv6, 120);
 	test_add_case(s, "in_prefix", in_prefix, 120);

@@ -123,7 +123,7 @@ static void check_select_at(int line, int family, tgc_answer_kind_t kind,
 	uint32_t out[NODES];
 	memset(out, 0xff, sizeof(out));
 	size_t count = 12345;
-	tgc_answer_kind_t got = tgc_answer_select(&cfg, family, &st, 42, out, &count);
+	tgc_answer_kind_t got = tgc_answer_select(&cfg, family, false, &st, 42, out, &count);
 	size_t want_count = 0;
 	while (want[want_count] != END) {
 		want_count++;
@@ -251,7 +251,7 @@ START_TEST(select_drain_majority)
 	for (int k = 0; k < 100; k++) {
 		uint32_t out[NODES];
 		size_t count = 0;
-		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, &st, 0, out, &count),
+		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st, 0, out, &count),
 		                 TGC_ANSWER_DRAIN);
 		ck_assert_uint_eq(count, 4);
 		bool seen[NODES] = { false };
@@ -337,7 +337,7 @@ START_TEST(select_answers_limit)
 	for (int k = 0; k < 40; k++) {
 		uint32_t out[NODES];
 		size_t count = 0;
-		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, &st, 0, out, &count),
+		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st, 0, out, &count),
 		                 TGC_ANSWER_LIVE);
 		ck_assert_uint_eq(count, 2);
 		ck_assert_uint_ne(out[0], out[1]);
@@ -359,11 +359,199 @@ START_TEST(select_sticky)
 		size_t count = 0;
 		tgc_policy_state_t other;
 		tgc_policy_state_init(&other, client * 7);
-		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, &st, client, out, &count),
+		ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st, client, out, &count),
 		                 TGC_ANSWER_LIVE);
 		ck_assert_uint_eq(count, 3);
 		tgc_policy_order(TGC_POLICY_STICKY, ref, 3, 0, &other, client, node_keys);
 		ck_assert_mem_eq(out, ref, sizeof(ref));
+	}
+}
+END_TEST
+
+/*! \brief Representatives: nodes 0 and 3 share an address, so do 1 and 4. */
+static const uint32_t shared_rep[NODES] = { 0, 1, 2, 0, 1, 5 };
+
+START_TEST(reps_compute)
+{
+	tgc_addr_t addrs[7] = {
+		A("10.0.0.1"), A("10.0.0.2"), A("2001:db8::1"), A("10.0.0.1"),
+		A("10.0.0.2"), A("2001:db8::2"), A("10.0.0.1"),
+	};
+	uint32_t rep[7];
+	ck_assert_int_eq(tgc_answer_reps(addrs, 7, rep), KNOT_EOK);
+	const uint32_t want[7] = { 0, 1, 2, 0, 1, 5, 0 };
+	ck_assert_mem_eq(rep, want, sizeof(want));
+
+	/* All different (an IPv4 and an IPv6 address with equal leading
+	 * bytes included): every node stands for itself. */
+	addrs[3] = A("10.0.0.3");
+	addrs[4] = A("a00:1::");
+	addrs[6] = A("10.0.0.4");
+	ck_assert_int_eq(tgc_answer_reps(addrs, 7, rep), KNOT_ENOENT);
+	for (uint32_t i = 0; i < 7; i++) {
+		ck_assert_uint_eq(rep[i], i);
+	}
+	ck_assert_int_eq(tgc_answer_reps(addrs, 1, rep), KNOT_ENOENT);
+	ck_assert_uint_eq(rep[0], 0);
+
+	/* Many nodes, pairs sharing an address in reverse order. */
+	enum { BIG = 3000 };
+	tgc_addr_t *big = calloc(BIG, sizeof(*big));
+	uint32_t *big_rep = calloc(BIG, sizeof(*big_rep));
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_nonnull(big_rep);
+	tgc_addr_t base = A("10.1.0.0");
+	for (uint32_t i = 0; i < BIG; i++) {
+		ck_assert_int_eq(tgc_addr_add(&base, (BIG - 1 - i) % (BIG / 2), &big[i]),
+		                 KNOT_EOK);
+	}
+	ck_assert_int_eq(tgc_answer_reps(big, BIG, big_rep), KNOT_EOK);
+	for (uint32_t i = 0; i < BIG; i++) {
+		ck_assert_uint_eq(big_rep[i], i % (BIG / 2));
+	}
+	free(big);
+	free(big_rep);
+}
+END_TEST
+
+START_TEST(select_shared_addr)
+{
+	cfg.node_count = NODES;
+	cfg.rep = shared_rep;
+	/* Ordered: the first node of each address. */
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, 1, END);
+	check_select(AF_INET6, TGC_ANSWER_LIVE, 2, 5, END);
+	cfg.answers = 1;
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, END);
+	cfg.answers = 0;
+
+	/* The other node of an address answers for it when the first
+	 * cannot: health down, admin down, or drained while others live. */
+	set_node(0, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 1, 3, END);
+	set_node(0, TGC_HEALTH_UP, TGC_ADMIN_DOWN);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 1, 3, END);
+	set_node(0, TGC_HEALTH_UP, TGC_ADMIN_DRAIN);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 1, 3, END);
+	/* Only drained nodes live: they answer, each address once. */
+	set_node(1, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	set_node(3, TGC_HEALTH_UP, TGC_ADMIN_DRAIN);
+	set_node(4, TGC_HEALTH_UP, TGC_ADMIN_DOWN);
+	check_select(AF_INET, TGC_ANSWER_DRAIN, 0, END);
+	/* All down: every node not admin-down, each address once. */
+	set_node(0, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	set_node(3, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_ALL, 0, 1, END);
+	cfg.answers = 1;
+	check_select(AF_INET, TGC_ANSWER_ALL, 0, END);
+	cfg.answers = 0;
+	set_node(1, TGC_HEALTH_DOWN, TGC_ADMIN_DOWN);
+	check_select(AF_INET, TGC_ANSWER_ALL, 0, END);
+
+	/* The mapped answer uses the representatives of the mapped
+	 * addresses: here every IPv4 node maps to one address. */
+	set_v4_health(TGC_HEALTH_UP);
+	for (uint32_t i = 0; i < NODES; i++) {
+		atomic_store(&table.nodes[i].admin, (uint8_t)TGC_ADMIN_AUTO);
+	}
+	static const uint32_t one_lan[NODES] = { 0, 0, 2, 0, 0, 5 };
+	cfg.rep = NULL;
+	cfg.rep_mapped = one_lan;
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, 1, 3, 4, END);
+	uint32_t out[NODES];
+	size_t count = 0;
+	ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, true, &st, 0, out, &count),
+	                 TGC_ANSWER_LIVE);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_uint_eq(out[0], 0);
+}
+END_TEST
+
+/*! \brief Drops later entries with an already seen representative. */
+static size_t dedup_ref(uint32_t *v, size_t n, const uint32_t *rep, size_t limit)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < n && (limit == 0 || out < limit); i++) {
+		bool seen = false;
+		for (size_t j = 0; j < out; j++) {
+			seen = seen || rep[v[j]] == rep[v[i]];
+		}
+		if (!seen) {
+			v[out++] = v[i];
+		}
+	}
+	return out;
+}
+
+START_TEST(select_shared_policies)
+{
+	cfg.node_count = NODES;
+	cfg.rep = shared_rep;
+
+	/* Round-robin: the rotation, then each address once; every node
+	 * leads in turn (answers counts addresses). */
+	cfg.policy = TGC_POLICY_ROUND_ROBIN;
+	for (uint32_t lim = 0; lim <= 2; lim++) {
+		cfg.answers = lim;
+		unsigned first[NODES] = { 0 };
+		for (int k = 0; k < 40; k++) {
+			uint32_t out[NODES];
+			size_t count = 0;
+			ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st, 0,
+			                                   out, &count), TGC_ANSWER_LIVE);
+			ck_assert_uint_eq(count, (lim == 1) ? 1 : 2);
+			if (count == 2) {
+				ck_assert_uint_ne(shared_rep[out[0]], shared_rep[out[1]]);
+			}
+			first[out[0]]++;
+		}
+		for (size_t i = 0; i < 4; i++) {
+			ck_assert_uint_eq(first[v4_idx[i]], 10);
+		}
+	}
+
+	/* Random: each address once, every node first now and then, each
+	 * address first about half of the time. */
+	cfg.policy = TGC_POLICY_RANDOM;
+	for (uint32_t lim = 0; lim <= 1; lim++) {
+		cfg.answers = lim;
+		unsigned first[NODES] = { 0 };
+		for (int k = 0; k < 4000; k++) {
+			uint32_t out[NODES];
+			size_t count = 0;
+			ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st, 0,
+			                                   out, &count), TGC_ANSWER_LIVE);
+			ck_assert_uint_eq(count, lim ? 1 : 2);
+			if (count == 2) {
+				ck_assert_uint_ne(shared_rep[out[0]], shared_rep[out[1]]);
+			}
+			first[out[0]]++;
+		}
+		for (size_t i = 0; i < 4; i++) {
+			ck_assert_uint_gt(first[v4_idx[i]], 800);
+			ck_assert_uint_lt(first[v4_idx[i]], 1200);
+		}
+	}
+
+	/* Sticky: the full sticky order with repeated addresses dropped. */
+	cfg.policy = TGC_POLICY_STICKY;
+	set_node(4, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	for (uint32_t lim = 0; lim <= 1; lim++) {
+		cfg.answers = lim;
+		for (uint64_t client = 1; client < 300; client++) {
+			uint32_t out[NODES], ref[3] = { 0, 1, 3 };
+			size_t count = 0;
+			tgc_policy_state_t other;
+			tgc_policy_state_init(&other, client);
+			ck_assert_int_eq(tgc_answer_select(&cfg, AF_INET, false, &st,
+			                                   client, out, &count),
+			                 TGC_ANSWER_LIVE);
+			tgc_policy_order(TGC_POLICY_STICKY, ref, 3, 0, &other, client,
+			                 node_keys);
+			size_t want = dedup_ref(ref, 3, shared_rep, lim);
+			ck_assert_uint_eq(count, want);
+			ck_assert_mem_eq(out, ref, want * sizeof(*ref));
+		}
 	}
 }
 END_TEST
@@ -855,6 +1043,9 @@ static Suite *answer_suite(void)
 	add_case(s, "select_family", select_family, table_setup, table_teardown);
 	add_case(s, "select_answers_limit", select_answers_limit, table_setup, table_teardown);
 	add_case(s, "select_sticky", select_sticky, table_setup, table_teardown);
+	add_case(s, "reps_compute", reps_compute, NULL, NULL);
+	add_case(s, "select_shared_addr", select_shared_addr, table_setup, table_teardown);
+	add_case(s, "select_shared_policies", select_shared_policies, table_setup, table_teardown);
 	add_case(s, "put_a_order", put_a_order, pkt_setup, pkt_teardown);
 	add_case(s, "put_aaaa_order", put_aaaa_order, pkt_setup, pkt_teardown);
 	add_case(s, "put_reject", put_reject, pkt_setup, pkt_teardown);

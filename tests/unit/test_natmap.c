@@ -190,6 +190,13 @@ static const struct {
 	{ " 10.10.10.1=192.168.1.1",             "FROM" },      /* stray blanks */
 	{ "10.10.10.1= 192.168.1.1",             "TO" },
 	{ "10.10.10.1@5900=192.168.1.1",         "FROM" },      /* a port */
+	/* TO produces only addresses no node may have. */
+	{ "10.10.10.1=0.0.0.0",                  "TO" },
+	{ "10.10.10.1=255.255.255.255",          "TO" },
+	{ "10.10.10.0/24=224.1.2.0/24",          "TO" },
+	{ "10.0.0.0/4=224.0.0.0/4",              "TO" },
+	{ "2001:db8::1=::",                      "TO" },
+	{ "2001:db8::/32=ff02::/32",             "TO" },
 };
 
 START_TEST(parse_rejects)
@@ -517,6 +524,109 @@ START_TEST(base_overflow)
 }
 END_TEST
 
+/*! \brief Runs tgc_natmap_nodes() with a base (text) or rules (texts). */
+static int nodes_map(const char *base, const char *const *rules, size_t rule_count,
+                     const tgc_addr_t *nodes, size_t count, tgc_addr_t *mapped,
+                     bool *is_mapped, size_t *bad, const char **err)
+{
+	tgc_natmap_rule_t r[8];
+	ck_assert_uint_le(rule_count, 8);
+	for (size_t i = 0; i < rule_count; i++) {
+		ck_assert_int_eq(tgc_natmap_rule_parse(rules[i], &r[i], NULL), KNOT_EOK);
+	}
+	tgc_addr_t b;
+	if (base != NULL) {
+		b = A(base);
+	}
+	return tgc_natmap_nodes(base ? &b : NULL, r, rule_count, nodes, count,
+	                        mapped, is_mapped, bad, err);
+}
+
+START_TEST(nodes_base)
+{
+	tgc_addr_t nodes[3] = { A("10.10.10.100"), A("10.10.10.101"), A("10.10.10.102") };
+	tgc_addr_t mapped[3];
+	bool is_mapped[3] = { false, false, false };
+	size_t bad = 99;
+	const char *err = NULL;
+	ck_assert_int_eq(nodes_map("192.168.1.100", NULL, 0, nodes, 3, mapped,
+	                           is_mapped, &bad, &err), KNOT_EOK);
+	ck_assert_addr(mapped[0], "192.168.1.100");
+	ck_assert_addr(mapped[2], "192.168.1.102");
+	ck_assert(is_mapped[0] && is_mapped[1] && is_mapped[2]);
+
+	/* The base + 2 of three nodes is the broadcast address. */
+	ck_assert_int_eq(nodes_map("255.255.255.253", NULL, 0, nodes, 3, mapped,
+	                           NULL, &bad, &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 2);
+	ck_assert_addr(mapped[2], "255.255.255.255");
+	ck_assert_ptr_nonnull(strstr(err, "broadcast"));
+	ck_assert_int_eq(nodes_map("255.255.255.253", NULL, 0, nodes, 2, mapped,
+	                           NULL, &bad, &err), KNOT_EOK);
+	/* Unspecified at index 0, multicast in the middle. */
+	ck_assert_int_eq(nodes_map("0.0.0.0", NULL, 0, nodes, 3, mapped, NULL,
+	                           &bad, &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(nodes_map("223.255.255.254", NULL, 0, nodes, 3, mapped,
+	                           NULL, &bad, &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 2);
+	ck_assert_addr(mapped[2], "224.0.0.0");
+	/* Overflow and family are reported as by tgc_natmap_base_check(). */
+	ck_assert_int_eq(nodes_map("255.255.255.254", NULL, 0, nodes, 3, mapped,
+	                           NULL, &bad, &err), KNOT_ERANGE);
+	ck_assert_int_eq(nodes_map("fd00::1", NULL, 0, nodes, 3, mapped, NULL,
+	                           &bad, &err), KNOT_EINVAL);
+
+	tgc_addr_t nodes6[2] = { A("2001:db8::1"), A("2001:db8::2") };
+	ck_assert_int_eq(nodes_map("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, 0,
+	                           nodes6, 2, mapped, NULL, &bad, &err),
+	                 KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 1);
+	ck_assert_addr(mapped[1], "ff00::");
+}
+END_TEST
+
+START_TEST(nodes_rules)
+{
+	tgc_addr_t nodes[4] = { A("10.10.10.0"), A("10.10.10.1"), A("10.10.11.5"),
+	                        A("10.10.10.255") };
+	tgc_addr_t mapped[4];
+	bool is_mapped[4];
+	size_t bad = 99;
+	const char *err = NULL;
+	const char *ok[] = { "10.10.10.0/24=192.168.1.0/24" };
+	ck_assert_int_eq(nodes_map(NULL, ok, 1, nodes, 4, mapped, is_mapped, &bad,
+	                           &err), KNOT_EOK);
+	ck_assert_addr(mapped[1], "192.168.1.1");
+	ck_assert(is_mapped[0] && is_mapped[1] && is_mapped[3]);
+	/* No rule matches: answered as itself, not mapped. */
+	ck_assert(!is_mapped[2]);
+	ck_assert_addr(mapped[2], "10.10.11.5");
+
+	/* A rule onto 0.0.0.0/24 answers node .0 as 0.0.0.0. */
+	const char *zero[] = { "10.10.10.0/24=0.0.0.0/24" };
+	ck_assert_int_eq(nodes_map(NULL, zero, 1, nodes, 4, mapped, NULL, &bad,
+	                           &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 0);
+	/* .255 onto 255.255.255.0/24 is the broadcast address; the more
+	 * specific rule decides. */
+	const char *bcast[] = { "10.10.10.0/24=192.168.1.0/24",
+	                        "10.10.10.128/25=255.255.255.128/25" };
+	ck_assert_int_eq(nodes_map(NULL, bcast, 2, nodes, 4, mapped, NULL, &bad,
+	                           &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 3);
+	ck_assert_addr(mapped[3], "255.255.255.255");
+	ck_assert_int_eq(nodes_map(NULL, bcast, 2, nodes, 3, mapped, NULL, &bad,
+	                           &err), KNOT_EOK);
+	/* The multicast range from an IPv4 prefix shorter than /4. */
+	const char *mc[] = { "10.0.0.0/3=224.0.0.0/3" };
+	ck_assert_int_eq(nodes_map(NULL, mc, 1, nodes, 4, mapped, NULL, &bad,
+	                           &err), KNOT_EADDRNOTAVAIL);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_addr(mapped[0], "234.10.10.0");
+}
+END_TEST
+
 /*
  * nat-client ranges.
  */
@@ -644,6 +754,8 @@ static Suite *natmap_suite(void)
 	ADD(base_ipv6);
 	ADD(base_family_mismatch);
 	ADD(base_overflow);
+	ADD(nodes_base);
+	ADD(nodes_rules);
 	ADD(client_ranges);
 	ADD(client_zero_and_none);
 	ADD(client_family);

@@ -618,6 +618,86 @@ START_TEST(node_key)
 }
 END_TEST
 
+START_TEST(unique_many_shared)
+{
+	/* 3000 nodes, 1500 addresses each held by two nodes (node i and
+	 * i + 1500); every policy answers each address once, as its full
+	 * order with the repeats dropped would. */
+	enum { N = 3000, HOSTS = 1500 };
+	uint32_t *rep = calloc(N, sizeof(*rep));
+	uint32_t *cand = calloc(N, sizeof(*cand));
+	uint32_t *ref = calloc(N, sizeof(*ref));
+	uint64_t *keys = calloc(N, sizeof(*keys));
+	uint64_t *seen = calloc((N + 63) / 64, sizeof(*seen));
+	bool *got = calloc(N, sizeof(*got));
+	ck_assert(rep && cand && ref && keys && seen && got);
+	for (uint32_t i = 0; i < N; i++) {
+		rep[i] = i % HOSTS;
+		tgc_addr_t a = A("10.1.0.0");
+		ck_assert_int_eq(tgc_addr_add(&a, i % HOSTS, &a), KNOT_EOK);
+		keys[i] = tgc_policy_node_key(&a, (uint16_t)(5900 + i / HOSTS));
+	}
+	static const tgc_policy_t policies[] = {
+		TGC_POLICY_ROUND_ROBIN, TGC_POLICY_RANDOM, TGC_POLICY_ORDERED,
+		TGC_POLICY_STICKY,
+	};
+	static const size_t limits[] = { 0, 1, 3, 1499, 1500, 2000 };
+	for (size_t p = 0; p < 4; p++) {
+		for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+			size_t lim = limits[l];
+			size_t want = (lim == 0 || lim > HOSTS) ? HOSTS : lim;
+			tgc_policy_state_t st, st_ref;
+			tgc_policy_state_init(&st, 77 + l);
+			tgc_policy_state_init(&st_ref, 77 + l);
+			iota(cand, N);
+			memset(seen, 0, ((N + 63) / 64) * sizeof(*seen));
+			size_t n = tgc_policy_order_unique(policies[p], cand, N, lim,
+			                                   &st, 4242, keys, rep, seen);
+			ck_assert_uint_eq(n, want);
+			memset(got, 0, N * sizeof(*got));
+			for (size_t i = 0; i < n; i++) {
+				ensure(!got[rep[cand[i]]], "policy %zu limit %zu: address "
+				       "of node %u twice", p, lim, cand[i]);
+				got[rep[cand[i]]] = true;
+				ensure(seen[rep[cand[i]] / 64] & (1ULL << (rep[cand[i]] % 64)),
+				       "answered address not marked");
+			}
+			if (policies[p] == TGC_POLICY_RANDOM) {
+				continue;
+			}
+			/* Deterministic policies: the full order, deduplicated. */
+			iota(ref, N);
+			tgc_policy_order(policies[p], ref, N, 0, &st_ref, 4242, keys);
+			size_t k = 0;
+			memset(got, 0, N * sizeof(*got));
+			for (size_t i = 0; i < N && k < want; i++) {
+				if (!got[rep[ref[i]]]) {
+					got[rep[ref[i]]] = true;
+					ref[k++] = ref[i];
+				}
+			}
+			ck_assert_mem_eq(cand, ref, want * sizeof(*cand));
+		}
+	}
+	/* Without representatives it is tgc_policy_order(). */
+	tgc_policy_state_t a, b;
+	tgc_policy_state_init(&a, 5);
+	tgc_policy_state_init(&b, 5);
+	iota(cand, N);
+	iota(ref, N);
+	ck_assert_uint_eq(tgc_policy_order_unique(TGC_POLICY_RANDOM, cand, N, 3, &a,
+	                                          0, keys, NULL, NULL), 3);
+	ck_assert_uint_eq(tgc_policy_order(TGC_POLICY_RANDOM, ref, N, 3, &b, 0, keys), 3);
+	ck_assert_mem_eq(cand, ref, N * sizeof(*cand));
+	free(rep);
+	free(cand);
+	free(ref);
+	free(keys);
+	free(seen);
+	free(got);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -632,6 +712,7 @@ static Suite *policy_suite(void)
 	test_add_case(s, "sticky_stability", sticky_stability, 120);
 	test_add_case(s, "client_key", client_key, 120);
 	test_add_case(s, "node_key", node_key, 120);
+	test_add_case(s, "unique_many_shared", unique_many_shared, 120);
 	return s;
 }
 
