@@ -239,7 +239,8 @@ typedef struct {
 	uv_connect_t connect;         /*!< Connect request of the probe. */
 	bool tcp_open;                /*!< tcp initialised and not yet closed. */
 	node_phase_t phase;           /*!< Probe cycle position. */
-	uint64_t start_ns;            /*!< Probe start (uv_hrtime). */
+	uint64_t start_ns;            /*!< Probe start (uv_hrtime; back-dated
+	                               *   like start_ms). */
 	uint64_t start_ms;            /*!< Probe start (loop time); for a probe
 	                               *   resumed from a previous instance, when
 	                               *   that one started it. */
@@ -595,6 +596,7 @@ static void probe_start(node_t *n, uint64_t started_rt, uint32_t timeout_ms)
 	uint64_t ago = (started_rt != 0 && now_rt > started_rt) ?
 	               now_rt - started_rt : 0;
 	n->start_ns = uv_hrtime();
+	n->start_ns -= (ago * 1000000u < n->start_ns) ? ago * 1000000u : 0;
 	n->start_ms = uv_now(&ck->loop);
 	n->start_ms -= (ago < n->start_ms) ? ago : 0;
 	n->start_rt = (started_rt != 0) ? started_rt : now_rt;

@@ -1316,6 +1316,8 @@ START_TEST(checker_takeover_inflight)
 	              " ms after the takeover: the deadline was extended",
 	              s.last_check_ms - t0);
 	ck_assert_uint_ge(atomic_load(&srv.accepted), 1);
+	/* Its duration is that of the whole probe, both instances' parts. */
+	ck_assert_uint_ge(s.last_rtt_us, 1900000);
 	/* The fast-paced second probe (a full timeout) confirms it down. */
 	ck_assert(WAIT_UNTIL(health(0) == TGC_HEALTH_DOWN));
 	fx_stop();
