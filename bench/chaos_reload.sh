@@ -190,8 +190,12 @@ try:
             else:
                 n.start()
     # Let the last nodes come back, then stop.
-    tgc.wait_until(lambda: seg.health() == ["up"] * E["NODES"], 4 * BOUND,
-                   what="all nodes back up")
+    try:
+        tgc.wait_until(lambda: seg.health() == ["up"] * E["NODES"], 4 * BOUND,
+                       what="all nodes back up")
+        not_back = []
+    except AssertionError:
+        not_back = [i for i, h in enumerate(seg.health()) if h != "up"]
     rc = dnsperf.wait(E["DURATION"] + 30)
     stop.set()
     for th in threads:
@@ -235,6 +239,8 @@ try:
     say("shm answer counters (all answers incl. dnsperf): %d listed a node dead past its bound"
         % past_shm)
     say("health transitions per node: %s (expected %s)" % (trans, expected_trans))
+    say("nodes not up again %.0f s after the last one came back: %s"
+        % (4 * BOUND, not_back or "none"))
     say("RESULT past-bound answers: sampler %d, shm %d (target 0); worst detection %s "
         "(bound %.1f s), %d of %d failures never detected"
         % (samples["past"], past_shm, "%.2f s" % max(detects) if detects else "-", BOUND,
