@@ -1344,7 +1344,7 @@ START_TEST(checker_takeover_expired)
 	fx.conf.params.interval_ms = 2000;
 	fx.conf.params.timeout_ms = 500;
 	fx_start();
-	ck_assert(WAIT_UNTIL(fx.rec.events[0][TGC_HEALTH_UP][TGC_HEALTH_DOWN] == 1));
+	ck_assert(WAIT_UNTIL(ev(&fx.rec, 0, TGC_HEALTH_UP, TGC_HEALTH_DOWN) == 1));
 	ck_assert(WAIT_UNTIL(health(0) == TGC_HEALTH_UP));
 	fx_stop();
 	srv_stop(&srv);
