@@ -164,13 +164,16 @@ typedef struct {
 	_Atomic uint64_t answers; /*!< Answers that included the node
 	                           *   (writers: knotd workers; readers: CLI). */
 	_Atomic uint64_t probe_start_ms; /*!< Start of the probe in flight,
-	                           *   CLOCK_REALTIME ms, 0 = none (seq). A
-	                           *   checker that takes over the table keeps
-	                           *   its deadline (start + check-timeout). */
+	                           *   CLOCK_REALTIME ms, 0 = none (seq; writer:
+	                           *   checker at probe start and end; readers:
+	                           *   the checker of the instance that takes
+	                           *   the table over, which keeps the deadline
+	                           *   start + check-timeout, and the CLI). */
 	_Atomic uint64_t next_due_ms; /*!< When the next probe is due,
 	                           *   CLOCK_REALTIME ms, 0 = never scheduled
-	                           *   (seq). A checker that takes over the
-	                           *   table keeps this schedule. */
+	                           *   (seq; writer: checker at probe end;
+	                           *   readers: the taking-over checker, which
+	                           *   keeps this schedule, and the CLI). */
 	uint8_t _reserved[128 - 112];
 } tgc_node_rec_t;
 
