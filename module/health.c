@@ -106,6 +106,78 @@ uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
 	return (uint32_t)((uint64_t)(idx % count) * params->interval_ms / count);
 }
 
+/*! \brief a + b, saturating (recorded times are not trusted). */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return (a > UINT64_MAX - b) ? UINT64_MAX : a + b;
+}
+
+/*!
+ * \brief Delay until \a due_ms from \a now_ms, at most \a max_ms. Overdue
+ *        by less than an interval: 0; by more: the next slot of the old
+ *        phase (due + k x interval).
+ */
+static uint32_t due_delay(uint64_t due_ms, uint64_t now_ms, uint32_t max_ms,
+                          uint32_t interval_ms)
+{
+	if (due_ms > now_ms) {
+		uint64_t delay = due_ms - now_ms;
+		return (delay < max_ms) ? (uint32_t)delay : max_ms;
+	}
+	uint64_t overdue = now_ms - due_ms;
+	if (interval_ms == 0 || overdue < interval_ms) {
+		return 0;
+	}
+	uint32_t slot = (uint32_t)((interval_ms - overdue % interval_ms) % interval_ms);
+	return (slot < max_ms) ? slot : max_ms;
+}
+
+tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
+                                      const tgc_health_hist_t *hist,
+                                      uint64_t now_ms, uint32_t idx,
+                                      uint32_t count,
+                                      const tgc_health_params_t *params)
+{
+	tgc_health_resume_t out = { .kind = TGC_RESUME_FRESH };
+	uint32_t interval = params->interval_ms;
+
+	if (hist->probe_start_ms != 0) {
+		uint64_t deadline = sat_add(hist->probe_start_ms, params->timeout_ms);
+		if (now_ms < deadline) {
+			uint64_t left = deadline - now_ms;
+			out.kind = TGC_RESUME_PROBE;
+			out.timeout_ms = (left < params->timeout_ms) ? (uint32_t)left :
+			                                               params->timeout_ms;
+			return out;
+		}
+		/* The next probe follows the failed one as the checker would
+		 * have scheduled it: the next delay after its start, not
+		 * before its deadline. */
+		tgc_health_sm_t failed = *sm;
+		(void)tgc_health_feed(&failed, false, params);
+		uint32_t next = tgc_health_next_delay(&failed, params);
+		uint64_t due = sat_add(hist->probe_start_ms, next);
+		out.kind = TGC_RESUME_EXPIRED;
+		out.delay_ms = due_delay((due > deadline) ? due : deadline, now_ms,
+		                         next, interval);
+		return out;
+	}
+
+	uint32_t next = tgc_health_next_delay(sm, params);
+	if (hist->next_due_ms != 0) {
+		out.kind = TGC_RESUME_DUE;
+		out.delay_ms = due_delay(hist->next_due_ms, now_ms, next, interval);
+	} else if (hist->last_check_ms != 0) {
+		out.kind = TGC_RESUME_DUE;
+		out.delay_ms = due_delay(sat_add(hist->last_check_ms, next), now_ms, next,
+		                         interval);
+	} else {
+		out.delay_ms = tgc_health_stagger(idx, count, params);
+	}
+
+	return out;
+}
+
 /*!
  * \brief Tells whether \a len bytes of \a buf are a prefix of a valid RFB
  *        banner ("RFB ddd.ddd\n").
@@ -167,8 +239,13 @@ typedef struct {
 	uv_connect_t connect;         /*!< Connect request of the probe. */
 	bool tcp_open;                /*!< tcp initialised and not yet closed. */
 	node_phase_t phase;           /*!< Probe cycle position. */
-	uint64_t start_ns;            /*!< Probe start (uv_hrtime). */
-	uint64_t start_ms;            /*!< Probe start (loop time). */
+	uint64_t start_ns;            /*!< Probe start (uv_hrtime; back-dated
+	                               *   like start_ms). */
+	uint64_t start_ms;            /*!< Probe start (loop time); for a probe
+	                               *   resumed from a previous instance, when
+	                               *   that one started it. */
+	uint64_t start_rt;            /*!< Probe start as recorded in the table
+	                               *   (CLOCK_REALTIME ms, same meaning). */
 	uint8_t banner[TGC_RFB_BANNER_LEN]; /*!< RFB banner being read. */
 	size_t banner_len;            /*!< Bytes of it received. */
 	tgc_health_sm_t sm;           /*!< State machine (mirrors the record). */
@@ -267,11 +344,19 @@ static bool is_writer(const tgc_checker_t *ck)
 	return atomic_load(&ck->conf.table->hdr->writer) == ck->conf.writer_token;
 }
 
-/*! \brief Loads a node's state machine from its record. */
-static void node_sync(node_t *n)
+/*!
+ * \brief Loads a node's state machine from its record; also gives the
+ *        recorded schedule if \a hist is not NULL.
+ */
+static void node_sync(node_t *n, tgc_health_hist_t *hist)
 {
 	tgc_node_snap_t snap;
 	tgc_table_node_read(n->ck->conf.table, n->idx, &snap);
+	if (hist != NULL) {
+		hist->probe_start_ms = snap.probe_start_ms;
+		hist->next_due_ms = snap.next_due_ms;
+		hist->last_check_ms = snap.last_check_ms;
+	}
 
 	n->sm.health = (snap.health <= TGC_HEALTH_DOWN) ? snap.health :
 	                                                  TGC_HEALTH_UNKNOWN;
@@ -294,11 +379,13 @@ static void node_schedule_next(node_t *n)
 }
 
 /*!
- * \brief Stores a probe outcome: feeds the state machine (if \a feed), writes
- *        the record and reports a transition.
+ * \brief Stores the outcome of the probe that started at start_rt: feeds the
+ *        state machine (if \a feed), writes the record (no probe in flight,
+ *        next probe due at \a next_due_ms, or if 0 at start_rt plus the next
+ *        delay, not before now) and reports a transition.
  */
 static void node_record(node_t *n, tgc_probe_t probe, bool feed,
-                        uint32_t rtt_us)
+                        uint32_t rtt_us, uint64_t next_due_ms)
 {
 	tgc_checker_t *ck = n->ck;
 	tgc_table_t *table = ck->conf.table;
@@ -316,6 +403,10 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	bool changed = feed && tgc_health_feed(&sm, probe == TGC_PROBE_OK,
 	                                       &ck->conf.params);
 	uint64_t now = tgc_table_now_ms();
+	if (next_due_ms == 0) {
+		next_due_ms = n->start_rt + tgc_health_next_delay(&sm, &ck->conf.params);
+		next_due_ms = (next_due_ms > now) ? next_due_ms : now;
+	}
 
 	if (!tgc_table_write_begin(rec)) {
 		/* Someone else is inside the record: skip, resync later. */
@@ -334,6 +425,8 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	REC_STORE(rec->last_rtt_us, rtt_us);
 	REC_STORE(rec->last_check_ms, now);
 	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
+	REC_STORE(rec->probe_start_ms, 0);
+	REC_STORE(rec->next_due_ms, next_due_ms);
 	tgc_table_write_end(table, rec);
 
 	n->sm = sm;
@@ -372,7 +465,7 @@ static void probe_end(node_t *n, tgc_probe_t probe, bool feed)
 
 	uv_timer_stop(&n->timer);
 	node_record(n, probe, feed, (rtt_us > UINT32_MAX) ? UINT32_MAX :
-	                                                    (uint32_t)rtt_us);
+	                                                    (uint32_t)rtt_us, 0);
 	if (n->tcp_open) {
 		n->phase = NODE_CLOSING;
 		if (!uv_is_closing((uv_handle_t *)&n->tcp)) {
@@ -474,18 +567,42 @@ static void probe_local_error(node_t *n, int ret)
 	probe_end(n, TGC_PROBE_ERROR, false);
 }
 
-/*! \brief Starts a probe of a node. */
-static void probe_start(node_t *n)
+/*! \brief Records the start of the probe in flight (start_rt). */
+static void node_record_start(node_t *n)
+{
+	tgc_table_t *table = n->ck->conf.table;
+	tgc_node_rec_t *rec = &table->nodes[n->idx];
+
+	if (tgc_table_write_begin(rec)) {
+		REC_STORE(rec->probe_start_ms, n->start_rt);
+		tgc_table_write_end(table, rec);
+	}
+}
+
+/*!
+ * \brief Starts a probe of a node that may take \a timeout_ms. \a started_rt
+ *        is 0 for a new probe, or the recorded start (CLOCK_REALTIME ms) of a
+ *        probe resumed from a previous instance: the schedule then counts
+ *        from that start.
+ */
+static void probe_start(node_t *n, uint64_t started_rt, uint32_t timeout_ms)
 {
 	tgc_checker_t *ck = n->ck;
 
 	/* The loop time is that of the iteration start: refresh it so that
 	 * the timeout counts from now. */
 	uv_update_time(&ck->loop);
+	uint64_t now_rt = tgc_table_now_ms();
+	uint64_t ago = (started_rt != 0 && now_rt > started_rt) ?
+	               now_rt - started_rt : 0;
 	n->start_ns = uv_hrtime();
+	n->start_ns -= (ago * 1000000u < n->start_ns) ? ago * 1000000u : 0;
 	n->start_ms = uv_now(&ck->loop);
+	n->start_ms -= (ago < n->start_ms) ? ago : 0;
+	n->start_rt = (started_rt != 0) ? started_rt : now_rt;
 	n->banner_len = 0;
 	n->phase = NODE_PROBING;
+	node_record_start(n);
 
 	int ret = uv_tcp_init_ex(&ck->loop, &n->tcp, n->sa.ss_family);
 	if (ret != 0) {
@@ -512,7 +629,7 @@ static void probe_start(node_t *n)
 		CK_LOG(ck, LOG_NOTICE, "probing resumed, sockets available again");
 	}
 
-	uv_timer_start(&n->timer, on_probe_timeout, ck->conf.params.timeout_ms, 0);
+	uv_timer_start(&n->timer, on_probe_timeout, timeout_ms, 0);
 }
 
 /*! \brief The node timer fired: time for a probe. */
@@ -532,14 +649,53 @@ static void on_probe_due(uv_timer_t *timer)
 		return;
 	}
 	if (!n->synced) {
-		node_sync(n);
+		node_sync(n, NULL);
 	}
-	probe_start(n);
+	probe_start(n, 0, ck->conf.params.timeout_ms);
 }
 
 static void node_schedule(node_t *n, uint64_t delay_ms)
 {
 	uv_timer_start(&n->timer, on_probe_due, delay_ms, 0);
+}
+
+/*!
+ * \brief First step of the checker for a node: goes on with the schedule
+ *        (and the probe in flight) recorded by the previous instance.
+ */
+static void node_takeover(node_t *n)
+{
+	tgc_checker_t *ck = n->ck;
+	const tgc_health_params_t *params = &ck->conf.params;
+
+	if (!is_writer(ck)) {
+		/* Another instance probes: on_probe_due() keeps waiting. */
+		node_schedule(n, tgc_health_stagger(n->idx, ck->count, params));
+		return;
+	}
+
+	tgc_health_hist_t hist;
+	node_sync(n, &hist);
+	uint64_t now = tgc_table_now_ms();
+	tgc_health_resume_t plan = tgc_health_resume(&n->sm, &hist, now, n->idx,
+	                                             ck->count, params);
+	switch (plan.kind) {
+	case TGC_RESUME_PROBE:
+		probe_start(n, hist.probe_start_ms, plan.timeout_ms);
+		break;
+	case TGC_RESUME_EXPIRED:
+		/* Nobody saw the end of that probe: it timed out. */
+		n->start_rt = hist.probe_start_ms;
+		node_record(n, TGC_PROBE_TIMEOUT, true,
+		            (params->timeout_ms < UINT32_MAX / 1000u) ?
+		            params->timeout_ms * 1000u : UINT32_MAX,
+		            now + plan.delay_ms);
+		node_schedule(n, plan.delay_ms);
+		break;
+	default:
+		node_schedule(n, plan.delay_ms);
+		break;
+	}
 }
 
 /*! \brief Records check: none once per node (health untouched). */
@@ -623,10 +779,8 @@ static void checker_run(void *arg)
 	               ADMIN_SCAN_MS);
 	if (ck->conf.params.check != TGC_CHECK_NONE) {
 		for (uint32_t i = 0; i < ck->count; i++) {
-			node_t *n = &ck->nodes[i];
-			if (n->valid) {
-				node_schedule(n, tgc_health_stagger(i, ck->count,
-				                                    &ck->conf.params));
+			if (ck->nodes[i].valid) {
+				node_takeover(&ck->nodes[i]);
 			}
 		}
 	}

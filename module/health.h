@@ -89,6 +89,69 @@ uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
                             const tgc_health_params_t *params);
 
 /*!
+ * \brief Probe schedule of a node as its record holds it (CLOCK_REALTIME ms,
+ *        0 = none), left by the instance that wrote the table last.
+ */
+typedef struct {
+	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
+	uint64_t next_due_ms;    /*!< Next probe due (0 = never scheduled). */
+	uint64_t last_check_ms;  /*!< End of the last probe (0 = never probed). */
+} tgc_health_hist_t;
+
+/*! \brief How a checker taking over a node starts probing it. */
+typedef enum {
+	TGC_RESUME_FRESH   = 0, /*!< No history: first probe after the stagger
+	                         *   delay. */
+	TGC_RESUME_DUE     = 1, /*!< First probe after \a delay_ms, as the
+	                         *   recorded schedule says. */
+	TGC_RESUME_PROBE   = 2, /*!< A probe was in flight and its deadline has
+	                         *   not passed: probe at once, with the time
+	                         *   left until that deadline (\a timeout_ms). */
+	TGC_RESUME_EXPIRED = 3, /*!< A probe was in flight and its deadline has
+	                         *   passed with no result: count one timeout
+	                         *   failure now, next probe after \a delay_ms. */
+} tgc_resume_kind_t;
+
+/*! \brief First step of a checker taking over a node. */
+typedef struct {
+	tgc_resume_kind_t kind; /*!< What to do. */
+	uint32_t delay_ms;      /*!< Delay of the first probe (not for PROBE). */
+	uint32_t timeout_ms;    /*!< Time the resumed probe has left (PROBE). */
+} tgc_health_resume_t;
+
+/*!
+ * \brief Plans the first probe of node \a idx of \a count by a checker that
+ *        takes the table over (reload, restart), so that probing goes on
+ *        where the previous instance left it.
+ *
+ * - No history: the stagger delay (tgc_health_stagger()).
+ * - A probe in flight whose deadline (start + timeout) lies ahead: probe at
+ *   once, bounded by that same deadline, so that reloads never extend it.
+ * - A probe in flight whose deadline passed: one timeout failure; the next
+ *   probe is due when it would have followed that probe.
+ * - Otherwise the recorded due time (or, from a record without one, the end
+ *   of the last probe plus the next delay).
+ *
+ * A due time up to one interval in the past means probe at once; a longer
+ * gap (knotd was stopped) keeps the node's phase in the old schedule (due +
+ * k x interval), so that nodes stay spread across the interval. Delays never
+ * exceed the next delay of \a sm, nor a resumed timeout the configured one,
+ * whatever the recorded times say (e.g. after the clock was set back).
+ *
+ * \param[in] sm      State machine as recorded (before any EXPIRED failure).
+ * \param[in] hist    Recorded schedule.
+ * \param[in] now_ms  Current CLOCK_REALTIME ms.
+ * \param[in] idx     Node index (for the stagger).
+ * \param[in] count   Number of nodes (for the stagger).
+ * \param[in] params  Probe parameters of the taking-over instance.
+ */
+tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
+                                      const tgc_health_hist_t *hist,
+                                      uint64_t now_ms, uint32_t idx,
+                                      uint32_t count,
+                                      const tgc_health_params_t *params);
+
+/*!
  * \brief Tells whether \a buf holds a valid RFB ProtocolVersion banner
  *        ("RFB xxx.yyy\n", x and y digits, exactly 12 bytes).
  */
@@ -122,8 +185,10 @@ typedef struct {
 typedef struct tgc_checker tgc_checker_t;
 
 /*!
- * \brief Starts the checker thread. Probes start at once, staggered across the
- *        interval. Also logs admin-state changes made by the CLI, once each.
+ * \brief Starts the checker thread. Nodes with a recorded schedule resume it
+ *        (tgc_health_resume()); the others are probed at once, staggered
+ *        across the interval. Also logs admin-state changes made by the CLI,
+ *        once each.
  *
  * \retval KNOT_EOK  Success.
  * \retval KNOT_E*   Thread or loop creation failed.

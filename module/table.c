@@ -353,6 +353,8 @@ static void rec_copy_state(tgc_node_rec_t *dst, const tgc_node_rec_t *src)
 	STORE(dst->probes, LOAD(src->probes));
 	STORE(dst->transitions, LOAD(src->transitions));
 	STORE(dst->answers, LOAD(src->answers));
+	STORE(dst->probe_start_ms, LOAD(src->probe_start_ms));
+	STORE(dst->next_due_ms, LOAD(src->next_due_ms));
 }
 
 /*!
@@ -662,6 +664,8 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 			out->since_ms = LOAD(r->since_ms);
 			out->probes = LOAD(r->probes);
 			out->transitions = LOAD(r->transitions);
+			out->probe_start_ms = LOAD(r->probe_start_ms);
+			out->next_due_ms = LOAD(r->next_due_ms);
 			atomic_thread_fence(memory_order_acquire);
 			uint32_t s2 = atomic_load_explicit(&r->seq, memory_order_relaxed);
 			if (s1 == s2) {

@@ -38,8 +38,9 @@
  *  - \a health is written by the checker only and read by everyone with a
  *    single atomic load; the remaining probe details of a record are written
  *    by the checker inside the record's seqlock \a seq and read by the CLI
- *    with tgc_table_node_read(). They are atomics accessed with relaxed
- *    order, so the seqlock is free of data races in the C11 sense.
+ *    and by the checker of the instance that takes the table over (reload,
+ *    restart) with tgc_table_node_read(). They are atomics accessed with
+ *    relaxed order, so the seqlock is free of data races in the C11 sense.
  *  - \a admin is written by tgclusterctl (and reset by nobody) with one atomic
  *    store; read by knotd workers, the checker and the CLI.
  *  - \a answers is incremented by knotd workers (relaxed atomic add), read by
@@ -162,7 +163,18 @@ typedef struct {
 	_Atomic uint64_t transitions;    /*!< Health changes (seq). */
 	_Atomic uint64_t answers; /*!< Answers that included the node
 	                           *   (writers: knotd workers; readers: CLI). */
-	uint8_t _reserved[128 - 96];
+	_Atomic uint64_t probe_start_ms; /*!< Start of the probe in flight,
+	                           *   CLOCK_REALTIME ms, 0 = none (seq; writer:
+	                           *   checker at probe start and end; readers:
+	                           *   the checker of the instance that takes
+	                           *   the table over, which keeps the deadline
+	                           *   start + check-timeout, and the CLI). */
+	_Atomic uint64_t next_due_ms; /*!< When the next probe is due,
+	                           *   CLOCK_REALTIME ms, 0 = never scheduled
+	                           *   (seq; writer: checker at probe end;
+	                           *   readers: the taking-over checker, which
+	                           *   keeps this schedule, and the CLI). */
+	uint8_t _reserved[128 - 112];
 } tgc_node_rec_t;
 
 /*! \brief Most addresses a cache record holds (more are dropped). */
@@ -243,6 +255,8 @@ typedef struct {
 	uint64_t probes;      /*!< Probes done. */
 	uint64_t transitions; /*!< Health changes. */
 	uint64_t answers;     /*!< Answers served. */
+	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
+	uint64_t next_due_ms; /*!< Next probe due (0 = never scheduled). */
 } tgc_node_snap_t;
 
 /*! \brief Immutable description of a node, used to create a segment. */

@@ -1728,6 +1728,8 @@ int tgcluster_load(knotd_mod_t *mod)
 				atomic_store(&rec->health, TGC_HEALTH_UNKNOWN);
 				atomic_store(&rec->consec_ok, 0);
 				atomic_store(&rec->consec_fail, 0);
+				atomic_store(&rec->probe_start_ms, 0);
+				atomic_store(&rec->next_due_ms, 0);
 				tgc_table_write_end(&ctx->table, rec);
 			}
 		}

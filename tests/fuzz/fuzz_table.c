@@ -27,7 +27,8 @@
  * tgc_table_node_read() of every node, tgc_table_cache_read() of a
  * translator's cache, the status snapshot and both renderings), a knotd
  * worker of a translator (the cached negative-answer SOA put into a
- * response, as translator_put_soa() does), and the module's load
+ * response, as translator_put_soa() does), a checker taking the table over
+ * (tgc_health_resume() from each record's schedule), and the module's load
  * (tgc_table_open() with a fixed spec: reuse, adopt or replace). The segment
  * is removed after each input.
  */
@@ -41,6 +42,7 @@
 #include "fuzz_util.h"
 #include "module/answer.h"
 #include "module/ctl/format.h"
+#include "module/health.h"
 #include "module/table.h"
 
 static char seg_name[64];
@@ -89,6 +91,44 @@ static bool write_segment(const uint8_t *data, size_t size)
 	return true;
 }
 
+/*!
+ * \brief A checker taking over the table plans from the recorded schedule
+ *        (any values): delays never beyond the interval, a resumed probe
+ *        never beyond the timeout, whatever the clock says.
+ */
+static void resume_plan(const tgc_table_hdr_t *hdr, const tgc_node_snap_t *snap,
+                        uint32_t idx)
+{
+	tgc_health_params_t params = {
+		.check = TGC_CHECK_TCP, .interval_ms = hdr->interval_ms,
+		.timeout_ms = hdr->timeout_ms, .rise = hdr->rise, .fall = hdr->fall,
+	};
+	tgc_health_sm_t sm = {
+		.health = (snap->health <= TGC_HEALTH_DOWN) ? snap->health :
+		                                              TGC_HEALTH_UNKNOWN,
+		.consec_ok = snap->consec_ok, .consec_fail = snap->consec_fail,
+	};
+	tgc_health_hist_t hist = {
+		.probe_start_ms = snap->probe_start_ms,
+		.next_due_ms = snap->next_due_ms,
+		.last_check_ms = snap->last_check_ms,
+	};
+	const uint64_t nows[] = { 0, 1, tgc_table_now_ms(), snap->probe_start_ms,
+	                          snap->next_due_ms, snap->last_check_ms,
+	                          UINT64_MAX };
+	for (size_t n = 0; n < sizeof(nows) / sizeof(nows[0]); n++) {
+		tgc_health_resume_t r = tgc_health_resume(&sm, &hist, nows[n], idx,
+		                                          hdr->node_count, &params);
+		FUZZ_ASSERT(r.kind <= TGC_RESUME_EXPIRED);
+		if (r.kind == TGC_RESUME_PROBE) {
+			FUZZ_ASSERT(r.timeout_ms <= params.timeout_ms);
+			FUZZ_ASSERT(hist.probe_start_ms != 0);
+		} else {
+			FUZZ_ASSERT(r.delay_ms <= params.interval_ms);
+		}
+	}
+}
+
 static void cli_reads(void)
 {
 	for (int writable = 0; writable < 2; writable++) {
@@ -100,6 +140,7 @@ static void cli_reads(void)
 			tgc_node_snap_t snap;
 			tgc_table_node_read(&t, i, &snap);
 			FUZZ_ASSERT(snap.addr.family == AF_INET || snap.addr.family == AF_INET6);
+			resume_plan(t.hdr, &snap, i);
 		}
 		if (t.hdr->role == TGC_ROLE_TRANSLATOR) {
 			FUZZ_ASSERT(t.cache != NULL);

@@ -170,8 +170,9 @@ def forward_seeds():
 HDR_SIZE, REC_SIZE, CACHE_REC_SIZE = 1024, 128, 1376
 
 
-def segment(role=1, nodes=(), cache=None):
-    """A valid segment image (layout of module/table.h)."""
+def segment(role=1, nodes=(), cache=None, sched=None):
+    """A valid segment image (layout of module/table.h). \\a sched: per node
+    (probe_start_ms, next_due_ms) of the record, zero when not given."""
     count = len(nodes)
     size = HDR_SIZE + count * REC_SIZE + (2 * CACHE_REC_SIZE if role == 2 else 0)
     b = bytearray(size)
@@ -194,6 +195,8 @@ def segment(role=1, nodes=(), cache=None):
         b[o + 41] = admin
         struct.pack_into("<III", b, o + 44, 2, 0, 350)
         struct.pack_into("<QQQQQ", b, o + 56, 1700000000000, 1700000000000, 10, 1, 5)
+        if sched:
+            struct.pack_into("<QQ", b, o + 96, *sched[i])
     if role == 2 and cache:
         for i, (count_a, addrs, soa) in enumerate(cache):
             o = HDR_SIZE + count * REC_SIZE + i * CACHE_REC_SIZE
@@ -231,6 +234,10 @@ def table_seeds():
         ("translator", tr),
         ("bad-version", segment(1, lb)[:4] + b"\x02" + segment(1, lb)[5:]),
         ("short", segment(1, lb)[:1300]),
+        # A probe in flight, a due time ahead, one long overdue.
+        ("lb-schedule", segment(1, lb, sched=[(1700000000000 - 200, 1700000000000),
+                                              (0, 1700000000000 + 1000),
+                                              (0, 1600000000000)])),
     ]
 
 

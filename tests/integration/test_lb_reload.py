@@ -152,5 +152,120 @@ class LbReload(tgc.TgcTestCase):
         self.assertEqual(self.k.stop(), 0)
 
 
+class LbReloadStorm(tgc.TgcTestCase):
+    """Reloads every 0.3 s (knotc reload and zone-reload -f in turn) never
+    starve the checker: a hung node (accepts, never sends the RFB banner)
+    and a refusing node are marked down within interval x fall + timeout +
+    interval of failing, healthy nodes are never marked down, and the
+    failed nodes come back while the reloads go on."""
+
+    INTERVAL, TIMEOUT, FALL, RISE = 1000, 500, 2, 2
+    PERIOD = 0.3
+
+    def setUp(self):
+        # The failing nodes last: their first probe after a load without
+        # history would be 500 and 750 ms away, beyond the next reload.
+        self.n = self.nodes([("127.0.0.11", "rfb"), ("127.0.0.12", "rfb"),
+                             ("127.0.0.13", "rfb"), ("127.0.0.14", "rfb")])
+        self.addrs = [x.addr for x in self.n]
+        self.k = self.knotd({ZONE: {
+            "node": [x.spec for x in self.n], "policy": "ordered",
+            "check": "rfb", "check-interval": self.INTERVAL,
+            "check-timeout": self.TIMEOUT, "check-rise": self.RISE,
+            "check-fall": self.FALL}})
+        self.seg = self.k.shm()
+        self.stop = threading.Event()
+        self.reloads = []      # monotonic end time of each reload
+        self.reload_errors = []
+        self.thread = None
+        self.addCleanup(self.stop_reloads)
+
+    def reload_loop(self):
+        i = 0
+        while not self.stop.is_set():
+            t = time.monotonic()
+            if i % 2 == 0:
+                rc, out = self.k.knotc("reload")
+            else:
+                rc, out = self.k.knotc("zone-reload", "-f", APEX)
+            if rc != 0:
+                self.reload_errors.append(out)
+            self.reloads.append(time.monotonic())
+            i += 1
+            self.stop.wait(max(0.0, self.PERIOD - (time.monotonic() - t)))
+
+    def stop_reloads(self):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(30)
+            self.thread = None
+
+    def test_reload_storm_marks_failed_nodes_down(self):
+        bound = (self.INTERVAL * self.FALL + self.TIMEOUT + self.INTERVAL) / 1000.0
+        wait_until(lambda: self.seg.health() == ["up"] * 4, 5,
+                   what="all nodes up")
+        transitions = [n["transitions"] for n in self.seg.nodes()]
+        mark = self.k.log_mark()
+        self.thread = threading.Thread(target=self.reload_loop)
+        self.thread.start()
+        wait_until(lambda: len(self.reloads) >= 4, 10, what="reloads running")
+
+        hung, refusing = 2, 3
+        t_fail = time.monotonic()
+        self.n[hung].set_mode("hung")
+        self.n[refusing].stop()
+        seen = {}
+        answered = {}
+
+        def both_gone():
+            now = time.monotonic()
+            health = self.seg.health()
+            addrs = query(self.k.port, APEX).addrs
+            for idx in (hung, refusing):
+                if health[idx] == "down":
+                    seen.setdefault(idx, now - t_fail)
+                if self.addrs[idx] not in addrs:
+                    answered.setdefault(idx, now - t_fail)
+                else:
+                    answered.pop(idx, None)
+            # Healthy nodes stay up and answered throughout.
+            self.assertEqual(health[:2], ["up", "up"])
+            self.assertEqual(addrs[:2], self.addrs[:2])
+            return len(seen) == 2 and len(answered) == 2
+        wait_until(both_gone, 4 * bound, interval=0.02,
+                   what="hung and refusing nodes down under reloads")
+        n_reloads = sum(1 for t in self.reloads if t > t_fail)
+        tgc.log("reloads every %.1f s: hung node down after %.2f s, refusing "
+                "after %.2f s (bound %.1f s), %d reloads meanwhile"
+                % (self.PERIOD, seen[hung], seen[refusing], bound, n_reloads))
+        self.assertLessEqual(seen[hung], bound, "hung node down too late")
+        self.assertLessEqual(seen[refusing], bound, "refusing node down too late")
+        # The reloads really outpaced the probes of the failed nodes.
+        self.assertGreaterEqual(n_reloads, int(max(seen.values()) / 0.6),
+                                "reloads too slow to mean anything")
+        nodes = self.seg.nodes()
+        self.assertEqual(nodes[hung]["last_probe"], "timeout")
+        self.assertEqual(nodes[refusing]["last_probe"], "refused")
+
+        # Back while the reloads go on (rise progress survives them too).
+        self.n[hung].set_mode("rfb")
+        self.n[refusing].start()
+        wait_until(lambda: self.seg.health() == ["up"] * 4, 4 * bound,
+                   what="nodes back up under reloads")
+        wait_until(lambda: query(self.k.port, APEX).addrs == self.addrs, 2,
+                   what="nodes back in answers")
+        self.stop_reloads()
+        self.assertEqual(self.reload_errors, [])
+        self.assertTrue(self.k.alive(), "knotd died during reloads")
+        # Exactly one down and one up per failed node, none for the others.
+        after = [n["transitions"] for n in self.seg.nodes()]
+        self.assertEqual([a - b for a, b in zip(after, transitions)],
+                         [0, 0, 2, 2])
+        # Both reload paths loaded new instances.
+        log = self.k.log_since(mark)
+        self.assertGreaterEqual(log.count("reused, states kept"), 4)
+        self.assertEqual(self.k.stop(), 0)
+
+
 if __name__ == "__main__":
     tgc.main()

@@ -264,6 +264,252 @@ START_TEST(stagger)
 }
 END_TEST
 
+/*! \brief Plan of node 0 of 1 with \a sm and \a hist at \a now. */
+static tgc_health_resume_t plan(tgc_health_sm_t sm, tgc_health_hist_t hist,
+                                uint64_t now, const tgc_health_params_t *p)
+{
+	tgc_health_sm_t copy = sm;
+	tgc_health_resume_t r = tgc_health_resume(&sm, &hist, now, 0, 1, p);
+	/* Pure: the recorded state machine is left alone. */
+	ck_assert(memcmp(&copy, &sm, sizeof(sm)) == 0);
+	return r;
+}
+
+START_TEST(resume_plan)
+{
+	tgc_health_params_t p = params(2, 2); /* interval 1000, timeout 500 */
+	const uint64_t now = 1800000000000ull;
+	tgc_health_sm_t up = { TGC_HEALTH_UP, 7, 0 };
+	tgc_health_sm_t failing = { TGC_HEALTH_UP, 0, 1 };
+	tgc_health_sm_t down = { TGC_HEALTH_DOWN, 0, 4 };
+	tgc_health_resume_t r;
+
+	/* No history: the stagger of the node. */
+	tgc_health_hist_t none = { 0 };
+	r = tgc_health_resume(&up, &none, now, 3, 4, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_FRESH);
+	ck_assert_uint_eq(r.delay_ms, 750);
+	r = tgc_health_resume(&up, &none, now, 0, 4, &p);
+	ck_assert_uint_eq(r.delay_ms, 0);
+
+	/* Recorded due time ahead: exactly then, whatever the index. */
+	r = tgc_health_resume(&up, &(tgc_health_hist_t){ .next_due_ms = now + 300,
+	                      .last_check_ms = now - 700 }, now, 3, 4, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_DUE);
+	ck_assert_uint_eq(r.delay_ms, 300);
+	/* Never later than the next delay (clock set back, interval now
+	 * shorter than when the schedule was made). */
+	r = plan(up, (tgc_health_hist_t){ .next_due_ms = now + 3600000 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 1000);
+	r = plan(failing, (tgc_health_hist_t){ .next_due_ms = now + 900 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 250);
+	/* Overdue by less than an interval (the reload gap): at once. */
+	r = plan(up, (tgc_health_hist_t){ .next_due_ms = now }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_DUE);
+	ck_assert_uint_eq(r.delay_ms, 0);
+	r = plan(up, (tgc_health_hist_t){ .next_due_ms = now - 999 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 0);
+	/* Overdue longer (knotd was stopped): the next slot of the old phase. */
+	r = plan(up, (tgc_health_hist_t){ .next_due_ms = now - 2300 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 700);
+	r = plan(up, (tgc_health_hist_t){ .next_due_ms = now - 3000 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 0);
+	r = plan(failing, (tgc_health_hist_t){ .next_due_ms = now - 2300 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 250); /* never beyond the fast pace */
+
+	/* A record without a due time: end of the last probe + next delay. */
+	r = plan(up, (tgc_health_hist_t){ .last_check_ms = now - 400 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_DUE);
+	ck_assert_uint_eq(r.delay_ms, 600);
+	r = plan(failing, (tgc_health_hist_t){ .last_check_ms = now - 100 }, now, &p);
+	ck_assert_uint_eq(r.delay_ms, 150);
+
+	/* A probe in flight within its deadline: probe at once, only for the
+	 * time left (a reload never extends a deadline). */
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 200,
+	                                  .next_due_ms = now - 200 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_PROBE);
+	ck_assert_uint_eq(r.timeout_ms, 300);
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_PROBE);
+	ck_assert_uint_eq(r.timeout_ms, 500);
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 499 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_PROBE);
+	ck_assert_uint_eq(r.timeout_ms, 1);
+	/* Started "in the future" (clock set back): a full timeout at most. */
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now + 60000 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_PROBE);
+	ck_assert_uint_eq(r.timeout_ms, 500);
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = UINT64_MAX }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_PROBE);
+	ck_assert_uint_eq(r.timeout_ms, 500);
+
+	/* Deadline passed with nobody running the probe: a timeout failure;
+	 * the next probe follows it like after any failed probe: fast pace
+	 * from its start, not before its deadline. */
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 500 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+	ck_assert_uint_eq(r.delay_ms, 0);
+	tgc_health_params_t quick = p;
+	quick.timeout_ms = 100;
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 150 }, now, &quick);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+	ck_assert_uint_eq(r.delay_ms, 100); /* start + 250 */
+	/* A down node failing again is not pending: the normal interval. */
+	r = plan(down, (tgc_health_hist_t){ .probe_start_ms = now - 600 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+	ck_assert_uint_eq(r.delay_ms, 400);
+	/* Long ago (restart after a long stop): still one failure; the next
+	 * probe in the old phase, within the fast pace (pending) or the
+	 * interval (confirmed down by this failure). */
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 3600123 },
+	         now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+	ck_assert_uint_le(r.delay_ms, 250);
+	r = plan(failing, (tgc_health_hist_t){ .probe_start_ms = now - 3600123 },
+	         now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+	ck_assert_uint_eq(r.delay_ms, 877); /* (1000 - (3600123 - 500) % 1000) */
+	/* The probe in flight wins over an older due time. */
+	r = plan(up, (tgc_health_hist_t){ .probe_start_ms = now - 900,
+	                                  .next_due_ms = now - 900,
+	                                  .last_check_ms = now - 1900 }, now, &p);
+	ck_assert_int_eq(r.kind, TGC_RESUME_EXPIRED);
+}
+END_TEST
+
+/*! \brief Outcome of a simulated node under reloads. */
+typedef struct {
+	uint64_t down_at;   /*!< When the node went down (0: never). */
+	unsigned probes;    /*!< Probes started (resumed ones not counted). */
+	unsigned fails;     /*!< Failures fed. */
+	unsigned expired;   /*!< Of those, fed by a takeover (EXPIRED). */
+	unsigned takeovers; /*!< Reloads. */
+} sim_result_t;
+
+/*!
+ * \brief Simulates, with a fake clock, the checker's schedule of one node
+ *        that fails at time 0 (right after a successful probe) while a new
+ *        instance takes the table over every \a reload_ms: each takeover
+ *        plans with tgc_health_resume() from what the record holds; probes
+ *        end like the checker ends them (a hung node at its deadline, a
+ *        refusing one at once), results only count while the instance that
+ *        ran them owns the table.
+ */
+static sim_result_t sim_reloads(const tgc_health_params_t *p, bool hung,
+                                uint64_t reload_ms, uint64_t until_ms)
+{
+	const uint64_t base = 1700000000000ull; /* fake CLOCK_REALTIME of t=0 */
+	tgc_health_sm_t sm = { TGC_HEALTH_UP, 5, 0 };
+	tgc_health_hist_t rec = { .next_due_ms = base + p->interval_ms,
+	                          .last_check_ms = base };
+	sim_result_t out = { 0 };
+	bool probing = false;
+	uint64_t t = 0, wake = p->interval_ms, deadline = 0, start = 0;
+	uint64_t next_reload = reload_ms;
+
+	while (t <= until_ms && sm.health != TGC_HEALTH_DOWN) {
+		uint64_t ev = probing ? deadline : wake;
+		if (next_reload <= ev) {
+			/* Takeover: the old instance's probe is abandoned. */
+			t = next_reload;
+			next_reload += reload_ms;
+			out.takeovers++;
+			tgc_health_resume_t r = tgc_health_resume(&sm, &rec, base + t,
+			                                          0, 1, p);
+			probing = false;
+			switch (r.kind) {
+			case TGC_RESUME_PROBE:
+				probing = true;
+				start = rec.probe_start_ms - base;
+				deadline = t + r.timeout_ms;
+				if (!hung) {
+					deadline = t;
+				}
+				break;
+			case TGC_RESUME_EXPIRED:
+				(void)tgc_health_feed(&sm, false, p);
+				out.fails++;
+				out.expired++;
+				rec.probe_start_ms = 0;
+				rec.next_due_ms = base + t + r.delay_ms;
+				rec.last_check_ms = base + t;
+				wake = t + r.delay_ms;
+				break;
+			default:
+				wake = t + r.delay_ms;
+				break;
+			}
+			continue;
+		}
+		t = ev;
+		if (!probing) {
+			/* Probe due: started and recorded. */
+			probing = true;
+			start = t;
+			rec.probe_start_ms = base + t;
+			deadline = hung ? t + p->timeout_ms : t;
+			out.probes++;
+			continue;
+		}
+		/* Probe ends (timeout or refused): recorded, next one scheduled
+		 * from its start. */
+		probing = false;
+		(void)tgc_health_feed(&sm, false, p);
+		out.fails++;
+		uint64_t due = start + tgc_health_next_delay(&sm, p);
+		wake = (due > t) ? due : t;
+		rec.probe_start_ms = 0;
+		rec.next_due_ms = base + wake;
+		rec.last_check_ms = base + t;
+	}
+	out.down_at = (sm.health == TGC_HEALTH_DOWN) ? t : 0;
+
+	return out;
+}
+
+START_TEST(resume_under_reloads)
+{
+	static const uint64_t reloads[] = { 1, 7, 100, 200, 300, 333, 499, 500,
+	                                    501, 1000, 4000, 100000 };
+	static const struct { uint32_t interval, timeout, fall; } sets[] = {
+		{ 1000, 500, 2 }, { 10000, 500, 2 }, { 1000, 900, 3 },
+		{ 100, 50, 2 }, { 2000, 1000, 1 }, { 1000, 10, 5 },
+	};
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		tgc_health_params_t p = params(2, sets[s].fall);
+		p.interval_ms = sets[s].interval;
+		p.timeout_ms = sets[s].timeout;
+		uint64_t bound = (uint64_t)p.interval_ms * p.fall + p.timeout_ms +
+		                 p.interval_ms;
+		for (size_t i = 0; i < sizeof(reloads) / sizeof(reloads[0]); i++) {
+			for (int hung = 0; hung <= 1; hung++) {
+				sim_result_t r = sim_reloads(&p, hung, reloads[i],
+				                             10 * bound);
+				ck_assert_msg(r.down_at != 0 && r.down_at <= bound,
+				              "interval %u timeout %u fall %u, %s node, "
+				              "reload every %" PRIu64 " ms: down at %"
+				              PRIu64 " ms, bound %" PRIu64 " (%u probes,"
+				              " %u takeovers)", p.interval_ms,
+				              p.timeout_ms, p.fall, hung ? "hung" :
+				              "refusing", reloads[i], r.down_at, bound,
+				              r.probes, r.takeovers);
+				/* Every probe started was counted as a
+				 * failure, none forgotten across takeovers. */
+				ck_assert_uint_eq(r.fails, r.probes);
+				ck_assert_uint_eq(r.fails, p.fall);
+			}
+		}
+	}
+
+	/* Deadlines that fall on a takeover are fed by the new instance. */
+	tgc_health_params_t p = params(2, 2);
+	sim_result_t r = sim_reloads(&p, true, 100, 100000);
+	ck_assert_uint_eq(r.expired, 2);
+	ck_assert_uint_eq(r.down_at, 2000);
+}
+END_TEST
+
 START_TEST(rfb_valid)
 {
 	static const char *good[] = {
@@ -963,6 +1209,161 @@ START_TEST(checker_resume)
 }
 END_TEST
 
+/*! \brief Writes the history of record \a idx as a previous instance left it. */
+static void fx_history(uint32_t idx, tgc_health_t h, uint32_t ok, uint32_t fail,
+                       uint64_t probe_start, uint64_t next_due,
+                       uint64_t last_check)
+{
+	tgc_node_rec_t *rec = &fx.table.nodes[idx];
+	ck_assert(tgc_table_write_begin(rec));
+	atomic_store(&rec->health, (uint8_t)h);
+	atomic_store(&rec->consec_ok, ok);
+	atomic_store(&rec->consec_fail, fail);
+	atomic_store(&rec->probe_start_ms, probe_start);
+	atomic_store(&rec->next_due_ms, next_due);
+	atomic_store(&rec->last_check_ms, last_check);
+	tgc_table_write_end(&fx.table, rec);
+}
+
+START_TEST(checker_takeover_progress)
+{
+	/* The previous instance saw one failure of an up node (fall 2): the
+	 * first probe of the new one confirms it down. */
+	uint16_t port = srv_closed_port("127.0.0.1");
+	ck_assert_uint_ne(port, 0);
+	fx_node("127.0.0.1", port);
+	fx_open(TOKEN);
+	uint64_t t0 = tgc_table_now_ms();
+	fx_history(0, TGC_HEALTH_UP, 0, 1, 0, 0, t0 - 100);
+	fx_conf(TGC_CHECK_TCP);
+	fx.conf.params.interval_ms = 2000;
+	fx.conf.params.timeout_ms = 500;
+	fx_start();
+	ck_assert(WAIT_UNTIL(health(0) == TGC_HEALTH_DOWN));
+	fx_stop();
+
+	tgc_node_snap_t s = snap(0);
+	ck_assert_uint_eq(s.probes, 1);
+	ck_assert_uint_eq(s.consec_fail, 2);
+	ck_assert_uint_eq(s.transitions, 1);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_REFUSED);
+	ck_assert_uint_eq(fx.rec.events[0][TGC_HEALTH_UP][TGC_HEALTH_DOWN], 1);
+	ck_assert_uint_eq(fx.rec.events_total, 1);
+	/* The next probe is recorded as due after a normal interval. */
+	ck_assert_uint_eq(s.probe_start_ms, 0);
+	ck_assert_uint_gt(s.next_due_ms, s.last_check_ms + 1000);
+	ck_assert_uint_le(s.next_due_ms, s.last_check_ms + 2000);
+	fx_check_reports();
+}
+END_TEST
+
+START_TEST(checker_takeover_due)
+{
+	/* The recorded due time is kept: no probe before it, although the
+	 * stagger of node 0 would probe at once. */
+	srv_t srv;
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", 0, SRV_TCP), 0);
+	fx_node("127.0.0.1", srv.port);
+	fx_open(TOKEN);
+	uint64_t t0 = tgc_table_now_ms();
+	fx_history(0, TGC_HEALTH_UP, 5, 0, 0, t0 + 1500, t0 - 1500);
+	fx_conf(TGC_CHECK_TCP);
+	fx.conf.params.interval_ms = 3000;
+	fx.conf.params.timeout_ms = 500;
+	fx_start();
+	ck_assert(WAIT_UNTIL(thread_started(&fx.rec)));
+	uint64_t until = srv_mono_ms() + 1000;
+	(void)WAIT_UNTIL(srv_mono_ms() >= until || snap(0).probes > 0);
+	ck_assert_uint_eq(snap(0).probes, 0);
+	ck_assert_uint_eq(atomic_load(&srv.accepted), 0);
+
+	ck_assert(WAIT_UNTIL(snap(0).probes == 1));
+	fx_stop();
+	srv_stop(&srv);
+	tgc_node_snap_t s = snap(0);
+	ck_assert_uint_ge(s.last_check_ms, t0 + 1490);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_OK);
+	ck_assert_uint_eq(s.consec_ok, 6);
+	ck_assert_uint_eq(s.probe_start_ms, 0);
+	ck_assert_uint_gt(s.next_due_ms, s.last_check_ms + 2000);
+	ck_assert_uint_le(s.next_due_ms, s.last_check_ms + 3000);
+	ck_assert_uint_eq(fx.rec.events_total, 0);
+	fx_check_reports();
+}
+END_TEST
+
+START_TEST(checker_takeover_inflight)
+{
+	/* A probe of a hung node was in flight for 1.5 s of its 2 s when the
+	 * table was taken over: the new instance probes again but keeps the
+	 * deadline, so the failure comes about 0.5 s later, not 2 s. */
+	srv_t srv;
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", 0, SRV_HUNG), 0);
+	fx_node("127.0.0.1", srv.port);
+	fx_open(TOKEN);
+	uint64_t t0 = tgc_table_now_ms();
+	uint64_t started = t0 - 1500;
+	fx_history(0, TGC_HEALTH_UP, 5, 0, started, started, started - 5000);
+	fx_conf(TGC_CHECK_RFB);
+	fx.conf.params.interval_ms = 5000;
+	fx.conf.params.timeout_ms = 2000;
+	fx_start();
+	ck_assert(WAIT_UNTIL(snap(0).consec_fail >= 1));
+	tgc_node_snap_t s = snap(0);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_TIMEOUT);
+	ck_assert_uint_ge(s.last_check_ms, started + 2000 - 5);
+	ck_assert_msg(s.last_check_ms < t0 + 1500, "first failure %" PRIu64
+	              " ms after the takeover: the deadline was extended",
+	              s.last_check_ms - t0);
+	ck_assert_uint_ge(atomic_load(&srv.accepted), 1);
+	/* Its duration is that of the whole probe, both instances' parts. */
+	ck_assert_uint_ge(s.last_rtt_us, 1900000);
+	/* The fast-paced second probe (a full timeout) confirms it down. */
+	ck_assert(WAIT_UNTIL(health(0) == TGC_HEALTH_DOWN));
+	fx_stop();
+	srv_stop(&srv);
+	ck_assert_uint_eq(fx.rec.events[0][TGC_HEALTH_UP][TGC_HEALTH_DOWN], 1);
+	ck_assert_uint_eq(snap(0).probes, 2);
+	fx_check_reports();
+}
+END_TEST
+
+START_TEST(checker_takeover_expired)
+{
+	/* A probe was in flight when the previous instance stopped, and its
+	 * deadline passed before this one started: it counts as a timeout
+	 * (here the second failure: down), although the node is fine now;
+	 * then probes bring it back. */
+	srv_t srv;
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", 0, SRV_TCP), 0);
+	fx_node("127.0.0.1", srv.port);
+	fx_open(TOKEN);
+	uint64_t t0 = tgc_table_now_ms();
+	fx_history(0, TGC_HEALTH_UP, 0, 1, t0 - 10000, t0 - 10000, t0 - 10250);
+	fx_conf(TGC_CHECK_TCP);
+	fx.conf.params.interval_ms = 2000;
+	fx.conf.params.timeout_ms = 500;
+	fx_start();
+	ck_assert(WAIT_UNTIL(ev(&fx.rec, 0, TGC_HEALTH_UP, TGC_HEALTH_DOWN) == 1));
+	ck_assert(WAIT_UNTIL(health(0) == TGC_HEALTH_UP));
+	fx_stop();
+	srv_stop(&srv);
+
+	ck_assert_uint_eq(fx.rec.ev_consec_fail[0], 0); /* at the last event */
+	ck_assert_uint_eq(fx.rec.events[0][TGC_HEALTH_DOWN][TGC_HEALTH_UP], 1);
+	char line[128];
+	snprintf(line, sizeof(line), "node 127.0.0.1 port %u up -> down "
+	         "(timeout, 500 ms)", srv.port);
+	ck_assert_uint_eq(log_has(&fx.rec, line), 1);
+	/* One fed failure plus the probes that brought it back (rise 2). */
+	tgc_node_snap_t s = snap(0);
+	ck_assert_uint_ge(s.probes, 3);
+	ck_assert_uint_eq(s.transitions, 2);
+	ck_assert_uint_ge(atomic_load(&srv.accepted), 2);
+	fx_check_reports();
+}
+END_TEST
+
 START_TEST(checker_none)
 {
 	srv_t srv;
@@ -1236,6 +1637,8 @@ static Suite *health_suite(void)
 	add_case(s, "sm_edges", sm_edges);
 	add_case(s, "next_delay", next_delay);
 	add_case(s, "stagger", stagger);
+	add_case(s, "resume_plan", resume_plan);
+	add_case(s, "resume_under_reloads", resume_under_reloads);
 	add_case(s, "rfb_valid", rfb_valid);
 
 	add_checker_case(s, "checker_tcp", checker_tcp);
@@ -1244,6 +1647,10 @@ static Suite *health_suite(void)
 	add_checker_case(s, "checker_writer", checker_writer);
 	add_checker_case(s, "checker_admin", checker_admin);
 	add_checker_case(s, "checker_resume", checker_resume);
+	add_checker_case(s, "checker_takeover_progress", checker_takeover_progress);
+	add_checker_case(s, "checker_takeover_due", checker_takeover_due);
+	add_checker_case(s, "checker_takeover_inflight", checker_takeover_inflight);
+	add_checker_case(s, "checker_takeover_expired", checker_takeover_expired);
 	add_checker_case(s, "checker_none", checker_none);
 	add_checker_case(s, "checker_stop", checker_stop);
 	add_checker_case(s, "checker_emfile", checker_emfile);
