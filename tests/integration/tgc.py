@@ -551,7 +551,7 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # --------------------------------------------------------------------------
 
 TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 HDR_SIZE = 1024
 REC_SIZE = 128
 # Header offsets.
