@@ -40,7 +40,8 @@ _Static_assert(sizeof(tgc_cache_rec_t) == 1376, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, cache_off) == 672,
                "header layout changed");
 _Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");
-_Static_assert(offsetof(tgc_table_hdr_t, owner) == 688, "header layout changed");
+_Static_assert(offsetof(tgc_table_hdr_t, owner) == 688 &&
+               offsetof(tgc_table_hdr_t, admin_ack) == 696, "header layout changed");
 _Static_assert(offsetof(tgc_node_rec_t, _reserved) == 96 &&
                sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
                "record layout changed");
@@ -633,6 +634,7 @@ int tgc_table_attach(tgc_table_t *table, const char *name, bool writable,
 		return ret;
 	}
 	table_set(table, mem, (size_t)st.st_size, writable, full);
+	table->file_uid = st.st_uid;
 
 	return KNOT_EOK;
 }
@@ -809,7 +811,27 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 	}
 	atomic_store_explicit(&table->nodes[idx].admin, (uint8_t)admin,
 	                      memory_order_relaxed);
-	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
+	/* Pairs with the acquire load of tgc_table_sync(). */
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_release);
+
+	return KNOT_EOK;
+}
+
+int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
+{
+	if (table == NULL || table->hdr == NULL) {
+		return KNOT_EINVAL;
+	}
+	tgc_table_hdr_t *hdr = table->hdr;
+	uint64_t gen = atomic_load_explicit(&hdr->generation, memory_order_acquire);
+	uint64_t deadline = tgc_table_now_ms() + timeout_ms;
+	while (atomic_load_explicit(&hdr->admin_ack, memory_order_acquire) < gen) {
+		if (tgc_table_now_ms() >= deadline) {
+			return KNOT_ETIMEOUT;
+		}
+		struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
 
 	return KNOT_EOK;
 }
@@ -1573,6 +1595,8 @@ static void sync_run(void *arg)
 	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(sh + 1);
 	uint32_t count = vh->node_count;
 
+	/* Admin states stored before this generation are copied below. */
+	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
 	bool writer = sync_writer(sh, a->token, a->out);
 	if (writer && !a->out->writer) {
 		seg->pub_all = true;
@@ -1652,6 +1676,10 @@ static void sync_run(void *arg)
 		STORE(vh->writer, LOAD(sh->writer));
 	}
 	STORE(vh->generation, LOAD(sh->generation));
+	uint64_t acked = atomic_load_explicit(&sh->admin_ack, memory_order_relaxed);
+	if (admin_gen > acked) {
+		atomic_store_explicit(&sh->admin_ack, admin_gen, memory_order_release);
+	}
 }
 
 /*! \brief Checks the segment file behind a view; NULL if it is still ours. */

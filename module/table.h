@@ -60,7 +60,8 @@
  * | hdr \a owner | claim, sync (retake) | claim, sync, CLI | CAS acq_rel / acquire |
  * | hdr \a writer (token) | claim, sync (retake) | sync; checker/poller on the view | relaxed (the view copies it) |
  * | hdr \a writer_pid | claim, sync (retake) | CLI | relaxed (informational) |
- * | hdr \a generation | write_end, admin_set, sync | CLI | relaxed counter |
+ * | hdr \a generation | write_end, sync (relaxed); admin_set (release, after the admin store) | sync (acquire, before it copies admin states); CLI | see W/R |
+ * | hdr \a admin_ack | sync (release) | CLI after admin_set (acquire) | release/acquire |
  * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
@@ -168,7 +169,10 @@ typedef struct {
 	                          *   TGC_TABLE_OWNER(pid, start time); 0 = none
 	                          *   (writers: claim by compare-and-swap, acq_rel;
 	                          *   readers: knotd, CLI, acquire). */
-	uint8_t _reserved[1024 - 696];
+	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
+	                          *   taken the admin states in (writer: sync,
+	                          *   release; reader: CLI, acquire). */
+	uint8_t _reserved[1024 - 704];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
@@ -330,6 +334,7 @@ typedef struct {
 	int fd;                 /*!< Segment descriptor kept by tgc_table_open()
 	                         *   (valid if fd_open). */
 	bool fd_open;           /*!< \a fd is open. */
+	uid_t file_uid;         /*!< Owner of the segment file when mapped. */
 	pid_t owner_pid;        /*!< tgc_table_open()/claim() refused with
 	                         *   KNOT_EBUSY: the live process owning it. */
 	struct tgc_table_seg *seg; /*!< Private view: the segment behind it
@@ -559,6 +564,15 @@ void tgc_table_release(uint64_t token);
  * \retval KNOT_EACCES  Table mapped read-only.
  */
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
+
+/*!
+ * \brief Waits until knotd has taken in the admin states written so far
+ *        (CLI, after tgc_table_admin_set()).
+ *
+ * \retval KNOT_EOK       Taken in: answers follow them.
+ * \retval KNOT_ETIMEOUT  Not within \a timeout_ms (no live knotd?).
+ */
+int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms);
 
 /*!
  * \brief Size of a segment of \a role with \a node_count records.

@@ -231,7 +231,7 @@ class Faults(tgc.TgcTestCase):
     def test_wrong_version_segment_is_recreated(self):
         shm = tgc.unique("faults-version")
         k, addrs, log = self._segment_case(
-            shm, lambda p: plant(p, segment_image([EVIL, EVIL], version=2)))
+            shm, lambda p: plant(p, segment_image([EVIL, EVIL], version=tgc.TABLE_VERSION + 1)))
         self.assert_recreated(k, addrs, tgc.shm_path(shm), log,
                               "unsupported layout version")
 
