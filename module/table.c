@@ -1668,7 +1668,13 @@ static void sync_run(void *arg)
 		seg->pub_all = false;
 		STORE(sh->heartbeat_ms, LOAD(vh->heartbeat_ms));
 		if (changed) {
-			atomic_fetch_add_explicit(&sh->generation, 1, memory_order_relaxed);
+			/* Our own bump covers no admin change we missed unless
+			 * another one came in between. */
+			uint64_t g = atomic_fetch_add_explicit(&sh->generation, 1,
+			                                       memory_order_relaxed);
+			if (g == admin_gen) {
+				admin_gen = g + 1;
+			}
 		}
 		STORE(vh->writer, a->token);
 	} else {
