@@ -1688,6 +1688,9 @@ static void sync_run(void *arg)
 	}
 }
 
+/*! \brief Reason of a segment unlinked under a view. */
+#define SEG_REMOVED	"the segment was removed or replaced"
+
 /*! \brief Checks the segment file behind a view; NULL if it is still ours. */
 static const char *seg_check(const tgc_table_t *view)
 {
@@ -1696,7 +1699,7 @@ static const char *seg_check(const tgc_table_t *view)
 		return "cannot stat the segment";
 	}
 	if (st.st_nlink == 0) {
-		return "the segment was removed or replaced";
+		return SEG_REMOVED;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		return "the segment's owner changed";
@@ -1743,6 +1746,7 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 		seg_drop(table);
 		out->dropped = true;
 		out->why = why;
+		out->removed = (strcmp(why, SEG_REMOVED) == 0);
 		out->writer = true;
 		STORE(table->hdr->writer, token);
 	}

@@ -355,6 +355,8 @@ typedef struct {
 	bool dropped;         /*!< The segment failed its check this time and
 	                       *   is no longer used (\a why). */
 	const char *why;      /*!< Static reason for \a dropped. */
+	bool removed;         /*!< It was unlinked (e.g. a reload recreated it
+	                       *   for other nodes): not an error. */
 } tgc_table_sync_t;
 
 /*!

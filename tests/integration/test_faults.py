@@ -630,6 +630,68 @@ class SharedSegment(tgc.TgcTestCase):
                          what="answers ignore the dropped segment")
         self._keeps_answering(k, n, seg, mark)
 
+    @staticmethod
+    def owner_word(pid):
+        """The owner word of process \\a pid (table.h TGC_TABLE_OWNER)."""
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[19]) << 22) | pid
+
+    @staticmethod
+    def poke_header(seg, **fields):
+        offsets = {"writer": 640, "heartbeat_ms": tgc.H_HEARTBEAT,
+                   "owner": tgc.H_OWNER}
+        fd = os.open(seg.path, os.O_RDWR)
+        try:
+            m = mmap.mmap(fd, tgc.HDR_SIZE)
+            try:
+                for name, value in fields.items():
+                    struct.pack_into("<Q", m, offsets[name], value)
+            finally:
+                m.close()
+        finally:
+            os.close(fd)
+
+    def test_lost_token_stale_then_taken_back(self):
+        """Another process takes the segment and stops beating: queries
+        notice the stale table (logged once, counted) and keep flowing; once
+        that process is gone knotd takes the table back within two check
+        intervals."""
+        k, n, seg = self._running()
+        addrs = [x.addr for x in n]
+        mark = k.log_mark()
+        self.poke_header(seg, owner=self.owner_word(os.getpid()),
+                         writer=0x5eed, heartbeat_ms=int(time.time() * 1000) - 10000)
+        wait_until(lambda: "no heartbeat for" in
+                   (query(k.port, APEX) and k.log_since(mark)), 3,
+                   what="stale table noticed by a query")
+        for _ in range(20):
+            self.assertEqual(query(k.port, APEX).addrs, addrs)
+        self.assertEqual(k.log_since(mark).count("no heartbeat for"), 1,
+                         "stale table logged more than once")
+        self.assertIn("error:", [l for l in k.log_since(mark).splitlines()
+                                 if "no heartbeat for" in l][0])
+        self.assertGreaterEqual(tgc.stat_sum(k.zone_stats(), "stale-table"), 20)
+
+        # The thief is gone: taken back within two check intervals.
+        p = subprocess.Popen(["sleep", "30"])
+        dead = self.owner_word(p.pid)
+        p.kill()
+        p.wait()
+        t0 = time.monotonic()
+        self.poke_header(seg, owner=dead)
+        wait_until(lambda: "took the writer role back from pid %d" % p.pid
+                   in k.log_since(mark), 2 * self.INTERVAL / 1000 + 2,
+                   what="writer role taken back")
+        tgc.log("taken back after %.2f s" % (time.monotonic() - t0))
+        wait_until(lambda: seg.header()["owner_pid"] == k.pid, 2)
+        wait_until(lambda: query(k.port, APEX) and
+                   "heartbeat back" in k.log_since(mark), 3)
+        # And it checks again: a killed node leaves.
+        n[0].stop()
+        wait_until(lambda: query(k.port, APEX).addrs == [addrs[1]], 5,
+                   what="killed node dropped after the retake")
+
     def test_forged_segment_refused_by_ctl(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to plant a segment owned by another user")
