@@ -910,7 +910,8 @@ static void pl_table_sync(tgc_poller_t *p)
 		       p->conf.table->name, (int)ev.gone_pid, ev.closed);
 	}
 	if (ev.dropped) {
-		PL_LOG(p, ev.removed ? LOG_NOTICE : LOG_ERR, "segment %s: %s; no longer using it, answers "
+		PL_LOG(p, ev.removed ? LOG_NOTICE : LOG_ERR,
+		       "segment %s: %s; no longer using it, answers "
 		       "continue from this instance's own copy (knotc reload "
 		       "recreates the segment)", p->conf.table->name, ev.why);
 	}

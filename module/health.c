@@ -572,7 +572,8 @@ static void table_sync(tgc_checker_t *ck)
 		       ck->conf.table->name, (int)ev.gone_pid, ev.closed);
 	}
 	if (ev.dropped) {
-		CK_LOG(ck, ev.removed ? LOG_NOTICE : LOG_ERR, "segment %s: %s; no longer using it, answers "
+		CK_LOG(ck, ev.removed ? LOG_NOTICE : LOG_ERR,
+		       "segment %s: %s; no longer using it, answers "
 		       "continue from this instance's own copy (knotc reload "
 		       "recreates the segment)", ck->conf.table->name, ev.why);
 	}
