@@ -335,6 +335,7 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	REC_STORE(rec->last_check_ms, now);
 	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
 	tgc_table_write_end(table, rec);
+	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
 	n->sm = sm;
 

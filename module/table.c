@@ -1714,6 +1714,44 @@ static const char *seg_check(const tgc_table_t *view)
 	return NULL;
 }
 
+/*! \brief Arguments of the guarded single-record publish. */
+typedef struct {
+	tgc_table_t *view;
+	uint64_t token;
+	uint32_t idx;
+} publish_t;
+
+/*! \brief Publishes one record if the token still writes (guarded). */
+static void publish_run(void *arg)
+{
+	publish_t *a = arg;
+	struct tgc_table_seg *seg = a->view->seg;
+	tgc_table_hdr_t *sh = seg->hdr;
+	if (LOAD(sh->writer) != a->token) {
+		return;
+	}
+	tgc_node_rec_t *v = &a->view->nodes[a->idx];
+	tgc_node_rec_t *s = &((tgc_node_rec_t *)(sh + 1))[a->idx];
+	uint32_t vseq = LOAD(v->seq);
+	if (seq_begin(&s->seq) == 0) {
+		return; /* The previous instance ends it; the next sync retries. */
+	}
+	rec_details_copy(s, v);
+	seq_end(&s->seq);
+	seg->pub_seq[a->idx] = vseq;
+	atomic_fetch_add_explicit(&sh->generation, 1, memory_order_relaxed);
+}
+
+void tgc_table_publish(tgc_table_t *table, uint64_t token, uint32_t idx)
+{
+	if (table == NULL || table->seg == NULL || table->seg->hdr == NULL ||
+	    idx >= table->hdr->node_count || seg_check(table) != NULL) {
+		return;
+	}
+	publish_t arg = { .view = table, .token = token, .idx = idx };
+	(void)guarded(publish_run, &arg);
+}
+
 void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 {
 	tgc_table_sync_t dummy;

@@ -555,6 +555,15 @@ int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed);
  */
 void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out);
 
+/*!
+ * \brief Publishes node record \a idx of a private view to its segment at
+ *        once, if \a token still writes the segment (checker, after each
+ *        probe result: a reloaded instance copies the latest states). Does
+ *        nothing for a plain table or a dropped segment; a segment that fails
+ *        its check is left to the next tgc_table_sync().
+ */
+void tgc_table_publish(tgc_table_t *table, uint64_t token, uint32_t idx);
+
 /*! \brief Forgets a token given to tgc_table_claim() (instance unloading). */
 void tgc_table_release(uint64_t token);
 
