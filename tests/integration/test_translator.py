@@ -304,6 +304,9 @@ class Translator(tgc.TgcTestCase):
         lb2.start()
         self.wait_addrs(tr, MAPPED, timeout=5)
         self.assertEqual(query(tr.port, APEX).ttls, [5])
+        # The poll logs the recovery after it stored both answers (A, AAAA).
+        wait_until(lambda: "upstream answers for %s again" % APEX in
+                   tr.log_since(mark), 2, what="recovery logged")
         log = tr.log_since(mark)
         self.assertEqual(log.count("no upstream answers for"), 1, log)
         self.assertEqual(log.count("within stale-limit"), 1, log)
