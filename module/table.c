@@ -685,6 +685,8 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 	rec_addr(&out->mapped, r->mapped_family, r->mapped);
 	out->port = r->port;
 
+	uint64_t deadline = 0;
+	uint32_t last_seq = 0;
 	for (unsigned spins = 0; ; spins++) {
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		if ((s1 & 1u) == 0) {
@@ -705,12 +707,20 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 		}
 		/* A writer that died inside its section (until the next
 		 * writer closes it) must not hang the reader: give up on the
-		 * consistency of the details after many tries. Not used on
-		 * the query path (CLI, checker). */
-		if (spins > 100000) {
-			break;
-		}
-		if (spins > 100) {
+		 * consistency of the details. Not used on the query path (CLI,
+		 * checker). */
+		if (spins > 64) {
+			/* Give up when the writer makes no progress for 50 ms
+			 * (it died inside its section), or after many tries. */
+			if (s1 != last_seq) {
+				last_seq = s1;
+				deadline = 0;
+			}
+			if (deadline == 0) {
+				deadline = tgc_table_now_ms() + 50;
+			} else if (spins > 100000 || tgc_table_now_ms() > deadline) {
+				break;
+			}
 			sched_yield();
 		}
 	}

@@ -460,11 +460,13 @@ int tgc_table_unlink(const char *name);
 
 /*!
  * \brief Takes a consistent snapshot of node \a idx (lock-free, retries while
- *        the checker writes).
+ *        the checker writes). For the CLI and the checker, not the query
+ *        path.
  *
  * \note Only a writer that died inside its write section (a crash of knotd)
- *       can keep a record busy; after about 100,000 tries the reader gives up
- *       and returns the probe details as they are, possibly inconsistent.
+ *       can keep a record busy: when the sequence number has not moved for
+ *       50 ms (or after 100,000 tries) the reader gives up and returns the
+ *       probe details as they are, possibly inconsistent.
  */
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out);
