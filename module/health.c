@@ -646,8 +646,13 @@ static void checker_run(void *arg)
 
 	uv_update_time(&ck->loop);
 	admin_scan(ck);
-	uv_timer_start(&ck->admin_timer, on_admin_timer, ADMIN_SCAN_MS,
-	               ADMIN_SCAN_MS);
+	/* At least once per check interval: a writer role left by a process
+	 * that is gone is taken back within two intervals. */
+	uint64_t tick = ADMIN_SCAN_MS;
+	if (ck->conf.params.interval_ms > 0 && ck->conf.params.interval_ms < tick) {
+		tick = ck->conf.params.interval_ms;
+	}
+	uv_timer_start(&ck->admin_timer, on_admin_timer, tick, tick);
 	if (ck->conf.params.check != TGC_CHECK_NONE) {
 		for (uint32_t i = 0; i < ck->count; i++) {
 			node_t *n = &ck->nodes[i];

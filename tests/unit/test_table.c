@@ -1424,14 +1424,20 @@ START_TEST(stuck_cache_record)
 	uint32_t s = atomic_load(&m.cache[TGC_CACHE_A].seq);
 	atomic_store(&m.cache[TGC_CACHE_A].seq, s + 1);
 
-	/* A reader of the stuck record gives up quickly (never ms of spinning). */
+	/* A reader of the stuck record gives up quickly (never ms of spinning):
+	 * the mean of 100 reads (the bound on a loaded machine is loose; the
+	 * figure is printed). */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(tgc_table_cache_read(&m, TGC_CACHE_A, out, false), KNOT_EBUSY);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(tgc_table_cache_read(&m, TGC_CACHE_A, out, false),
+		                 KNOT_EBUSY);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
-	fprintf(stderr, "stuck_cache_record: busy reported after %.1f us\n", us);
-	ck_assert_msg(us < 5000.0, "reader spun %.0f us", us);
+	double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+	             (t1.tv_nsec - t0.tv_nsec) / 1e3) / 100;
+	fprintf(stderr, "stuck_cache_record: busy reported after %.2f us (mean)\n", us);
+	ck_assert_msg(us < 1000.0, "reader spun %.0f us", us);
 	ck_assert_int_eq(tgc_table_cache_write(&m, TGC_CACHE_A, in), KNOT_EBUSY);
 
 	/* The restarted instance: its view answers at once from the kept
