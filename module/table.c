@@ -745,18 +745,16 @@ static uint32_t seq_begin(_Atomic uint32_t *seq)
 }
 
 /*!
- * \brief Closes a write section: odd s+1 -> s+2 by compare-and-swap. If the
- *        record was forced closed meanwhile (its writer was taken for dead),
- *        it stays closed: an end never makes a sequence number odd.
+ * \brief Closes the write section opened as \a open (odd s+1) by
+ *        compare-and-swap to s+2. If the record was forced closed meanwhile
+ *        (its writer was taken for dead), nothing changes: an end never makes
+ *        a sequence number odd, nor closes another writer's section.
  */
-static void seq_end(_Atomic uint32_t *seq)
+static void seq_end(_Atomic uint32_t *seq, uint32_t open)
 {
-	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
-	if ((s & 1u) != 0) {
-		(void)atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
-		                                              memory_order_release,
-		                                              memory_order_relaxed);
-	}
+	(void)atomic_compare_exchange_strong_explicit(seq, &open, open + 1,
+	                                              memory_order_release,
+	                                              memory_order_relaxed);
 }
 
 uint32_t tgc_table_write_begin(tgc_node_rec_t *rec)
@@ -766,7 +764,12 @@ uint32_t tgc_table_write_begin(tgc_node_rec_t *rec)
 
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 {
-	seq_end(&rec->seq);
+	/* The section's odd value is the current one unless the record was
+	 * forced closed, which happens only after its writer process died. */
+	uint32_t open = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+	if ((open & 1u) != 0) {
+		seq_end(&rec->seq, open);
+	}
 	if (table != NULL && table->hdr != NULL) {
 		atomic_fetch_add_explicit(&table->hdr->generation, 1,
 		                          memory_order_relaxed);
@@ -971,7 +974,8 @@ int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
 		return KNOT_EINVAL;
 	}
 
-	if (seq_begin(&c->seq) == 0) {
+	uint32_t open = seq_begin(&c->seq);
+	if (open == 0) {
 		return KNOT_EBUSY;
 	}
 
@@ -1007,7 +1011,7 @@ int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
 		STORE(c->soa_rdata_len, snap->soa_rdata_len);
 	}
 
-	seq_end(&c->seq);
+	seq_end(&c->seq, open);
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
 
 	return KNOT_EOK;
@@ -1465,9 +1469,32 @@ static void seg_drop(tgc_table_t *table)
 	}
 }
 
+/*! \brief Adds the view's answer counts not yet folded in (guarded). */
+static void fold_run(void *arg)
+{
+	tgc_table_t *view = arg;
+	struct tgc_table_seg *seg = view->seg;
+	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(seg->hdr + 1);
+	for (uint32_t i = 0; i < view->hdr->node_count; i++) {
+		uint64_t answers = LOAD(view->nodes[i].answers);
+		if (answers != seg->folded[i]) {
+			atomic_fetch_add_explicit(&srecs[i].answers,
+			                          answers - seg->folded[i],
+			                          memory_order_relaxed);
+			seg->folded[i] = answers;
+		}
+	}
+}
+
+static const char *seg_check(const tgc_table_t *view);
+
 static void seg_free(tgc_table_t *table)
 {
 	struct tgc_table_seg *seg = table->seg;
+	/* The last answers of an unloading instance still count. */
+	if (seg->hdr != NULL && table->fd_open && seg_check(table) == NULL) {
+		(void)guarded(fold_run, table);
+	}
 	seg_drop(table);
 	free(seg->pub_seq);
 	free(seg->folded);
@@ -1630,18 +1657,21 @@ static void sync_run(void *arg)
 			if (!seg->pub_all && vseq == seg->pub_seq[i]) {
 				continue;
 			}
-			if (seq_begin(&s->seq) == 0) {
+			uint32_t open = seq_begin(&s->seq);
+			if (open == 0) {
 				continue; /* The previous instance ends it: next tick. */
 			}
 			rec_details_copy(s, v);
-			seq_end(&s->seq);
+			seq_end(&s->seq, open);
 			seg->pub_seq[i] = vseq;
 			changed = true;
 		} else {
 			tgc_node_rec_t tmp;
-			if (rec_read_consistent(&tmp, s) && seq_begin(&v->seq) != 0) {
+			uint32_t open;
+			if (rec_read_consistent(&tmp, s) &&
+			    (open = seq_begin(&v->seq)) != 0) {
 				rec_details_copy(v, &tmp);
-				seq_end(&v->seq);
+				seq_end(&v->seq, open);
 			}
 		}
 	}
@@ -1652,23 +1682,25 @@ static void sync_run(void *arg)
 			tgc_cache_rec_t *v = &view->cache[i];
 			uint32_t vseq = LOAD(v->seq);
 			if (writer) {
+				uint32_t open;
 				if ((!seg->pub_all && vseq == seg->cache_pub_seq[i]) ||
-				    seq_begin(&sc[i].seq) == 0) {
+				    (open = seq_begin(&sc[i].seq)) == 0) {
 					continue;
 				}
 				cache_rec_copy(&sc[i], v);
-				seq_end(&sc[i].seq);
+				seq_end(&sc[i].seq, open);
 				seg->cache_pub_seq[i] = vseq;
 				changed = true;
 			} else {
 				tgc_cache_rec_t tmp;
+				uint32_t open;
 				if (cache_read_consistent(&tmp, &sc[i]) &&
 				    LOAD(tmp.count) <= TGC_CACHE_ADDRS_MAX &&
 				    (uint32_t)LOAD(tmp.soa_owner_len) +
 				    LOAD(tmp.soa_rdata_len) <= TGC_CACHE_SOA_MAX &&
-				    seq_begin(&v->seq) != 0) {
+				    (open = seq_begin(&v->seq)) != 0) {
 					cache_rec_copy(v, &tmp);
-					seq_end(&v->seq);
+					seq_end(&v->seq, open);
 				}
 			}
 		}
@@ -1743,11 +1775,12 @@ static void publish_run(void *arg)
 	tgc_node_rec_t *v = &a->view->nodes[a->idx];
 	tgc_node_rec_t *s = &((tgc_node_rec_t *)(sh + 1))[a->idx];
 	uint32_t vseq = LOAD(v->seq);
-	if (seq_begin(&s->seq) == 0) {
+	uint32_t open = seq_begin(&s->seq);
+	if (open == 0) {
 		return; /* The previous instance ends it; the next sync retries. */
 	}
 	rec_details_copy(s, v);
-	seq_end(&s->seq);
+	seq_end(&s->seq, open);
 	seg->pub_seq[a->idx] = vseq;
 	atomic_fetch_add_explicit(&sh->generation, 1, memory_order_relaxed);
 }
