@@ -1487,7 +1487,10 @@ START_TEST(view_admin_answers_ack)
 	atomic_store(&a.hdr->heartbeat_ms, 12345);
 	tgc_table_sync(&a, TOKEN_A, NULL);
 	ck_assert_uint_eq(atomic_load(&m.hdr->heartbeat_ms), 12345);
+	/* Answers counted after the last sync are folded in at close. */
+	atomic_fetch_add(&a.nodes[0].answers, 3);
 	tgc_table_close(&a);
+	ck_assert_uint_eq(atomic_load(&m.nodes[0].answers), 8);
 	tgc_table_close(&m);
 	tgc_table_release(TOKEN_A);
 }
