@@ -776,6 +776,25 @@ void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 	}
 }
 
+bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx)
+{
+	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
+		return false;
+	}
+	tgc_node_rec_t *rec = &table->nodes[idx];
+	uint32_t open = seq_begin(&rec->seq);
+	if (open == 0) {
+		return false;
+	}
+	STORE(rec->health, (uint8_t)TGC_HEALTH_UNKNOWN);
+	STORE(rec->consec_ok, 0);
+	STORE(rec->consec_fail, 0);
+	seq_end(&rec->seq, open);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
+
+	return true;
+}
+
 /*! \brief Closes an odd sequence number (dead writer). */
 static bool seq_force_close(_Atomic uint32_t *seq)
 {

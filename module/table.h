@@ -489,6 +489,15 @@ uint32_t tgc_table_write_begin(tgc_node_rec_t *rec);
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
 
 /*!
+ * \brief Resets the health of node \a idx to unknown (0 consecutive
+ *        successes and failures) inside a write section (load of an instance
+ *        without probes).
+ *
+ * \return False if the record was busy.
+ */
+bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx);
+
+/*!
  * \brief Closes write sections (node and cache records) left open by a
  *        writer process that is gone (knotd killed inside a write). Call it
  *        only when the segment's previous owner is a dead process: a live

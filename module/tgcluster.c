@@ -1697,13 +1697,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		/* No probes will ever correct states kept from an earlier
 		 * configuration that had them: start from unknown (= up). */
 		for (uint32_t i = 0; i < ctx->node_count; i++) {
-			tgc_node_rec_t *rec = &ctx->table.nodes[i];
-			if (tgc_table_write_begin(rec)) {
-				atomic_store(&rec->health, TGC_HEALTH_UNKNOWN);
-				atomic_store(&rec->consec_ok, 0);
-				atomic_store(&rec->consec_fail, 0);
-				tgc_table_write_end(&ctx->table, rec);
-			}
+			(void)tgc_table_node_reset(&ctx->table, i);
 		}
 	}
 
