@@ -172,7 +172,19 @@ static void module_open(const uint8_t *data, size_t size)
 		tgc_table_node_read(&t, i, &snap);
 		FUZZ_ASSERT(tgc_addr_equal(&snap.addr, &nodes[i].addr));
 	}
+	/* As a module instance: private view, claim, one exchange. */
+	FUZZ_ASSERT(tgc_table_view(&t) == KNOT_EOK);
+	FUZZ_ASSERT(tgc_table_claim(&t, 0x1234, NULL) == KNOT_EOK);
+	tgc_table_sync_t ev;
+	tgc_table_sync(&t, 0x1234, &ev);
+	FUZZ_ASSERT(ev.writer && !ev.dropped);
+	for (uint32_t i = 0; i < 3; i++) {
+		tgc_node_snap_t snap;
+		tgc_table_node_read(&t, i, &snap);
+		FUZZ_ASSERT(tgc_addr_equal(&snap.addr, &nodes[i].addr));
+	}
 	tgc_table_close(&t);
+	tgc_table_release(0x1234);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
