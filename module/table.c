@@ -1291,8 +1291,6 @@ static void rec_details_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
 /*! \brief Copies a whole cache record except its sequence number. */
 static void cache_rec_copy(tgc_cache_rec_t *dst, const tgc_cache_rec_t *src)
 {
-	/* The record is 8-byte words after the 4-byte seq and its padding
-	 * word: copy the first word's second half, then the rest. */
 	tgc_cache_rec_t *s = (tgc_cache_rec_t *)src;
 	STORE(dst->valid, LOAD(s->valid));
 	STORE(dst->rcode, LOAD(s->rcode));
@@ -1350,9 +1348,8 @@ static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *s
 
 /*! \brief Arguments of the guarded view copy. */
 typedef struct {
-	uint8_t *dst;
-	const tgc_table_hdr_t *src;
-	size_t size;
+	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
+	const tgc_table_hdr_t *src; /*!< The segment (validated). */
 } view_copy_t;
 
 /*! \brief Copies a segment into a fresh view (nobody reads the view yet). */
@@ -1445,7 +1442,7 @@ int tgc_table_view(tgc_table_t *table)
 	memset(mem, 0, table->size);
 
 	guard_get();
-	view_copy_t arg = { .dst = mem, .src = table->hdr, .size = table->size };
+	view_copy_t arg = { .dst = mem, .src = table->hdr };
 	if (!guarded(view_copy, &arg)) {
 		guard_put();
 		free(seg->pub_seq);
