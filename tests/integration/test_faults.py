@@ -576,6 +576,18 @@ class SharedSegment(tgc.TgcTestCase):
                 % (time.monotonic() - t0, bound))
         self.assertNotIn("no heartbeat", k1.log_text())
 
+        # The other way round: once the first knotd is gone, a reload of
+        # the second loads the module on the kept segment.
+        k2.start()
+        self.assertEqual(query(k2.port, APEX).addrs, [self.STATIC])
+        k1.stop()
+        mark = k2.log_mark()
+        k2.reload()
+        wait_until(lambda: query(k2.port, APEX).addrs == [addrs[1]], 5,
+                   what="second knotd serves the segment after the first stopped")
+        self.assertIn("reused, states kept", k2.log_since(mark))
+        wait_until(lambda: seg.header()["owner_pid"] == k2.pid, 2)
+
     def _running(self):
         n = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp")])
         shm = tgc.unique("faults-live")
