@@ -26,6 +26,8 @@
 
 #include "module/addr.h"
 #include "module/health.h"
+#include "module/probe_http.h"
+#include "module/probe_tls.h"
 #include "module/uvloop.h"
 #include "module/table.h"
 
@@ -253,6 +255,8 @@ typedef struct {
 	                               *   we last (re)gained the writer role. */
 	bool admin_known;             /*!< admin_seen is valid. */
 	tgc_admin_t admin_seen;       /*!< Last observed admin state. */
+	struct http_probe *http;      /*!< http/https/tls exchange of the probe
+	                               *   in flight (freed once closed). */
 } node_t;
 
 /*!
@@ -444,11 +448,15 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	       tgc_table_probe_str(probe), (unsigned)(rtt_us / 1000));
 }
 
+/*! \brief Frees the http/https/tls exchange of a node (closed handle). */
+static void http_free(node_t *n);
+
 /*! \brief Close callback of a probe connection. */
 static void on_tcp_closed(uv_handle_t *handle)
 {
 	node_t *n = handle->data;
 
+	http_free(n);
 	n->tcp_open = false;
 	n->phase = NODE_IDLE;
 	if (!n->ck->stopping) {
@@ -527,6 +535,267 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/*
+ * http, https and tls probes: after the connect, a TLS handshake (https,
+ * tls), then a GET whose response head is parsed (http, https). At most
+ * TGC_HTTP_HEAD_MAX response bytes are read; the probe timer bounds all.
+ */
+
+/*! \brief The exchange of one http/https/tls probe. */
+typedef struct http_probe {
+	tgc_tls_t *tls;               /*!< TLS session (https, tls). */
+	bool handshaken;              /*!< TLS handshake done. */
+	uv_write_t write;             /*!< Request write (plain http). */
+	size_t req_len;               /*!< Request length. */
+	char req[TGC_HTTP_PATH_MAX + TGC_HTTP_HOST_MAX + 128]; /*!< Request. */
+	size_t resp_len;              /*!< Response bytes in \a resp. */
+	uint8_t resp[TGC_HTTP_HEAD_MAX + 1]; /*!< Response head (one byte more
+	                               *   than a head may take). */
+	uint8_t raw[16384];           /*!< Read buffer (TLS records). */
+} http_probe_t;
+
+static void http_free(node_t *n)
+{
+	if (n->http != NULL) {
+		tgc_tls_free(n->http->tls);
+		free(n->http);
+		n->http = NULL;
+	}
+}
+
+/*! \brief The expected TLS name: check-host without brackets and port, or
+ *         the node address. */
+static void tls_name(const node_t *n, char *buf, size_t size)
+{
+	const char *host = n->ck->conf.params.http_host;
+	if (host == NULL) {
+		snprintf(buf, size, "%s", n->text);
+		return;
+	}
+	const char *end = host + strlen(host);
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+		host++;
+		end = (close != NULL) ? close : end;
+	} else {
+		const char *colon = strchr(host, ':');
+		/* One colon is a port; more is a bare IPv6 address. */
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			end = colon;
+		}
+	}
+	snprintf(buf, size, "%.*s", (int)(end - host), host);
+}
+
+/*! \brief Builds the request of an http/https probe. */
+static bool http_request(node_t *n)
+{
+	const tgc_health_params_t *p = &n->ck->conf.params;
+	char host[TGC_HTTP_HOST_MAX + 1];
+	if (p->http_host != NULL) {
+		snprintf(host, sizeof(host), "%s", p->http_host);
+	} else if (tgc_http_default_host(host, sizeof(host), n->text,
+	                                 n->sa.ss_family == AF_INET6, n->port,
+	                                 p->check == TGC_CHECK_HTTPS) == 0) {
+		return false;
+	}
+	n->http->req_len = tgc_http_request(n->http->req, sizeof(n->http->req),
+	                                    p->http_path ? p->http_path : "/",
+	                                    host);
+	return n->http->req_len > 0;
+}
+
+/*! \brief Read buffer: the raw buffer (TLS) or the room left in the head. */
+static void on_http_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	node_t *n = handle->data;
+	http_probe_t *h = n->http;
+	(void)suggested;
+
+	if (h->tls != NULL) {
+		*buf = uv_buf_init((char *)h->raw, sizeof(h->raw));
+	} else {
+		*buf = uv_buf_init((char *)h->resp + h->resp_len,
+		                   (unsigned)(sizeof(h->resp) - h->resp_len));
+	}
+}
+
+/*!
+ * \brief Judges the response head received so far; ends the probe when
+ *        the verdict is known. \a closed: the server closed the stream.
+ */
+static void http_judge(node_t *n, bool closed)
+{
+	const tgc_health_params_t *p = &n->ck->conf.params;
+	http_probe_t *h = n->http;
+	tgc_http_resp_t resp;
+
+	switch (tgc_http_parse(h->resp, h->resp_len, &resp)) {
+	case TGC_HTTP_DONE:
+		probe_end(n, tgc_http_status_ok(resp.status, p->statuses,
+		                                p->status_count) ?
+		             TGC_PROBE_OK : TGC_PROBE_STATUS, true);
+		break;
+	case TGC_HTTP_BAD:
+		probe_end(n, TGC_PROBE_BANNER, true);
+		break;
+	default:
+		if (closed) {
+			/* Closed before the head ended: nothing at all is a
+			 * refusal, a partial head a bad response. */
+			probe_end(n, (h->resp_len == 0) ? TGC_PROBE_REFUSED :
+			                                  TGC_PROBE_BANNER, true);
+		}
+		break;
+	}
+}
+
+/*! \brief Drives a TLS probe with the bytes fed so far. */
+static void tls_drive(node_t *n)
+{
+	tgc_checker_t *ck = n->ck;
+	http_probe_t *h = n->http;
+
+	if (!h->handshaken) {
+		const char *why = NULL;
+		switch (tgc_tls_handshake(h->tls, &why)) {
+		case TGC_TLS_AGAIN:
+			return;
+		case TGC_TLS_CERT:
+			CK_LOG(ck, LOG_DEBUG, "node %s port %u: %s", n->text,
+			       n->port, why);
+			probe_end(n, TGC_PROBE_CERT, true);
+			return;
+		case TGC_TLS_FAIL:
+			CK_LOG(ck, LOG_DEBUG, "node %s port %u: TLS %s", n->text,
+			       n->port, why);
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		default:
+			break;
+		}
+		h->handshaken = true;
+		if (ck->conf.params.check == TGC_CHECK_TLS) {
+			probe_end(n, TGC_PROBE_OK, true);
+			return;
+		}
+		if (tgc_tls_send(h->tls, h->req, h->req_len) != KNOT_EOK) {
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		}
+	}
+	for (;;) {
+		size_t room = sizeof(h->resp) - h->resp_len;
+		ssize_t got = tgc_tls_recv(h->tls, h->resp + h->resp_len, room);
+		if (got == KNOT_EAGAIN) {
+			http_judge(n, false);
+			return;
+		}
+		if (got < 0) {
+			probe_end(n, (h->resp_len == 0) ? TGC_PROBE_TLS :
+			                                  TGC_PROBE_BANNER, true);
+			return;
+		}
+		h->resp_len += (size_t)got;
+		if (got == 0 || h->resp_len == sizeof(h->resp)) {
+			http_judge(n, true);
+			return;
+		}
+		/* Judge what came so far: a bad head ends the probe now. */
+		tgc_http_resp_t resp;
+		if (tgc_http_parse(h->resp, h->resp_len, &resp) != TGC_HTTP_MORE) {
+			http_judge(n, false);
+			return;
+		}
+	}
+}
+
+/*! \brief Response data of an http/https/tls probe. */
+static void on_http_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	node_t *n = stream->data;
+	http_probe_t *h = n->http;
+
+	if (n->ck->stopping || n->phase != NODE_PROBING || nread == 0) {
+		return;
+	}
+	if (nread < 0) {
+		if (h->tls != NULL && !h->handshaken) {
+			probe_end(n, TGC_PROBE_TLS, true);
+		} else if (h->tls != NULL) {
+			tls_drive(n); /* What is left, then the end. */
+			if (n->phase == NODE_PROBING) {
+				http_judge(n, true);
+			}
+		} else if (nread == UV_EOF) {
+			http_judge(n, true);
+		} else {
+			probe_end(n, status_probe((int)nread), true);
+		}
+		return;
+	}
+	if (h->tls != NULL) {
+		if (tgc_tls_feed(h->tls, (const uint8_t *)buf->base,
+		                 (size_t)nread) != KNOT_EOK) {
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		}
+		tls_drive(n);
+		return;
+	}
+	h->resp_len += (size_t)nread;
+	/* A full buffer holds more than a head may take: bad. */
+	http_judge(n, h->resp_len == sizeof(h->resp));
+}
+
+/*! \brief Request written (plain http); a failure ends the probe. */
+static void on_http_written(uv_write_t *req, int status)
+{
+	node_t *n = req->data;
+
+	if (status != 0 && !n->ck->stopping && n->phase == NODE_PROBING) {
+		probe_end(n, status_probe(status), true);
+	}
+}
+
+/*! \brief Connected: starts the exchange of an http/https/tls probe. */
+static void http_begin(node_t *n)
+{
+	tgc_checker_t *ck = n->ck;
+	tgc_check_t check = ck->conf.params.check;
+
+	n->http = calloc(1, sizeof(*n->http));
+	if (n->http == NULL ||
+	    (check != TGC_CHECK_TLS && !http_request(n))) {
+		probe_end(n, TGC_PROBE_ERROR, false);
+		return;
+	}
+	int ret = uv_read_start((uv_stream_t *)&n->tcp, on_http_alloc, on_http_read);
+	if (ret != 0) {
+		probe_end(n, TGC_PROBE_ERROR, true);
+		return;
+	}
+	if (check == TGC_CHECK_HTTP) {
+		uv_buf_t buf = uv_buf_init(n->http->req, (unsigned)n->http->req_len);
+		n->http->write.data = n;
+		ret = uv_write(&n->http->write, (uv_stream_t *)&n->tcp, &buf, 1,
+		               on_http_written);
+		if (ret != 0) {
+			probe_end(n, status_probe(ret), true);
+		}
+		return;
+	}
+	char name[TGC_HTTP_HOST_MAX + 1];
+	tls_name(n, name, sizeof(name));
+	if (ck->conf.params.tls == NULL ||
+	    tgc_tls_new(&n->http->tls, ck->conf.params.tls,
+	                (uv_stream_t *)&n->tcp, name) != KNOT_EOK) {
+		probe_end(n, TGC_PROBE_ERROR, false);
+		return;
+	}
+	tls_drive(n); /* Sends the ClientHello. */
+}
+
 /*! \brief Connect result of a probe. */
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -539,6 +808,10 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	if (status != 0) {
 		probe_end(n, status_probe(status), true);
+		return;
+	}
+	if (tgc_health_check_is_http(ck->conf.params.check)) {
+		http_begin(n);
 		return;
 	}
 	if (ck->conf.params.check != TGC_CHECK_RFB) {
@@ -868,7 +1141,7 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 {
 	if (out == NULL || conf == NULL || conf->table == NULL ||
 	    conf->table->hdr == NULL || conf->table->nodes == NULL ||
-	    (unsigned)conf->params.check > TGC_CHECK_NONE) {
+	    (unsigned)conf->params.check > TGC_CHECK_TLS) {
 		return KNOT_EINVAL;
 	}
 	if (conf->params.check != TGC_CHECK_NONE &&

@@ -254,6 +254,10 @@ int tgc_table_validate(const void *mem, size_t size, const char **err)
 			*err = "bad mapped address family";
 			return KNOT_EMALF;
 		}
+		if (r->tier > 1) {
+			*err = "bad node tier";
+			return KNOT_EMALF;
+		}
 	}
 
 	return KNOT_EOK;
@@ -340,7 +344,7 @@ static bool same_spec(const tgc_table_hdr_t *hdr, const tgc_table_spec_t *spec)
 		const tgc_table_node_t *n = &spec->nodes[i];
 		tgc_addr_t mapped;
 		rec_addr(&mapped, recs[i].mapped_family, recs[i].mapped);
-		if (!rec_is_node(&recs[i], n) ||
+		if (!rec_is_node(&recs[i], n) || recs[i].tier != n->tier ||
 		    recs[i].mapped_family != n->mapped.family ||
 		    (n->mapped.family != 0 && !tgc_addr_equal(&mapped, &n->mapped))) {
 			return false;
@@ -464,6 +468,7 @@ static int table_create(tgc_table_t *table, const char *name,
 		r->port = n->port;
 		r->mapped_family = n->mapped.family;
 		memcpy(r->mapped, n->mapped.bytes, n->mapped.len);
+		r->tier = n->tier;
 		for (uint32_t j = 0; old != NULL && j < old->node_count; j++) {
 			if (rec_is_node(&old_recs[j], n)) {
 				rec_copy_state(r, &old_recs[j]);
@@ -689,6 +694,7 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 	rec_addr(&out->addr, r->family, r->addr);
 	rec_addr(&out->mapped, r->mapped_family, r->mapped);
 	out->port = r->port;
+	out->tier = r->tier;
 
 	uint64_t deadline = 0;
 	uint32_t last_seq = 0;
@@ -921,6 +927,9 @@ const char *tgc_table_probe_str(tgc_probe_t probe)
 	case TGC_PROBE_BANNER:   return "bad-banner";
 	case TGC_PROBE_ERROR:    return "error";
 	case TGC_PROBE_DISABLED: return "disabled";
+	case TGC_PROBE_STATUS:   return "bad-status";
+	case TGC_PROBE_TLS:      return "tls-failed";
+	case TGC_PROBE_CERT:     return "bad-cert";
 	default:                 return "invalid";
 	}
 }

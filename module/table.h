@@ -123,9 +123,13 @@ typedef enum {
 	TGC_PROBE_OK       = 1, /*!< Connected (and banner valid for rfb). */
 	TGC_PROBE_REFUSED  = 2, /*!< Connection refused or reset. */
 	TGC_PROBE_TIMEOUT  = 3, /*!< No connection or banner within the timeout. */
-	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB. */
+	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB, or
+	                         *   the response not HTTP/1.x (http, https). */
 	TGC_PROBE_ERROR    = 5, /*!< Local error (socket creation, unreachable). */
 	TGC_PROBE_DISABLED = 6, /*!< check: none. */
+	TGC_PROBE_STATUS   = 7, /*!< HTTP status not in check-status. */
+	TGC_PROBE_TLS      = 8, /*!< TLS handshake failed. */
+	TGC_PROBE_CERT     = 9, /*!< TLS certificate failed verification. */
 } tgc_probe_t;
 
 /*! \brief Segment header (1024 bytes). */
@@ -198,7 +202,8 @@ typedef struct {
 	_Atomic uint8_t health;  /*!< tgc_health_t (writer: checker; readers: all). */
 	_Atomic uint8_t admin;   /*!< tgc_admin_t (writer: CLI; readers: all). */
 	_Atomic uint8_t last_probe; /*!< tgc_probe_t of the last probe (seq). */
-	uint8_t _pad0;
+	uint8_t tier;            /*!< 0 = primary (`node`), 1 = backup
+	                          *   (`backup`) (immutable). */
 	_Atomic uint32_t consec_ok;      /*!< Consecutive successes (seq). */
 	_Atomic uint32_t consec_fail;    /*!< Consecutive failures (seq). */
 	_Atomic uint32_t last_rtt_us;    /*!< Duration of the last probe (seq). */
@@ -289,6 +294,7 @@ typedef struct {
 	tgc_addr_t addr;      /*!< Node address. */
 	tgc_addr_t mapped;    /*!< Mapped address (family 0 if none). */
 	uint16_t port;        /*!< Check port. */
+	uint8_t tier;         /*!< 0 = primary, 1 = backup. */
 	tgc_health_t health;  /*!< Health state. */
 	tgc_admin_t admin;    /*!< Admin state. */
 	tgc_probe_t last_probe; /*!< Last probe outcome. */
@@ -309,6 +315,7 @@ typedef struct {
 	tgc_addr_t addr;   /*!< Node address. */
 	uint16_t port;     /*!< Check port. */
 	tgc_addr_t mapped; /*!< Mapped address (family 0 if none). */
+	uint8_t tier;      /*!< 0 = primary, 1 = backup. */
 } tgc_table_node_t;
 
 /*! \brief What an instance needs its segment to hold. */

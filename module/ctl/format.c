@@ -302,6 +302,9 @@ const char *tgc_ctl_check_str(uint32_t check)
 	case TGC_CHECK_TCP:  return "tcp";
 	case TGC_CHECK_RFB:  return "rfb";
 	case TGC_CHECK_NONE: return "none";
+	case TGC_CHECK_HTTP: return "http";
+	case TGC_CHECK_HTTPS: return "https";
+	case TGC_CHECK_TLS:  return "tls";
 	default:             return "invalid";
 	}
 }
