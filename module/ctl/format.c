@@ -709,14 +709,14 @@ int64_t tgc_ctl_in_state(const tgc_ctl_status_t *st, uint32_t idx)
 
 /*! \brief Columns of the human status table. */
 enum {
-	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_HEALTH, COL_ADMIN,
+	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_TIER, COL_HEALTH, COL_ADMIN,
 	COL_IN_STATE, COL_LAST, COL_RTT, COL_OK, COL_FAIL, COL_PROBES,
 	COL_ANSWERS, STATUS_COLS
 };
 
 /*! \brief Titles of the human status table. */
 static const char *const status_head[STATUS_COLS] = {
-	"IDX", "ADDRESS", "PORT", "MAPPED", "HEALTH", "ADMIN", "IN-STATE",
+	"IDX", "ADDRESS", "PORT", "MAPPED", "TIER", "HEALTH", "ADMIN", "IN-STATE",
 	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS"
 };
 
@@ -844,6 +844,7 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		cells[COL_MAPPED] = (n->mapped.family != 0) ?
 		                    tgc_addr_format(&n->mapped, mapped, sizeof(mapped)) :
 		                    "-";
+		cells[COL_TIER] = n->tier ? "backup" : "primary";
 		cells[COL_HEALTH] = tgc_table_health_str(n->health);
 		cells[COL_ADMIN] = tgc_table_admin_str(n->admin);
 		cells[COL_IN_STATE] = (age >= 0) ? in_state : "-";
@@ -951,6 +952,8 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		tgc_ctl_buf_json_str(out, (n->mapped.family != 0) ?
 		                     tgc_addr_format(&n->mapped, addr, sizeof(addr)) :
 		                     NULL);
+		tgc_ctl_buf_printf(out, ",\"tier\":");
+		tgc_ctl_buf_json_str(out, n->tier ? "backup" : "primary");
 		tgc_ctl_buf_printf(out, ",\"health\":");
 		tgc_ctl_buf_json_str(out, tgc_table_health_str(n->health));
 		tgc_ctl_buf_printf(out, ",\"admin\":");

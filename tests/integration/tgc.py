@@ -174,7 +174,20 @@ def tcp_connectable(addr, port, timeout=0.2):
 # Simulated nodes
 # --------------------------------------------------------------------------
 
-MODES = ("tcp", "rfb", "hung", "badbanner")
+MODES = ("tcp", "rfb", "hung", "badbanner", "http200", "http503",
+         "httpgarbage", "httpslow", "httpcut")
+# Responses of the http modes (after the request head has arrived).
+HTTP_REPLIES = {
+    "http200": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
+               b"\r\n\r\nok",
+    "http503": b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+               b"Connection: close\r\n\r\n",
+    "httpgarbage": b"GARBAGE GARBAGE\r\n\r\n",
+    # Never finishes the head (held open).
+    "httpslow": b"HTTP/1.1 200 OK\r\nServer: slow\r\n",
+    # Closes in the middle of the head.
+    "httpcut": b"HTTP/1.1 200 OK\r\nServ",
+}
 RFB_BANNER = b"RFB 003.008\n"
 BAD_BANNER = b"SSH-2.0-x\r\n"
 
@@ -251,6 +264,11 @@ class _SimLoop(threading.Thread):
         self.wake_w.close()
 
     def _conn_readable(self, conn):
+        node = self.conns.get(conn, (None, 0))[0]
+        if node is not None and (node.tls is not None or
+                                 conn in node.http_conns):
+            node._http_readable(self, conn)
+            return
         try:
             data = conn.recv(4096)
         except (BlockingIOError, InterruptedError):
@@ -288,15 +306,23 @@ class NodeSim:
 
     Modes: tcp (accept, close at once), rfb (send an RFB banner, keep the
     connection open a while), hung (accept, send nothing), badbanner (send a
-    banner that is not RFB). stop() closes the listener and every connection
+    banner that is not RFB); http200, http503, httpgarbage, httpslow,
+    httpcut read a request head and answer with HTTP_REPLIES[mode] (then
+    close, except httpslow). With \a tls (a server ssl.SSLContext) every
+    connection is TLS first: tcp and hung then mean handshake, then close or
+    hold. stop() closes the listener and every connection
     (connection refused from then on); start() listens again on the same port.
     Counts accepted connections (= probes that reached it).
     """
 
     def __init__(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0,
-                 loop=None):
+                 loop=None, tls=None):
         if mode not in MODES:
             raise ValueError("bad mode %r" % mode)
+        self.tls = tls  # ssl.SSLContext (server side) or None
+        self.http_conns = {}  # conn -> bytes of the request head so far
+        self.requests = []  # request heads received (http modes)
+        self.handshakes = 0  # TLS handshakes completed
         self.addr = addr
         self.port = port
         self.mode = mode
@@ -384,6 +410,9 @@ class NodeSim:
                 return
             self.accepted += 1
             mode = self.mode
+            if self.tls is not None or mode in HTTP_REPLIES:
+                self._http_accept(loop, conn)
+                continue
             try:
                 if mode == "tcp":
                     conn.close()
@@ -398,6 +427,92 @@ class NodeSim:
             loop.add_conn(conn, self, self.hold if mode != "hung" else 30.0)
 
 
+    def _http_accept(self, loop, conn):
+        if self.tls is not None:
+            try:
+                conn.setblocking(False)
+                conn = self.tls.wrap_socket(conn, server_side=True,
+                                            do_handshake_on_connect=False)
+            except (OSError, ValueError):
+                conn.close()
+                return
+        self.http_conns[conn] = None if self.tls is not None else b""
+        loop.add_conn(conn, self, self.hold if self.mode != "httpslow" else 30.0)
+
+    def _http_readable(self, loop, conn):
+        """Handshake (TLS), then the request head, then the reply."""
+        import ssl
+        state = self.http_conns.get(conn)
+        try:
+            if state is None:  # TLS handshake pending
+                conn.do_handshake()
+                self.handshakes += 1
+                self.http_conns[conn] = b""
+                if self.mode == "tcp":
+                    self._http_close(loop, conn)
+                return
+            data = conn.recv(4096)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return
+        except (OSError, ssl.SSLError):
+            self._http_close(loop, conn)
+            return
+        if not data:
+            self._http_close(loop, conn)
+            return
+        head = state + data
+        self.http_conns[conn] = head
+        if b"\r\n\r\n" not in head or self.mode not in HTTP_REPLIES:
+            return
+        self.requests.append(head)
+        try:
+            conn.sendall(HTTP_REPLIES[self.mode])
+        except (OSError, ssl.SSLError):
+            pass
+        if self.mode != "httpslow":
+            self._http_close(loop, conn)
+
+    def _http_close(self, loop, conn):
+        self.http_conns.pop(conn, None)
+        loop.close_conn(conn)
+
+
+def make_certs(directory, ips=("127.0.0.1", "::1"), name="node.test"):
+    """Test PKI made with the openssl CLI: a CA and, signed by it, a valid
+    certificate for \a name and \a ips, an expired one (same names) and one
+    for another name. Returns the paths: ca, valid, expired, wrongname
+    (certificate files, each with its key in FILE + ".key")."""
+    def run(*args):
+        subprocess.run(("openssl",) + args, check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    run("req", "-x509", *ec, "-keyout", "ca.pem.key", "-out", "ca.pem",
+        "-subj", "/CN=tgcluster test CA", "-days", "2")
+    out = {"ca": os.path.join(directory, "ca.pem")}
+    sans = ",".join(["DNS:" + name] + ["IP:" + ip for ip in ips])
+    for kind, san, days in (("valid", sans, "2"), ("expired", sans, "-1"),
+                            ("wrongname", "DNS:other.test", "2")):
+        cn = "other.test" if kind == "wrongname" else name
+        run("req", *ec, "-keyout", kind + ".pem.key", "-out", kind + ".csr",
+            "-subj", "/CN=" + cn)
+        with open(os.path.join(directory, kind + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        run("x509", "-req", "-in", kind + ".csr", "-CA", "ca.pem",
+            "-CAkey", "ca.pem.key", "-CAcreateserial", "-out", kind + ".pem",
+            "-days", days, "-extfile", kind + ".ext")
+        out[kind] = os.path.join(directory, kind + ".pem")
+    return out
+
+
+def server_tls(cert):
+    """A server ssl.SSLContext presenting \a cert (key in cert + ".key")."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, cert + ".key")
+    return ctx
+
+
 class NodeGroup:
     """Several NodeSims sharing one loop thread."""
 
@@ -407,8 +522,8 @@ class NodeGroup:
         _sims.append(self.loop)
         self.nodes = []
 
-    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0):
-        n = NodeSim(addr, port, mode, hold, loop=self.loop)
+    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0, tls=None):
+        n = NodeSim(addr, port, mode, hold, loop=self.loop, tls=tls)
         n.start()
         self.nodes.append(n)
         return n
@@ -564,12 +679,13 @@ H_HEARTBEAT = 664
 H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
 # Record offsets.
 R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
+R_TIER = 43
 R_CONSEC = 44
 R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
-         5: "error", 6: "disabled"}
+         5: "error", 6: "disabled", 7: "status", 8: "tls", 9: "cert"}
 ADMIN = {"auto": 0, "drain": 1, "up": 2, "down": 3}
 
 
@@ -637,6 +753,7 @@ class Segment:
             probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
             consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
             out.append({"addr": addr, "port": port,
+                        "tier": "backup" if b[o + R_TIER] else "primary",
                         "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
                         "admin": b[o + R_ADMIN],
                         "last_probe": PROBE.get(b[o + R_LAST_PROBE],
@@ -988,14 +1105,16 @@ class TgcTestCase(unittest.TestCase):
 
     def nodes(self, specs):
         """Starts simulated nodes on one shared loop. \\a specs: list of
-        (addr, mode) or (addr, mode, port). Returns the NodeSims."""
+        (addr, mode), (addr, mode, port) or (addr, mode, port, tls).
+        Returns the NodeSims."""
         group = NodeGroup()
         self.addCleanup(group.close)
         out = []
         for spec in specs:
             addr, mode = spec[0], spec[1]
             port = spec[2] if len(spec) > 2 else 0
-            out.append(group.add(addr, port, mode))
+            tls = spec[3] if len(spec) > 3 else None
+            out.append(group.add(addr, port, mode, tls=tls))
         return out
 
     def knotd(self, zones, start=True, **kw):

@@ -661,6 +661,7 @@ static void seg_setup(void)
 	nodes[0].port = 5900;
 	nodes[1].port = 5900;
 	nodes[2].port = 15901;
+	nodes[2].tier = 1; /* A backup. */
 	tgc_table_spec_t spec = {
 		.role = TGC_ROLE_LB,
 		.zone = "cluster.test",
@@ -757,13 +758,17 @@ START_TEST(status_render)
 	char *save = NULL;
 	char *head = strtok_r(copy, "\n", &save);
 	size_t c_health = col_of(head, "HEALTH"), c_admin = col_of(head, "ADMIN");
+	size_t c_tier = col_of(head, "TIER");
 	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
 	ck_assert_uint_eq(strlen(head), c_answers_end);
 	const char *health[] = { "up", "down", "unknown" };
 	const char *admin[] = { "auto", "drain", "auto" };
+	const char *tier[] = { "primary", "primary", "backup" };
 	for (int i = 0; i < 3; i++) {
 		char *row = strtok_r(NULL, "\n", &save);
 		ck_assert_ptr_nonnull(row);
+		ck_assert_msg(strncmp(row + c_tier, tier[i], strlen(tier[i])) == 0,
+		              "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_health, health[i], strlen(health[i])) == 0,
 		              "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
@@ -822,17 +827,17 @@ START_TEST(status_json)
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
 	    "\"heartbeat_stale\":false,\"nodes\":[\n"
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
-	    "\"mapped\":\"192.168.1.100\",\"health\":\"up\",\"admin\":\"auto\","
+	    "\"mapped\":\"192.168.1.100\",\"tier\":\"primary\",\"health\":\"up\",\"admin\":\"auto\","
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
 	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},\n"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
-	    "\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
+	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
 	    "\"transitions\":0,\"answers\":0},\n"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
-	    "\"mapped\":null,\"health\":\"unknown\",\"admin\":\"down\","
+	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
 	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}\n"
