@@ -219,9 +219,25 @@ int tgc_tls_feed(tgc_tls_t *tls, const uint8_t *data, size_t len)
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Tells whether a call that returned EAGAIN should be repeated: fed
+ *        bytes remain and the call consumed some of the \a before left.
+ */
+static bool more_input(const tgc_tls_t *tls, size_t before)
+{
+	size_t left = tls->in_len - tls->in_off;
+	return !tls->push_failed && left > 0 && left < before;
+}
+
 tgc_tls_ret_t tgc_tls_handshake(tgc_tls_t *tls, const char **why)
 {
-	int ret = gnutls_handshake(tls->session);
+	int ret;
+	size_t left;
+	do {
+		left = tls->in_len - tls->in_off;
+		ret = gnutls_handshake(tls->session);
+	} while ((ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) &&
+	         more_input(tls, left));
 	if (ret == GNUTLS_E_SUCCESS) {
 		return TGC_TLS_DONE;
 	}
@@ -255,7 +271,15 @@ int tgc_tls_send(tgc_tls_t *tls, const void *data, size_t len)
 
 ssize_t tgc_tls_recv(tgc_tls_t *tls, void *buf, size_t len)
 {
-	ssize_t ret = gnutls_record_recv(tls->session, buf, len);
+	/* A post-handshake message (TLS 1.3 session tickets) makes GnuTLS
+	 * return EAGAIN with bytes still fed: go on while there are any. */
+	ssize_t ret;
+	size_t left;
+	do {
+		left = tls->in_len - tls->in_off;
+		ret = gnutls_record_recv(tls->session, buf, len);
+	} while ((ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) &&
+	         more_input(tls, left));
 	if (ret >= 0) {
 		return ret;
 	}

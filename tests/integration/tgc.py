@@ -443,22 +443,38 @@ class NodeSim:
         """Handshake (TLS), then the request head, then the reply."""
         import ssl
         state = self.http_conns.get(conn)
+        data = b""
+        eof = False
         try:
             if state is None:  # TLS handshake pending
                 conn.do_handshake()
                 self.handshakes += 1
-                self.http_conns[conn] = b""
+                state = self.http_conns[conn] = b""
                 if self.mode == "tcp":
                     self._http_close(loop, conn)
-                return
-            data = conn.recv(4096)
+                    return
+            # The request may have come with the handshake's last flight:
+            # read what the TLS layer holds, not only what the socket has.
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    eof = True
+                    break
+                data += chunk
+                if self.tls is None or not conn.pending():
+                    break
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            if not data:
+                return
+        except (OSError, ssl.SSLError) as e:
+            if os.environ.get("TGC_DEBUG_SIM"):
+                sys.stderr.write("sim %s: %r\n" % (self.spec, e))
+            self._http_close(loop, conn)
             return
-        except (OSError, ssl.SSLError):
+        if eof and not data:
             self._http_close(loop, conn)
             return
         if not data:
-            self._http_close(loop, conn)
             return
         head = state + data
         self.http_conns[conn] = head
