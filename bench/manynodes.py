@@ -9,8 +9,9 @@ Listens on COUNT consecutive loopback addresses starting at FIRST (skipping
 addresses whose last octet is 0 or 255) on PORT. Mode tcp: every accepted
 connection is closed at once (connect succeeds). Mode http: reads a request
 head, answers "200 OK" and closes. Mode https: the same after a TLS
-handshake with --cert (key in FILE.key), no session resumption (every
-connection is a full handshake, as the probes make them). One thread, one selectors
+handshake with --cert (key in FILE.key); the server issues TLS 1.3
+session tickets (Python's default, as most servers do), --no-tickets turns
+them off so that every probe is a full handshake. One thread, one selectors
 loop; no dependencies beyond the standard library. Prints "ready N" and the
 addresses (one per line, to --list FILE) once every socket listens. Stops on
 SIGTERM/SIGINT. Loopback addresses only.
@@ -49,14 +50,17 @@ def main():
     ap.add_argument("--list", help="write the addresses here, one per line")
     ap.add_argument("--mode", choices=("tcp", "http", "https"), default="tcp")
     ap.add_argument("--cert", help="certificate (https), key in CERT.key")
+    ap.add_argument("--no-tickets", action="store_true",
+                    help="https: issue no session tickets (no resumption)")
     args = ap.parse_args()
     tls = None
     if args.mode == "https":
         import ssl
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.cert, args.cert + ".key")
-        tls.options |= ssl.OP_NO_TICKET
-        tls.num_tickets = 0
+        if args.no_tickets:
+            tls.options |= ssl.OP_NO_TICKET
+            tls.num_tickets = 0
     if not 1 <= args.count <= 16384:
         sys.exit("--count out of 1-16384")
 
@@ -80,6 +84,7 @@ def main():
 
     accepted = 0
     served = 0
+    resumed = 0
     conns = {}  # socket -> request bytes so far (None: TLS handshake pending)
 
     def close(c):
@@ -88,11 +93,12 @@ def main():
         c.close()
 
     def readable(c):
-        nonlocal served
+        nonlocal served, resumed
         try:
             if conns[c] is None:
                 c.do_handshake()
                 conns[c] = b""
+                resumed += c.session_reused
             data = c.recv(4096)
         except (BlockingIOError, InterruptedError):
             return
@@ -135,7 +141,8 @@ def main():
                                         do_handshake_on_connect=False)
                 conns[c] = None if tls is not None else b""
                 sel.register(c, selectors.EVENT_READ, "conn")
-    print("accepted %d served %d" % (accepted, served), flush=True)
+    print("accepted %d served %d resumed %d" % (accepted, served, resumed),
+          flush=True)
 
 
 if __name__ == "__main__":

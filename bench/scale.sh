@@ -31,7 +31,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-SIZES=${SIZES:-10 100 1000} IDLE=${IDLE:-60} ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10}
+SIZES=${SIZES-10 100 1000} IDLE=${IDLE:-60} ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10}
 INTERVAL=${INTERVAL:-1000} FIRST=${FIRST:-127.1.0.1} LAT_QPS=${LAT_QPS:-2000}
 LAT_DURATION=${LAT_DURATION:-5} CLIENTS=${CLIENTS:-10} OUTSTANDING=${OUTSTANDING:-100}
 NODE_PORT=${NODE_PORT:-15990}
@@ -128,7 +128,7 @@ for N in $SIZES; do
 done
 
 # Checker CPU of the http and https checks.
-printf "nodes\tcheck\tidle_cpu_pct\tnodes_up\tnodes_down\tserved\n" >"$OUT/checks.tsv"
+printf "nodes\tcheck\tidle_cpu_pct\tnodes_up\tnodes_down\tserved/resumed\n" >"$OUT/checks.tsv"
 if [ -n "$CHECKS" ]; then
 	PKI=$WORK/pki
 	mkdir -p "$PKI"
@@ -143,9 +143,13 @@ if [ -n "$CHECKS" ]; then
 fi
 for N in ${CHECK_SIZES:-1000}; do
 	for C in $CHECKS; do
+		# https-full: https against servers that issue no session
+		# tickets (a full handshake every probe).
+		kind=${C%-full} sim_args=()
+		[ "$C" = https-full ] && sim_args=(--no-tickets)
 		log "=== $N nodes, check: $C"
 		taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first "$FIRST" --count "$N" \
-			--port "$NODE_PORT" --mode "$C" --cert "$PKI/node.pem" \
+			--port "$NODE_PORT" --mode "$kind" --cert "$PKI/node.pem" "${sim_args[@]}" \
 			--list "$WORK/nodes-$C-$N.txt" >"$WORK/sim-$C-$N.log" 2>&1 &
 		SIM_PID=$!
 		for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim-$C-$N.log" && break; sleep 0.1; done
@@ -154,10 +158,10 @@ for N in ${CHECK_SIZES:-1000}; do
 		shm=tgcluster.bench-scale-$$-$N-$C
 		SHM_NAMES+=("$shm")
 		tls_items=""
-		[ "$C" = https ] && tls_items="
+		[ "$kind" = https ] && tls_items="
     check-tls-ca: $PKI/ca.pem"
 		knot_write "chk$C" "$P_ANS0" "" "    node: [ $list ]
-    check: $C
+    check: $kind
     check-path: /health
     check-host: bench.test$tls_items
     check-port: $NODE_PORT
@@ -176,7 +180,7 @@ for N in ${CHECK_SIZES:-1000}; do
 		down=$(awk -F' = ' '/transition\[down\]/{s+=$2} END{print s+0}' <<<"$st")
 		knot_stop "chk$C"
 		sim_stop
-		served=$(awk '/^accepted/{print $4}' "$WORK/sim-$C-$N.log")
+		served=$(awk '/^accepted/{print $4 "/" $6}' "$WORK/sim-$C-$N.log")
 		printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$N" "$C" "$pct" "$up" "$down" "${served:-?}" |
 			tee -a "$OUT/checks.tsv" >&2
 	done

@@ -257,6 +257,10 @@ typedef struct {
 	tgc_admin_t admin_seen;       /*!< Last observed admin state. */
 	struct http_probe *http;      /*!< http/https/tls exchange of the probe
 	                               *   in flight (freed once closed). */
+	void *tls_sess;               /*!< https: session saved for resumption
+	                               *   (NULL = full handshake next). */
+	size_t tls_sess_len;          /*!< Its length. */
+	uint64_t tls_full_ms;         /*!< Loop time of the last full handshake. */
 } node_t;
 
 /*!
@@ -541,26 +545,65 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * TGC_HTTP_HEAD_MAX response bytes are read; the probe timer bounds all.
  */
 
+/*!
+ * \brief Longest time an https probe resumes the session of its last full
+ *        handshake, in ms: a full handshake (with certificate verification)
+ *        at least this often.
+ */
+#define TLS_RESUME_MS	60000
+
 /*! \brief The exchange of one http/https/tls probe. */
 typedef struct http_probe {
 	tgc_tls_t *tls;               /*!< TLS session (https, tls). */
 	bool handshaken;              /*!< TLS handshake done. */
+	bool keep;                    /*!< A complete response came: the TLS
+	                               *   session may be resumed. */
 	uv_write_t write;             /*!< Request write (plain http). */
 	size_t req_len;               /*!< Request length. */
 	char req[TGC_HTTP_PATH_MAX + TGC_HTTP_HOST_MAX + 128]; /*!< Request. */
 	size_t resp_len;              /*!< Response bytes in \a resp. */
 	uint8_t resp[TGC_HTTP_HEAD_MAX + 1]; /*!< Response head (one byte more
 	                               *   than a head may take). */
-	uint8_t raw[16384];           /*!< Read buffer (TLS records). */
+	uint8_t raw[];                /*!< Read buffer (TLS records; none for
+	                               *   plain http). */
 } http_probe_t;
+
+/*! \brief Read buffer size of a TLS probe. */
+#define TLS_RAW_SIZE	16384
+
+/*! \brief Drops the saved TLS session of a node. */
+static void tls_forget(node_t *n)
+{
+	free(n->tls_sess);
+	n->tls_sess = NULL;
+	n->tls_sess_len = 0;
+}
 
 static void http_free(node_t *n)
 {
-	if (n->http != NULL) {
-		tgc_tls_free(n->http->tls);
-		free(n->http);
-		n->http = NULL;
+	http_probe_t *h = n->http;
+	if (h == NULL) {
+		return;
 	}
+	if (h->tls != NULL && n->ck->conf.params.check == TGC_CHECK_HTTPS) {
+		/* Keep a session that served a complete response; a probe
+		 * that failed otherwise starts over with a full handshake. */
+		void *data = NULL;
+		size_t len = 0;
+		if (!h->keep) {
+			tls_forget(n);
+		} else if (tgc_tls_save(h->tls, &data, &len) == KNOT_EOK) {
+			tls_forget(n);
+			n->tls_sess = data;
+			n->tls_sess_len = len;
+		}
+		if (h->keep && !tgc_tls_resumed(h->tls)) {
+			n->tls_full_ms = n->start_ms;
+		}
+	}
+	tgc_tls_free(h->tls);
+	free(h);
+	n->http = NULL;
 }
 
 /*! \brief The expected TLS name: check-host without brackets and port, or
@@ -613,7 +656,7 @@ static void on_http_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 
 	if (h->tls != NULL) {
-		*buf = uv_buf_init((char *)h->raw, sizeof(h->raw));
+		*buf = uv_buf_init((char *)h->raw, TLS_RAW_SIZE);
 	} else {
 		*buf = uv_buf_init((char *)h->resp + h->resp_len,
 		                   (unsigned)(sizeof(h->resp) - h->resp_len));
@@ -632,6 +675,7 @@ static void http_judge(node_t *n, bool closed)
 
 	switch (tgc_http_parse(h->resp, h->resp_len, &resp)) {
 	case TGC_HTTP_DONE:
+		h->keep = true;
 		probe_end(n, tgc_http_status_ok(resp.status, p->statuses,
 		                                p->status_count) ?
 		             TGC_PROBE_OK : TGC_PROBE_STATUS, true);
@@ -764,7 +808,13 @@ static void http_begin(node_t *n)
 	tgc_checker_t *ck = n->ck;
 	tgc_check_t check = ck->conf.params.check;
 
-	n->http = calloc(1, sizeof(*n->http));
+	bool tls = (check != TGC_CHECK_HTTP);
+	n->http = malloc(sizeof(*n->http) + (tls ? TLS_RAW_SIZE : 0));
+	if (n->http != NULL) {
+		/* Only the head: the buffers need no clearing. */
+		memset(n->http, 0, offsetof(http_probe_t, req));
+		n->http->resp_len = 0;
+	}
 	if (n->http == NULL ||
 	    (check != TGC_CHECK_TLS && !http_request(n))) {
 		probe_end(n, TGC_PROBE_ERROR, false);
@@ -792,6 +842,11 @@ static void http_begin(node_t *n)
 	                (uv_stream_t *)&n->tcp, name) != KNOT_EOK) {
 		probe_end(n, TGC_PROBE_ERROR, false);
 		return;
+	}
+	if (n->tls_sess != NULL &&
+	    (n->start_ms - n->tls_full_ms < TLS_RESUME_MS) &&
+	    tgc_tls_resume(n->http->tls, n->tls_sess, n->tls_sess_len) != KNOT_EOK) {
+		tls_forget(n);
 	}
 	tls_drive(n); /* Sends the ClientHello. */
 }
@@ -1133,6 +1188,9 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 /*! \brief Frees a checker whose loop is closed (or was never opened). */
 static void checker_free(tgc_checker_t *ck)
 {
+	for (uint32_t i = 0; ck->nodes != NULL && i < ck->count; i++) {
+		tls_forget(&ck->nodes[i]);
+	}
 	free(ck->nodes);
 	free(ck);
 }

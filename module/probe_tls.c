@@ -31,6 +31,8 @@
 
 struct tgc_tls_creds {
 	gnutls_certificate_credentials_t cred; /*!< Trust anchors. */
+	gnutls_priority_t priority;            /*!< Default priorities, parsed
+	                                        *   once. */
 	bool verify;                           /*!< Verify the server. */
 };
 
@@ -62,6 +64,11 @@ int tgc_tls_creds_new(tgc_tls_creds_t **out, bool verify, const char *ca_file,
 		return KNOT_ENOMEM;
 	}
 	c->verify = verify;
+	if (gnutls_priority_init2(&c->priority, NULL, NULL, 0) != GNUTLS_E_SUCCESS) {
+		gnutls_certificate_free_credentials(c->cred);
+		free(c);
+		return KNOT_ENOMEM;
+	}
 	if (verify) {
 		int ret = (ca_file != NULL) ?
 		          gnutls_certificate_set_x509_trust_file(c->cred, ca_file,
@@ -73,6 +80,7 @@ int tgc_tls_creds_new(tgc_tls_creds_t **out, bool verify, const char *ca_file,
 				       "no CA certificate could be read from the file" :
 				       "no system CA certificate could be loaded";
 			}
+			gnutls_priority_deinit(c->priority);
 			gnutls_certificate_free_credentials(c->cred);
 			free(c);
 			return KNOT_EINVAL;
@@ -88,6 +96,7 @@ void tgc_tls_creds_free(tgc_tls_creds_t *creds)
 	if (creds == NULL) {
 		return;
 	}
+	gnutls_priority_deinit(creds->priority);
 	gnutls_certificate_free_credentials(creds->cred);
 	free(creds);
 }
@@ -163,7 +172,7 @@ int tgc_tls_new(tgc_tls_t **out, tgc_tls_creds_t *creds, uv_stream_t *stream,
 		free(tls);
 		return KNOT_ENOMEM;
 	}
-	int ret = gnutls_set_default_priority(tls->session);
+	int ret = gnutls_priority_set(tls->session, creds->priority);
 	if (ret == GNUTLS_E_SUCCESS) {
 		ret = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
 		                             creds->cred);
@@ -292,6 +301,42 @@ ssize_t tgc_tls_recv(tgc_tls_t *tls, void *buf, size_t len)
 		return 0;
 	}
 	return KNOT_ERROR;
+}
+
+int tgc_tls_resume(tgc_tls_t *tls, const void *data, size_t len)
+{
+	return (gnutls_session_set_data(tls->session, data, len) ==
+	        GNUTLS_E_SUCCESS) ? KNOT_EOK : KNOT_EINVAL;
+}
+
+int tgc_tls_save(tgc_tls_t *tls, void **data, size_t *len)
+{
+	/* With TLS 1.3 only a received ticket makes a session resumable. */
+	if (!gnutls_session_is_resumed(tls->session) &&
+	    gnutls_protocol_get_version(tls->session) == GNUTLS_TLS1_3 &&
+	    !(gnutls_session_get_flags(tls->session) & GNUTLS_SFLAGS_SESSION_TICKET)) {
+		return KNOT_ENOENT;
+	}
+	gnutls_datum_t d = { 0 };
+	if (gnutls_session_get_data2(tls->session, &d) != GNUTLS_E_SUCCESS ||
+	    d.size == 0) {
+		gnutls_free(d.data);
+		return KNOT_ENOENT;
+	}
+	*data = malloc(d.size);
+	if (*data == NULL) {
+		gnutls_free(d.data);
+		return KNOT_ENOMEM;
+	}
+	memcpy(*data, d.data, d.size);
+	*len = d.size;
+	gnutls_free(d.data);
+	return KNOT_EOK;
+}
+
+bool tgc_tls_resumed(tgc_tls_t *tls)
+{
+	return gnutls_session_is_resumed(tls->session) != 0;
 }
 
 void tgc_tls_free(tgc_tls_t *tls)

@@ -109,6 +109,27 @@ int tgc_tls_send(tgc_tls_t *tls, const void *data, size_t len);
 ssize_t tgc_tls_recv(tgc_tls_t *tls, void *buf, size_t len);
 
 /*!
+ * \brief Offers a session saved by tgc_tls_save() for resumption; call
+ *        before the first tgc_tls_handshake(). A server that refuses it
+ *        gets a full handshake (with verification).
+ */
+int tgc_tls_resume(tgc_tls_t *tls, const void *data, size_t len);
+
+/*!
+ * \brief Saves the session for a later resumption (after the handshake and
+ *        once the server's session ticket may have arrived).
+ *
+ * \param[out] data  malloc()ed copy, to be freed by the caller.
+ *
+ * \retval KNOT_EOK     Saved.
+ * \retval KNOT_ENOENT  Nothing to resume (no ticket, no handshake).
+ */
+int tgc_tls_save(tgc_tls_t *tls, void **data, size_t *len);
+
+/*! \brief Tells whether the completed handshake resumed a session. */
+bool tgc_tls_resumed(tgc_tls_t *tls);
+
+/*!
  * \brief Frees a session. Writes it queued complete (or are cancelled when
  *        the stream closes) without it.
  */

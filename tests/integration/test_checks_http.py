@@ -104,6 +104,11 @@ class HttpChecks(tgc.TgcTestCase):
         req = nodes[0].requests[-1].decode()
         self.assertIn("\r\nHost: node.test\r\n", req)
         self.assertEqual(query(k.port, APEX, "AAAA").addrs, ["::1"])
+        # Probes after the first resume its TLS session (the server
+        # issues tickets); failed ones never do.
+        wait_until(lambda: nodes[0].resumed >= 2, 10,
+                   what="sessions resumed")
+        self.assertEqual(nodes[2].resumed + nodes[3].resumed, 0)
 
     def test_https_verify_by_address_and_system_cas(self):
         p = self.pki

@@ -323,6 +323,7 @@ class NodeSim:
         self.http_conns = {}  # conn -> bytes of the request head so far
         self.requests = []  # request heads received (http modes)
         self.handshakes = 0  # TLS handshakes completed
+        self.resumed = 0  # of which resumed a session
         self.addr = addr
         self.port = port
         self.mode = mode
@@ -449,6 +450,7 @@ class NodeSim:
             if state is None:  # TLS handshake pending
                 conn.do_handshake()
                 self.handshakes += 1
+                self.resumed += conn.session_reused
                 state = self.http_conns[conn] = b""
                 if self.mode == "tcp":
                     self._http_close(loop, conn)
