@@ -520,6 +520,20 @@ START_TEST(adopt_on_settings_change)
 	check_records(&t, spec);
 	check_state(&t, 1, 20);
 	tgc_table_close(&t);
+
+	/* A node moved to the backup tier: a new table, its state carried,
+	 * the tier recorded and read back. */
+	sb.nodes[2].tier = 1;
+	open_ok(&t, spec, TGC_TABLE_ADOPTED);
+	check_state(&t, 2, 30);
+	ck_assert_uint_eq(t.nodes[2].tier, 1);
+	ck_assert_uint_eq(t.nodes[1].tier, 0);
+	tgc_node_snap_t snap;
+	tgc_table_node_read(&t, 2, &snap);
+	ck_assert_uint_eq(snap.tier, 1);
+	tgc_table_close(&t);
+	open_ok(&t, spec, TGC_TABLE_REUSED);
+	tgc_table_close(&t);
 }
 END_TEST
 
@@ -652,6 +666,11 @@ START_TEST(replace_bad_header)
 	t.nodes[1].mapped_family = 3;
 	tgc_table_close(&t);
 	check_replaced(spec, "mapped family");
+
+	make_victim(&t, spec);
+	t.nodes[1].tier = 2;
+	tgc_table_close(&t);
+	check_replaced(spec, "node tier");
 
 	/* File size not matching the header. */
 	make_victim(&t, spec);
