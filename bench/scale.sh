@@ -27,6 +27,7 @@
 #      NODE_PORT=15990 FIRST=127.1.0.1 LAT_QPS=2000 LAT_DURATION=5
 #      CLIENTS=10 OUTSTANDING=100 PORTS="25371 25372 25373" (static ans0 ans3)
 #      MODULE_SO=build/mod-tgcluster.so OUT= KEEP= CHECKS="http https"
+#      CHECK_SIZES=1000 CHECK_TIMEOUT=500
 #      (SIZES="" with CHECKS runs only the http/https part)
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ SIZES=${SIZES-10 100 1000} IDLE=${IDLE:-60} ROUNDS=${ROUNDS:-3} DURATION=${DURAT
 INTERVAL=${INTERVAL:-1000} FIRST=${FIRST:-127.1.0.1} LAT_QPS=${LAT_QPS:-2000}
 LAT_DURATION=${LAT_DURATION:-5} CLIENTS=${CLIENTS:-10} OUTSTANDING=${OUTSTANDING:-100}
 NODE_PORT=${NODE_PORT:-15990}
-CHECKS=${CHECKS-http https}
+CHECKS=${CHECKS-http https} CHECK_TIMEOUT=${CHECK_TIMEOUT:-500}
 read -r P_STATIC P_ANS0 P_ANS3 <<<"${PORTS:-25371 25372 25373}"
 command -v dnsperf >/dev/null || die "dnsperf missing"
 
@@ -166,6 +167,7 @@ for N in ${CHECK_SIZES:-1000}; do
     check-host: bench.test$tls_items
     check-port: $NODE_PORT
     check-interval: $INTERVAL
+    check-timeout: $CHECK_TIMEOUT
     ttl: 5
     shm: $shm"
 		knot_start "chk$C"
