@@ -560,6 +560,8 @@ typedef struct http_probe {
 	                               *   session may be resumed. */
 	uv_write_t write;             /*!< Request write (plain http). */
 	size_t req_len;               /*!< Request length. */
+	char name[TGC_HTTP_HOST_MAX + 1]; /*!< Expected TLS name (GnuTLS keeps
+	                               *   a pointer to it for the session). */
 	char req[TGC_HTTP_PATH_MAX + TGC_HTTP_HOST_MAX + 128]; /*!< Request. */
 	size_t resp_len;              /*!< Response bytes in \a resp. */
 	uint8_t resp[TGC_HTTP_HEAD_MAX + 1]; /*!< Response head (one byte more
@@ -835,11 +837,10 @@ static void http_begin(node_t *n)
 		}
 		return;
 	}
-	char name[TGC_HTTP_HOST_MAX + 1];
-	tls_name(n, name, sizeof(name));
+	tls_name(n, n->http->name, sizeof(n->http->name));
 	if (ck->conf.params.tls == NULL ||
 	    tgc_tls_new(&n->http->tls, ck->conf.params.tls,
-	                (uv_stream_t *)&n->tcp, name) != KNOT_EOK) {
+	                (uv_stream_t *)&n->tcp, n->http->name) != KNOT_EOK) {
 		probe_end(n, TGC_PROBE_ERROR, false);
 		return;
 	}

@@ -66,7 +66,8 @@ void tgc_tls_creds_free(tgc_tls_creds_t *creds);
  *
  * \param[in] name  Expected server name: sent as SNI unless it is an IP
  *                  address, and checked against the certificate when the
- *                  credentials verify.
+ *                  credentials verify. Must stay valid until tgc_tls_free()
+ *                  (GnuTLS keeps the pointer).
  *
  * \retval KNOT_EOK     Success.
  * \retval KNOT_E*      GnuTLS or memory failure.

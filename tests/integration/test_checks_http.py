@@ -131,16 +131,20 @@ class HttpChecks(tgc.TgcTestCase):
         nodes = self.nodes([
             ("127.0.0.41", "hung", 0, tgc.server_tls(p["expired"])),
             ("127.0.0.42", "tcp", 0, tgc.server_tls(p["wrongname"])),
-            ("127.0.0.43", "hung", 0, None)])
+            ("127.0.0.43", "hung", 0, None),
+            ("::1", "hung", 0, tgc.server_tls(p["valid"]))])
         k = self.lb(nodes, check="tls", **{"check-tls-verify": False})
-        self.wait_probed(k, [("up", "ok"), ("up", "ok"), ("down", "timeout")],
-                         "handshakes without verification")
+        self.wait_probed(k, [("up", "ok"), ("up", "ok"), ("down", "timeout"),
+                             ("up", "ok")], "handshakes without verification")
         self.assertGreater(nodes[0].handshakes, 0)
         k.stop()
         nodes[2].set_mode("rfb")  # speaks first, not TLS
+        # Verified against the node address: ::1 is in the valid
+        # certificate, 127.0.0.41 only in the expired one.
         k2 = self.lb(nodes, check="tls", **{"check-tls-ca": p["ca"]})
         self.wait_probed(k2, [("down", "cert"), ("down", "cert"),
-                              ("down", "tls")], "verification on")
+                              ("down", "tls"), ("up", "ok")],
+                         "verification on")
 
 
 class BackupTier(tgc.TgcTestCase):
