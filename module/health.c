@@ -829,6 +829,16 @@ static void http_begin(node_t *n)
 	}
 	if (check == TGC_CHECK_HTTP) {
 		uv_buf_t buf = uv_buf_init(n->http->req, (unsigned)n->http->req_len);
+		/* A fresh connection takes the small request at once: no write
+		 * request, no extra loop turn. */
+		ret = uv_try_write((uv_stream_t *)&n->tcp, &buf, 1);
+		if (ret == (int)buf.len) {
+			return;
+		}
+		if (ret > 0) {
+			buf.base += ret;
+			buf.len -= (size_t)ret;
+		}
 		n->http->write.data = n;
 		ret = uv_write(&n->http->write, (uv_stream_t *)&n->tcp, &buf, 1,
 		               on_http_written);
