@@ -8,7 +8,8 @@ drop only those names, with the cluster name still answered from the cache
 at its normal pace; the forward-limit bound on forwards in flight; the memory
 of a name whose forward failed; TSIG on queries to a translator (unknown key,
 wrong signature, valid key, key not allowed by the zone ACL) checked by
-knotd's rules, compared with knotd's own answers; a zone that is not loaded
+knotd's rules, compared with knotd's own answers, and left to knotd by a
+global translator; a zone that is not loaded
 (zone file missing or broken) answered with knotd's own SERVFAIL by
 load-balancer and translator instances, compared with a plain zone.
 
@@ -411,6 +412,35 @@ class Guards(tgc.TgcTestCase):
         self.assertGreater(tgc.stat_sum(st, "forwarded"), 0, st)
         # Unsigned queries are answered as before.
         self.assertEqual(query(tr.port, APEX).addrs, ["192.168.1.7"])
+
+    def test_tsig_global_translator(self):
+        # A global translator has no zone ACL to check a key against: signed
+        # queries get knotd's own answer (the name is in no zone here).
+        up = self.upstream()
+        conf = {"name": APEX, "upstream": ["lb1"],
+                "upstream-interval": INTERVAL, "upstream-timeout": TIMEOUT,
+                "nat-map": NAT_MAP, "id": "tr"}
+        k = Knotd({"other.test": conf},
+                  edits=[before("acl", self.KEYS),
+                         before("module", remotes_text([up])),
+                         ("    module: mod-tgcluster/tr\n", ""),
+                         ("  - id: default\n",
+                          "  - id: default\n    global-module: mod-tgcluster/tr\n")],
+                  name="translator-global")
+        self.start_plain(k)
+        self.wait_addrs(k, ["192.168.1.7"])
+        plain = Knotd({"other.test": None},
+                      edits=[before("acl", self.KEYS)], name="plain")
+        self.start_plain(plain)
+        for keyname, secret in (("tgc-key", TSIG_SECRET), ("tgc-key", TSIG_WRONG),
+                                ("nosuch-key", TSIG_SECRET)):
+            with self.subTest(key=keyname, secret=secret):
+                got = signed_query(k.port, APEX, "A", keyname, secret)
+                ref = signed_query(plain.port, APEX, "A", keyname, secret)
+                self.assertEqual(got[:2], ref[:2])
+                self.assertNotEqual(got[0], dns.rcode.NOERROR)
+        st = k.knotc("stats")[1]
+        self.assertIn("mod-tgcluster", st)
 
     # -- no zone, no answer ---------------------------------------------------
     SHAPES = [(APEX, "A"), (APEX, "AAAA"), (APEX, "SOA"), (APEX, "TXT"),
