@@ -1688,6 +1688,8 @@ static uint32_t translator_forward_limit(knotd_mod_t *mod)
 		knotd_mod_log(mod, LOG_NOTICE, "one UDP worker: a forward holds it "
 		              "(cached answers wait meanwhile)");
 	}
+	knotd_mod_log(mod, LOG_INFO, "forwarding at most %" PRId64 " queries at "
+	              "once (%" PRId64 " UDP workers)", limit, udp);
 
 	return (uint32_t)limit;
 }

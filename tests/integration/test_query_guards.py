@@ -362,6 +362,27 @@ class Guards(tgc.TgcTestCase):
         self.addCleanup(k.cleanup)
         rc, out = k.conf_check()
         self.assertEqual(rc, 0, out)
+        # Never all workers: a limit not below them is lowered, the
+        # default is half of them.
+        for items, workers, want in (({"forward-limit": 9}, 4, 3),
+                                     ({"forward-limit": 2}, 4, 2),
+                                     ({}, 4, 2), ({}, 2, 1)):
+            with self.subTest(items=items, workers=workers):
+                k = self.start_plain(self.translator(ups, items=items,
+                                                     workers=workers))
+                line = "forwarding at most %d queries at once (%d UDP workers)" \
+                    % (want, workers)
+                wait_until(lambda: line in k.log_text(), 5, what=line)
+                self.assertEqual("lowered" in k.log_text(),
+                                 items.get("forward-limit", 0) >= workers)
+                k.stop()
+        # udp-workers not set: knotd runs one per online CPU.
+        cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+        k = self.translator(ups, edits=[("    udp-workers: 2\n", "")])
+        self.start_plain(k)
+        line = "forwarding at most %d queries at once (%d UDP workers)" \
+            % (max(1, cpus // 2), cpus)
+        wait_until(lambda: line in k.log_text(), 5, what=line)
 
     # -- TSIG on queries to a translator ------------------------------------
     KEYS = key_text("tgc-key", TSIG_SECRET).rstrip("\n") + \
