@@ -23,6 +23,7 @@
  */
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -65,6 +67,10 @@
 #define MOD_UPSTREAM_INTERVAL	"\x11""upstream-interval"
 #define MOD_UPSTREAM_TIMEOUT	"\x10""upstream-timeout"
 #define MOD_STALE_LIMIT		"\x0b""stale-limit"
+#define MOD_FORWARD_LIMIT	"\x0d""forward-limit"
+
+/*! \brief Largest `forward-limit`. */
+#define TGC_FORWARD_LIMIT_MAX	1024
 
 /* knotd's own sections read by a translator (names of knot.conf's schema). */
 #define C_RMT			"\x06""remote"
@@ -181,6 +187,7 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_UPSTREAM_INTERVAL, YP_TINT, YP_VINT = { 10, 86400000, 1000 } },
 	{ MOD_UPSTREAM_TIMEOUT,  YP_TINT, YP_VINT = { 1, 86400000, 500 } },
 	{ MOD_STALE_LIMIT,    YP_TINT,   YP_VINT = { 0, 604800, 60, YP_STIME } },
+	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
 	{ NULL }
 };
 
@@ -470,7 +477,21 @@ enum {
 	TCTR_MAPPED     = 8, /*!< Answers with NAT-mapped addresses. */
 	TCTR_STALE_TABLE = 9, /*!< Answers given while the cache's heartbeat
 	                       *   was stale. */
+	TCTR_BUSY       = 10, /*!< Forwards refused: forward-limit reached or
+	                       *   this worker resting after a failed one. */
+	TCTR_RECENT_FAIL = 11, /*!< Forwards refused: the name failed lately. */
+	TCTR_UNREACHABLE = 12, /*!< Forwards refused: every upstream down. */
 };
+
+/*! \brief Slots of the memory of recently failed forwards (power of 2). */
+#define TGC_FAILED_SLOTS	256
+/*! \brief How long a name whose forward failed is answered SERVFAIL at once
+ *         (RFC 9520 asks resolvers to remember failures at least 1 s). */
+#define TGC_FAILED_HOLD_MS	5000
+/*! \brief Bits of a failed-forward slot that hold the expiry time (ms of
+ *         CLOCK_MONOTONIC, 2^40 ms = 34 years); the high 24 bits hold a tag
+ *         of the name's hash. */
+#define TGC_FAILED_TIME_BITS	40
 
 /*! \brief Index names of the upstream-error counter. */
 static char *upstream_error_to_str(uint32_t idx, uint32_t count)
@@ -522,9 +543,11 @@ typedef struct {
 	                              *   main thread in load/unload). */
 	/* Translator only: immutable after load unless said otherwise. */
 	tgc_role_t role;             /*!< TGC_ROLE_LB or TGC_ROLE_TRANSLATOR. */
-	bool tsig_later;             /*!< Zone LB instance: signed queries are
+	bool tsig_later;             /*!< Zone instance: signed queries are
 	                              *   answered at PREANSWER (after knotd's
 	                              *   TSIG check), not at BEGIN. */
+	bool zone_bound;             /*!< Zone instance: nothing is answered
+	                              *   while the zone is not loaded. */
 	knot_dname_t *scope;         /*!< Names forwarded: the zone, or `name`
 	                              *   and below for a global instance. */
 	tgc_fwd_target_t *targets;   /*!< Upstream addresses (table order). */
@@ -542,6 +565,21 @@ typedef struct {
 	                              *   poller; readers: workers). */
 	tgc_poller_t *poller;        /*!< Poller (started and stopped by knotd's
 	                              *   main thread in load/unload). */
+	/* Translator: guards of on-demand forwarding (translator_forward()). */
+	uint32_t forward_limit;      /*!< Most forwards in flight at once. */
+	_Atomic uint32_t forwards;   /*!< Forwards in flight (writers and
+	                              *   readers: workers; relaxed, the count
+	                              *   publishes no other data). */
+	uint64_t *rest_until;        /*!< Per worker: CLOCK_MONOTONIC ms before
+	                              *   which it starts no forward after a
+	                              *   failed one (written and read only by
+	                              *   the worker with that thread_id). */
+	uint64_t failed_key;         /*!< Key of the name hash (immutable). */
+	_Atomic uint64_t failed[TGC_FAILED_SLOTS]; /*!< Recently failed names:
+	                              *   tag << TGC_FAILED_TIME_BITS | expiry
+	                              *   ms, 0 = empty (writers and readers:
+	                              *   workers; relaxed, each slot is one
+	                              *   self-contained value). */
 	knotd_mod_t *mod;            /*!< Module handle, for logs and stats. */
 	/* Log gate: the checker logs only while log_on is set; unload clears it
 	 * under log_lock before it stops the checker (knotd may have freed the
@@ -742,9 +780,109 @@ static knotd_state_t translator_servfail(knotd_qdata_t *qdata, knotd_mod_t *mod,
 	return KNOTD_STATE_FAIL;
 }
 
+/*! \brief CLOCK_MONOTONIC in ms. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*! \brief Keyed hash of a name, case-insensitive (FNV-1a, then mixed). */
+static uint64_t name_hash(uint64_t key, const knot_dname_t *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ key;
+	size_t len = knot_dname_size(name);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = name[i];
+		if (c >= 'A' && c <= 'Z') {
+			c += 'a' - 'A';
+		}
+		h = (h ^ c) * 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+
+	return h;
+}
+
+/*! \brief Tells whether a forward of the name with this hash failed less
+ *         than TGC_FAILED_HOLD_MS ago. */
+static bool failed_recently(tgc_ctx_t *ctx, uint64_t hash, uint64_t now)
+{
+	uint64_t v = atomic_load_explicit(&ctx->failed[hash & (TGC_FAILED_SLOTS - 1)],
+	                                  memory_order_relaxed);
+	uint64_t mask = (1ULL << TGC_FAILED_TIME_BITS) - 1;
+	return v != 0 && (v >> TGC_FAILED_TIME_BITS) == (hash >> TGC_FAILED_TIME_BITS) &&
+	       (v & mask) > (now & mask);
+}
+
+/*! \brief Remembers a failed forward of the name with this hash (replaces
+ *         whatever the slot held: the memory is small and best effort). */
+static void failed_note(tgc_ctx_t *ctx, uint64_t hash, uint64_t now)
+{
+	uint64_t mask = (1ULL << TGC_FAILED_TIME_BITS) - 1;
+	uint64_t v = (hash >> TGC_FAILED_TIME_BITS) << TGC_FAILED_TIME_BITS |
+	             ((now + TGC_FAILED_HOLD_MS) & mask);
+	atomic_store_explicit(&ctx->failed[hash & (TGC_FAILED_SLOTS - 1)], v,
+	                      memory_order_relaxed);
+}
+
+/*!
+ * \brief Tells whether the poller last found every upstream address down
+ *        and unreachable (timeout, refused): a forward would only wait.
+ *
+ * Upstreams that answered with an error RCODE or an invalid reply do not
+ * count: they may still answer other names.
+ */
+static bool upstreams_unreachable(tgc_ctx_t *ctx)
+{
+	for (size_t i = 0; i < ctx->fwd.count; i++) {
+		if (tgc_table_health(&ctx->table, (uint32_t)i) != TGC_HEALTH_DOWN) {
+			return false;
+		}
+		uint8_t probe = atomic_load_explicit(&ctx->table.nodes[i].last_probe,
+		                                     memory_order_relaxed);
+		if (probe != TGC_PROBE_TIMEOUT && probe != TGC_PROBE_REFUSED) {
+			return false;
+		}
+	}
+
+	return ctx->fwd.count > 0;
+}
+
+/*! \brief Takes one of the forward-limit slots (false: all taken). */
+static bool forward_slot_take(tgc_ctx_t *ctx)
+{
+	uint32_t busy = atomic_fetch_add_explicit(&ctx->forwards, 1,
+	                                          memory_order_relaxed);
+	if (busy >= ctx->forward_limit) {
+		atomic_fetch_sub_explicit(&ctx->forwards, 1, memory_order_relaxed);
+		return false;
+	}
+
+	return true;
+}
+
+/*! \brief Answers SERVFAIL at once for a forward not attempted (counted). */
+static knotd_state_t translator_refused(knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                        unsigned thr, int why)
+{
+	knotd_mod_stats_incr(mod, thr, why, 0, 1);
+	return translator_servfail(qdata, mod, thr);
+}
+
 /*!
  * \brief Forwards the query to the upstreams and copies their answer (A/AAAA
  *        rewritten), RCODE and AA into the response.
+ *
+ * A forward blocks the worker, so it is only started if the name did not
+ * fail lately, the poller does not see every upstream unreachable, fewer
+ * than forward-limit forwards are in flight and this worker is not resting
+ * after a failed forward (as long as the failed one took): otherwise the
+ * answer is SERVFAIL at once. The workers left free keep answering the
+ * cluster name from the cache.
  */
 static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
                                         tgc_ctx_t *ctx, knotd_mod_t *mod,
@@ -752,6 +890,19 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
+
+	uint64_t start = mono_ms();
+	uint64_t hash = name_hash(ctx->failed_key, qname);
+	if (failed_recently(ctx, hash, start)) {
+		return translator_refused(qdata, mod, thr, TCTR_RECENT_FAIL);
+	}
+	if (upstreams_unreachable(ctx)) {
+		return translator_refused(qdata, mod, thr, TCTR_UNREACHABLE);
+	}
+	if (start < ctx->rest_until[thr] || !forward_slot_take(ctx)) {
+		return translator_refused(qdata, mod, thr, TCTR_BUSY);
+	}
+
 	uint32_t first = atomic_load_explicit(&ctx->preferred, memory_order_relaxed);
 	tgc_fwd_stats_t stats;
 	memset(&stats, 0, sizeof(stats));
@@ -761,8 +912,14 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	int ret = tgc_forward_query(&ctx->fwd, first % ctx->fwd.count, qname,
 	                            qtype, KNOT_CLASS_IN, ctx->budget_ms, -1,
 	                            qdata->mm, &reply, &used, &stats, NULL, NULL);
+	atomic_fetch_sub_explicit(&ctx->forwards, 1, memory_order_relaxed);
 	translator_count(mod, thr, &stats);
 	if (ret != KNOT_EOK) {
+		uint64_t end = mono_ms();
+		ctx->rest_until[thr] = end + (end - start);
+		if (ret == KNOT_ETIMEOUT) {
+			failed_note(ctx, hash, end);
+		}
 		return translator_servfail(qdata, mod, thr);
 	}
 	atomic_fetch_add_explicit(&ctx->table.nodes[used].answers, 1,
@@ -1059,14 +1216,27 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	return KNOTD_STATE_DONE;
 }
 
+/*! \brief Tells whether the query's zone has contents (knotd answers
+ *         SERVFAIL for a zone that failed to load or expired). */
+static bool zone_loaded(knotd_qdata_t *qdata)
+{
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	return !knot_rrset_empty(&soa);
+}
+
 /*!
- * \brief Query hook at BEGIN: translator queries, and load-balancer queries
- *        without TSIG (zone instances) or all of them (global instances).
+ * \brief Query hook at BEGIN: queries without TSIG (zone instances), or all
+ *        of them (global load-balancer instances).
  *
  * knotd verifies a query's TSIG (zone `acl` with action query) only after
  * BEGIN, and signs the response only if it verified the query. A zone
- * instance therefore answers signed queries at PREANSWER (tgcluster_signed),
- * so that a translator with a `key` gets a signed answer.
+ * instance therefore answers signed queries at PREANSWER (tgcluster_signed):
+ * an unknown key gets knotd's BADKEY, a wrong signature BADSIG, a valid one
+ * a signed answer. A global translator has no zone whose ACL could allow a
+ * key and leaves signed queries to knotd.
+ *
+ * A zone instance answers nothing while its zone is not loaded: knotd's
+ * own SERVFAIL is the answer for every type then.
  */
 static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
                                      knotd_qdata_t *qdata, knotd_mod_t *mod)
@@ -1075,19 +1245,23 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 		return state;
 	}
 	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
-	if (ctx != NULL && ctx->role == TGC_ROLE_TRANSLATOR) {
-		return translator_begin(state, pkt, qdata, ctx, mod);
-	}
-	if (ctx != NULL && ctx->tsig_later && knot_pkt_has_tsig(qdata->query)) {
+	if (ctx == NULL || (ctx->zone_bound && !zone_loaded(qdata))) {
 		return state;
+	}
+	if ((ctx->tsig_later || ctx->role == TGC_ROLE_TRANSLATOR) &&
+	    knot_pkt_has_tsig(qdata->query)) {
+		return state;
+	}
+	if (ctx->role == TGC_ROLE_TRANSLATOR) {
+		return translator_begin(state, pkt, qdata, ctx, mod);
 	}
 
 	return lb_answer(state, pkt, qdata, mod);
 }
 
 /*!
- * \brief Query hook at PREANSWER (zone load-balancer instances): signed
- *        queries, which knotd has verified by now.
+ * \brief Query hook at PREANSWER (zone instances): signed queries, which
+ *        knotd has verified by now (it runs only for a loaded zone).
  */
 static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt,
                                          knotd_qdata_t *qdata, knotd_mod_t *mod)
@@ -1097,7 +1271,11 @@ static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt
 		return state;
 	}
 
-	switch (lb_answer(KNOTD_STATE_NOOP, pkt, qdata, mod)) {
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	knotd_state_t out = (ctx != NULL && ctx->role == TGC_ROLE_TRANSLATOR) ?
+	                    translator_begin(KNOTD_STATE_NOOP, pkt, qdata, ctx, mod) :
+	                    lb_answer(KNOTD_STATE_NOOP, pkt, qdata, mod);
+	switch (out) {
 	case KNOTD_STATE_NOOP:
 		return state;
 	case KNOTD_STATE_DONE:
@@ -1171,6 +1349,7 @@ static void ctx_free(tgc_ctx_t *ctx)
 	}
 	free(ctx->keys);
 	free(ctx->rules);
+	free(ctx->rest_until);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
 }
@@ -1410,6 +1589,7 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	const knot_dname_t *zone = knotd_mod_zone(mod);
 
 	ctx->role = TGC_ROLE_TRANSLATOR;
+	ctx->tsig_later = (zone != NULL);
 	ctx->scope = knot_dname_copy((zone != NULL) ? zone : ctx->name, NULL);
 	if (ctx->scope == NULL) {
 		return KNOT_ENOMEM;
@@ -1543,6 +1723,7 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	ctx->answer.policy = knotd_conf_mod(mod, MOD_POLICY).single.option;
 	ctx->answer.all_down = knotd_conf_mod(mod, MOD_ALL_DOWN).single.option;
 
+	ctx->zone_bound = (zone != NULL);
 	knotd_conf_t ups = knotd_conf_mod(mod, MOD_UPSTREAM);
 	if (ups.count > 0) {
 		int ret = translator_setup(ctx, mod, &ups);
@@ -1704,9 +1885,50 @@ static int become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief The most forwards in flight: `forward-limit`, by default half of
+ *        knotd's UDP workers; never all of them when there are several.
+ */
+static uint32_t translator_forward_limit(knotd_mod_t *mod)
+{
+	int64_t limit = knotd_conf_mod(mod, MOD_FORWARD_LIMIT).single.integer;
+	knotd_conf_t conf = knotd_conf(mod, (const yp_name_t *)"\x06""server",
+	                               (const yp_name_t *)"\x0b""udp-workers", NULL);
+	int64_t udp = conf.single.integer;
+	if (udp < 1) {
+		/* Not set: knotd runs one worker per online CPU. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		udp = (cpus > 0) ? cpus : 1;
+	}
+
+	if (limit == 0) {
+		limit = (udp >= 2) ? udp / 2 : 1;
+	} else if (udp >= 2 && limit >= udp) {
+		knotd_mod_log(mod, LOG_NOTICE, "'forward-limit' %" PRId64 " lowered "
+		              "to %" PRId64 ", below the %" PRId64 " UDP workers",
+		              limit, udp - 1, udp);
+		limit = udp - 1;
+	}
+	if (udp < 2) {
+		knotd_mod_log(mod, LOG_NOTICE, "one UDP worker: a forward holds it "
+		              "(cached answers wait meanwhile)");
+	}
+	knotd_mod_log(mod, LOG_INFO, "forwarding at most %" PRId64 " queries at "
+	              "once (%" PRId64 " UDP workers)", limit, udp);
+
+	return (uint32_t)limit;
+}
+
 /*! \brief Second half of the load of a translator: counters and poller. */
 static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 {
+	ctx->forward_limit = translator_forward_limit(mod);
+	ctx->failed_key = seed * 0x9e3779b97f4a7c15ULL + 1;
+	ctx->rest_until = calloc(ctx->threads, sizeof(*ctx->rest_until));
+	if (ctx->rest_until == NULL) {
+		return KNOT_ENOMEM;
+	}
+
 	int ret;
 	if ((ret = knotd_mod_stats_add(mod, "cached", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale", 1, NULL)) != KNOT_EOK ||
@@ -1718,7 +1940,10 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	    (ret = knotd_mod_stats_add(mod, "tcp-retry", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "busy", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "recent-failure", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "unreachable", 1, NULL)) != KNOT_EOK) {
 		return ret;
 	}
 
@@ -1751,7 +1976,12 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 
 	knotd_mod_ctx_set(mod, ctx);
 
-	return knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	if (ret == KNOT_EOK && ctx->tsig_later) {
+		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
+	}
+
+	return ret;
 }
 
 /*!
