@@ -9,6 +9,14 @@ cd "$(dirname "$0")"
 
 ./scripts/deps.sh || exit 1
 
+# knotd loads every module of its module directory by itself; an installed
+# copy collides with the build every test loads by path.
+moddir=$(pkg-config --variable=module_instdir knotd)
+if [ -e "$moddir/mod-tgcluster.so" ]; then
+	echo "test.sh: an installed $moddir/mod-tgcluster.so shadows the build (knotd: duplicate module); remove it first: apt purge knot-module-tgcluster (or delete the file)" >&2
+	exit 1
+fi
+
 passed=0
 failed=0
 failures=()

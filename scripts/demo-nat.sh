@@ -116,6 +116,10 @@ EOF
 heading "Dependencies and build"
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, nftables)"
 ./scripts/deps.sh
+# knotd loads every module of its module directory by itself; an installed
+# copy would collide with the build this demo loads by path.
+MODDIR=$(pkg-config --variable=module_instdir knotd)
+[ ! -e "$MODDIR/mod-tgcluster.so" ] || die "an installed $MODDIR/mod-tgcluster.so shadows the build (knotd: duplicate module); remove it first: apt purge knot-module-tgcluster (or delete the file)"
 [ -f build/build.ninja ] || meson setup build
 ninja -C build mod-tgcluster.so >/dev/null
 MODULE=$REPO/build/mod-tgcluster.so
