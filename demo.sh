@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # mod-tgcluster demo: a load-balancer knotd answering a cluster name with its
-# live nodes, on loopback only.
+# live nodes, on loopback only; a node dies and comes back; the operator's
+# view (tgclusterctl status) and a drain (tgclusterctl set NODE drain/auto).
+# It loads the module by path from build/ and stops with one line while a
+# copy is installed in knotd's module directory (knotd would load both).
 #
 #   sudo ./demo.sh            (Debian 12; installs missing packages with apt-get)
 #   sudo ./demo.sh nat        the seed's NAT topology in network namespaces,
