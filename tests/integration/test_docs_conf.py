@@ -50,7 +50,7 @@ KNOT_SECTIONS = {"module", "mod-tgcluster", "zone", "template", "remote",
 SKIP_MARK = "docs-conf-check: skip"
 # Fewest examples each file must yield: a markup change that hides the
 # examples from the extractor fails instead of passing with nothing checked.
-MIN_EXAMPLES = {"README.md": 2, "mod-tgcluster.rst": 5, "deployment.rst": 4}
+MIN_EXAMPLES = {"README.md": 2, "mod-tgcluster.rst": 6, "deployment.rst": 4}
 
 
 def _dedent(lines):
@@ -69,17 +69,22 @@ def _rst_blocks(text):
         if line.rstrip().endswith("::") and not line.lstrip().startswith(".. _"):
             # The skip mark is an rst comment within the three lines above.
             skip = any(SKIP_MARK in l for l in lines[max(0, i - 3):i + 1])
+            # The block is indented more than the paragraph ending in "::"
+            # (which may itself sit in a list item) and ends before the first
+            # line that is not.
+            para = len(line) - len(line.lstrip())
             j = i + 1
             while j < len(lines) and not lines[j].strip():
                 j += 1
             start = j
-            while j < len(lines) and (not lines[j].strip()
-                                      or lines[j].startswith((" ", "\t"))):
+            while j < len(lines) and (
+                    not lines[j].strip()
+                    or len(lines[j]) - len(lines[j].lstrip()) > para):
                 j += 1
             block = lines[start:j]
             while block and not block[-1].strip():
                 block.pop()
-            if block and lines[start].startswith((" ", "\t")):
+            if block:
                 out.append((start + 1, _dedent(block), skip))
             i = j
         else:
