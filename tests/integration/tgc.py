@@ -14,6 +14,8 @@ Pieces:
 
 Environment: TGC_MODULE (the .so), TGC_KNOTD, TGC_KNOTC; defaults are
 build/mod-tgcluster.so in the repository, /usr/sbin/knotd and /usr/sbin/knotc.
+TGC_MODULE_DIR is knotd's module directory: a mod-tgcluster.so installed
+there stops every test at the start with one line saying so.
 TGC_KEEP=1 keeps the temporary directories of the knotd instances;
 TGC_SHOW_LOG=1 prints every knotd log tail (not only of failed tests);
 TGC_PRELOAD is put into LD_PRELOAD of knotd and knotc (ASan builds).
@@ -52,6 +54,12 @@ MODULE = os.path.abspath(os.environ.get(
 KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
 KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
 KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# knotd's compiled-in module directory (pkg-config knotd module_instdir).
+MODULE_DIR = os.environ.get("TGC_MODULE_DIR",
+                            "/usr/lib/x86_64-linux-gnu/knot/modules-3.2")
+INSTALLED_HINT = ("an installed %s shadows the module under test (knotd loads"
+                  " it by itself: \"duplicate module\"); remove it first:"
+                  " apt purge knot-module-tgcluster, or delete the file")
 # Preloaded into knotd and knotc only (an ASan runtime for a sanitized module).
 PRELOAD = os.environ.get("TGC_PRELOAD", "")
 
@@ -1035,11 +1043,25 @@ class TgcTestCase(unittest.TestCase):
             time.sleep(interval)
 
 
+def installed_module():
+    """Path of a mod-tgcluster.so in knotd's own module directory, or None.
+
+    knotd loads every module of that directory by itself, so a configuration
+    that declares ``module: id: mod-tgcluster`` (every configuration this
+    harness writes) fails with "duplicate module" while such a copy exists.
+    """
+    path = os.path.join(MODULE_DIR, "mod-tgcluster.so")
+    return path if os.path.exists(path) else None
+
+
 def require_module():
-    """A missing module is an error (never a skip), reported clearly."""
+    """A missing module is an error (never a skip), reported clearly; so is
+    an installed copy that would shadow the module under test."""
     if not os.path.exists(MODULE):
         raise SystemExit("mod-tgcluster module not found: %s (set TGC_MODULE)"
                          % MODULE)
+    if installed_module():
+        raise SystemExit(INSTALLED_HINT % installed_module())
 
 
 def _on_sigterm(signum, frame):
