@@ -924,8 +924,8 @@ static knotd_state_t translator_to_tcp(knot_pkt_t *pkt, knotd_mod_t *mod,
  * checks is not forwarded but answered empty with TC: knotd gives each UDP
  * worker its own socket, so a query for the cluster name that the kernel
  * queued to a UDP worker busy forwarding would wait for that forward. The
- * client asks again over TCP, and a TCP worker forwards. QUIC has no
- * truncation (and no knotd 3.2 support): only pure UDP is sent to TCP.
+ * client asks again over TCP, and a TCP worker forwards. QUIC (over XDP)
+ * has no truncation: only pure UDP, over sockets or XDP, is sent to TCP.
  */
 static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
                                         tgc_ctx_t *ctx, knotd_mod_t *mod,
