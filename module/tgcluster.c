@@ -587,7 +587,8 @@ typedef struct {
 	                              *   main thread in load/unload). */
 	/* Translator: guards of on-demand forwarding (translator_forward()). */
 	bool udp_truncate;           /*!< forward-udp truncate: queries over
-	                              *   UDP are sent to TCP, not forwarded. */
+	                              *   UDP are sent to TCP, not forwarded
+	                              *   (immutable after load). */
 	uint32_t forward_limit;      /*!< Most forwards in flight at once. */
 	_Atomic uint32_t forwards;   /*!< Forwards in flight (writers and
 	                              *   readers: workers; relaxed, the count
