@@ -4,12 +4,17 @@
 probing the cluster name, over UDP, for --duration seconds.
 
     flood_probe.py --port P --zone Z [--name N] [--flood 50] [--probe 20]
-                   [--duration 10] [--timeout 1.0]
+                   [--duration 10] [--timeout 1.0] [--tcp-retry 8]
+                   [--tcp-timeout 3.0]
 
 The flood sends A queries for rnd-<hex>.<zone> at --flood per second, in turn
 from 16 sockets (16 source ports, as a resolver's random ports spread over
 knotd's per-worker sockets), and counts the answers by RCODE (unanswered =
-sent - answered, counted after a grace of --timeout). The probe asks A of
+sent - answered, counted after a grace of --timeout). As a resolver does, an
+answer with TC is asked again over TCP, by --tcp-retry threads (a retry is
+dropped, counted in tcp_dropped, while all are busy; 0: no retries), each
+waiting at most --tcp-timeout; the TCP answers are counted by RCODE
+(tcp_<rcode>, tcp_none for no answer). The probe asks A of
 --name (default: the zone) at --probe per second, one query at a time, each
 from a new socket (a new source port) and waiting at most --timeout, and
 records its latency and whether the answer was stale (TTL 1). Prints one
@@ -18,6 +23,7 @@ line of key=value pairs. Only 127.0.0.0/8 servers are accepted.
 
 import argparse
 import os
+import queue
 import selectors
 import socket
 import statistics
@@ -51,6 +57,43 @@ def first_ttl(msg):
     return struct.unpack("!I", msg[off + 4:off + 8])[0]
 
 
+def tcp_query(port, name, timeout):
+    """One A query over TCP; returns the RCODE name ("none": no answer)."""
+    q = build_query(int.from_bytes(os.urandom(2), "big"), name)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(struct.pack("!H", len(q)) + q)
+            buf = b""
+            while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+                chunk = s.recv(65535)
+                if not chunk:
+                    return "none"
+                buf += chunk
+    except OSError:
+        return "none"
+    return RCODES.get(buf[5] & 0x0f, "other")
+
+
+def tcp_retrier(args, jobs, counts, lock):
+    while True:
+        name = jobs.get()
+        if name is None:
+            return
+        rc = tcp_query(args.port, name, args.tcp_timeout)
+        with lock:
+            counts[rc] = counts.get(rc, 0) + 1
+
+
+def qname_of(msg):
+    """The question name of a reply (never compressed in the question)."""
+    labels, off = [], 12
+    while msg[off] != 0:
+        labels.append(msg[off + 1:off + 1 + msg[off]].decode())
+        off += 1 + msg[off]
+    return ".".join(labels)
+
+
 def flood(args, stop, out):
     socks = []
     for _ in range(16):
@@ -62,6 +105,14 @@ def flood(args, stop, out):
         sel.register(s, selectors.EVENT_READ)
     counts = {}
     sent = 0
+    jobs = queue.Queue(maxsize=max(1, args.tcp_retry))
+    tcp_counts, tcp_lock = {}, threading.Lock()
+    retriers = [threading.Thread(target=tcp_retrier, daemon=True,
+                                 args=(args, jobs, tcp_counts, tcp_lock))
+                for _ in range(args.tcp_retry)]
+    for t in retriers:
+        t.start()
+    tc = [0, 0]   # answers with TC, retries dropped
 
     def reader():
         while not stop.is_set() or time.monotonic() < grace[0]:
@@ -69,6 +120,14 @@ def flood(args, stop, out):
                 try:
                     msg = key.fileobj.recv(65535)
                 except OSError:
+                    continue
+                if len(msg) > 12 and msg[2] & 0x02:
+                    tc[0] += 1
+                    if retriers:
+                        try:
+                            jobs.put_nowait(qname_of(msg))
+                        except (queue.Full, IndexError, UnicodeDecodeError):
+                            tc[1] += 1
                     continue
                 rc = RCODES.get(msg[3] & 0x0f, "other")
                 counts[rc] = counts.get(rc, 0) + 1
@@ -91,8 +150,15 @@ def flood(args, stop, out):
     sel.close()
     for s in socks:
         s.close()
+    for t in retriers:
+        jobs.put(None)
+    for t in retriers:
+        t.join()
     out.update(flood_sent=sent, **{"flood_" + k: v for k, v in counts.items()})
-    out["flood_unanswered"] = sent - sum(counts.values())
+    out["flood_unanswered"] = sent - sum(counts.values()) - tc[0]
+    if tc[0]:
+        out.update(flood_tc=tc[0], tcp_dropped=tc[1],
+                   **{"tcp_" + k: v for k, v in tcp_counts.items()})
 
 
 def probe(args, stop, out):
@@ -144,6 +210,8 @@ def main():
     ap.add_argument("--probe", type=float, default=20)
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--timeout", type=float, default=1.0)
+    ap.add_argument("--tcp-retry", type=int, default=8)
+    ap.add_argument("--tcp-timeout", type=float, default=3.0)
     args = ap.parse_args()
     args.name = args.name or args.zone
     stop = threading.Event()

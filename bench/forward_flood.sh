@@ -5,7 +5,9 @@
 # under the zone, and what it does to the cluster name answered from the
 # cache. One LB knotd (3 live socat nodes) is the translator's upstream.
 # Phases of DURATION s each, flood_probe.py on CLIENT_CPU probing the cluster
-# name at PROBE/s (one query at a time, TIMEOUT s each) while flooding:
+# name over UDP at PROBE/s (one query at a time, TIMEOUT s each) while
+# flooding random names over UDP (an answer with TC asked again over TCP by
+# TCP_RETRY threads, as a resolver does):
 #   up-quiet   LB up, no flood
 #   up-flood   LB up, FLOOD_HIGH/s random names (forwarded, NXDOMAIN)
 #   gone-now   the LB goes away (its port then held by a silent UDP socket:
@@ -18,19 +20,24 @@
 #              waits the whole 500 ms, the poller keeps seeing the upstream
 #              up; 5/s and FLOOD_HIGH/s random names
 # Per phase: probe answered/sent, stale answers, latency p50/p99/max, flood
-# answers by RCODE, knotd CPU time (all threads, ticks). The translator's
-# counters at the end go to $OUT/translator-stats.txt.
+# answers by RCODE (UDP; tcp_*: the retries over TCP), knotd CPU time (all
+# threads, ticks). The translators' counters at the end go to
+# $OUT/translator*-stats.txt.
 #
 # Env: DURATION=10 PROBE=20 FLOOD_HIGH=200 TIMEOUT=1.0 UDP_WORKERS=2
+#      TCP_WORKERS=2 TCP_RETRY=8 FORWARD_UDP= (empty: item not written, the
+#      default truncate; "forward" forwards over UDP too)
 #      FORWARD_LIMIT= (empty: item not written, the default) LB_PORT=25375
 #      TR_PORT=25376 TR2_PORT=25377 FAKE_PORT=25378 NODE_PORT=15900 SERVER_CPU=1 CLIENT_CPU=0
 #      MODULE_SO=build/mod-tgcluster.so KEEP=1 OUT=...
 set -u
 UDP_WORKERS=${UDP_WORKERS:-2}
+TCP_WORKERS=${TCP_WORKERS:-2}
 . "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-10} PROBE=${PROBE:-20} FLOOD_HIGH=${FLOOD_HIGH:-200}
 TIMEOUT=${TIMEOUT:-1.0} FORWARD_LIMIT=${FORWARD_LIMIT:-}
+FORWARD_UDP=${FORWARD_UDP:-} TCP_RETRY=${TCP_RETRY:-8}
 LB_PORT=${LB_PORT:-25375} TR_PORT=${TR_PORT:-25376}
 TR2_PORT=${TR2_PORT:-25377} FAKE_PORT=${FAKE_PORT:-25378}
 
@@ -52,7 +59,8 @@ knot_write translator "$TR_PORT" "" "    upstream: lb
     upstream-timeout: 500
     stale-limit: 3600
     shm: $SHM_TR${FORWARD_LIMIT:+
-    forward-limit: $FORWARD_LIMIT}"
+    forward-limit: $FORWARD_LIMIT}${FORWARD_UDP:+
+    forward-udp: $FORWARD_UDP}"
 sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$LB_PORT\nmodule:/" \
 	"${KNOT_CONF[translator]}"
 knot_write translator2 "$TR2_PORT" "" "    upstream: lb
@@ -60,7 +68,8 @@ knot_write translator2 "$TR2_PORT" "" "    upstream: lb
     upstream-timeout: 500
     stale-limit: 3600
     shm: $SHM_TR2${FORWARD_LIMIT:+
-    forward-limit: $FORWARD_LIMIT}"
+    forward-limit: $FORWARD_LIMIT}${FORWARD_UDP:+
+    forward-udp: $FORWARD_UDP}"
 sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$FAKE_PORT\nmodule:/" \
 	"${KNOT_CONF[translator2]}"
 port_free "$FAKE_PORT" || die "port $FAKE_PORT in use (set FAKE_PORT)"
@@ -75,7 +84,8 @@ wait_answer translator "$ALL3" 5 || die "translator does not answer the 3 nodes"
 
 { machine_notes
   echo "duration=${DURATION}s probe=${PROBE}/s flood_high=${FLOOD_HIGH}/s timeout=${TIMEOUT}s" \
-       "udp-workers=$UDP_WORKERS forward-limit=${FORWARD_LIMIT:-default}" \
+       "udp-workers=$UDP_WORKERS tcp-workers=$TCP_WORKERS tcp-retry=$TCP_RETRY" \
+       "forward-udp=${FORWARD_UDP:-default} forward-limit=${FORWARD_LIMIT:-default}" \
        "upstream-timeout=500ms (1 upstream address: a forward waits at most 500 ms)"
 } | tee "$OUT/meta.txt" >&2
 
@@ -85,7 +95,7 @@ phase() {   # phase NAME FLOOD_RATE [TRANSLATOR]
 	c0=$(cpu_ticks "${KNOT_PID[$tr]}")
 	res=$(taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/flood_probe.py" --port "${KNOT_PORT[$tr]}" \
 		--zone "$ZONE" --flood "$2" --probe "$PROBE" --duration "$DURATION" \
-		--timeout "$TIMEOUT") || die "flood_probe failed"
+		--timeout "$TIMEOUT" --tcp-retry "$TCP_RETRY") || die "flood_probe failed"
 	c1=$(cpu_ticks "${KNOT_PID[$tr]}")
 	echo "phase=$1 flood_rate=$2 knotd_cpu_ticks=$((c1 - c0)) $res" | tee -a "$OUT/phases.txt" >&2
 }
@@ -105,7 +115,7 @@ phase drop-flood "$FLOOD_HIGH" translator2
 for n in translator translator2; do
 	"$KNOTC" -c "${KNOT_CONF[$n]}" zone-stats "$ZONE" >"$OUT/$n-stats.txt" 2>&1
 	echo "$n:" >&2
-	grep -E 'forwarded|servfail|busy|recent-failure|unreachable|stale|cached' \
+	grep -E 'forwarded|servfail|busy|recent-failure|unreachable|stale|cached|to-tcp' \
 		"$OUT/$n-stats.txt" | sed 's/^/  /' >&2
 done
 log "raw results in $OUT"

@@ -68,6 +68,7 @@
 #define MOD_UPSTREAM_TIMEOUT	"\x10""upstream-timeout"
 #define MOD_STALE_LIMIT		"\x0b""stale-limit"
 #define MOD_FORWARD_LIMIT	"\x0d""forward-limit"
+#define MOD_FORWARD_UDP		"\x0b""forward-udp"
 
 /*! \brief Largest `forward-limit`. */
 #define TGC_FORWARD_LIMIT_MAX	1024
@@ -101,6 +102,21 @@ static const knot_lookup_t all_down_modes[] = {
 	{ TGC_ALL_DOWN_ALL,      "all" },
 	{ TGC_ALL_DOWN_SERVFAIL, "servfail" },
 	{ TGC_ALL_DOWN_NODATA,   "nodata" },
+	{ 0, NULL }
+};
+
+/*! \brief Values of `forward-udp`: where a query over UDP for a name the
+ *         translator forwards goes. */
+enum {
+	TGC_FORWARD_UDP_TRUNCATE = 0, /*!< Empty answer with TC: the client asks
+	                               *   again over TCP, a TCP worker forwards. */
+	TGC_FORWARD_UDP_FORWARD  = 1, /*!< Forwarded by the UDP worker. */
+};
+
+/*! \brief Values of `forward-udp`. */
+static const knot_lookup_t forward_udp_modes[] = {
+	{ TGC_FORWARD_UDP_TRUNCATE, "truncate" },
+	{ TGC_FORWARD_UDP_FORWARD,  "forward" },
 	{ 0, NULL }
 };
 
@@ -188,6 +204,8 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_UPSTREAM_TIMEOUT,  YP_TINT, YP_VINT = { 1, 86400000, 500 } },
 	{ MOD_STALE_LIMIT,    YP_TINT,   YP_VINT = { 0, 604800, 60, YP_STIME } },
 	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
+	{ MOD_FORWARD_UDP,    YP_TOPT,   YP_VOPT = { forward_udp_modes,
+	                                             TGC_FORWARD_UDP_TRUNCATE } },
 	{ NULL }
 };
 
@@ -481,6 +499,8 @@ enum {
 	                       *   this worker resting after a failed one. */
 	TCTR_RECENT_FAIL = 11, /*!< Forwards refused: the name failed lately. */
 	TCTR_UNREACHABLE = 12, /*!< Forwards refused: every upstream down. */
+	TCTR_TO_TCP     = 13, /*!< Queries over UDP of forwarded names answered
+	                       *   empty with TC (forward-udp truncate). */
 };
 
 /*! \brief Slots of the memory of recently failed forwards (power of 2). */
@@ -566,6 +586,9 @@ typedef struct {
 	tgc_poller_t *poller;        /*!< Poller (started and stopped by knotd's
 	                              *   main thread in load/unload). */
 	/* Translator: guards of on-demand forwarding (translator_forward()). */
+	bool udp_truncate;           /*!< forward-udp truncate: queries over
+	                              *   UDP are sent to TCP, not forwarded
+	                              *   (immutable after load). */
 	uint32_t forward_limit;      /*!< Most forwards in flight at once. */
 	_Atomic uint32_t forwards;   /*!< Forwards in flight (writers and
 	                              *   readers: workers; relaxed, the count
@@ -874,6 +897,20 @@ static knotd_state_t translator_refused(knotd_qdata_t *qdata, knotd_mod_t *mod,
 }
 
 /*!
+ * \brief Answers a query over UDP with an empty response with TC (and AA)
+ *        set, question only, as knotd truncates: the client asks again over
+ *        TCP (counted). knotd adds EDNS, and TSIG for a verified query.
+ */
+static knotd_state_t translator_to_tcp(knot_pkt_t *pkt, knotd_mod_t *mod,
+                                       unsigned thr)
+{
+	knot_wire_set_aa(pkt->wire);
+	knot_wire_set_tc(pkt->wire);
+	knotd_mod_stats_incr(mod, thr, TCTR_TO_TCP, 0, 1);
+	return KNOTD_STATE_DONE;
+}
+
+/*!
  * \brief Forwards the query to the upstreams and copies their answer (A/AAAA
  *        rewritten), RCODE and AA into the response.
  *
@@ -883,6 +920,13 @@ static knotd_state_t translator_refused(knotd_qdata_t *qdata, knotd_mod_t *mod,
  * after a failed forward (as long as the failed one took): otherwise the
  * answer is SERVFAIL at once. The workers left free keep answering the
  * cluster name from the cache.
+ *
+ * With forward-udp truncate, a query over UDP that passes the first two
+ * checks is not forwarded but answered empty with TC: knotd gives each UDP
+ * worker its own socket, so a query for the cluster name that the kernel
+ * queued to a UDP worker busy forwarding would wait for that forward. The
+ * client asks again over TCP, and a TCP worker forwards. QUIC (over XDP)
+ * has no truncation: only pure UDP, over sockets or XDP, is sent to TCP.
  */
 static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
                                         tgc_ctx_t *ctx, knotd_mod_t *mod,
@@ -898,6 +942,9 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	}
 	if (upstreams_unreachable(ctx)) {
 		return translator_refused(qdata, mod, thr, TCTR_UNREACHABLE);
+	}
+	if (ctx->udp_truncate && qdata->params->proto == KNOTD_QUERY_PROTO_UDP) {
+		return translator_to_tcp(pkt, mod, thr);
 	}
 	if (start < ctx->rest_until[thr] || !forward_slot_take(ctx)) {
 		return translator_refused(qdata, mod, thr, TCTR_BUSY);
@@ -1887,34 +1934,38 @@ static int become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
 
 /*!
  * \brief The most forwards in flight: `forward-limit`, by default half of
- *        knotd's UDP workers; never all of them when there are several.
+ *        the knotd workers that forward (TCP workers with forward-udp
+ *        truncate, UDP workers with forward), never all of them when there
+ *        are several.
+ *
+ * knotd_conf_env() gives the numbers of workers knotd runs (its defaults
+ * applied; a reload does not change them).
  */
-static uint32_t translator_forward_limit(knotd_mod_t *mod)
+static uint32_t translator_forward_limit(knotd_mod_t *mod, bool udp_truncate)
 {
 	int64_t limit = knotd_conf_mod(mod, MOD_FORWARD_LIMIT).single.integer;
-	knotd_conf_t conf = knotd_conf(mod, (const yp_name_t *)"\x06""server",
-	                               (const yp_name_t *)"\x0b""udp-workers", NULL);
-	int64_t udp = conf.single.integer;
-	if (udp < 1) {
-		/* Not set: knotd runs one worker per online CPU. */
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		udp = (cpus > 0) ? cpus : 1;
-	}
+	const char *kind = udp_truncate ? "TCP" : "UDP";
+	knotd_conf_t conf = knotd_conf_env(mod, udp_truncate ?
+	                                        KNOTD_CONF_ENV_WORKERS_TCP :
+	                                        KNOTD_CONF_ENV_WORKERS_UDP);
+	int64_t workers = (conf.single.integer > 0) ? conf.single.integer : 1;
 
 	if (limit == 0) {
-		limit = (udp >= 2) ? udp / 2 : 1;
-	} else if (udp >= 2 && limit >= udp) {
+		limit = (workers >= 2) ? workers / 2 : 1;
+	} else if (workers >= 2 && limit >= workers) {
 		knotd_mod_log(mod, LOG_NOTICE, "'forward-limit' %" PRId64 " lowered "
-		              "to %" PRId64 ", below the %" PRId64 " UDP workers",
-		              limit, udp - 1, udp);
-		limit = udp - 1;
+		              "to %" PRId64 ", below the %" PRId64 " %s workers",
+		              limit, workers - 1, workers, kind);
+		limit = workers - 1;
 	}
-	if (udp < 2) {
-		knotd_mod_log(mod, LOG_NOTICE, "one UDP worker: a forward holds it "
-		              "(cached answers wait meanwhile)");
+	if (workers < 2) {
+		knotd_mod_log(mod, LOG_NOTICE, "one %s worker: a forward holds it "
+		              "(%s wait meanwhile)", kind, udp_truncate ?
+		              "other queries over TCP" : "cached answers");
 	}
 	knotd_mod_log(mod, LOG_INFO, "forwarding at most %" PRId64 " queries at "
-	              "once (%" PRId64 " UDP workers)", limit, udp);
+	              "once (%" PRId64 " %s workers)%s", limit, workers, kind,
+	              udp_truncate ? ", other names over UDP get TC" : "");
 
 	return (uint32_t)limit;
 }
@@ -1922,7 +1973,9 @@ static uint32_t translator_forward_limit(knotd_mod_t *mod)
 /*! \brief Second half of the load of a translator: counters and poller. */
 static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 {
-	ctx->forward_limit = translator_forward_limit(mod);
+	ctx->udp_truncate = (knotd_conf_mod(mod, MOD_FORWARD_UDP).single.option ==
+	                     TGC_FORWARD_UDP_TRUNCATE);
+	ctx->forward_limit = translator_forward_limit(mod, ctx->udp_truncate);
 	ctx->failed_key = seed * 0x9e3779b97f4a7c15ULL + 1;
 	ctx->rest_until = calloc(ctx->threads, sizeof(*ctx->rest_until));
 	if (ctx->rest_until == NULL) {
@@ -1943,7 +1996,8 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "busy", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "recent-failure", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "unreachable", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "unreachable", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "to-tcp", 1, NULL)) != KNOT_EOK) {
 		return ret;
 	}
 

@@ -26,8 +26,9 @@ Variants:
             them with `nat-map`.
   forwarder the LBs answer LAN addresses (`nat-base`) and the NAT host runs a
             plain forwarding resolver (unbound) instead of the translator.
-In each: steps 1-8, a killed node leaves the answers the viewer gets, a killed
-LB does not break resolution.
+In each: steps 1-8, another name of the zone resolves (through a translator:
+TC over UDP, then TCP), a killed node leaves the answers the viewer gets, a
+killed LB does not break resolution.
 
 Needs root (or CAP_NET_ADMIN) for the namespaces: skipped with the reason
 otherwise (the run then reports SKIP, never a pass).
@@ -51,6 +52,9 @@ LB_NAT = [node for _, node, _, lb in CLUSTER if lb]       # 203.0.113.100, .101
 LB_LAN = [lan for _, _, lan, lb in CLUSTER if lb]         # 198.51.100.100, .101
 IDENT = {lan: (ident, node) for ident, node, lan, _ in CLUSTER}
 GONE_DEADLINE = 8.0
+# www of the LBs' zone (tgc.DEFAULT_RECORDS): outside the cluster network,
+# so nat-map leaves it as it is.
+WWW = "127.0.0.99"
 
 
 class TestSeedNat(e2e.E2eTestCase):
@@ -166,6 +170,18 @@ class TestSeedNat(e2e.E2eTestCase):
             self.assertGreater(tgc.stat_sum(st, "cached"), 0, st)
             if variant == "nat-map":
                 self.assertGreater(tgc.stat_sum(st, "mapped"), 0, st)
+
+        # Another name of the zone: a translator answers it over UDP with an
+        # empty TC answer, unbound asks again over TCP, the translator
+        # forwards it to an LB.
+        www = self.topo.client.call(e2e.resolve, e2e.INTERNAL_DNS,
+                                    name="www." + e2e.APEX)
+        log("%s: www resolved to %s" % (variant, www.addrs))
+        self.assertEqual((www.rcode, www.addrs), (dns.rcode.NOERROR, [WWW]))
+        if tr is not None:
+            st = tr.zone_stats(ZONE)
+            self.assertGreater(tgc.stat_sum(st, "to-tcp"), 0, st)
+            self.assertGreater(tgc.stat_sum(st, "forwarded"), 0, st)
 
         # A node dies (tg3): its LAN address leaves what the viewer gets.
         dead_id, _, dead_lan, _ = CLUSTER[2]

@@ -5,8 +5,11 @@ not starve the translator's cache.
 
 Covered: a flood of random names while the upstreams are silent (gone) or
 drop only those names, with the cluster name still answered from the cache
-at its normal pace; the forward-limit bound on forwards in flight; the memory
-of a name whose forward failed; TSIG on queries to a translator (unknown key,
+at its normal pace, and over UDP never behind a forward (forward-udp
+truncate: forwarded names get an empty answer with TC over UDP and are
+forwarded over TCP; forward-udp forward keeps forwarding over UDP); the
+forward-limit bound on forwards in flight and its default from the workers
+that forward; the memory of a name whose forward failed; TSIG on queries to a translator (unknown key,
 wrong signature, valid key, key not allowed by the zone ACL) checked by
 knotd's rules, compared with knotd's own answers, and left to knotd by a
 global translator; a zone that is not loaded
@@ -18,6 +21,7 @@ harness cleanups, also on failure.
 """
 
 import os
+import queue
 import socket
 import struct
 import sys
@@ -35,6 +39,7 @@ import dns.exception  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
 import dns.name  # noqa: E402
+import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import dns.rrset  # noqa: E402
@@ -48,6 +53,10 @@ NAT_MAP = "127.0.1.0/24=192.168.1.0/24"
 INTERVAL, TIMEOUT = 200, 100
 # One forward to two silent upstreams lasts 2 x TIMEOUT.
 FORWARD_S = 2 * TIMEOUT / 1000.0
+# A long upstream-timeout: a forward to two silent upstreams lasts 3 s (the
+# bound of all tries), a probe stuck behind it would wait up to that.
+LONG_INTERVAL, LONG_TIMEOUT = 3000, 2000
+LONG_FORWARD_S = 3.0
 
 
 class Upstream(threading.Thread):
@@ -116,19 +125,57 @@ class Upstream(threading.Thread):
 
 
 class Flood(threading.Thread):
-    """Sends queries for random names under the zone at \\a rate per second
+    """Sends queries for random names under the zone at \a rate per second
     from one UDP socket, without waiting for the answers (they are read and
-    dropped)."""
+    dropped). With \a tcp_retries > 0, an answer with TC is followed by the
+    same query over TCP, as a resolver does, by that many threads (a retry
+    is dropped while all of them are busy); the TCP answers are counted by
+    RCODE in \a tcp_rcodes."""
 
-    def __init__(self, port, rate):
+    def __init__(self, port, rate, tcp_retries=0):
         super().__init__(name="flood", daemon=True)
         self.port, self.rate = port, rate
         self.stopping = False
         self.sent = 0
+        self.truncated = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+        self.retry_q = queue.Queue(maxsize=max(1, tcp_retries))
+        self.lock = threading.Lock()
+        self.tcp_rcodes = {}
+        self.retriers = [threading.Thread(target=self.retry, daemon=True,
+                                          name="flood-tcp-%d" % i)
+                         for i in range(tcp_retries)]
+
+    def retry(self):
+        while True:
+            name = self.retry_q.get()
+            if name is None:
+                return
+            try:
+                rcode = query(self.port, name, "A", tcp=True, timeout=5).rcode
+            except (OSError, TimeoutError, dns.exception.DNSException):
+                rcode = "none"
+            with self.lock:
+                self.tcp_rcodes[rcode] = self.tcp_rcodes.get(rcode, 0) + 1
+
+    def read(self):
+        try:
+            while True:
+                wire = self.sock.recv(65535)
+                if self.retriers and len(wire) > 12 and wire[2] & 0x02:
+                    self.truncated += 1
+                    name = dns.message.from_wire(wire).question[0].name
+                    try:
+                        self.retry_q.put_nowait(name.to_text())
+                    except queue.Full:
+                        pass
+        except (OSError, dns.exception.DNSException, IndexError):
+            pass
 
     def run(self):
+        for t in self.retriers:
+            t.start()
         step = 1.0 / self.rate
         t = time.monotonic()
         while not self.stopping:
@@ -139,17 +186,28 @@ class Flood(threading.Thread):
                 self.sent += 1
             except OSError:
                 pass
-            try:
-                while True:
-                    self.sock.recv(65535)
-            except OSError:
-                pass
+            self.read()
             t += step
             time.sleep(max(0.0, t - time.monotonic()))
 
     def stop(self):
         self.stopping = True
         self.join(5)
+        try:
+            while True:
+                self.retry_q.get_nowait()
+        except queue.Empty:
+            pass
+        for t in self.retriers:
+            while t.is_alive():
+                try:
+                    self.retry_q.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    pass
+        for t in self.retriers:
+            t.join(10)
+        self.retriers = []
         self.sock.close()
 
 
@@ -286,14 +344,15 @@ class Guards(tgc.TgcTestCase):
         self.assertGreater(refused, 0, st)
         self.assertGreater(tgc.stat_sum(st, "unreachable"), 0, st)
 
-    def test_flood_of_dropped_names(self):
-        # The upstreams answer the poll but drop the random names: every
-        # forward of one takes the whole bound. forward-limit 1 of 4 workers.
+    def test_flood_of_dropped_names_udp_forward(self):
+        # forward-udp forward: UDP workers forward. The upstreams answer the
+        # poll but drop the random names: every forward of one takes the
+        # whole bound. forward-limit 1 of 4 workers.
         ups = [self.upstream(), self.upstream()]
         for up in ups:
             up.drop_junk = True
-        tr = self.start_plain(self.translator(ups, items={"forward-limit": 1},
-                                              workers=4))
+        tr = self.start_plain(self.translator(
+            ups, items={"forward-limit": 1, "forward-udp": "forward"}, workers=4))
         want = ["192.168.1.7"]
         self.wait_addrs(tr, want)
 
@@ -321,6 +380,96 @@ class Guards(tgc.TgcTestCase):
         self.assertEqual(tgc.stat_sum(st, "unreachable"), 0, st)
         self.assertGreaterEqual(tgc.stat_sum(st, "servfail"),
                                 tgc.stat_sum(st, "busy"), st)
+        self.assertEqual(tgc.stat_sum(st, "to-tcp"), 0, st)
+
+    def test_flood_of_dropped_names_never_waits(self):
+        # forward-udp truncate (the default): forwards run in TCP workers
+        # only. The upstreams answer the poll but drop the random names,
+        # with a long upstream-timeout: a forward holds its TCP worker for
+        # the whole bound (LONG_FORWARD_S). A flood of random names over
+        # UDP, each TC answer asked again over TCP as a resolver does. A
+        # probe of the cluster name over UDP that waited behind a forward
+        # would wait up to LONG_FORWARD_S: each probe gets half an
+        # upstream-timeout and must be answered within it.
+        ups = [self.upstream(), self.upstream()]
+        for up in ups:
+            up.drop_junk = True
+        tr = self.start_plain(self.translator(
+            ups, items={"upstream-interval": LONG_INTERVAL,
+                        "upstream-timeout": LONG_TIMEOUT}, workers=2))
+        want = ["192.168.1.7"]
+        self.wait_addrs(tr, want)
+
+        flood = Flood(tr.port, 50, tcp_retries=4)
+        t0 = time.monotonic()
+        flood.start()
+        self.addCleanup(flood.stop)
+        # Until a TCP retry holds a forward, probes would prove nothing.
+        wait_until(lambda: ups[0].junk_names() or ups[1].junk_names(), 5,
+                   interval=0.02, what="a forward of a random name")
+        answers = probe_cluster_name(tr.port, 40, 0.1, LONG_TIMEOUT / 2000.0)
+        elapsed = time.monotonic() - t0
+        flood.stop()
+
+        missing = [i for i, a in enumerate(answers) if a is None]
+        self.assertEqual(missing, [], "cluster name waited behind a forward")
+        for a in answers:
+            self.assertEqual((a.rcode, a.addrs, a.tc),
+                             (dns.rcode.NOERROR, want, False), a)
+        # The flood was sent to TCP and forwarded there, within
+        # forward-limit (default: half of the 2 TCP workers = 1).
+        st = tr.zone_stats(ZONE)
+        self.assertGreater(flood.truncated, 50, flood.truncated)
+        self.assertGreaterEqual(tgc.stat_sum(st, "to-tcp"), flood.truncated, st)
+        self.assertGreater(sum(flood.tcp_rcodes.values()), 0, flood.tcp_rcodes)
+        junk = set.union(*(up.junk_names() for up in ups))
+        self.assertGreater(len(junk), 0)
+        self.assertLessEqual(len(junk), elapsed / LONG_FORWARD_S + 2,
+                             "forwards in flight above forward-limit")
+        self.assertIn("forwarding at most 1 queries at once (2 TCP workers)",
+                      tr.log_text())
+
+    def test_udp_truncated_then_tcp(self):
+        # A forwarded name over UDP: an empty answer with TC (the question
+        # only, EDNS kept); over TCP: the forwarded answer.
+        up = self.upstream()
+        tr = self.start_plain(self.translator([up]))
+        self.wait_addrs(tr, ["192.168.1.7"])
+        name = "www." + APEX
+        asked = up.count(name)
+        q = dns.message.make_query(name, "A", use_edns=0, payload=1232)
+        r = dns.query.udp(q, "127.0.0.1", port=tr.port, timeout=2)
+        self.assertTrue(r.flags & dns.flags.TC, r)
+        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+        self.assertEqual((r.answer, r.authority, r.additional), ([], [], []))
+        self.assertEqual(r.question, q.question)
+        self.assertEqual(r.edns, 0)
+        self.assertEqual(up.count(name), asked, "forwarded over UDP")
+        r = dns.query.tcp(q, "127.0.0.1", port=tr.port, timeout=3)
+        self.assertFalse(r.flags & dns.flags.TC, r)
+        self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN)
+        self.assertEqual([rr.rdtype for rr in r.authority], [dns.rdatatype.SOA])
+        self.assertEqual(up.count(name), asked + 1)
+        # The cluster name over UDP: from the cache, never truncated.
+        r = dns.query.udp(dns.message.make_query(APEX, "A"), "127.0.0.1",
+                          port=tr.port, timeout=2)
+        self.assertFalse(r.flags & dns.flags.TC, r)
+        self.assertEqual([rd.address for rr in r.answer for rd in rr],
+                         ["192.168.1.7"])
+        st = tr.zone_stats(ZONE)
+        self.assertEqual(tgc.stat_sum(st, "to-tcp"), 1, st)
+        self.assertEqual(tgc.stat_sum(st, "forwarded"), 1, st)
+
+        # forward-udp forward: the same query is forwarded over UDP.
+        fw = self.start_plain(self.translator([up], items={"forward-udp": "forward"}))
+        self.wait_addrs(fw, ["192.168.1.7"])
+        r = dns.query.udp(q, "127.0.0.1", port=fw.port, timeout=3)
+        self.assertFalse(r.flags & dns.flags.TC, r)
+        self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN)
+        self.assertEqual(up.count(name), asked + 2)
+        self.assertEqual(tgc.stat_sum(fw.zone_stats(ZONE), "to-tcp"), 0)
+        self.assertIn("forwarding at most 1 queries at once (2 UDP workers)",
+                      fw.log_text())
 
     def test_failed_name_remembered(self):
         ups = [self.upstream()]
@@ -328,61 +477,84 @@ class Guards(tgc.TgcTestCase):
         tr = self.start_plain(self.translator(ups))
         self.wait_addrs(tr, ["192.168.1.7"])
         name = "rnd-same." + APEX
-        self.assertEqual(query(tr.port, name, timeout=3, tries=1).rcode,
+        self.assertEqual(query(tr.port, name, tcp=True, timeout=3).rcode,
                          dns.rcode.SERVFAIL)
         asked = ups[0].count(name)
         self.assertGreater(asked, 0)
-        # Asked again at once: SERVFAIL without another forward.
+        # Asked again at once: SERVFAIL without another forward, over TCP
+        # and over UDP (no TC: a retry over TCP would fail the same way).
         before_st = tgc.stat_sum(tr.zone_stats(ZONE), "recent-failure")
-        self.assertEqual(query(tr.port, name, timeout=3, tries=1).rcode,
-                         dns.rcode.SERVFAIL)
+        for tcp in (True, False):
+            a = query(tr.port, name, tcp=tcp, timeout=3, tries=1)
+            self.assertEqual((a.rcode, a.tc), (dns.rcode.SERVFAIL, False), a)
         self.assertEqual(ups[0].count(name), asked)
         self.assertEqual(tgc.stat_sum(tr.zone_stats(ZONE), "recent-failure"),
-                         before_st + 1)
+                         before_st + 2)
         # Other names are still forwarded (a worker rests as long as the
         # failed forward took, answering "busy" SERVFAIL meanwhile).
-        wait_until(lambda: query(tr.port, "other." + APEX, timeout=3,
-                                 tries=1).rcode == dns.rcode.NXDOMAIN,
+        wait_until(lambda: query(tr.port, "other." + APEX, tcp=True,
+                                 timeout=3).rcode == dns.rcode.NXDOMAIN,
                    3, interval=0.05, what="another name forwarded")
         # The memory is short: the name is forwarded again later.
-        wait_until(lambda: (query(tr.port, name, timeout=3, tries=1) and
+        wait_until(lambda: (query(tr.port, name, tcp=True, timeout=3) and
                             ups[0].count(name) > asked),
                    15, interval=0.5, what="the name forwarded again")
 
     def test_forward_limit_conf_check(self):
         ups = [self.upstream()]
-        for value in ("-1", "1025", "many"):
-            with self.subTest(value=value):
-                k = self.translator(ups, items={"forward-limit": value})
+        for item, value in (("forward-limit", "-1"), ("forward-limit", "1025"),
+                            ("forward-limit", "many"), ("forward-udp", "tcp"),
+                            ("forward-udp", "1")):
+            with self.subTest(item=item, value=value):
+                k = self.translator(ups, items={item: value})
                 self.addCleanup(k.cleanup)
                 rc, out = k.conf_check()
                 self.assertNotEqual(rc, 0, out)
-                self.assertIn("forward-limit", out)
-        k = self.translator(ups, items={"forward-limit": 3})
-        self.addCleanup(k.cleanup)
-        rc, out = k.conf_check()
-        self.assertEqual(rc, 0, out)
-        # Never all workers: a limit not below them is lowered, the
-        # default is half of them.
+                self.assertIn(item, out)
+        for items in ({"forward-limit": 3}, {"forward-udp": "truncate"},
+                      {"forward-udp": "forward"}):
+            with self.subTest(items=items):
+                k = self.translator(ups, items=items)
+                self.addCleanup(k.cleanup)
+                rc, out = k.conf_check()
+                self.assertEqual(rc, 0, out)
+        # Never all workers that forward (TCP workers, UDP workers with
+        # forward-udp forward): a limit not below them is lowered, the
+        # default is half of them. The harness runs as many TCP workers as
+        # UDP workers: each case changes the other count to tell them apart.
         for items, workers, want in (({"forward-limit": 9}, 4, 3),
                                      ({"forward-limit": 2}, 4, 2),
                                      ({}, 4, 2), ({}, 2, 1)):
-            with self.subTest(items=items, workers=workers):
-                k = self.start_plain(self.translator(ups, items=items,
-                                                     workers=workers))
-                line = "forwarding at most %d queries at once (%d UDP workers)" \
-                    % (want, workers)
-                wait_until(lambda: line in k.log_text(), 5, what=line)
-                self.assertEqual("lowered" in k.log_text(),
-                                 items.get("forward-limit", 0) >= workers)
-                k.stop()
-        # udp-workers not set: knotd runs one per online CPU.
+            for mode, kind, other in (("truncate", "TCP", "udp"),
+                                      ("forward", "UDP", "tcp")):
+                with self.subTest(items=items, workers=workers, mode=mode):
+                    conf = dict(items)
+                    if mode == "forward":
+                        conf["forward-udp"] = mode
+                    k = self.translator(ups, items=conf, workers=workers, edits=[
+                        ("    %s-workers: %d\n" % (other, workers),
+                         "    %s-workers: %d\n" % (other, workers + 3))])
+                    self.start_plain(k)
+                    line = "forwarding at most %d queries at once (%d %s workers)" \
+                        % (want, workers, kind)
+                    wait_until(lambda: line in k.log_text(), 5, what=line)
+                    self.assertEqual("lowered" in k.log_text(),
+                                     items.get("forward-limit", 0) >= workers)
+                    k.stop()
+        # Worker counts not set: knotd's defaults, one UDP worker per online
+        # CPU (2 if there is one), TCP workers as many but at least 10.
         cpus = os.sysconf("SC_NPROCESSORS_ONLN")
-        k = self.translator(ups, edits=[("    udp-workers: 2\n", "")])
-        self.start_plain(k)
-        line = "forwarding at most %d queries at once (%d UDP workers)" \
-            % (max(1, cpus // 2), cpus)
-        wait_until(lambda: line in k.log_text(), 5, what=line)
+        udp = cpus if cpus > 1 else 2
+        for mode, kind, n in (("truncate", "TCP", max(udp, 10)),
+                              ("forward", "UDP", udp)):
+            with self.subTest(mode=mode, workers="default"):
+                k = self.translator(ups, items={"forward-udp": mode}, edits=[
+                    ("    udp-workers: 2\n", ""), ("    tcp-workers: 2\n", "")])
+                self.start_plain(k)
+                line = "forwarding at most %d queries at once (%d %s workers)" \
+                    % (n // 2, n, kind)
+                wait_until(lambda: line in k.log_text(), 5, what=line)
+                k.stop()
 
     # -- TSIG on queries to a translator ------------------------------------
     KEYS = key_text("tgc-key", TSIG_SECRET).rstrip("\n") + \
@@ -428,9 +600,17 @@ class Guards(tgc.TgcTestCase):
                                            TSIG_SECRET, tcp=True)
         self.assertEqual((rcode, verdict), (dns.rcode.NXDOMAIN, "signed"))
         self.assertEqual([rr.rdtype for rr in msg.authority], [dns.rdatatype.SOA])
+        self.assertFalse(msg.flags & dns.flags.TC)
+        # The same over UDP: the empty answer with TC, signed by knotd.
+        rcode, verdict, msg = signed_query(tr.port, "www." + APEX, "A", "tgc-key",
+                                           TSIG_SECRET)
+        self.assertEqual((rcode, verdict), (dns.rcode.NOERROR, "signed"))
+        self.assertTrue(msg.flags & dns.flags.TC)
+        self.assertEqual((msg.answer, msg.authority), ([], []))
         st = tr.zone_stats(ZONE)
         self.assertGreater(tgc.stat_sum(st, "cached"), 0, st)
         self.assertGreater(tgc.stat_sum(st, "forwarded"), 0, st)
+        self.assertEqual(tgc.stat_sum(st, "to-tcp"), 1, st)
         # Unsigned queries are answered as before.
         self.assertEqual(query(tr.port, APEX).addrs, ["192.168.1.7"])
 
