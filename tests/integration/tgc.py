@@ -26,6 +26,7 @@ harness started, and shared-memory segments are removed by exact name.
 """
 
 import atexit
+import ipaddress
 import mmap
 import os
 import re
@@ -486,8 +487,8 @@ def tcp_listening(addr, port):
 
 class XvncNode:
     """TigerVNC's Xvnc (Xtigervnc, Debian's tigervnc-standalone-server) as a
-    cluster node: headless, RFB on loopback \\a addr, VncAuth with a password
-    file, on a free private display.
+    cluster node: headless, RFB on IPv4 loopback \\a addr, VncAuth with a
+    password file, on a free private display.
 
     \\a threshold and \\a timeout set Xvnc's -BlacklistThreshold and
     -BlacklistTimeout. start() waits until the RFB port listens without
@@ -498,8 +499,8 @@ class XvncNode:
 
     def __init__(self, addr="127.0.0.41", threshold=5, timeout=10,
                  extra=()):
-        if not ipaddress_is_loopback(addr):
-            raise ValueError("Xvnc nodes listen on loopback only")
+        if not ipaddress.IPv4Address(addr).is_loopback:
+            raise ValueError("Xvnc nodes listen on IPv4 loopback only")
         self.addr = addr
         self.port = free_port((addr,), udp=False)
         self.threshold = threshold
@@ -642,14 +643,6 @@ class XvncNode:
     def blacklisted(self):
         """Connections Xvnc turned away as blacklisted."""
         return self.count("Connections: blacklisted:")
-
-
-def ipaddress_is_loopback(addr):
-    try:
-        return socket.inet_pton(_family(addr), addr) and (
-            addr.startswith("127.") or addr == "::1")
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------
