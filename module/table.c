@@ -921,6 +921,8 @@ const char *tgc_table_probe_str(tgc_probe_t probe)
 	case TGC_PROBE_BANNER:   return "bad-banner";
 	case TGC_PROBE_ERROR:    return "error";
 	case TGC_PROBE_DISABLED: return "disabled";
+	case TGC_PROBE_RFB_REFUSED: return "rfb-refused";
+	case TGC_PROBE_HANDSHAKE: return "bad-handshake";
 	default:                 return "invalid";
 	}
 }

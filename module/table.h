@@ -120,12 +120,17 @@ typedef enum {
 /*! \brief Outcome of the last probe of a node. */
 typedef enum {
 	TGC_PROBE_NONE     = 0, /*!< Never probed. */
-	TGC_PROBE_OK       = 1, /*!< Connected (and banner valid for rfb). */
+	TGC_PROBE_OK       = 1, /*!< Connected (rfb: security types offered). */
 	TGC_PROBE_REFUSED  = 2, /*!< Connection refused or reset. */
 	TGC_PROBE_TIMEOUT  = 3, /*!< No connection or banner within the timeout. */
 	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB. */
 	TGC_PROBE_ERROR    = 5, /*!< Local error (socket creation, unreachable). */
 	TGC_PROBE_DISABLED = 6, /*!< check: none. */
+	TGC_PROBE_RFB_REFUSED = 7, /*!< rfb: alive, but offers this client no
+	                            *   security type (e.g. blacklisted); counts
+	                            *   as a success. */
+	TGC_PROBE_HANDSHAKE = 8, /*!< rfb: valid banner, then a broken or
+	                          *   truncated handshake. */
 } tgc_probe_t;
 
 /*! \brief Segment header (1024 bytes). */

@@ -480,6 +480,7 @@ enum {
 	CTR_MAPPED     = 5, /*!< Answers with NAT-mapped addresses. */
 	CTR_STALE_TABLE = 6, /*!< Answers given while the table's heartbeat
 	                      *   was stale. */
+	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -653,6 +654,14 @@ static void checker_event(void *arg, uint32_t idx, tgc_health_t from,
 	/* Stats slots are updated atomically by knotd: slot 0 is shared. */
 	knotd_mod_stats_incr(ctx->mod, 0, CTR_TRANSITION,
 	                     (to == TGC_HEALTH_DOWN) ? 1 : 0, 1);
+}
+
+/*! \brief Checker refusal callback: counts refused rfb probes per node. */
+static void checker_refused(void *arg, uint32_t idx)
+{
+	tgc_ctx_t *ctx = arg;
+	/* Slot 0 is shared with the workers: knotd updates it atomically. */
+	knotd_mod_stats_incr(ctx->mod, 0, CTR_RFB_REFUSED, idx, 1);
 }
 
 /*! \brief Registers the checker thread with RCU (knotd's log needs it). */
@@ -2104,7 +2113,8 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "drain-only", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
@@ -2129,6 +2139,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		.params = params,
 		.log = checker_log,
 		.event = checker_event,
+		.refused = checker_refused,
 		.thread_start = checker_thread_start,
 		.thread_stop = checker_thread_stop,
 		.ctx = ctx,

@@ -104,18 +104,26 @@ spawn() {
 resolve() {
 	in_ns "$NS_CLIENT" kdig @"$IDNS" +short +timeout=2 +retry=1 "$ZONE" A | sort | tr '\n' ' '
 }
-# The viewer connecting to ADDR:5900: prints the node's banner and identity.
+# The viewer connecting to ADDR:5900: prints the node's banner and identity
+# (sent after the viewer's RFB version and the security types).
 connect() {
 	in_ns "$NS_CLIENT" "$PY" - "$1" "$PORT" <<'EOF'
 import socket, sys
 with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
     buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    s.sendall(b"RFB 003.008\n")
     while buf.count(b"\n") < 2:
         chunk = s.recv(4096)
         if not chunk:
             break
         buf += chunk
-print(" | ".join(buf.decode().strip().split("\n")))
+head, _, rest = buf.partition(b"\n")
+print(" | ".join((head + b"\n" + rest[2:]).decode().strip().split("\n")))
 EOF
 }
 
@@ -188,7 +196,7 @@ for i in 0 1 2; do
 	spawn "node-${IDS[$i]}" "$NS_CLUSTER" "$PY" "$REPO/tests/e2e/idnode.py" \
 		--listen "${NODE[$i]}:$PORT=${IDS[$i]}"
 	wait_for "node ${IDS[$i]}" 5000 grep -q listening "$TMP/node-${IDS[$i]}.log"
-	info "node ${IDS[$i]} ${NODE[$i]}:$PORT (RFB banner + identity line), pid ${PIDS[node-${IDS[$i]}]}"
+	info "node ${IDS[$i]} ${NODE[$i]}:$PORT (RFB banner, security types + identity line), pid ${PIDS[node-${IDS[$i]}]}"
 done
 
 cat >"$TMP/zone" <<EOF

@@ -13,6 +13,7 @@ PKGS=(
 	valgrind
 	unbound knot-resolver bind9 nftables
 	debhelper dpkg-dev lintian python3-docutils man-db
+	tigervnc-standalone-server tigervnc-tools
 )
 
 missing=()

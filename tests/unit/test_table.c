@@ -1126,10 +1126,12 @@ START_TEST(state_names)
 	ck_assert_str_eq(tgc_table_health_str(TGC_HEALTH_DOWN), "down");
 	ck_assert_str_eq(tgc_table_health_str((tgc_health_t)3), "invalid");
 	ck_assert_str_eq(tgc_table_probe_str(TGC_PROBE_OK), "ok");
+	ck_assert_str_eq(tgc_table_probe_str(TGC_PROBE_RFB_REFUSED), "rfb-refused");
+	ck_assert_str_eq(tgc_table_probe_str(TGC_PROBE_HANDSHAKE), "bad-handshake");
 	ck_assert_str_eq(tgc_table_probe_str((tgc_probe_t)42), "invalid");
 	/* Distinct names for distinct outcomes. */
-	for (int i = TGC_PROBE_NONE; i <= TGC_PROBE_DISABLED; i++) {
-		for (int j = i + 1; j <= TGC_PROBE_DISABLED; j++) {
+	for (int i = TGC_PROBE_NONE; i <= TGC_PROBE_HANDSHAKE; i++) {
+		for (int j = i + 1; j <= TGC_PROBE_HANDSHAKE; j++) {
 			ck_assert_str_ne(tgc_table_probe_str((tgc_probe_t)i),
 			                 tgc_table_probe_str((tgc_probe_t)j));
 		}
