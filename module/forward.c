@@ -963,7 +963,7 @@ static void on_tried(void *arg, size_t idx, tgc_fwd_err_t res, uint32_t rtt_us)
 	}
 	if (changed) {
 		atomic_store_explicit(&rec->health, (uint8_t)sm.health,
-		                      memory_order_release);
+		                      memory_order_relaxed);
 		REC_STORE(rec->since_ms, now);
 		REC_STORE(rec->transitions, REC_LOAD(rec->transitions) + 1);
 	}
@@ -1018,6 +1018,27 @@ static void pl_check_expiry(tgc_poller_t *p)
 }
 
 /*!
+ * \brief Exchanges the poller's view with its segment (see tgc_table_sync())
+ *        and logs what happened.
+ */
+static void pl_table_sync(tgc_poller_t *p)
+{
+	tgc_table_sync_t ev;
+	tgc_table_sync(p->conf.table, p->conf.writer_token, &ev);
+	if (ev.retaken) {
+		PL_LOG(p, LOG_WARNING, "segment %s: took the writer role back from "
+		       "pid %d, which is gone (%u records closed)",
+		       p->conf.table->name, (int)ev.gone_pid, ev.closed);
+	}
+	if (ev.dropped) {
+		PL_LOG(p, ev.removed ? LOG_NOTICE : LOG_ERR,
+		       "segment %s: %s; no longer using it, answers "
+		       "continue from this instance's own copy (knotc reload "
+		       "recreates the segment)", p->conf.table->name, ev.why);
+	}
+}
+
+/*!
  * \brief One poll: A then AAAA, each sent to the upstreams from the last
  *        good one on; the outcome is written to the cache records.
  *
@@ -1030,13 +1051,15 @@ static bool pl_round(tgc_poller_t *p)
 		[TGC_CACHE_A] = KNOT_RRTYPE_A, [TGC_CACHE_AAAA] = KNOT_RRTYPE_AAAA
 	};
 
+	pl_table_sync(p);
 	if (!pl_is_writer(p)) {
 		/* A newer instance polls; reload its history if we ever get
 		 * the table back. */
 		p->synced = false;
 		return true;
 	}
-	atomic_store(&table->hdr->heartbeat_ms, tgc_table_now_ms());
+	atomic_store_explicit(&table->hdr->heartbeat_ms, tgc_table_now_ms(),
+	                      memory_order_relaxed);
 	if (!p->synced) {
 		pl_sync(p);
 	}
@@ -1107,6 +1130,8 @@ static bool pl_round(tgc_poller_t *p)
 	if (p->lost && !p->expired_logged) {
 		pl_check_expiry(p);
 	}
+	/* Publish this round at once (heartbeat, cache, upstream states). */
+	pl_table_sync(p);
 
 	return true;
 }

@@ -324,7 +324,7 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	}
 	if (changed) {
 		atomic_store_explicit(&rec->health, (uint8_t)sm.health,
-		                      memory_order_release);
+		                      memory_order_relaxed);
 		REC_STORE(rec->since_ms, now);
 		REC_STORE(rec->transitions, REC_LOAD(rec->transitions) + 1);
 	}
@@ -335,6 +335,7 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	REC_STORE(rec->last_check_ms, now);
 	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
 	tgc_table_write_end(table, rec);
+	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
 	n->sm = sm;
 
@@ -559,15 +560,41 @@ static void mark_disabled(tgc_checker_t *ck)
 }
 
 /*!
- * \brief Heartbeat and admin-state scan: logs each admin change made by the
- *        CLI once (the first observation is not a change).
+ * \brief Exchanges the checker's view with its segment (see
+ *        tgc_table_sync()) and logs what happened.
+ */
+static void table_sync(tgc_checker_t *ck)
+{
+	tgc_table_sync_t ev;
+	tgc_table_sync(ck->conf.table, ck->conf.writer_token, &ev);
+	if (ev.retaken) {
+		CK_LOG(ck, LOG_WARNING, "segment %s: took the writer role back from "
+		       "pid %d, which is gone (%u records closed)",
+		       ck->conf.table->name, (int)ev.gone_pid, ev.closed);
+	}
+	if (ev.dropped) {
+		CK_LOG(ck, ev.removed ? LOG_NOTICE : LOG_ERR,
+		       "segment %s: %s; no longer using it, answers "
+		       "continue from this instance's own copy (knotc reload "
+		       "recreates the segment)", ck->conf.table->name, ev.why);
+	}
+}
+
+/*!
+ * \brief Heartbeat, exchange with the segment and admin-state scan: logs
+ *        each admin change made by the CLI once (the first observation is
+ *        not a change).
  */
 static void admin_scan(tgc_checker_t *ck)
 {
+	if (is_writer(ck)) {
+		atomic_store_explicit(&ck->conf.table->hdr->heartbeat_ms,
+		                      tgc_table_now_ms(), memory_order_relaxed);
+	}
+	table_sync(ck);
 	bool writer = is_writer(ck);
 
 	if (writer) {
-		atomic_store(&ck->conf.table->hdr->heartbeat_ms, tgc_table_now_ms());
 		if (ck->conf.params.check == TGC_CHECK_NONE && !ck->disabled_marked) {
 			mark_disabled(ck);
 		}
@@ -619,8 +646,13 @@ static void checker_run(void *arg)
 
 	uv_update_time(&ck->loop);
 	admin_scan(ck);
-	uv_timer_start(&ck->admin_timer, on_admin_timer, ADMIN_SCAN_MS,
-	               ADMIN_SCAN_MS);
+	/* At least once per check interval: a writer role left by a process
+	 * that is gone is taken back within two intervals. */
+	uint64_t tick = ADMIN_SCAN_MS;
+	if (ck->conf.params.interval_ms > 0 && ck->conf.params.interval_ms < tick) {
+		tick = ck->conf.params.interval_ms;
+	}
+	uv_timer_start(&ck->admin_timer, on_admin_timer, tick, tick);
 	if (ck->conf.params.check != TGC_CHECK_NONE) {
 		for (uint32_t i = 0; i < ck->count; i++) {
 			node_t *n = &ck->nodes[i];

@@ -17,7 +17,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,11 @@ _Static_assert(sizeof(tgc_cache_rec_t) == 1376, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, cache_off) == 672,
                "header layout changed");
 _Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");
+_Static_assert(offsetof(tgc_table_hdr_t, owner) == 688 &&
+               offsetof(tgc_table_hdr_t, admin_ack) == 696, "header layout changed");
+_Static_assert(offsetof(tgc_node_rec_t, _reserved) == 96 &&
+               sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
+               "record layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
                ATOMIC_CHAR_LOCK_FREE == 2,
                "shared-memory atomics must be lock-free (address-free)");
@@ -261,6 +269,8 @@ static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
 	               NULL;
 	table->size = size;
 	table->writable = writable;
+	table->fd = -1;
+	table->fd_open = false;
 	size_t len = strnlen(name, sizeof(table->name) - 1);
 	memcpy(table->name, name, len);
 	table->name[len] = '\0';
@@ -407,10 +417,10 @@ static int table_create(tgc_table_t *table, const char *name,
 		return ret;
 	}
 	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	if (mem == MAP_FAILED) {
 		int ret = errno_to_knot(errno);
 		*err = "cannot map the segment";
+		close(fd);
 		shm_unlink(name);
 		return ret;
 	}
@@ -472,6 +482,8 @@ static int table_create(tgc_table_t *table, const char *name,
 	atomic_store_explicit(&hdr->magic, TGC_TABLE_MAGIC, memory_order_release);
 
 	table_set(table, mem, size, true, name);
+	table->fd = fd;
+	table->fd_open = true;
 
 	return KNOT_EOK;
 }
@@ -523,16 +535,30 @@ int tgc_table_open(tgc_table_t *table, const char *name,
 		mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
 		           MAP_SHARED, fd, 0);
 	}
-	close(fd);
 
 	const char *why = "bad mode or size";
 	if (mem != MAP_FAILED &&
 	    tgc_table_validate(mem, (size_t)st.st_size, &why) == KNOT_EOK) {
+		/* Never reuse, adopt or replace the segment of another live
+		 * process (a second knotd with the same configuration). */
+		uint64_t owner = atomic_load_explicit(&((tgc_table_hdr_t *)mem)->owner,
+		                                      memory_order_acquire);
+		if (owner != 0 && owner != tgc_table_owner_self() &&
+		    tgc_table_owner_alive(owner)) {
+			munmap(mem, (size_t)st.st_size);
+			close(fd);
+			table->owner_pid = TGC_TABLE_OWNER_PID(owner);
+			*err = "segment is in use by another live process";
+			return KNOT_EBUSY;
+		}
 		if (same_spec(mem, spec)) {
 			*origin = TGC_TABLE_REUSED;
 			table_set(table, mem, (size_t)st.st_size, true, name);
+			table->fd = fd;
+			table->fd_open = true;
 			return KNOT_EOK;
 		}
+		close(fd);
 		/* Other nodes: a new segment under the same name. A previous
 		 * instance that still maps the old one keeps a valid mapping. */
 		*origin = TGC_TABLE_ADOPTED;
@@ -543,6 +569,7 @@ int tgc_table_open(tgc_table_t *table, const char *name,
 	}
 
 	/* Ours but not trustworthy: never use its contents. */
+	close(fd);
 	if (mem != MAP_FAILED) {
 		munmap(mem, (size_t)st.st_size);
 	}
@@ -609,16 +636,26 @@ int tgc_table_attach(tgc_table_t *table, const char *name, bool writable,
 		return ret;
 	}
 	table_set(table, mem, (size_t)st.st_size, writable, full);
+	table->file_uid = st.st_uid;
 
 	return KNOT_EOK;
 }
+
+static void seg_free(tgc_table_t *table);
 
 void tgc_table_close(tgc_table_t *table)
 {
 	if (table == NULL || table->hdr == NULL) {
 		return;
 	}
-	munmap(table->hdr, table->size);
+	if (table->seg != NULL) {
+		seg_free(table);
+	} else {
+		munmap(table->hdr, table->size);
+	}
+	if (table->fd_open) {
+		close(table->fd);
+	}
 	memset(table, 0, sizeof(*table));
 }
 
@@ -650,6 +687,8 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 	rec_addr(&out->mapped, r->mapped_family, r->mapped);
 	out->port = r->port;
 
+	uint64_t deadline = 0;
+	uint32_t last_seq = 0;
 	for (unsigned spins = 0; ; spins++) {
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		if ((s1 & 1u) == 0) {
@@ -668,13 +707,22 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 				break;
 			}
 		}
-		/* A writer that died inside its section (it cannot, short of
-		 * a crash of knotd) must not hang the reader: give up on the
-		 * consistency of the details after many tries. */
-		if (spins > 100000) {
-			break;
-		}
-		if (spins > 100) {
+		/* A writer that died inside its section (until the next
+		 * writer closes it) must not hang the reader: give up on the
+		 * consistency of the details. Not used on the query path (CLI,
+		 * checker). */
+		if (spins > 64) {
+			/* Give up when the writer makes no progress for 50 ms
+			 * (it died inside its section), or after many tries. */
+			if (s1 != last_seq) {
+				last_seq = s1;
+				deadline = 0;
+			}
+			if (deadline == 0) {
+				deadline = tgc_table_now_ms() + 50;
+			} else if (spins > 100000 || tgc_table_now_ms() > deadline) {
+				break;
+			}
 			sched_yield();
 		}
 	}
@@ -682,56 +730,108 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 	out->answers = LOAD(r->answers);
 }
 
-bool tgc_table_write_begin(tgc_node_rec_t *rec)
+/*! \brief Opens a write section on \a seq: even s -> s+1 (0 if busy). */
+static uint32_t seq_begin(_Atomic uint32_t *seq)
 {
-	uint32_t s = atomic_load_explicit(&rec->seq, memory_order_relaxed);
-	if ((s & 1u) != 0) {
-		return false;
-	}
-	if (!atomic_compare_exchange_strong_explicit(&rec->seq, &s, s + 1,
+	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
+	if ((s & 1u) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
 	                                             memory_order_acquire,
 	                                             memory_order_relaxed)) {
-		return false;
+		return 0;
 	}
 	/* Keep the field stores below after the odd sequence number. */
 	atomic_thread_fence(memory_order_release);
 
-	return true;
+	return s + 1;
+}
+
+/*!
+ * \brief Closes the write section opened as \a open (odd s+1) by
+ *        compare-and-swap to s+2. If the record was forced closed meanwhile
+ *        (its writer was taken for dead), nothing changes: an end never makes
+ *        a sequence number odd, nor closes another writer's section.
+ */
+static void seq_end(_Atomic uint32_t *seq, uint32_t open)
+{
+	(void)atomic_compare_exchange_strong_explicit(seq, &open, open + 1,
+	                                              memory_order_release,
+	                                              memory_order_relaxed);
+}
+
+uint32_t tgc_table_write_begin(tgc_node_rec_t *rec)
+{
+	return seq_begin(&rec->seq);
 }
 
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 {
-	atomic_fetch_add_explicit(&rec->seq, 1, memory_order_release);
+	/* The section's odd value is the current one unless the record was
+	 * forced closed, which happens only after its writer process died. */
+	uint32_t open = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+	if ((open & 1u) != 0) {
+		seq_end(&rec->seq, open);
+	}
 	if (table != NULL && table->hdr != NULL) {
 		atomic_fetch_add_explicit(&table->hdr->generation, 1,
-		                          memory_order_release);
+		                          memory_order_relaxed);
 	}
 }
 
-unsigned tgc_table_unstick(tgc_table_t *table, unsigned wait_ms)
+bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx)
 {
-	if (table == NULL || table->hdr == NULL || !table->writable) {
-		return 0;
+	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
+		return false;
 	}
-	uint64_t deadline = tgc_table_now_ms() + wait_ms;
+	tgc_node_rec_t *rec = &table->nodes[idx];
+	uint32_t open = seq_begin(&rec->seq);
+	if (open == 0) {
+		return false;
+	}
+	STORE(rec->health, (uint8_t)TGC_HEALTH_UNKNOWN);
+	STORE(rec->consec_ok, 0);
+	STORE(rec->consec_fail, 0);
+	seq_end(&rec->seq, open);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
+
+	return true;
+}
+
+/*! \brief Closes an odd sequence number (dead writer). */
+static bool seq_force_close(_Atomic uint32_t *seq)
+{
+	uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
+	return (s & 1u) != 0 &&
+	       atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
+	                                               memory_order_acq_rel,
+	                                               memory_order_relaxed);
+}
+
+/*! \brief Closes every open record of a mapping (its writer is dead). */
+static unsigned unstick_mem(tgc_table_hdr_t *hdr)
+{
 	unsigned closed = 0;
-	for (uint32_t i = 0; i < table->hdr->node_count; i++) {
-		_Atomic uint32_t *seq = &table->nodes[i].seq;
-		uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
-		/* A live writer leaves its section within microseconds. */
-		while ((s & 1u) != 0 && tgc_table_now_ms() < deadline) {
-			sched_yield();
-			s = atomic_load_explicit(seq, memory_order_acquire);
-		}
-		if ((s & 1u) != 0 &&
-		    atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
-		                                            memory_order_acq_rel,
-		                                            memory_order_relaxed)) {
-			closed++;
+	tgc_node_rec_t *recs = (tgc_node_rec_t *)(hdr + 1);
+	for (uint32_t i = 0; i < hdr->node_count; i++) {
+		closed += seq_force_close(&recs[i].seq) ? 1 : 0;
+	}
+	if (hdr->role == TGC_ROLE_TRANSLATOR && hdr->cache_off != 0) {
+		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + hdr->cache_off);
+		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
+			closed += seq_force_close(&c[i].seq) ? 1 : 0;
 		}
 	}
 
 	return closed;
+}
+
+unsigned tgc_table_unstick(tgc_table_t *table)
+{
+	if (table == NULL || table->hdr == NULL || !table->writable) {
+		return 0;
+	}
+
+	return unstick_mem(table->hdr);
 }
 
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
@@ -744,8 +844,28 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 		return KNOT_EACCES;
 	}
 	atomic_store_explicit(&table->nodes[idx].admin, (uint8_t)admin,
-	                      memory_order_release);
+	                      memory_order_relaxed);
+	/* Pairs with the acquire load of tgc_table_sync(). */
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_release);
+
+	return KNOT_EOK;
+}
+
+int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
+{
+	if (table == NULL || table->hdr == NULL) {
+		return KNOT_EINVAL;
+	}
+	tgc_table_hdr_t *hdr = table->hdr;
+	uint64_t gen = atomic_load_explicit(&hdr->generation, memory_order_acquire);
+	uint64_t deadline = tgc_table_now_ms() + timeout_ms;
+	while (atomic_load_explicit(&hdr->admin_ack, memory_order_acquire) < gen) {
+		if (tgc_table_now_ms() >= deadline) {
+			return KNOT_ETIMEOUT;
+		}
+		struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
 
 	return KNOT_EOK;
 }
@@ -859,12 +979,9 @@ int tgc_table_cache_read(const tgc_table_t *table, unsigned idx,
 			}
 		}
 		/* See tgc_table_node_read(): never hang on a dead writer. */
-		if (spins > 100000) {
+		if (spins >= TGC_TABLE_READ_TRIES) {
 			memset(out, 0, sizeof(*out));
 			return KNOT_EBUSY;
-		}
-		if (spins > 100) {
-			sched_yield();
 		}
 	}
 }
@@ -878,14 +995,10 @@ int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
 		return KNOT_EINVAL;
 	}
 
-	uint32_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
-	if ((s & 1u) != 0 ||
-	    !atomic_compare_exchange_strong_explicit(&c->seq, &s, s + 1,
-	                                             memory_order_acquire,
-	                                             memory_order_relaxed)) {
+	uint32_t open = seq_begin(&c->seq);
+	if (open == 0) {
 		return KNOT_EBUSY;
 	}
-	atomic_thread_fence(memory_order_release);
 
 	STORE(c->ok, snap->ok ? 1 : 0);
 	STORE(c->polled_ms, snap->polled_ms);
@@ -919,8 +1032,821 @@ int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
 		STORE(c->soa_rdata_len, snap->soa_rdata_len);
 	}
 
-	atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
-	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_release);
+	seq_end(&c->seq, open);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
 
 	return KNOT_EOK;
+}
+
+/*
+ * Ownership.
+ */
+
+uint64_t tgc_table_proc_start(pid_t pid)
+{
+	if (pid <= 0) {
+		return 0;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return 0;
+	}
+	char buf[1024];
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0) {
+		return 0;
+	}
+	buf[len] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: count
+	 * fields from the last ')'. Field 3 follows it; we want field 22. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL) {
+		return 0;
+	}
+	p++;
+	for (int field = 2; field < 21 && p != NULL; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (p == NULL) {
+		return 0;
+	}
+	char *end = NULL;
+	unsigned long long start = strtoull(p + 1, &end, 10);
+	if (end == p + 1) {
+		return 0;
+	}
+
+	return (start == 0) ? 1 : (uint64_t)start;
+}
+
+uint64_t tgc_table_owner_self(void)
+{
+	static _Atomic uint64_t self;
+	static _Atomic pid_t self_pid;
+	pid_t pid = getpid();
+	/* Cached per process (a fork gets its own pid, hence a new value). */
+	if (atomic_load_explicit(&self_pid, memory_order_acquire) != pid) {
+		atomic_store_explicit(&self, TGC_TABLE_OWNER(pid, tgc_table_proc_start(pid)),
+		                      memory_order_relaxed);
+		atomic_store_explicit(&self_pid, pid, memory_order_release);
+	}
+
+	return atomic_load_explicit(&self, memory_order_relaxed);
+}
+
+bool tgc_table_owner_alive(uint64_t owner)
+{
+	if (owner == 0) {
+		return false;
+	}
+	uint64_t start = tgc_table_proc_start(TGC_TABLE_OWNER_PID(owner));
+
+	return start != 0 && TGC_TABLE_OWNER(TGC_TABLE_OWNER_PID(owner), start) == owner;
+}
+
+/*
+ * Writer tokens of this process's instances (claimed and not yet released):
+ * a token in a segment owned by this process whose instance is gone (a
+ * failed load) is taken back by the next sync.
+ */
+
+/*! \brief Most instances of one process that hold tokens at once. */
+#define TOKENS_MAX	1024
+
+static pthread_mutex_t tokens_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t tokens[TOKENS_MAX];
+
+/*! \brief Records a live token. */
+static void token_add(uint64_t token)
+{
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < TOKENS_MAX; i++) {
+		if (tokens[i] == token) {
+			break;
+		}
+		if (tokens[i] == 0) {
+			tokens[i] = token;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tokens_lock);
+}
+
+/*! \brief Tells whether a token belongs to a live instance of this process
+ *         (a full registry answers yes: never take from a live instance). */
+static bool token_live(uint64_t token)
+{
+	bool live = false;
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < TOKENS_MAX && !live; i++) {
+		live = (tokens[i] == token) || (i == TOKENS_MAX - 1 && tokens[i] != 0);
+	}
+	pthread_mutex_unlock(&tokens_lock);
+
+	return live;
+}
+
+void tgc_table_release(uint64_t token)
+{
+	if (token == 0) {
+		return;
+	}
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < TOKENS_MAX; i++) {
+		if (tokens[i] == token) {
+			tokens[i] = 0;
+		}
+	}
+	pthread_mutex_unlock(&tokens_lock);
+}
+
+/*
+ * SIGBUS guard: the segment can be truncated under us by its owner or root.
+ * Copies in and out of it run inside guarded(): a fault there jumps back
+ * and the segment is dropped. A SIGBUS anywhere else goes to the previous
+ * disposition. The handler is installed while private views exist.
+ */
+
+static __thread sigjmp_buf *guard_env __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned guard_users;
+static struct sigaction guard_prev;
+
+static void guard_handler(int sig, siginfo_t *info, void *uctx)
+{
+	(void)uctx;
+	sigjmp_buf *env = guard_env;
+	if (env != NULL && info != NULL && info->si_code > 0) {
+		guard_env = NULL;
+		siglongjmp(*env, 1);
+	}
+	/* Not ours: restore the previous disposition. A fault happens again
+	 * when the instruction is retried; a sent signal is sent again. */
+	sigaction(SIGBUS, &guard_prev, NULL);
+	if (info == NULL || info->si_code <= 0) {
+		raise(sig);
+	}
+}
+
+/*! \brief Installs the SIGBUS handler (one more user). */
+static void guard_get(void)
+{
+	pthread_mutex_lock(&guard_lock);
+	if (guard_users++ == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = guard_handler;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, &guard_prev);
+	}
+	pthread_mutex_unlock(&guard_lock);
+}
+
+/*! \brief Removes the SIGBUS handler after its last user. */
+static void guard_put(void)
+{
+	pthread_mutex_lock(&guard_lock);
+	if (guard_users > 0 && --guard_users == 0) {
+		struct sigaction cur;
+		if (sigaction(SIGBUS, NULL, &cur) == 0 &&
+		    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == guard_handler) {
+			sigaction(SIGBUS, &guard_prev, NULL);
+		}
+	}
+	pthread_mutex_unlock(&guard_lock);
+}
+
+/*!
+ * \brief Runs \a fn(arg) with segment faults caught.
+ *
+ * \return False if it faulted (it did not finish).
+ */
+static bool guarded(void (*fn)(void *), void *arg)
+{
+	sigset_t bus, old;
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	/* Module threads run with signals blocked; a blocked fault kills. */
+	pthread_sigmask(SIG_UNBLOCK, &bus, &old);
+
+	sigjmp_buf env;
+	volatile bool ok = true;
+	if (sigsetjmp(env, 1) == 0) {
+		guard_env = &env;
+		fn(arg);
+	} else {
+		ok = false;
+	}
+	guard_env = NULL;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	return ok;
+}
+
+/*
+ * Private views.
+ */
+
+/*! \brief The segment behind a private view. */
+struct tgc_table_seg {
+	tgc_table_hdr_t *hdr;     /*!< Its mapping (NULL once dropped). */
+	size_t size;              /*!< Mapped size. */
+	dev_t dev;                /*!< File identity at open. */
+	ino_t ino;                /*!< File identity at open. */
+	uint32_t *pub_seq;        /*!< Per node: view seq last published. */
+	uint32_t cache_pub_seq[TGC_CACHE_RECS]; /*!< Same for cache records. */
+	bool pub_all;             /*!< Publish everything at the next sync. */
+	uint64_t *folded;         /*!< Per node: view answers already added
+	                           *   to the segment. */
+};
+
+/*! \brief Relaxed copy of 64-bit words (seqlock-protected areas). */
+static void words_copy(void *dst, const void *src, size_t len)
+{
+	_Atomic uint64_t *d = dst;
+	_Atomic uint64_t *s = (_Atomic uint64_t *)src;
+	for (size_t i = 0; i < len / 8; i++) {
+		STORE(d[i], LOAD(s[i]));
+	}
+}
+
+/*! \brief Copies the mutable details of a node record (not admin, answers). */
+static void rec_details_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
+{
+	tgc_node_rec_t *src = (tgc_node_rec_t *)src_c;
+	STORE(dst->health, LOAD(src->health));
+	STORE(dst->last_probe, LOAD(src->last_probe));
+	STORE(dst->consec_ok, LOAD(src->consec_ok));
+	STORE(dst->consec_fail, LOAD(src->consec_fail));
+	STORE(dst->last_rtt_us, LOAD(src->last_rtt_us));
+	STORE(dst->last_check_ms, LOAD(src->last_check_ms));
+	STORE(dst->since_ms, LOAD(src->since_ms));
+	STORE(dst->probes, LOAD(src->probes));
+	STORE(dst->transitions, LOAD(src->transitions));
+	words_copy(dst->_reserved, src->_reserved, sizeof(src->_reserved));
+}
+
+/*! \brief Copies a whole cache record except its sequence number. */
+static void cache_rec_copy(tgc_cache_rec_t *dst, const tgc_cache_rec_t *src)
+{
+	tgc_cache_rec_t *s = (tgc_cache_rec_t *)src;
+	STORE(dst->valid, LOAD(s->valid));
+	STORE(dst->rcode, LOAD(s->rcode));
+	STORE(dst->count, LOAD(s->count));
+	STORE(dst->ok, LOAD(s->ok));
+	STORE(dst->ttl, LOAD(s->ttl));
+	STORE(dst->soa_owner_len, LOAD(s->soa_owner_len));
+	STORE(dst->soa_rdata_len, LOAD(s->soa_rdata_len));
+	STORE(dst->fetched_ms, LOAD(s->fetched_ms));
+	STORE(dst->polled_ms, LOAD(s->polled_ms));
+	STORE(dst->refreshes, LOAD(s->refreshes));
+	STORE(dst->failures, LOAD(s->failures));
+	STORE(dst->upstream, LOAD(s->upstream));
+	words_copy(dst->addrs, s->addrs, sizeof(s->addrs));
+	words_copy(dst->soa, s->soa, sizeof(s->soa));
+}
+
+/*! \brief Reads a node record of another writer into \a tmp (bounded). */
+static bool rec_read_consistent(tgc_node_rec_t *tmp, const tgc_node_rec_t *src)
+{
+	_Atomic uint32_t *seq = (_Atomic uint32_t *)&src->seq;
+	for (unsigned i = 0; i < TGC_TABLE_READ_TRIES; i++) {
+		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire);
+		if ((s1 & 1u) != 0) {
+			continue;
+		}
+		rec_details_copy(tmp, src);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(seq, memory_order_relaxed) == s1) {
+			return true;
+		}
+	}
+
+	return false;
+}
+
+/*! \brief Reads a cache record of another writer into \a tmp (bounded). */
+static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *src)
+{
+	_Atomic uint32_t *seq = (_Atomic uint32_t *)&src->seq;
+	for (unsigned i = 0; i < TGC_TABLE_READ_TRIES; i++) {
+		uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire);
+		if ((s1 & 1u) != 0) {
+			continue;
+		}
+		cache_rec_copy(tmp, src);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(seq, memory_order_relaxed) == s1) {
+			return true;
+		}
+	}
+
+	return false;
+}
+
+/*! \brief Arguments of the guarded view copy. */
+typedef struct {
+	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
+	const tgc_table_hdr_t *src; /*!< The segment (validated). */
+} view_copy_t;
+
+/*! \brief Copies a segment into a fresh view (nobody reads the view yet). */
+static void view_copy(void *arg)
+{
+	view_copy_t *a = arg;
+	const tgc_table_hdr_t *h = a->src;
+	tgc_table_hdr_t *d = (tgc_table_hdr_t *)a->dst;
+	/* Immutable part of the header and of the records, then the mutable
+	 * fields with atomic loads. */
+	memcpy(d, h, offsetof(tgc_table_hdr_t, writer));
+	memcpy((uint8_t *)d + offsetof(tgc_table_hdr_t, cache_off),
+	       (const uint8_t *)h + offsetof(tgc_table_hdr_t, cache_off),
+	       offsetof(tgc_table_hdr_t, owner) - offsetof(tgc_table_hdr_t, cache_off));
+	tgc_table_hdr_t *hs = (tgc_table_hdr_t *)h;
+	atomic_store(&d->magic, LOAD(hs->magic));
+	STORE(d->writer, LOAD(hs->writer));
+	STORE(d->writer_pid, LOAD(hs->writer_pid));
+	STORE(d->generation, LOAD(hs->generation));
+	STORE(d->heartbeat_ms, LOAD(hs->heartbeat_ms));
+	STORE(d->owner, LOAD(hs->owner));
+	const tgc_node_rec_t *sr = (const tgc_node_rec_t *)(h + 1);
+	tgc_node_rec_t *dr = (tgc_node_rec_t *)(d + 1);
+	for (uint32_t i = 0; i < d->node_count; i++) {
+		memcpy((uint8_t *)&dr[i] + offsetof(tgc_node_rec_t, port),
+		       (const uint8_t *)&sr[i] + offsetof(tgc_node_rec_t, port),
+		       offsetof(tgc_node_rec_t, health) - offsetof(tgc_node_rec_t, port));
+		tgc_node_rec_t tmp;
+		/* A record left open by a dead writer: take it as it is. */
+		if (!rec_read_consistent(&tmp, &sr[i])) {
+			rec_details_copy(&tmp, &sr[i]);
+		}
+		rec_details_copy(&dr[i], &tmp);
+		STORE(dr[i].admin, LOAD(((tgc_node_rec_t *)&sr[i])->admin));
+		STORE(dr[i].answers, LOAD(((tgc_node_rec_t *)&sr[i])->answers));
+	}
+	if (d->role == TGC_ROLE_TRANSLATOR && d->cache_off != 0) {
+		const tgc_cache_rec_t *sc = (const tgc_cache_rec_t *)
+		                            ((const uint8_t *)h + d->cache_off);
+		tgc_cache_rec_t *dc = (tgc_cache_rec_t *)(a->dst + d->cache_off);
+		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
+			tgc_cache_rec_t *tmp = malloc(sizeof(*tmp));
+			if (tmp == NULL) {
+				continue;
+			}
+			if (!cache_read_consistent(tmp, &sc[i])) {
+				cache_rec_copy(tmp, &sc[i]);
+			}
+			cache_rec_copy(&dc[i], tmp);
+			free(tmp);
+			/* Never trust counts from a torn copy. */
+			if (LOAD(dc[i].count) > TGC_CACHE_ADDRS_MAX ||
+			    (uint32_t)LOAD(dc[i].soa_owner_len) +
+			    LOAD(dc[i].soa_rdata_len) > TGC_CACHE_SOA_MAX) {
+				STORE(dc[i].valid, 0);
+				STORE(dc[i].count, 0);
+				STORE(dc[i].soa_owner_len, 0);
+				STORE(dc[i].soa_rdata_len, 0);
+			}
+		}
+	}
+}
+
+int tgc_table_view(tgc_table_t *table)
+{
+	if (table == NULL || table->hdr == NULL || table->seg != NULL ||
+	    !table->fd_open || !table->writable) {
+		return KNOT_EINVAL;
+	}
+	struct stat st;
+	if (fstat(table->fd, &st) != 0) {
+		return errno_to_knot(errno);
+	}
+	uint32_t count = table->hdr->node_count;
+	struct tgc_table_seg *seg = calloc(1, sizeof(*seg));
+	uint8_t *mem = aligned_alloc(64, (table->size + 63) & ~(size_t)63);
+	if (seg != NULL) {
+		seg->pub_seq = calloc(count + 1, sizeof(*seg->pub_seq));
+		seg->folded = calloc(count + 1, sizeof(*seg->folded));
+	}
+	if (seg == NULL || mem == NULL || seg->pub_seq == NULL || seg->folded == NULL) {
+		if (seg != NULL) {
+			free(seg->pub_seq);
+			free(seg->folded);
+		}
+		free(seg);
+		free(mem);
+		return KNOT_ENOMEM;
+	}
+	memset(mem, 0, table->size);
+
+	guard_get();
+	view_copy_t arg = { .dst = mem, .src = table->hdr };
+	if (!guarded(view_copy, &arg)) {
+		guard_put();
+		free(seg->pub_seq);
+		free(seg->folded);
+		free(seg);
+		free(mem);
+		return KNOT_EFILE;
+	}
+
+	seg->hdr = table->hdr;
+	seg->size = table->size;
+	seg->dev = st.st_dev;
+	seg->ino = st.st_ino;
+	seg->pub_all = true;
+	tgc_node_rec_t *vrecs = (tgc_node_rec_t *)((tgc_table_hdr_t *)mem + 1);
+	for (uint32_t i = 0; i < count; i++) {
+		seg->folded[i] = LOAD(vrecs[i].answers);
+	}
+
+	table->seg = seg;
+	table->hdr = (tgc_table_hdr_t *)mem;
+	table->nodes = vrecs;
+	table->cache = (table->hdr->role == TGC_ROLE_TRANSLATOR) ?
+	               (tgc_cache_rec_t *)(mem + table->hdr->cache_off) : NULL;
+
+	return KNOT_EOK;
+}
+
+/*! \brief Unmaps the segment behind a view (it stays in /dev/shm). */
+static void seg_drop(tgc_table_t *table)
+{
+	struct tgc_table_seg *seg = table->seg;
+	if (seg->hdr != NULL) {
+		munmap(seg->hdr, seg->size);
+		seg->hdr = NULL;
+	}
+	if (table->fd_open) {
+		close(table->fd);
+		table->fd_open = false;
+	}
+}
+
+/*! \brief Adds the view's answer counts not yet folded in (guarded). */
+static void fold_run(void *arg)
+{
+	tgc_table_t *view = arg;
+	struct tgc_table_seg *seg = view->seg;
+	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(seg->hdr + 1);
+	for (uint32_t i = 0; i < view->hdr->node_count; i++) {
+		uint64_t answers = LOAD(view->nodes[i].answers);
+		if (answers != seg->folded[i]) {
+			atomic_fetch_add_explicit(&srecs[i].answers,
+			                          answers - seg->folded[i],
+			                          memory_order_relaxed);
+			seg->folded[i] = answers;
+		}
+	}
+}
+
+static const char *seg_check(const tgc_table_t *view);
+
+static void seg_free(tgc_table_t *table)
+{
+	struct tgc_table_seg *seg = table->seg;
+	/* The last answers of an unloading instance still count. */
+	if (seg->hdr != NULL && table->fd_open && seg_check(table) == NULL) {
+		(void)guarded(fold_run, table);
+	}
+	seg_drop(table);
+	free(seg->pub_seq);
+	free(seg->folded);
+	free(seg);
+	free(table->hdr);
+	table->seg = NULL;
+	guard_put();
+}
+
+/*! \brief The mapping that holds the shared state (segment or plain table). */
+static tgc_table_hdr_t *seg_hdr(const tgc_table_t *table)
+{
+	return (table->seg != NULL) ? table->seg->hdr : table->hdr;
+}
+
+/*! \brief Arguments of the guarded claim. */
+typedef struct {
+	tgc_table_hdr_t *hdr;
+	uint64_t token;
+	uint64_t self;
+	bool take_dead_token;  /*!< Retake: also replace a token of a gone
+	                        *   instance of this process. */
+	int ret;
+	uint64_t prev;         /*!< Owner before. */
+	unsigned closed;
+} claim_t;
+
+/*! \brief The claim itself (see tgc_table_claim()). */
+static void claim_run(void *arg)
+{
+	claim_t *c = arg;
+	uint64_t owner = atomic_load_explicit(&c->hdr->owner, memory_order_acquire);
+	for (;;) {
+		c->prev = owner;
+		if (owner != 0 && owner != c->self && tgc_table_owner_alive(owner)) {
+			c->ret = KNOT_EBUSY;
+			return;
+		}
+		if (owner == c->self ||
+		    atomic_compare_exchange_strong_explicit(&c->hdr->owner, &owner,
+		                                            c->self,
+		                                            memory_order_acq_rel,
+		                                            memory_order_acquire)) {
+			break;
+		}
+		/* Another process claimed meanwhile: judge it again. */
+	}
+	STORE(c->hdr->writer, c->token);
+	STORE(c->hdr->writer_pid, (uint64_t)TGC_TABLE_OWNER_PID(c->self));
+	/* Open sections of a dead process are closed; those of this process
+	 * (the previous instance during a reload) end by themselves. */
+	if (c->prev != c->self) {
+		c->closed = unstick_mem(c->hdr);
+	}
+	c->ret = KNOT_EOK;
+}
+
+int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed)
+{
+	if (closed != NULL) {
+		*closed = 0;
+	}
+	if (table == NULL || table->hdr == NULL || token == 0 || !table->writable) {
+		return KNOT_EINVAL;
+	}
+	tgc_table_hdr_t *hdr = seg_hdr(table);
+	if (hdr == NULL) {
+		return KNOT_EFILE;
+	}
+	claim_t c = { .hdr = hdr, .token = token, .self = tgc_table_owner_self() };
+	bool ok = (table->seg != NULL) ? guarded(claim_run, &c) :
+	                                 (claim_run(&c), true);
+	if (!ok) {
+		return KNOT_EFILE;
+	}
+	if (c.ret == KNOT_EBUSY) {
+		table->owner_pid = TGC_TABLE_OWNER_PID(c.prev);
+		return KNOT_EBUSY;
+	}
+	token_add(token);
+	if (table->seg != NULL) {
+		STORE(table->hdr->owner, c.self);
+		STORE(table->hdr->writer, token);
+		STORE(table->hdr->writer_pid, (uint64_t)TGC_TABLE_OWNER_PID(c.self));
+		table->seg->pub_all = true;
+	}
+	if (closed != NULL) {
+		*closed = c.closed;
+	}
+
+	return KNOT_EOK;
+}
+
+/*! \brief Arguments of the guarded sync. */
+typedef struct {
+	tgc_table_t *view;
+	uint64_t token;
+	tgc_table_sync_t *out;
+} sync_t;
+
+/*! \brief Decides who writes; retakes from a gone writer (see claim). */
+static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *out)
+{
+	uint64_t cur = LOAD(hdr->writer);
+	if (cur == token) {
+		return true;
+	}
+	uint64_t self = tgc_table_owner_self();
+	uint64_t owner = atomic_load_explicit(&hdr->owner, memory_order_acquire);
+	bool gone = (owner == self) ? !token_live(cur) :
+	            (owner == 0 || !tgc_table_owner_alive(owner));
+	if (!gone) {
+		return false;
+	}
+	claim_t c = { .hdr = hdr, .token = token, .self = self };
+	claim_run(&c);
+	if (c.ret != KNOT_EOK) {
+		return false;
+	}
+	out->retaken = true;
+	out->gone_pid = TGC_TABLE_OWNER_PID(c.prev);
+	out->closed = c.closed;
+
+	return true;
+}
+
+/*! \brief The exchange between a view and its segment (guarded). */
+static void sync_run(void *arg)
+{
+	sync_t *a = arg;
+	tgc_table_t *view = a->view;
+	struct tgc_table_seg *seg = view->seg;
+	tgc_table_hdr_t *sh = seg->hdr;
+	tgc_table_hdr_t *vh = view->hdr;
+	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(sh + 1);
+	uint32_t count = vh->node_count;
+
+	/* Admin states stored before this generation are copied below. */
+	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
+	bool writer = sync_writer(sh, a->token, a->out);
+	if (writer && !a->out->writer) {
+		seg->pub_all = true;
+	}
+	a->out->writer = writer;
+	bool changed = false;
+
+	for (uint32_t i = 0; i < count; i++) {
+		tgc_node_rec_t *v = &view->nodes[i];
+		tgc_node_rec_t *s = &srecs[i];
+		/* The CLI's admin state in, the workers' answer counts out. */
+		STORE(v->admin, LOAD(s->admin));
+		uint64_t answers = LOAD(v->answers);
+		if (answers != seg->folded[i]) {
+			atomic_fetch_add_explicit(&s->answers, answers - seg->folded[i],
+			                          memory_order_relaxed);
+			seg->folded[i] = answers;
+		}
+		uint32_t vseq = LOAD(v->seq);
+		if (writer) {
+			if (!seg->pub_all && vseq == seg->pub_seq[i]) {
+				continue;
+			}
+			uint32_t open = seq_begin(&s->seq);
+			if (open == 0) {
+				continue; /* The previous instance ends it: next tick. */
+			}
+			rec_details_copy(s, v);
+			seq_end(&s->seq, open);
+			seg->pub_seq[i] = vseq;
+			changed = true;
+		} else {
+			tgc_node_rec_t tmp;
+			uint32_t open;
+			if (rec_read_consistent(&tmp, s) &&
+			    (open = seq_begin(&v->seq)) != 0) {
+				rec_details_copy(v, &tmp);
+				seq_end(&v->seq, open);
+			}
+		}
+	}
+
+	if (view->cache != NULL) {
+		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + sh->cache_off);
+		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
+			tgc_cache_rec_t *v = &view->cache[i];
+			uint32_t vseq = LOAD(v->seq);
+			if (writer) {
+				uint32_t open;
+				if ((!seg->pub_all && vseq == seg->cache_pub_seq[i]) ||
+				    (open = seq_begin(&sc[i].seq)) == 0) {
+					continue;
+				}
+				cache_rec_copy(&sc[i], v);
+				seq_end(&sc[i].seq, open);
+				seg->cache_pub_seq[i] = vseq;
+				changed = true;
+			} else {
+				tgc_cache_rec_t tmp;
+				uint32_t open;
+				if (cache_read_consistent(&tmp, &sc[i]) &&
+				    LOAD(tmp.count) <= TGC_CACHE_ADDRS_MAX &&
+				    (uint32_t)LOAD(tmp.soa_owner_len) +
+				    LOAD(tmp.soa_rdata_len) <= TGC_CACHE_SOA_MAX &&
+				    (open = seq_begin(&v->seq)) != 0) {
+					cache_rec_copy(v, &tmp);
+					seq_end(&v->seq, open);
+				}
+			}
+		}
+	}
+
+	if (writer) {
+		seg->pub_all = false;
+		STORE(sh->heartbeat_ms, LOAD(vh->heartbeat_ms));
+		if (changed) {
+			/* Our own bump covers no admin change we missed unless
+			 * another one came in between. */
+			uint64_t g = atomic_fetch_add_explicit(&sh->generation, 1,
+			                                       memory_order_relaxed);
+			if (g == admin_gen) {
+				admin_gen = g + 1;
+			}
+		}
+		STORE(vh->writer, a->token);
+	} else {
+		STORE(vh->heartbeat_ms, LOAD(sh->heartbeat_ms));
+		STORE(vh->writer, LOAD(sh->writer));
+	}
+	STORE(vh->generation, LOAD(sh->generation));
+	uint64_t acked = atomic_load_explicit(&sh->admin_ack, memory_order_relaxed);
+	if (admin_gen > acked) {
+		atomic_store_explicit(&sh->admin_ack, admin_gen, memory_order_release);
+	}
+}
+
+/*! \brief Reason of a segment unlinked under a view. */
+#define SEG_REMOVED	"the segment was removed or replaced"
+
+/*! \brief Checks the segment file behind a view; NULL if it is still ours. */
+static const char *seg_check(const tgc_table_t *view)
+{
+	struct stat st;
+	if (fstat(view->fd, &st) != 0) {
+		return "cannot stat the segment";
+	}
+	if (st.st_nlink == 0) {
+		return SEG_REMOVED;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		return "the segment's owner changed";
+	}
+	if ((st.st_mode & 0077) != 0) {
+		return "the segment became accessible to other users";
+	}
+	if (st.st_size != (off_t)view->seg->size) {
+		return "the segment's size changed";
+	}
+
+	return NULL;
+}
+
+/*! \brief Arguments of the guarded single-record publish. */
+typedef struct {
+	tgc_table_t *view;
+	uint64_t token;
+	uint32_t idx;
+} publish_t;
+
+/*! \brief Publishes one record if the token still writes (guarded). */
+static void publish_run(void *arg)
+{
+	publish_t *a = arg;
+	struct tgc_table_seg *seg = a->view->seg;
+	tgc_table_hdr_t *sh = seg->hdr;
+	if (LOAD(sh->writer) != a->token) {
+		return;
+	}
+	tgc_node_rec_t *v = &a->view->nodes[a->idx];
+	tgc_node_rec_t *s = &((tgc_node_rec_t *)(sh + 1))[a->idx];
+	uint32_t vseq = LOAD(v->seq);
+	uint32_t open = seq_begin(&s->seq);
+	if (open == 0) {
+		return; /* The previous instance ends it; the next sync retries. */
+	}
+	rec_details_copy(s, v);
+	seq_end(&s->seq, open);
+	seg->pub_seq[a->idx] = vseq;
+	atomic_fetch_add_explicit(&sh->generation, 1, memory_order_relaxed);
+}
+
+void tgc_table_publish(tgc_table_t *table, uint64_t token, uint32_t idx)
+{
+	if (table == NULL || table->seg == NULL || table->seg->hdr == NULL ||
+	    idx >= table->hdr->node_count || seg_check(table) != NULL) {
+		return;
+	}
+	publish_t arg = { .view = table, .token = token, .idx = idx };
+	(void)guarded(publish_run, &arg);
+}
+
+void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
+{
+	tgc_table_sync_t dummy;
+	out = (out != NULL) ? out : &dummy;
+	bool was_writer = (table != NULL && table->hdr != NULL) &&
+	                  LOAD(table->hdr->writer) == token;
+	memset(out, 0, sizeof(*out));
+	out->writer = was_writer;
+	if (table == NULL || table->hdr == NULL || token == 0 || !table->writable) {
+		return;
+	}
+	if (table->seg == NULL) {
+		/* A plain mapping: only the retake. */
+		out->writer = sync_writer(table->hdr, token, out);
+		return;
+	}
+	if (table->seg->hdr == NULL) {
+		/* Segment dropped: this instance goes on with its view alone. */
+		out->writer = true;
+		STORE(table->hdr->writer, token);
+		return;
+	}
+
+	const char *why = seg_check(table);
+	sync_t arg = { .view = table, .token = token, .out = out };
+	if (why == NULL && !guarded(sync_run, &arg)) {
+		why = "the segment faulted (truncated)";
+	}
+	if (why != NULL) {
+		seg_drop(table);
+		out->dropped = true;
+		out->why = why;
+		out->removed = (strcmp(why, SEG_REMOVED) == 0);
+		out->writer = true;
+		STORE(table->hdr->writer, token);
+	}
 }

@@ -32,19 +32,46 @@
  * cluster name. In load-balancer segments the cache fields are zero and no
  * cache follows the records.
  *
- * Concurrency:
- *  - Immutable after creation: everything in the header above \a writer, and
- *    the address/port/mapped address of each record.
- *  - \a health is written by the checker only and read by everyone with a
- *    single atomic load; the remaining probe details of a record are written
- *    by the checker inside the record's seqlock \a seq and read by the CLI
- *    with tgc_table_node_read(). They are atomics accessed with relaxed
- *    order, so the seqlock is free of data races in the C11 sense.
- *  - \a admin is written by tgclusterctl (and reset by nobody) with one atomic
- *    store; read by knotd workers, the checker and the CLI.
- *  - \a answers is incremented by knotd workers (relaxed atomic add), read by
- *    the CLI.
- *  Readers never block and never wait for the checker.
+ * Two kinds of tables share this layout:
+ *  - the segment itself, mapped by tgclusterctl (tgc_table_attach()) and by
+ *    tgc_table_open();
+ *  - a module instance's private view (tgc_table_view()): a heap copy of the
+ *    segment that knotd's query workers read. Only the instance's checker or
+ *    poller thread touches the segment behind it, in tgc_table_claim() and
+ *    tgc_table_sync(), which copy records in and out under a SIGBUS guard
+ *    after checking the file (owner, mode, size, links). A segment that is
+ *    truncated, re-moded or removed under knotd is dropped; the view keeps
+ *    answering. Query workers therefore never read a mapping that can shrink
+ *    and never wait for a writer outside their own process.
+ *
+ * Record protocol (one place: table.c): a write section opens by
+ * compare-and-swap of an even \a seq s to s+1 (tgc_table_write_begin()) and
+ * closes by compare-and-swap of the odd value back to even
+ * (tgc_table_write_end()), so a late end after a forced close never reopens
+ * a record. Records are forced closed only when the process owning the
+ * segment is gone (tgc_table_claim(), tgc_table_sync()). Readers retry a
+ * bounded number of times and then report the record busy.
+ *
+ * Shared fields (W = writers, R = readers, order):
+ *
+ * | field | W | R | order |
+ * |---|---|---|---|
+ * | header above \a writer, record address/port/mapped | creator (before magic) | all | magic: release store / acquire load |
+ * | hdr \a owner | claim, sync (retake) | claim, sync, CLI | CAS acq_rel / acquire |
+ * | hdr \a writer (token) | claim, sync (retake) | sync; checker/poller on the view | relaxed (the view copies it) |
+ * | hdr \a writer_pid | claim, sync (retake) | CLI | relaxed (informational) |
+ * | hdr \a generation | write_end, sync (relaxed); admin_set (release, after the admin store) | sync (acquire, before it copies admin states); CLI | see W/R |
+ * | hdr \a admin_ack | sync (release) | CLI after admin_set (acquire) | release/acquire |
+ * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
+ * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
+ * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
+ * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
+ * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
+ * | rec \a answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
+ * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
+ *
+ * Readers never block; a worker's read of the view meets only its own
+ * process's writer, and gives up after TGC_TABLE_READ_TRIES tries.
  */
 
 #pragma once
@@ -61,7 +88,7 @@
 /*! \brief Segment magic, "TGCL" read as a little-endian integer. */
 #define TGC_TABLE_MAGIC		0x4c434754u
 /*! \brief Layout version; bumped on any incompatible change. */
-#define TGC_TABLE_VERSION	1u
+#define TGC_TABLE_VERSION	2u
 /*! \brief Most nodes an instance may have. */
 #define TGC_TABLE_NODES_MAX	16384u
 /*! \brief Prefix of every segment name in /dev/shm. */
@@ -137,8 +164,27 @@ typedef struct {
 	uint32_t cache_count;    /*!< Number of cache records (TGC_CACHE_RECS). */
 	uint32_t cache_rec_size; /*!< sizeof(tgc_cache_rec_t). */
 	uint32_t stale_limit_s;  /*!< stale-limit, informational. */
-	uint8_t _reserved[1024 - 688];
+	/* Ownership (see tgc_table_claim()). */
+	_Atomic uint64_t owner;  /*!< Process holding the segment:
+	                          *   TGC_TABLE_OWNER(pid, start time); 0 = none
+	                          *   (writers: claim by compare-and-swap, acq_rel;
+	                          *   readers: knotd, CLI, acquire). */
+	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
+	                          *   taken the admin states in (writer: sync,
+	                          *   release; reader: CLI, acquire). */
+	uint8_t _reserved[1024 - 704];
 } tgc_table_hdr_t;
+
+/*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
+#define TGC_TABLE_OWNER_PID_BITS	22
+/*! \brief Owner word of process \a pid started at \a start (clock ticks
+ *         since boot, /proc/PID/stat field 22). */
+#define TGC_TABLE_OWNER(pid, start) \
+	(((uint64_t)(start) << TGC_TABLE_OWNER_PID_BITS) | \
+	 ((uint64_t)(pid) & ((1u << TGC_TABLE_OWNER_PID_BITS) - 1)))
+/*! \brief Pid of an owner word. */
+#define TGC_TABLE_OWNER_PID(owner) \
+	((pid_t)((owner) & ((1u << TGC_TABLE_OWNER_PID_BITS) - 1)))
 
 /*! \brief One node record (128 bytes). */
 typedef struct {
@@ -285,7 +331,33 @@ typedef struct {
 	size_t size;            /*!< Mapped size. */
 	bool writable;          /*!< Mapped read-write. */
 	char name[TGC_TABLE_NAME_MAX + 1]; /*!< Segment name ("/tgcluster..."). */
+	int fd;                 /*!< Segment descriptor kept by tgc_table_open()
+	                         *   (valid if fd_open). */
+	bool fd_open;           /*!< \a fd is open. */
+	uid_t file_uid;         /*!< Owner of the segment file when mapped. */
+	pid_t owner_pid;        /*!< tgc_table_open()/claim() refused with
+	                         *   KNOT_EBUSY: the live process owning it. */
+	struct tgc_table_seg *seg; /*!< Private view: the segment behind it
+	                            *   (opaque; NULL for a plain mapping). */
 } tgc_table_t;
+
+/*! \brief Most tries of a reader before it reports a record busy (each try
+ *         a few dozen ns; the whole bound stays far below 50 us). */
+#define TGC_TABLE_READ_TRIES	256
+
+/*! \brief What tgc_table_sync() did, for the caller to log. */
+typedef struct {
+	bool writer;          /*!< This instance writes the segment now. */
+	bool retaken;         /*!< It took the segment back from a process that
+	                       *   is gone (\a gone_pid). */
+	pid_t gone_pid;       /*!< That process. */
+	unsigned closed;      /*!< Records closed after the dead writer. */
+	bool dropped;         /*!< The segment failed its check this time and
+	                       *   is no longer used (\a why). */
+	const char *why;      /*!< Static reason for \a dropped. */
+	bool removed;         /*!< It was unlinked (e.g. a reload recreated it
+	                       *   for other nodes): not an error. */
+} tgc_table_sync_t;
 
 /*!
  * \brief Builds the default segment name "/tgcluster.<zone>.<id>".
@@ -388,37 +460,123 @@ int tgc_table_unlink(const char *name);
 
 /*!
  * \brief Takes a consistent snapshot of node \a idx (lock-free, retries while
- *        the checker writes).
+ *        the checker writes). For the CLI and the checker, not the query
+ *        path.
  *
  * \note Only a writer that died inside its write section (a crash of knotd)
- *       can keep a record busy; after about 100,000 tries the reader gives up
- *       and returns the probe details as they are, possibly inconsistent.
+ *       can keep a record busy: when the sequence number has not moved for
+ *       50 ms (or after 100,000 tries) the reader gives up and returns the
+ *       probe details as they are, possibly inconsistent.
  */
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out);
 
 /*!
- * \brief Starts a write of node \a idx's probe details (checker only).
+ * \brief Starts a write of node \a idx's probe details (the record write
+ *        API of the checker, the poller and the load-time reset): a
+ *        compare-and-swap of an even sequence number s to s+1.
  *
- * \return False if another writer is inside the record (the caller skips).
+ * \return The odd sequence number of the open section, 0 if another writer
+ *         is inside the record (the caller skips).
  */
-bool tgc_table_write_begin(tgc_node_rec_t *rec);
+uint32_t tgc_table_write_begin(tgc_node_rec_t *rec);
 
 /*!
- * \brief Ends a write started by tgc_table_write_begin() and bumps the
- *        generation.
+ * \brief Ends a write started by tgc_table_write_begin() (compare-and-swap of
+ *        the odd s+1 to s+2; a record closed meanwhile by
+ *        tgc_table_unstick() stays closed) and bumps the generation.
  */
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
 
 /*!
- * \brief Clears write sections left open by a writer that died inside them
- *        (knotd killed with SIGKILL): a record whose sequence number stays
- *        odd for \a wait_ms is closed, so the new writer can update it.
- *        Called by a module instance after it became the writer.
+ * \brief Resets the health of node \a idx to unknown (0 consecutive
+ *        successes and failures) inside a write section (load of an instance
+ *        without probes).
+ *
+ * \return False if the record was busy.
+ */
+bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx);
+
+/*!
+ * \brief Closes write sections (node and cache records) left open by a
+ *        writer process that is gone (knotd killed inside a write). Call it
+ *        only when the segment's previous owner is a dead process: a live
+ *        writer's section is never forced.
  *
  * \return Number of records that had to be closed.
  */
-unsigned tgc_table_unstick(tgc_table_t *table, unsigned wait_ms);
+unsigned tgc_table_unstick(tgc_table_t *table);
+
+/*!
+ * \brief Start time of process \a pid (clock ticks since boot, field 22 of
+ *        /proc/PID/stat).
+ *
+ * \return 0 if the process does not exist (or /proc is unreadable).
+ */
+uint64_t tgc_table_proc_start(pid_t pid);
+
+/*! \brief Owner word of the calling process. */
+uint64_t tgc_table_owner_self(void);
+
+/*! \brief Tells whether the owner word names a live process (its pid exists
+ *         with the same start time). */
+bool tgc_table_owner_alive(uint64_t owner);
+
+/*!
+ * \brief Turns a table from tgc_table_open() into a private view: the
+ *        instance works on a heap copy and the segment is only touched by
+ *        tgc_table_claim() and tgc_table_sync(). tgc_table_close() frees both.
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_ENOMEM  Out of memory.
+ * \retval KNOT_EFILE  The segment faulted while copied (truncated).
+ */
+int tgc_table_view(tgc_table_t *table);
+
+/*!
+ * \brief Makes the calling instance (\a token) the writer of its segment.
+ *
+ * A segment owned by another live process is refused (its pid in
+ * table->owner_pid); one owned by a process that is gone is taken over and
+ * its open records closed; one owned by the calling process (a reload) is
+ * handed over to the new token, open records left to their live writer.
+ *
+ * \param[in,out] table   Opened table or view.
+ * \param[in]     token   The instance's writer token (non-zero).
+ * \param[out]    closed  Records closed after a dead writer (may be NULL).
+ *
+ * \retval KNOT_EOK    The instance is the writer.
+ * \retval KNOT_EBUSY  Another live process owns the segment.
+ * \retval KNOT_EFILE The segment faulted (truncated meanwhile).
+ */
+int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed);
+
+/*!
+ * \brief Periodic exchange between a private view and its segment (checker
+ *        or poller thread of the instance, every tick).
+ *
+ * Checks the segment file (owner, mode, size, links) and drops a segment
+ * that changed; takes the segment back if its writer is a process (or an
+ * instance of this process) that is gone; as the writer publishes the view
+ * (records that changed, heartbeat, cache) and, writer or not, folds the
+ * view's answer counts into the segment and copies the admin states in. A
+ * follower copies the writer's health, heartbeat and cache into its view.
+ * Sets the view header's \a writer to \a token while this instance writes.
+ * For a plain table only the retake applies.
+ */
+void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out);
+
+/*!
+ * \brief Publishes node record \a idx of a private view to its segment at
+ *        once, if \a token still writes the segment (checker, after each
+ *        probe result: a reloaded instance copies the latest states). Does
+ *        nothing for a plain table or a dropped segment; a segment that fails
+ *        its check is left to the next tgc_table_sync().
+ */
+void tgc_table_publish(tgc_table_t *table, uint64_t token, uint32_t idx);
+
+/*! \brief Forgets a token given to tgc_table_claim() (instance unloading). */
+void tgc_table_release(uint64_t token);
 
 /*!
  * \brief Sets the admin state of node \a idx (CLI).
@@ -428,6 +586,15 @@ unsigned tgc_table_unstick(tgc_table_t *table, unsigned wait_ms);
  * \retval KNOT_EACCES  Table mapped read-only.
  */
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
+
+/*!
+ * \brief Waits until knotd has taken in the admin states written so far
+ *        (CLI, after tgc_table_admin_set()).
+ *
+ * \retval KNOT_EOK       Taken in: answers follow them.
+ * \retval KNOT_ETIMEOUT  Not within \a timeout_ms (no live knotd?).
+ */
+int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms);
 
 /*!
  * \brief Size of a segment of \a role with \a node_count records.

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -452,6 +453,8 @@ enum {
 	CTR_DRAIN      = 3, /*!< Answers served by drained nodes only. */
 	CTR_TRUNCATED  = 4, /*!< Answers that did not fit (TC). */
 	CTR_MAPPED     = 5, /*!< Answers with NAT-mapped addresses. */
+	CTR_STALE_TABLE = 6, /*!< Answers given while the table's heartbeat
+	                      *   was stale. */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -465,6 +468,8 @@ enum {
 	TCTR_TCP        = 6, /*!< TCP retries after a truncated reply. */
 	TCTR_TRUNCATED  = 7, /*!< Answers that did not fit (TC). */
 	TCTR_MAPPED     = 8, /*!< Answers with NAT-mapped addresses. */
+	TCTR_STALE_TABLE = 9, /*!< Answers given while the cache's heartbeat
+	                       *   was stale. */
 };
 
 /*! \brief Index names of the upstream-error counter. */
@@ -503,8 +508,13 @@ typedef struct {
 	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
 	size_t client_count;         /*!< Number of nat-client ranges. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
-	tgc_table_t table;           /*!< Mapped segment (see table.h for who
-	                              *   writes which field). */
+	tgc_table_t table;           /*!< Private view of the segment (see
+	                              *   table.h for who writes which field). */
+	uint64_t token;              /*!< Writer token (immutable after load). */
+	uint32_t stale_after_ms;     /*!< Heartbeat age that makes the table
+	                              *   stale (immutable after load). */
+	_Atomic bool stale_logged;   /*!< A stale table was logged (workers:
+	                              *   exchange, relaxed). */
 	unsigned threads;            /*!< Number of worker states. */
 	tgc_policy_state_t *states;  /*!< Per worker: written and read only by
 	                              *   the worker with that thread_id. */
@@ -650,6 +660,35 @@ static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix)
 {
 	unsigned dflt = (addr->family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
 	return tgc_policy_client_key(addr, (prefix < dflt) ? prefix : dflt);
+}
+
+/*!
+ * \brief Notices a table whose checker or poller stopped beating: logs it
+ *        once at error level and counts the answer in \a counter. Answers
+ *        keep flowing from the last published states.
+ */
+static void table_watch(tgc_ctx_t *ctx, knotd_mod_t *mod, unsigned thr,
+                        int counter)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	uint64_t hb = atomic_load_explicit(&ctx->table.hdr->heartbeat_ms,
+	                                   memory_order_relaxed);
+	if (now > hb + ctx->stale_after_ms) {
+		knotd_mod_stats_incr(mod, thr, counter, 0, 1);
+		if (!atomic_exchange_explicit(&ctx->stale_logged, true,
+		                              memory_order_relaxed)) {
+			knotd_mod_log(mod, LOG_ERR, "segment %s: no heartbeat for "
+			              "%" PRIu64 " ms, answering from the last known "
+			              "states", ctx->table.name, now - hb);
+		}
+	} else if (atomic_load_explicit(&ctx->stale_logged, memory_order_relaxed) &&
+	           atomic_exchange_explicit(&ctx->stale_logged, false,
+	                                    memory_order_relaxed)) {
+		knotd_mod_log(mod, LOG_NOTICE, "segment %s: heartbeat back",
+		              ctx->table.name);
+	}
 }
 
 /*
@@ -817,10 +856,10 @@ static bool translator_cached(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
 	unsigned idx = (qtype == KNOT_RRTYPE_A) ? TGC_CACHE_A : TGC_CACHE_AAAA;
 
+	table_watch(ctx, mod, thr, TCTR_STALE_TABLE);
 	tgc_cache_snap_t snap;
 	if (tgc_table_cache_read(&ctx->table, idx, &snap, false) != KNOT_EOK) {
-		*state = translator_servfail(qdata, mod, thr);
-		return true;
+		return false; /* Busy beyond the read bound: forward instead. */
 	}
 	tgc_cache_state_t cs = tgc_forward_cache_state(&snap, tgc_table_now_ms(),
 	                                               ctx->fresh_ms,
@@ -923,6 +962,7 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	}
 
 	unsigned thr = qdata->params->thread_id % ctx->threads;
+	table_watch(ctx, mod, thr, CTR_STALE_TABLE);
 	int family = (qtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
 	tgc_addr_t client_addr;
 	unsigned client_prefix = 0;
@@ -1069,12 +1109,49 @@ static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt
 	}
 }
 
+/*! \brief Logs that another live knotd owns the segment, and what to do. */
+static void log_busy(knotd_mod_t *mod, const char *shm_name, pid_t pid)
+{
+	knotd_mod_log(mod, LOG_ERR, "'shm' segment %s is owned by another running "
+	              "process, pid %d (a second knotd with the same configuration?); "
+	              "not loading: give each knotd on this host its own 'shm'",
+	              shm_name, (int)pid);
+}
+
+/*!
+ * \brief Opens the instance's segment and turns it into the private view
+ *        that workers read (see table.h).
+ */
+static int table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, const char *shm_name,
+                      const tgc_table_spec_t *spec, tgc_table_origin_t *origin,
+                      const char **err)
+{
+	int ret = tgc_table_open(&ctx->table, shm_name, spec, origin, err);
+	if (ret == KNOT_EBUSY) {
+		log_busy(mod, shm_name, ctx->table.owner_pid);
+		return ret;
+	} else if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'shm' segment %s refused: %s (%s)",
+		              shm_name, *err ? *err : "", knot_strerror(ret));
+		return ret;
+	}
+	ret = tgc_table_view(&ctx->table);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'shm' segment %s unusable (%s)",
+		              shm_name, knot_strerror(ret));
+		tgc_table_close(&ctx->table);
+	}
+
+	return ret;
+}
+
 /*! \brief Frees a context (checker already stopped or never started). */
 static void ctx_free(tgc_ctx_t *ctx)
 {
 	if (ctx == NULL) {
 		return;
 	}
+	tgc_table_release(ctx->token);
 	tgc_table_close(&ctx->table);
 	free(ctx->name);
 	free(ctx->addrs);
@@ -1383,11 +1460,9 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	};
 	tgc_table_origin_t origin;
 	const char *err = NULL;
-	ret = tgc_table_open(&ctx->table, shm_name, &spec, &origin, &err);
+	ret = table_open(ctx, mod, shm_name, &spec, &origin, &err);
 	free(spec_nodes);
 	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'shm' segment %s refused: %s (%s)",
-		              shm_name, err ? err : "", knot_strerror(ret));
 		return ret;
 	}
 	knotd_mod_log(mod, (origin == TGC_TABLE_REPLACED) ? LOG_WARNING : LOG_INFO,
@@ -1557,10 +1632,8 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	};
 	tgc_table_origin_t origin;
 	const char *err = NULL;
-	ret = tgc_table_open(&ctx->table, shm_name, &spec, &origin, &err);
+	ret = table_open(ctx, mod, shm_name, &spec, &origin, &err);
 	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'shm' segment %s refused: %s (%s)",
-		              shm_name, err ? err : "", knot_strerror(ret));
 		goto nodes_done;
 	}
 	ctx->answer.table = &ctx->table;
@@ -1593,27 +1666,42 @@ static void poller_count(void *arg, const tgc_fwd_stats_t *stats)
 
 /*!
  * \brief Makes this instance the writer of its table: a previous instance
- *        (knotc reload loads us before unloading it) stops writing from now
- *        on. Also closes records left mid-write by a killed knotd.
+ *        of this knotd (knotc reload loads us before unloading it) stops
+ *        writing from now on; a segment owned by another live process is
+ *        refused; records left mid-write by a knotd that is gone are closed.
  *
- * \return The writer token for the checker or poller.
+ * \param[in] stale_ms  Heartbeat age after which workers call the table
+ *                      stale.
  */
-static uint64_t become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
+static int become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
+                         uint32_t stale_ms)
 {
 	uint64_t token = 0;
 	while (token == 0 && getrandom(&token, sizeof(token), 0) != sizeof(token)) {
 		token = seed ^ 0x5bd1e995ULL;
 	}
-	atomic_store(&ctx->table.hdr->writer, token);
-	atomic_store(&ctx->table.hdr->writer_pid, (uint64_t)getpid());
-
-	unsigned stuck = tgc_table_unstick(&ctx->table, 50);
+	unsigned stuck = 0;
+	int ret = tgc_table_claim(&ctx->table, token, &stuck);
+	if (ret == KNOT_EBUSY) {
+		log_busy(mod, ctx->table.name, ctx->table.owner_pid);
+		return ret;
+	} else if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "segment %s unusable (%s)",
+		              ctx->table.name, knot_strerror(ret));
+		return ret;
+	}
+	ctx->token = token;
+	ctx->stale_after_ms = stale_ms;
+	/* The view holds the heartbeat of the segment's previous writer:
+	 * ours starts now. */
+	atomic_store_explicit(&ctx->table.hdr->heartbeat_ms, tgc_table_now_ms(),
+	                      memory_order_relaxed);
 	if (stuck > 0) {
 		knotd_mod_log(mod, LOG_WARNING, "segment %s: closed %u records left "
 		              "open by a writer that died", ctx->table.name, stuck);
 	}
 
-	return token;
+	return KNOT_EOK;
 }
 
 /*! \brief Second half of the load of a translator: counters and poller. */
@@ -1629,16 +1717,20 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	    (ret = knotd_mod_stats_add(mod, "failover", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "tcp-retry", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK) {
 		return ret;
 	}
 
-	uint64_t token = become_writer(ctx, mod, seed);
+	ret = become_writer(ctx, mod, seed, 3 * ctx->interval_ms + ctx->budget_ms);
+	if (ret != KNOT_EOK) {
+		return ret;
+	}
 
 	ctx->log_on = true;
 	tgc_poller_conf_t pconf = {
 		.table = &ctx->table,
-		.writer_token = token,
+		.writer_token = ctx->token,
 		.fwd = &ctx->fwd,
 		.name = ctx->name,
 		.interval_ms = ctx->interval_ms,
@@ -1660,6 +1752,23 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	knotd_mod_ctx_set(mod, ctx);
 
 	return knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+}
+
+/*!
+ * \brief Stops what a load started (checker or poller, context): used by
+ *        unload and by a load that fails half-way. No log calls after the
+ *        log gate closes (knotd may have freed the zone name).
+ */
+static void tgcluster_stop(knotd_mod_t *mod, tgc_ctx_t *ctx)
+{
+	knotd_mod_ctx_set(mod, NULL);
+	pthread_mutex_lock(&ctx->log_lock);
+	ctx->log_on = false;
+	pthread_mutex_unlock(&ctx->log_lock);
+
+	tgc_checker_stop(ctx->checker);
+	tgc_poller_stop(ctx->poller);
+	ctx_free(ctx);
 }
 
 int tgcluster_load(knotd_mod_t *mod)
@@ -1699,10 +1808,7 @@ int tgcluster_load(knotd_mod_t *mod)
 	if (ctx->role == TGC_ROLE_TRANSLATOR) {
 		ret = translator_load(ctx, mod, seed);
 		if (ret != KNOT_EOK) {
-			ctx->log_on = false;
-			knotd_mod_ctx_set(mod, NULL);
-			tgc_poller_stop(ctx->poller);
-			ctx_free(ctx);
+			tgcluster_stop(mod, ctx);
 		}
 		return ret;
 	}
@@ -1713,30 +1819,29 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "transition", 2, transition_to_str)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "drain-only", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
 
-	uint64_t token = become_writer(ctx, mod, seed);
+	ret = become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
+	if (ret != KNOT_EOK) {
+		ctx_free(ctx);
+		return ret;
+	}
 	if (params.check == TGC_CHECK_NONE) {
 		/* No probes will ever correct states kept from an earlier
 		 * configuration that had them: start from unknown (= up). */
 		for (uint32_t i = 0; i < ctx->node_count; i++) {
-			tgc_node_rec_t *rec = &ctx->table.nodes[i];
-			if (tgc_table_write_begin(rec)) {
-				atomic_store(&rec->health, TGC_HEALTH_UNKNOWN);
-				atomic_store(&rec->consec_ok, 0);
-				atomic_store(&rec->consec_fail, 0);
-				tgc_table_write_end(&ctx->table, rec);
-			}
+			(void)tgc_table_node_reset(&ctx->table, i);
 		}
 	}
 
 	ctx->log_on = true;
 	tgc_checker_conf_t cconf = {
 		.table = &ctx->table,
-		.writer_token = token,
+		.writer_token = ctx->token,
 		.params = params,
 		.log = checker_log,
 		.event = checker_event,
@@ -1758,6 +1863,12 @@ int tgcluster_load(knotd_mod_t *mod)
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}
+	if (ret != KNOT_EOK) {
+		/* knotd does not unload a module whose load failed. */
+		knotd_mod_log(mod, LOG_ERR, "cannot register the query hooks (%s)",
+		              knot_strerror(ret));
+		tgcluster_stop(mod, ctx);
+	}
 
 	return ret;
 }
@@ -1771,13 +1882,7 @@ void tgcluster_unload(knotd_mod_t *mod)
 	}
 
 	/* knotd may already have freed the zone name: no logging from now. */
-	pthread_mutex_lock(&ctx->log_lock);
-	ctx->log_on = false;
-	pthread_mutex_unlock(&ctx->log_lock);
-
-	tgc_checker_stop(ctx->checker);
-	tgc_poller_stop(ctx->poller);
-	ctx_free(ctx);
+	tgcluster_stop(mod, ctx);
 }
 
 KNOTD_MOD_API(tgcluster, KNOTD_MOD_FLAG_SCOPE_ANY,

@@ -56,6 +56,8 @@
 #define SHM_DIR		"/dev/shm"
 /*! \brief Most candidates listed for an ambiguous argument. */
 #define CANDS_MAX	32
+/*! \brief How long set waits for knotd to take an admin change in, ms. */
+#define SET_WAIT_MS	2000
 /*! \brief Default and bounds of the watch interval, ms. */
 #define WATCH_DEFAULT_MS	1000
 #define WATCH_MIN_MS		10
@@ -452,6 +454,68 @@ static void explain_perm(const char *segment, bool writable)
 	       path, (pw != NULL) ? pw->pw_name : uid, (unsigned)(st.st_mode & 07777));
 }
 
+/*! \brief Effective uid of process \a pid (-1 if unknown). */
+static long proc_euid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		return -1;
+	}
+	long euid = -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long r, e;
+		if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+			euid = (long)e;
+			break;
+		}
+	}
+	fclose(f);
+
+	return euid;
+}
+
+/*! \brief Name of a user (or "uid N") into \a buf. */
+static const char *user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw != NULL) {
+		snprintf(buf, len, "%s", pw->pw_name);
+	} else {
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+	}
+	return buf;
+}
+
+/*!
+ * \brief Trust check: a segment whose writer is a live process is used only
+ *        if that process's user owns the segment file (a look-alike planted
+ *        by another user names the real knotd but cannot be owned by it).
+ *
+ * \return NULL if trusted, else the reason (in \a buf).
+ */
+static const char *untrusted(const tgc_table_t *table, char *buf, size_t len)
+{
+	uint64_t owner = atomic_load_explicit(&table->hdr->owner,
+	                                      memory_order_acquire);
+	if (!tgc_table_owner_alive(owner)) {
+		return NULL; /* Nobody serves it: shown as such, harmless. */
+	}
+	long euid = proc_euid(TGC_TABLE_OWNER_PID(owner));
+	if (euid >= 0 && (uid_t)euid == table->file_uid) {
+		return NULL;
+	}
+	char file_user[64], proc_user[64];
+	snprintf(buf, len, "segment %s is owned by %s, but its writer pid %d runs "
+	         "as %s: not a segment of that knotd, refusing to use it",
+	         table->name, user_name(table->file_uid, file_user, sizeof(file_user)),
+	         (int)TGC_TABLE_OWNER_PID(owner),
+	         (euid >= 0) ? user_name((uid_t)euid, proc_user, sizeof(proc_user)) :
+	                       "an unknown user");
+	return buf;
+}
+
 /*!
  * \brief Attaches to a segment, reporting errors.
  *
@@ -479,7 +543,17 @@ static int open_table(const char *segment, bool writable, tgc_table_t *table,
 	const char *err = NULL;
 	int ret = tgc_table_attach(table, segment, writable, &err);
 	if (ret == KNOT_EOK) {
-		return -1;
+		if (untrusted(table, msg, sizeof(msg)) == NULL) {
+			return -1;
+		}
+		tgc_table_close(table);
+		if (why != NULL) {
+			snprintf(why, why_len, "%s", msg);
+		}
+		if (!quiet) {
+			errorf("%s", msg);
+		}
+		return TGC_CTL_EXIT_PERM;
 	}
 
 	switch (ret) {
@@ -591,6 +665,12 @@ static int cmd_list(const args_t *args)
 			continue;
 		} else if (r != KNOT_EOK) {
 			e->error = attach_error(r);
+			continue;
+		}
+		char why[16];
+		if (untrusted(&table, why, sizeof(why)) != NULL) {
+			e->error = "untrusted: not owned by its writer's user";
+			tgc_table_close(&table);
 			continue;
 		}
 		if (tgc_ctl_status_load(&sts[i], &table, now) == KNOT_EOK) {
@@ -780,6 +860,12 @@ static int cmd_set(const args_t *args)
 			        "is stale (knotd not running?); the state is stored in "
 			        "the segment and applies when knotd serves it\n",
 			        seg);
+		} else if (ret == TGC_CTL_EXIT_OK &&
+		           tgc_table_admin_wait(&table, SET_WAIT_MS) != KNOT_EOK) {
+			/* knotd copies admin states in every 200 ms. */
+			fprintf(stderr, PROGRAM ": warning: knotd has not taken the "
+			        "change in within %u ms; it is stored in the segment "
+			        "and applies when knotd reads it\n", SET_WAIT_MS);
 		}
 		if (fflush(stdout) != 0) {
 			ret = TGC_CTL_EXIT_FAIL;

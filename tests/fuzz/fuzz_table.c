@@ -130,8 +130,16 @@ static void cli_reads(void)
 	}
 }
 
-static void module_open(void)
+static void module_open(const uint8_t *data, size_t size)
 {
+	/* A valid image naming another live process as its owner is refused. */
+	uint64_t owner = 0;
+	size_t off = offsetof(tgc_table_hdr_t, owner);
+	if (size >= off + sizeof(owner)) {
+		memcpy(&owner, data + off, sizeof(owner));
+	}
+	bool foreign = owner != 0 && owner != tgc_table_owner_self() &&
+	               tgc_table_owner_alive(owner);
 	tgc_table_node_t nodes[3];
 	memset(nodes, 0, sizeof(nodes));
 	FUZZ_ASSERT(tgc_addr_parse("10.10.10.100", &nodes[0].addr) == KNOT_EOK);
@@ -150,6 +158,11 @@ static void module_open(void)
 	tgc_table_origin_t origin;
 	const char *err = NULL;
 	int ret = tgc_table_open(&t, seg_name, &spec, &origin, &err);
+	if (ret == KNOT_EBUSY) {
+		FUZZ_ASSERT(foreign && t.hdr == NULL);
+		(void)tgc_table_unlink(seg_name);
+		return;
+	}
 	FUZZ_ASSERT(ret == KNOT_EOK);
 	/* Whatever it found, the mapping now describes exactly our nodes. */
 	FUZZ_ASSERT(t.hdr->node_count == 3 && t.hdr->role == TGC_ROLE_LB);
@@ -159,7 +172,19 @@ static void module_open(void)
 		tgc_table_node_read(&t, i, &snap);
 		FUZZ_ASSERT(tgc_addr_equal(&snap.addr, &nodes[i].addr));
 	}
+	/* As a module instance: private view, claim, one exchange. */
+	FUZZ_ASSERT(tgc_table_view(&t) == KNOT_EOK);
+	FUZZ_ASSERT(tgc_table_claim(&t, 0x1234, NULL) == KNOT_EOK);
+	tgc_table_sync_t ev;
+	tgc_table_sync(&t, 0x1234, &ev);
+	FUZZ_ASSERT(ev.writer && !ev.dropped);
+	for (uint32_t i = 0; i < 3; i++) {
+		tgc_node_snap_t snap;
+		tgc_table_node_read(&t, i, &snap);
+		FUZZ_ASSERT(tgc_addr_equal(&snap.addr, &nodes[i].addr));
+	}
 	tgc_table_close(&t);
+	tgc_table_release(0x1234);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -175,14 +200,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The module replaces an invalid segment of ours. */
 		if (size > 0 && (data[0] & 1)) {
 			write_segment(data, size);
-			module_open();
+			module_open(data, size);
 			shm_unlink(seg_name);
 		}
 		return 0;
 	}
 	write_segment(data, size);
 	cli_reads();
-	module_open();
+	module_open(data, size);
 	shm_unlink(seg_name);
 	return 0;
 }

@@ -175,7 +175,7 @@ def segment(role=1, nodes=(), cache=None):
     count = len(nodes)
     size = HDR_SIZE + count * REC_SIZE + (2 * CACHE_REC_SIZE if role == 2 else 0)
     b = bytearray(size)
-    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, 1, size, HDR_SIZE, REC_SIZE,
+    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, 2, size, HDR_SIZE, REC_SIZE,
                      count, role)
     struct.pack_into("<Q", b, 32, 1700000000000)
     b[40:40 + 20] = b"internet.intern.netz"

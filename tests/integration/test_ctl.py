@@ -200,6 +200,10 @@ class CtlLb(CtlCase):
         served = set()
         for _ in range(10):
             served.update(self.answers())
+        # Answer counts reach the segment with the next admin tick (200 ms).
+        wait_until(lambda: self.status(self.segment)["nodes"][0]["answers"] -
+                   before["nodes"][0]["answers"] >= 10, 3,
+                   what="answer counts folded into the segment")
         after = self.status(self.segment)
 
         self.assertEqual(after["segment"], self.segment)
@@ -316,7 +320,7 @@ class CtlLb(CtlCase):
         p = self.ctl_ok("--help")
         self.assertIn("Usage:", p.stdout)
         p = self.ctl_ok("--version")
-        self.assertIn("segment layout version 1", p.stdout)
+        self.assertIn("segment layout version %d" % tgc.TABLE_VERSION, p.stdout)
 
     def test_permission_denied_for_other_user(self):
         if os.geteuid() != 0:
@@ -360,10 +364,11 @@ class CtlLb(CtlCase):
             good = bytearray(f.read())
 
         other = bytearray(good)
-        struct.pack_into("<I", other, tgc.H_VERSION, 2)
+        struct.pack_into("<I", other, tgc.H_VERSION, tgc.TABLE_VERSION + 1)
         name = self.fake_segment(other)
         self.ctl_fails(EXIT_VERSION, "status", name, stderr_has=(
-            "segment layout version 2, this tgclusterctl understands 1",))
+            "segment layout version %d, this tgclusterctl understands %d"
+            % (tgc.TABLE_VERSION + 1, tgc.TABLE_VERSION),))
         self.ctl_fails(EXIT_VERSION, "set", name, "0", "drain")
 
         bad_magic = bytearray(good)
@@ -376,7 +381,7 @@ class CtlLb(CtlCase):
         # list reports them and goes on.
         p = self.ctl_ok("list")
         self.assertIn(name, p.stdout)
-        self.assertIn("layout version 2", p.stdout)
+        self.assertIn("layout version %d" % (tgc.TABLE_VERSION + 1), p.stdout)
 
 
 class CtlMisc(CtlCase):

@@ -231,7 +231,7 @@ class Faults(tgc.TgcTestCase):
     def test_wrong_version_segment_is_recreated(self):
         shm = tgc.unique("faults-version")
         k, addrs, log = self._segment_case(
-            shm, lambda p: plant(p, segment_image([EVIL, EVIL], version=2)))
+            shm, lambda p: plant(p, segment_image([EVIL, EVIL], version=tgc.TABLE_VERSION + 1)))
         self.assert_recreated(k, addrs, tgc.shm_path(shm), log,
                               "unsupported layout version")
 
@@ -519,6 +519,220 @@ class Faults(tgc.TgcTestCase):
                                  "answer records for opcode %d" % opcode)
         self.assert_up(k, addrs)
         self.assertEqual(k.stop(), 0)
+
+
+class SharedSegment(tgc.TgcTestCase):
+    """One live writer per segment, and a segment that changes under knotd
+    (truncated, re-moded, forged by another user) never crashes it nor
+    steers it."""
+
+    INTERVAL, TIMEOUT, FALL = 300, 200, 2
+    # The module's answers override the zone's static A record; the static
+    # record answers when the module is not loaded (fail-safe).
+    STATIC = "127.0.0.200"
+
+    def lb_conf(self, nodes, shm):
+        return {ZONE: {"node": [x.spec for x in nodes], "policy": "ordered",
+                       "shm": shm, "check-interval": self.INTERVAL,
+                       "check-timeout": self.TIMEOUT,
+                       "check-fall": self.FALL}}
+
+    def records(self):
+        return tgc.DEFAULT_RECORDS + ["@ A " + self.STATIC]
+
+    def test_second_knotd_same_config_refused_first_keeps_working(self):
+        n = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp")])
+        addrs = [x.addr for x in n]
+        shm = tgc.unique("faults-two")
+        self.addCleanup(tgc.unlink_segment, shm)
+        k1 = self.knotd(self.lb_conf(n, shm), records=self.records())
+        seg = k1.shm()
+        wait_until(lambda: seg.health() == ["up", "up"], 5, what="all up")
+        self.assertEqual(query(k1.port, APEX).addrs, addrs,
+                         "module answers override the static A record")
+
+        # The same configuration on the same host: refused, with the pid
+        # of the owner and what to change; the zone answers its static A.
+        k2 = self.knotd(self.lb_conf(n, shm), records=self.records())
+        log2 = k2.log_text()
+        self.assertIn("owned by another running process, pid %d" % k1.pid, log2)
+        self.assertIn("give each knotd on this host its own 'shm'", log2)
+        self.assertEqual(query(k2.port, APEX).addrs, [self.STATIC],
+                         "fail-safe: static A record without the module")
+        hdr = seg.header()
+        self.assertEqual(hdr["owner_pid"], k1.pid)
+        self.assertStays(lambda: time.time() * 1000 - seg.header()["heartbeat_ms"]
+                         < 1000, 1.0, what="first knotd's heartbeat")
+
+        # Stop the second: the first still drops a killed node in time.
+        k2.stop()
+        bound = (self.INTERVAL * self.FALL + self.TIMEOUT + self.INTERVAL) / 1000
+        t0 = time.monotonic()
+        n[0].stop()
+        # Generous deadline on a loaded machine; the time is reported.
+        wait_until(lambda: query(k1.port, APEX).addrs == [addrs[1]],
+                   3 * bound + 2, interval=0.02, what="killed node dropped")
+        tgc.log("killed node dropped after %.2f s (bound %.2f s)"
+                % (time.monotonic() - t0, bound))
+        self.assertNotIn("no heartbeat", k1.log_text())
+
+        # The other way round: once the first knotd is gone, a reload of
+        # the second loads the module on the kept segment.
+        k2.start()
+        self.assertEqual(query(k2.port, APEX).addrs, [self.STATIC])
+        k1.stop()
+        mark = k2.log_mark()
+        k2.reload()
+        wait_until(lambda: query(k2.port, APEX).addrs == [addrs[1]], 5,
+                   what="second knotd serves the segment after the first stopped")
+        self.assertIn("reused, states kept", k2.log_since(mark))
+        wait_until(lambda: seg.header()["owner_pid"] == k2.pid, 2)
+
+    def _running(self):
+        n = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp")])
+        shm = tgc.unique("faults-live")
+        self.addCleanup(tgc.unlink_segment, shm)
+        k = self.knotd(self.lb_conf(n, shm), records=self.records())
+        seg = k.shm()
+        wait_until(lambda: seg.health() == ["up", "up"], 5, what="all up")
+        return k, n, seg
+
+    def _keeps_answering(self, k, n, seg, mark):
+        addrs = [x.addr for x in n]
+        for _ in range(50):
+            self.assertEqual(query(k.port, APEX).addrs, addrs)
+        self.assertTrue(k.alive(), "knotd died")
+        # Still health-checking from its own copy: a killed node leaves.
+        n[0].stop()
+        wait_until(lambda: query(k.port, APEX).addrs == [addrs[1]], 5,
+                   what="killed node dropped without the segment")
+        self.assertTrue(k.alive(), "knotd died")
+        # knotc reload recreates a trusted segment.
+        k.reload()
+        wait_until(lambda: seg.exists() and
+                   os.stat(seg.path).st_size == tgc.HDR_SIZE + 2 * tgc.REC_SIZE and
+                   seg.health()[0] == "down", 5, what="segment recreated")
+        st = os.stat(seg.path)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+
+    def test_truncated_segment_never_crashes(self):
+        for size in (0, tgc.HDR_SIZE):
+            with self.subTest(size=size):
+                k, n, seg = self._running()
+                mark = k.log_mark()
+                os.truncate(seg.path, size)
+                wait_until(lambda: "segment's size changed" in k.log_since(mark),
+                           3, what="truncation noticed")
+                self._keeps_answering(k, n, seg, mark)
+                k.cleanup()
+                for x in n:
+                    x.close()
+
+    def test_segment_made_world_writable_is_dropped(self):
+        k, n, seg = self._running()
+        addrs = [x.addr for x in n]
+        mark = k.log_mark()
+        os.chmod(seg.path, 0o666)
+        wait_until(lambda: "accessible to other users" in k.log_since(mark), 3,
+                   what="mode change noticed")
+        # Whatever another user now writes is not taken in.
+        seg.set_admin(0, "down", wait=False)
+        seg.set_admin(1, "down", wait=False)
+        self.assertStays(lambda: query(k.port, APEX).addrs == addrs, 1.0,
+                         what="answers ignore the dropped segment")
+        self._keeps_answering(k, n, seg, mark)
+
+    @staticmethod
+    def owner_word(pid):
+        """The owner word of process \\a pid (table.h TGC_TABLE_OWNER)."""
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[19]) << 22) | pid
+
+    @staticmethod
+    def poke_header(seg, **fields):
+        offsets = {"writer": 640, "heartbeat_ms": tgc.H_HEARTBEAT,
+                   "owner": tgc.H_OWNER}
+        fd = os.open(seg.path, os.O_RDWR)
+        try:
+            m = mmap.mmap(fd, tgc.HDR_SIZE)
+            try:
+                for name, value in fields.items():
+                    struct.pack_into("<Q", m, offsets[name], value)
+            finally:
+                m.close()
+        finally:
+            os.close(fd)
+
+    def test_lost_token_stale_then_taken_back(self):
+        """Another process takes the segment and stops beating: queries
+        notice the stale table (logged once, counted) and keep flowing; once
+        that process is gone knotd takes the table back within two check
+        intervals."""
+        k, n, seg = self._running()
+        addrs = [x.addr for x in n]
+        mark = k.log_mark()
+        self.poke_header(seg, owner=self.owner_word(os.getpid()),
+                         writer=0x5eed, heartbeat_ms=int(time.time() * 1000) - 10000)
+        wait_until(lambda: "no heartbeat for" in
+                   (query(k.port, APEX) and k.log_since(mark)), 3,
+                   what="stale table noticed by a query")
+        for _ in range(20):
+            self.assertEqual(query(k.port, APEX).addrs, addrs)
+        self.assertEqual(k.log_since(mark).count("no heartbeat for"), 1,
+                         "stale table logged more than once")
+        self.assertIn("error:", [l for l in k.log_since(mark).splitlines()
+                                 if "no heartbeat for" in l][0])
+        self.assertGreaterEqual(tgc.stat_sum(k.zone_stats(), "stale-table"), 20)
+
+        # The thief is gone: taken back within two check intervals.
+        p = subprocess.Popen(["sleep", "30"])
+        dead = self.owner_word(p.pid)
+        p.kill()
+        p.wait()
+        t0 = time.monotonic()
+        self.poke_header(seg, owner=dead)
+        wait_until(lambda: "took the writer role back from pid %d" % p.pid
+                   in k.log_since(mark), 2 * self.INTERVAL / 1000 + 2,
+                   what="writer role taken back")
+        tgc.log("taken back after %.2f s" % (time.monotonic() - t0))
+        wait_until(lambda: seg.header()["owner_pid"] == k.pid, 2)
+        wait_until(lambda: query(k.port, APEX) and
+                   "heartbeat back" in k.log_since(mark), 3)
+        # And it checks again: a killed node leaves.
+        n[0].stop()
+        wait_until(lambda: query(k.port, APEX).addrs == [addrs[1]], 5,
+                   what="killed node dropped after the retake")
+
+    def test_forged_segment_refused_by_ctl(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to plant a segment owned by another user")
+        k, n, seg = self._running()
+        real = seg.header()
+        forged = tgc.unique("faults-forged")
+        path = tgc.shm_path(forged)
+        self.addCleanup(tgc.unlink_segment, forged)
+        # The layout of table.h, the real knotd's pid and owner word and a
+        # fresh heartbeat, planted by another user.
+        image = bytearray(segment_image([n[0].addr, n[1].addr]))
+        struct.pack_into("<QQ", image, 640, 1, k.pid)
+        struct.pack_into("<Q", image, tgc.H_HEARTBEAT, int(time.time() * 1000))
+        struct.pack_into("<Q", image, tgc.H_OWNER, real["owner"])
+        plant(path, bytes(image), uid=NOBODY)
+        for args in (("set", forged, n[0].addr, "drain"), ("status", forged)):
+            rc, out = ctl(*args)
+            self.assertNotEqual(rc, 0, "%s accepted: %s" % (args, out))
+            self.assertIn("is owned by", out)
+            self.assertIn("writer pid %d" % k.pid, out)
+            self.assertNotIn("auto -> drain", out)
+        rc, out = ctl("list")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, forged + r".*untrusted")
+        # The real segment is still usable.
+        rc, out = ctl("set", os.path.basename(seg.path), n[0].addr, "drain")
+        self.assertEqual(rc, 0, out)
+        wait_until(lambda: query(k.port, APEX).addrs == [n[1].addr], 2,
+                   what="drain through the real segment")
 
 
 if __name__ == "__main__":

@@ -370,6 +370,9 @@ class Translator(tgc.TgcTestCase):
         lb2.start()
         self.wait_addrs(tr, MAPPED, timeout=5)
         self.assertEqual(query(tr.port, APEX).ttls, [5])
+        # The poll logs the recovery after it stored both answers (A, AAAA).
+        wait_until(lambda: "upstream answers for %s again" % APEX in
+                   tr.log_since(mark), 2, what="recovery logged")
         log = tr.log_since(mark)
         self.assertEqual(log.count("no upstream answers for"), 1, log)
         self.assertEqual(log.count("within stale-limit"), 1, log)
@@ -377,6 +380,45 @@ class Translator(tgc.TgcTestCase):
         st = stats(tr)
         self.assertGreater(tgc.stat_sum(st, "upstream-error"), 0, st)
         self.assertGreater(tgc.stat_sum(st, "mapped"), 0, st)
+
+    def test_restart_after_kill_inside_cache_write(self):
+        """knotd killed inside a cache write leaves the cache record's
+        seqlock odd. The restarted translator closes it (its writer is gone)
+        and answers at once from the kept cache: no SERVFAIL storm, no
+        worker spinning."""
+        lb1 = self.lb()
+        tr = self.translator([lb1])
+        self.wait_addrs(tr, MAPPED)
+        seg = tr.shm()
+        tr.proc.kill()
+        tr.proc.wait(10)
+        tr.stop()
+        # What a crash between the start and the end of a cache write
+        # leaves: both cache records (A, AAAA) odd.
+        with open(seg.path, "r+b") as f:
+            b = bytearray(f.read())
+            cache_off, = struct.unpack_from("<I", b, 672)
+            cache_rec_size, = struct.unpack_from("<I", b, 680)
+            for i in range(2):
+                o = cache_off + i * cache_rec_size
+                seq, = struct.unpack_from("<I", b, o)
+                struct.pack_into("<I", b, o, seq | 1)
+            f.seek(0)
+            f.write(b)
+        lb1.stop()          # no fresh poll can hide a stuck cached answer
+        mark = tr.log_mark()
+        t0 = time.monotonic()
+        start_translator(tr)
+        answers = []
+        while time.monotonic() - t0 < 1.0:
+            answers.append(query(tr.port, APEX, timeout=1.0))
+        ok = [a for a in answers if a.rcode == dns.rcode.NOERROR and
+              a.addrs == MAPPED]
+        fails = [a for a in answers if a.rcode == dns.rcode.SERVFAIL]
+        self.assertTrue(ok, "no answer from the kept cache within 1 s")
+        self.assertEqual(fails, [], "SERVFAIL after the restart")
+        self.assertRegex(tr.log_since(mark), r"closed 2 records? left open")
+        self.assertEqual(tgc.stat_sum(stats(tr), "servfail"), 0)
 
     def test_other_names(self):
         lb1 = self.lb()

@@ -554,12 +554,14 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # --------------------------------------------------------------------------
 
 TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 HDR_SIZE = 1024
 REC_SIZE = 128
 # Header offsets.
 H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
 H_GENERATION = 656
+H_HEARTBEAT = 664
+H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
 # Record offsets.
 R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
 R_CONSEC = 44
@@ -604,13 +606,18 @@ class Segment:
         magic, version, size, hdr_size, rec_size, count = struct.unpack_from(
             "<IIQIII", b, 0)
         if magic != TABLE_MAGIC or version != TABLE_VERSION:
-            raise ValueError("not a tgcluster v1 segment: %s" % self.path)
+            raise ValueError("not a tgcluster v%d segment: %s"
+                             % (TABLE_VERSION, self.path))
         if hdr_size != HDR_SIZE or rec_size != REC_SIZE:
             raise ValueError("layout mismatch: hdr %d rec %d" % (hdr_size, rec_size))
         if size != len(b) or size != HDR_SIZE + count * REC_SIZE:
             raise ValueError("size mismatch in %s" % self.path)
         generation, = struct.unpack_from("<Q", b, H_GENERATION)
-        return {"size": size, "count": count, "generation": generation}
+        heartbeat, = struct.unpack_from("<Q", b, H_HEARTBEAT)
+        owner, ack = struct.unpack_from("<QQ", b, H_OWNER)
+        return {"size": size, "count": count, "generation": generation,
+                "heartbeat_ms": heartbeat, "owner": owner,
+                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack}
 
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
@@ -642,9 +649,10 @@ class Segment:
     def health(self):
         return [n["health"] for n in self.nodes()]
 
-    def set_admin(self, idx, state):
-        """Writes the admin byte of node \\a idx (what tgclusterctl set does)
-        and bumps the header generation."""
+    def set_admin(self, idx, state, wait=True):
+        """Writes the admin byte of node \\a idx and bumps the header
+        generation; then, like tgclusterctl set, waits until knotd has taken
+        the change in (header admin_ack), if a knotd serves the segment."""
         value = ADMIN[state] if isinstance(state, str) else int(state)
         count = self.header()["count"]
         if not 0 <= idx < count:
@@ -660,6 +668,10 @@ class Segment:
                 m.close()
         finally:
             os.close(fd)
+        hdr = self.header()
+        if wait and time.time() * 1000 - hdr["heartbeat_ms"] < 3000:
+            wait_until(lambda: self.header()["admin_ack"] >= gen + 1, 5,
+                       what="knotd took the admin change in")
 
 
 def unlink_segment(name):

@@ -534,7 +534,10 @@ static void fx_open(uint64_t writer)
 	int ret = tgc_table_open(&fx.table, fx.name, &spec, NULL, &err);
 	ck_assert_msg(ret == KNOT_EOK, "tgc_table_open: %s (%s)",
 	              knot_strerror(ret), err ? err : "");
-	atomic_store(&fx.table.hdr->writer, writer);
+	/* This process owns the segment and the writer token is that of a
+	 * live instance of it (another instance only takes over a token whose
+	 * instance is gone). */
+	ck_assert_int_eq(tgc_table_claim(&fx.table, writer, NULL), KNOT_EOK);
 	fx.rec.table = &fx.table;
 }
 
