@@ -12,6 +12,7 @@ PKGS=(
 	socat iproute2 procps util-linux
 	valgrind
 	unbound knot-resolver bind9 nftables
+	prometheus
 )
 
 missing=()
