@@ -338,5 +338,37 @@ class KnotUser(OpsCase):
         self.assertEqual(k.stop(), 0)
 
 
+class ExampleZone(OpsCase):
+    """contrib/internet.intern.netz.zone: loads, its static records answer
+    without the module and are overridden by the module's answers. The
+    nodes are data only (check: none, never contacted)."""
+
+    ZONE = "internet.intern.netz"
+    NODES = ["10.10.10.100", "10.10.10.101", "10.10.10.102"]
+
+    def serve(self, items):
+        k = self.knotd({self.ZONE: items}, start=False)
+        shutil.copy(os.path.join(tgc.REPO, "contrib", self.ZONE + ".zone"),
+                    os.path.join(k.dir, self.ZONE + ".zone"))
+        return k.start()
+
+    def test_static_records_then_module_answers(self):
+        plain = self.serve(None)
+        a = query(plain.port, self.ZONE + ".")
+        self.assertEqual(sorted(a.addrs), self.NODES)
+        self.assertEqual(a.ttls, [5])
+
+        k = self.serve({"node": self.NODES, "check": "none",
+                        "policy": "ordered"})
+        seg = os.path.basename(k.shm().path)
+        self.assertEqual(query(k.port, self.ZONE + ".").addrs, self.NODES)
+        self.ctl_ok("set", seg, "10.10.10.101", "down")
+        self.assertEqual(query(k.port, self.ZONE + ".").addrs,
+                         ["10.10.10.100", "10.10.10.102"])
+        # Other names of the zone come from the file.
+        self.assertEqual(query(k.port, "ns2." + self.ZONE + ".").addrs,
+                         ["10.10.10.101"])
+
+
 if __name__ == "__main__":
     tgc.main()
