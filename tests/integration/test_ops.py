@@ -202,6 +202,26 @@ class Metrics(OpsCase):
         self.assertEqual(p.stdout, "")
 
 
+class Usage(OpsCase):
+
+    def test_option_and_argument_errors(self):
+        for args, needle in ((("list", "--output", "x"), "--output applies to 'metrics' only"),
+                             (("status", "--dry-run"), "--dry-run applies to 'prune' only"),
+                             (("metrics", "--output", ""), "--output needs a file name"),
+                             (("metrics", "a", "b"), "takes at most an INSTANCE"),
+                             (("metrics", "--json"), "--json applies to")):
+            p = ctl(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(needle, p.stderr)
+            self.assertEqual(p.stdout, "")
+        out = tempfile.mkdtemp(prefix="tgc-metrics-dir-")
+        self.addCleanup(shutil.rmtree, out, True)
+        p = ctl("metrics", "--output", out + "/")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("names a directory", p.stderr)
+        self.assertEqual(os.listdir(out), [])
+
+
 class Leftovers(OpsCase):
     """A stopped knotd's segment next to the live one of the same zone."""
 
