@@ -323,6 +323,8 @@ static const char *seg_kind(const char *segment)
 	return tgc_ctl_path_kind(path);
 }
 
+static const char *untrusted(const tgc_table_t *table, char *buf, size_t len);
+
 /*! \brief Lists the segments in SHM_DIR and reads their zones. */
 static int segs_scan(seg_list_t *list)
 {
@@ -365,8 +367,12 @@ static int segs_scan(seg_list_t *list)
 		if (tgc_table_attach(&table, seg->segment, false, NULL) == KNOT_EOK) {
 			snprintf(seg->zone, sizeof(seg->zone), "%s", table.hdr->zone);
 			seg->readable = true;
+			/* Live: owned by a running process whose user owns the
+			 * file (a look-alike never counts as the live one). */
+			char why[16];
 			seg->live = tgc_table_owner_alive(atomic_load_explicit(
-				&table.hdr->owner, memory_order_acquire));
+				&table.hdr->owner, memory_order_acquire)) &&
+				untrusted(&table, why, sizeof(why)) == NULL;
 			tgc_table_close(&table);
 		} else {
 			list->unreadable++;

@@ -250,6 +250,20 @@ class Leftovers(OpsCase):
         # The zone names the live segment: status and set use it.
         self.assertEqual(json.loads(self.ctl_ok("status", zone, "--json")
                                     .stdout)["segment"], new_seg)
+        # A look-alike of the live segment planted by another user (it
+        # names the running knotd as its writer) is not a live candidate.
+        forged = tgc.unique("tgcluster.ops-forged")
+        self.addCleanup(tgc.unlink_segment, forged)
+        with open(new.shm().path, "rb") as f:
+            image = f.read()
+        fd = os.open(os.path.join(tgc.SHM_DIR, forged),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, image)
+        os.fchown(fd, 65534, 65534)
+        os.close(fd)
+        segs = {s["segment"]: s for s in
+                json.loads(self.ctl_ok("list", "--json").stdout)["segments"]}
+        self.assertIn("untrusted", segs[forged]["error"])
         p = self.ctl_ok("set", zone, n[0].addr, "drain")
         self.assertIn(new_seg + ": node 0", p.stdout)
         self.assertEqual(query(new.port, zone + ".").addrs, [n[1].addr])
