@@ -1142,7 +1142,7 @@ static int cmd_prune(const args_t *args)
 		if (owner == 0 && created + PRUNE_FRESH_MS > now) {
 			printf("%s: left alone: created %" PRIu64 " ms ago and not "
 			       "owned yet\n", seg, now - created);
-			kept++;
+			failed++;
 			continue;
 		}
 		char who[48];

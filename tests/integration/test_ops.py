@@ -305,6 +305,85 @@ class Leftovers(OpsCase):
                                     .stdout)["segment"], new_seg)
 
 
+class OneLiveSegment(OpsCase):
+    """INSTANCE omitted on a host with a leftover next to the one live
+    segment: status and set use the live one. knotd and tgclusterctl run
+    in a mount namespace of their own with an empty /dev/shm, so that no
+    other test's segment is on this "host"."""
+
+    def test_instance_omitted_picks_the_live_segment(self):
+        zone = tgc.unique("ops-o") + ".test"
+        n = self.nodes([("127.0.0.71", "tcp"), ("127.0.0.72", "tcp")])
+        # unshare without --fork and sh's exec keep knotd's pid.
+        prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  "mount -t tmpfs -o mode=1777 tgc-shm /dev/shm && exec \"$@\"",
+                  "sh"]
+        one, left = tgc.unique("ops-one"), tgc.unique("ops-left")
+        seg_one, seg_left = "tgcluster." + one, "tgcluster." + left
+        k = self.lb(zone, n, shm=one, prefix=prefix)
+        inside = ["nsenter", "--target", str(k.pid), "--mount"]
+
+        def ctl_in(*args):
+            return ctl(*args, prefix=inside)
+
+        wait_until(lambda: ctl_in("status").returncode == 0, 5,
+                   what="segment in the namespace")
+        # A leftover: a copy of the segment whose owner is gone (owner
+        # word zeroed), made inside the namespace.
+        script = ("d = bytearray(open('/dev/shm/%s', 'rb').read()); "
+                  "d[%d:%d] = bytes(8); open('/dev/shm/%s', 'wb').write(d)"
+                  % (seg_one, tgc.H_OWNER, tgc.H_OWNER + 8, seg_left))
+        p = subprocess.run(inside + [sys.executable, "-c", script],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(tgc.SHM_DIR, seg_left)))
+
+        p = ctl_in("list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = {line.split()[0]: line for line in p.stdout.splitlines()[1:]}
+        self.assertEqual(sorted(rows), sorted([seg_left, seg_one]))
+        self.assertIn("no live writer", rows[seg_left])
+
+        p = ctl_in("status", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["segment"], seg_one)
+        p = ctl_in("set", n[0].addr, "drain")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(seg_one + ": node 0", p.stdout)
+        self.assertEqual(query(k.port, zone + ".").addrs, [n[1].addr])
+
+        # Never owned and just created: knotd may be creating it.
+        p = ctl_in("prune", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(seg_left + ": left alone: created ", p.stdout)
+        self.assertIn("0 to remove, 1 kept (live writer), 1 left alone",
+                      p.stdout)
+        # Owned by a process that has exited: a leftover.
+        script = ("import subprocess; c = subprocess.Popen(['true']); "
+                  "st = open('/proc/%d/stat' % c.pid).read(); c.wait(); "
+                  "start = int(st.rsplit(')', 1)[1].split()[19]); "
+                  "f = open('/dev/shm/{1}', 'r+b'); "
+                  "f.seek({0}); f.write(((start << 22) | c.pid)"
+                  ".to_bytes(8, 'little'))".format(tgc.H_OWNER, seg_left))
+        p = subprocess.run(inside + [sys.executable, "-c", script],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        p = ctl_in("prune", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"%s: would remove \(zone %s, knotd pid "
+                         r"\d+ gone\)" % (re.escape(seg_left), re.escape(zone)))
+        self.assertIn("1 to remove, 1 kept (live writer), 0 left alone",
+                      p.stdout)
+        p = ctl_in("prune")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = ctl_in("list")
+        self.assertNotIn(seg_left, p.stdout)
+        self.assertIn(seg_one, p.stdout)
+        self.assertEqual(k.stop(), 0)
+
+
 class KnotUser(OpsCase):
     """knotd as the stock knot.service runs it: user knot, NoNewPrivileges
     (no systemd as PID 1 here: setpriv sets the same no_new_privs bit)."""
