@@ -14,6 +14,7 @@ PKGS=(
 	unbound knot-resolver bind9 nftables
 	debhelper dpkg-dev lintian python3-docutils man-db
 	tigervnc-standalone-server tigervnc-tools
+	prometheus
 )
 
 missing=()

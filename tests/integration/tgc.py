@@ -946,7 +946,7 @@ class Knotd:
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
-                 module=None, workers=2, name=None):
+                 module=None, workers=2, name=None, prefix=None):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -959,6 +959,9 @@ class Knotd:
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
+        # Command run in front of knotd, which it must exec (same pid),
+        # e.g. setpriv to run knotd as another user.
+        self.prefix = list(prefix or [])
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -1064,7 +1067,7 @@ class Knotd:
     def start(self, wait=True, timeout=10.0):
         assert self.proc is None, "already running"
         self._log_fd = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([KNOTD, "-c", self.conf],
+        self.proc = subprocess.Popen(self.prefix + [KNOTD, "-c", self.conf],
                                      stdin=subprocess.DEVNULL, env=_child_env(),
                                      stdout=self._log_fd, stderr=self._log_fd)
         _children[self.proc.pid] = self.proc
