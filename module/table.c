@@ -1271,6 +1271,7 @@ struct tgc_table_seg {
 	bool pub_all;             /*!< Publish everything at the next sync. */
 	uint64_t *folded;         /*!< Per node: view answers already added
 	                           *   to the segment. */
+	uint64_t folded_all_down; /*!< View all-down answers already added. */
 };
 
 /*! \brief Relaxed copy of 64-bit words (seqlock-protected areas). */
@@ -1474,6 +1475,7 @@ int tgc_table_view(tgc_table_t *table)
 	for (uint32_t i = 0; i < count; i++) {
 		seg->folded[i] = LOAD(vrecs[i].answers);
 	}
+	seg->folded_all_down = LOAD(((tgc_table_hdr_t *)mem)->all_down_answers);
 
 	table->seg = seg;
 	table->hdr = (tgc_table_hdr_t *)mem;
@@ -1498,12 +1500,26 @@ static void seg_drop(tgc_table_t *table)
 	}
 }
 
+/*! \brief Adds the view's all-down answers not yet in the segment. */
+static void fold_all_down(tgc_table_t *view)
+{
+	struct tgc_table_seg *seg = view->seg;
+	uint64_t n = LOAD(view->hdr->all_down_answers);
+	if (n != seg->folded_all_down) {
+		atomic_fetch_add_explicit(&seg->hdr->all_down_answers,
+		                          n - seg->folded_all_down,
+		                          memory_order_relaxed);
+		seg->folded_all_down = n;
+	}
+}
+
 /*! \brief Adds the view's answer counts not yet folded in (guarded). */
 static void fold_run(void *arg)
 {
 	tgc_table_t *view = arg;
 	struct tgc_table_seg *seg = view->seg;
 	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(seg->hdr + 1);
+	fold_all_down(view);
 	for (uint32_t i = 0; i < view->hdr->node_count; i++) {
 		uint64_t answers = LOAD(view->nodes[i].answers);
 		if (answers != seg->folded[i]) {
@@ -1664,6 +1680,7 @@ static void sync_run(void *arg)
 	/* Admin states stored before this generation are copied below. */
 	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
 	bool writer = sync_writer(sh, a->token, a->out);
+	fold_all_down(view);
 	if (writer && !a->out->writer) {
 		seg->pub_all = true;
 	}

@@ -67,7 +67,7 @@
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
  * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
  * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
- * | rec \a answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
+ * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
  *
  * Readers never block; a worker's read of the view meets only its own
@@ -177,7 +177,13 @@ typedef struct {
 	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
 	                          *   taken the admin states in (writer: sync,
 	                          *   release; reader: CLI, acquire). */
-	uint8_t _reserved[1024 - 704];
+	_Atomic uint64_t all_down_answers; /*!< Answers given while no node
+	                          *   was eligible (the zone-stats all-down
+	                          *   counter); in the view: workers, relaxed
+	                          *   add; in the segment: sync and unload add
+	                          *   what the view counted since (relaxed);
+	                          *   reader: CLI. */
+	uint8_t _reserved[1024 - 712];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */

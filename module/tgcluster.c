@@ -1217,6 +1217,8 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	    (kind == TGC_ANSWER_NODATA &&
 	     (family == AF_INET ? ctx->answer.v4.count : ctx->answer.v6.count) > 0)) {
 		knotd_mod_stats_incr(mod, thr, CTR_ALL_DOWN, 0, 1);
+		atomic_fetch_add_explicit(&ctx->table.hdr->all_down_answers, 1,
+		                          memory_order_relaxed);
 	}
 
 	if (kind == TGC_ANSWER_SERVFAIL) {

@@ -664,6 +664,7 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 	st->created_ms = hdr->created_ms;
 	st->writer_pid = LOAD(((tgc_table_hdr_t *)hdr)->writer_pid);
 	st->heartbeat_ms = LOAD(((tgc_table_hdr_t *)hdr)->heartbeat_ms);
+	st->all_down_answers = LOAD(((tgc_table_hdr_t *)hdr)->all_down_answers);
 	st->owner = atomic_load_explicit(&((tgc_table_hdr_t *)hdr)->owner,
 	                                 memory_order_acquire);
 	st->writer_alive = tgc_table_owner_alive(st->owner);
@@ -961,8 +962,10 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	json_u64(out, st->heartbeat_ms != 0, st->heartbeat_ms);
 	tgc_ctl_buf_printf(out, ",\"heartbeat_age_ms\":");
 	json_u64(out, hb_age >= 0, (uint64_t)hb_age);
-	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"nodes\":[",
-	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false");
+	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"all_down_answers\":%"
+	                   PRIu64 ",\"nodes\":[",
+	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false",
+	                   st->all_down_answers);
 
 	for (uint32_t i = 0; i < st->node_count; i++) {
 		const tgc_node_snap_t *n = &st->nodes[i];
@@ -1145,7 +1148,7 @@ typedef enum {
 /*! \brief Per-instance metric families. */
 typedef enum {
 	IM_WRITER_ALIVE, IM_WRITER_PID, IM_HEARTBEAT_AGE, IM_NODES, IM_LIVE_NODES,
-	IM_ALL_DOWN, INSTANCE_METRICS
+	IM_ALL_DOWN, IM_ALL_DOWN_ANSWERS, INSTANCE_METRICS
 } inst_metric_t;
 
 /*! \brief A metric family: name, type and help text. */
@@ -1187,6 +1190,8 @@ static const prom_family_t inst_families[INSTANCE_METRICS] = {
 		"Nodes that may be answered: admin up, or not admin down and not health down." },
 	[IM_ALL_DOWN] = { "tgcluster_all_down", PROM_GAUGE,
 		"1 while no node is live (answers follow the all-down setting)." },
+	[IM_ALL_DOWN_ANSWERS] = { "tgcluster_all_down_answers_total", PROM_COUNTER,
+		"Answers given while no node was eligible (the all-down setting applied)." },
 };
 
 /*! \brief Appends the HELP and TYPE lines of a family. */
@@ -1331,6 +1336,13 @@ static void prom_inst_sample(tgc_ctl_buf_t *out, inst_metric_t m,
 		tgc_ctl_buf_printf(out, "} %u\n", (m == IM_NODES) ? st->node_count :
 		                   (m == IM_LIVE_NODES) ? live :
 		                   (unsigned)(live == 0 && st->node_count > 0));
+		return;
+	case IM_ALL_DOWN_ANSWERS:
+		if (st->role != TGC_ROLE_LB) {
+			return;
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %" PRIu64 "\n", st->all_down_answers);
 		return;
 	default:
 		return;

@@ -855,7 +855,7 @@ START_TEST(status_json)
 	    "\"rise\":2,\"fall\":3},\"writer_pid\":null,\"created_ms\":%" PRIu64
 	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
-	    "\"heartbeat_stale\":false,\"nodes\":[\n"
+	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"nodes\":[\n"
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
 	    "\"mapped\":\"192.168.1.100\",\"health\":\"up\",\"admin\":\"auto\","
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
@@ -980,6 +980,7 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->writer_pid, 4242);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 1300);
+	atomic_store(&seg_table.hdr->all_down_answers, 17);
 
 	tgc_ctl_status_t st[2];
 	ck_assert_int_eq(tgc_ctl_status_load(&st[0], &seg_table, now), KNOT_EOK);
@@ -1014,6 +1015,8 @@ START_TEST(metrics_render)
 	/* Node 1 is down; node 2 (drain, never probed) still counts. */
 	HAS("\ntgcluster_live_nodes{%s} 2\n", lbl);
 	HAS("\ntgcluster_all_down{%s} 0\n", lbl);
+	HAS("\ntgcluster_all_down_answers_total{%s} 17\n", lbl);
+	HAS("# TYPE tgcluster_all_down_answers_total counter\n");
 	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
 	    "state=\"up\"} 1\n", lbl);
 	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
@@ -1054,8 +1057,8 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
 	/* One HELP and one TYPE per family, before its samples. */
-	ck_assert_int_eq(lines_with(text, "# TYPE "), 13);
-	ck_assert_int_eq(lines_with(text, "# HELP "), 13);
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 14);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 14);
 	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
 	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
 	ck_assert(type != NULL && sample != NULL && type < sample);
@@ -1065,7 +1068,7 @@ START_TEST(metrics_render)
 	tgc_ctl_buf_reset(&b);
 	tgc_ctl_render_metrics(&b, st, 0);
 	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
-	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 13);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 14);
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st[0]);
