@@ -814,16 +814,21 @@ static bool seq_force_close(_Atomic uint32_t *seq)
 	                                               memory_order_relaxed);
 }
 
-/*! \brief Closes every open record of a mapping (its writer is dead). */
-static unsigned unstick_mem(tgc_table_hdr_t *hdr)
+/*!
+ * \brief Closes every open record of a mapping (its writer is dead).
+ *
+ * \a layout gives node_count, role and cache_off: the checked copy of the
+ * header (a view's), never fields of a segment others can still write.
+ */
+static unsigned unstick_mem(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout)
 {
 	unsigned closed = 0;
 	tgc_node_rec_t *recs = (tgc_node_rec_t *)(hdr + 1);
-	for (uint32_t i = 0; i < hdr->node_count; i++) {
+	for (uint32_t i = 0; i < layout->node_count; i++) {
 		closed += seq_force_close(&recs[i].seq) ? 1 : 0;
 	}
-	if (hdr->role == TGC_ROLE_TRANSLATOR && hdr->cache_off != 0) {
-		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + hdr->cache_off);
+	if (layout->role == TGC_ROLE_TRANSLATOR && layout->cache_off != 0) {
+		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + layout->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			closed += seq_force_close(&c[i].seq) ? 1 : 0;
 		}
@@ -838,7 +843,7 @@ unsigned tgc_table_unstick(tgc_table_t *table)
 		return 0;
 	}
 
-	return unstick_mem(table->hdr);
+	return unstick_mem(table->hdr, table->hdr);
 }
 
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
@@ -1540,6 +1545,7 @@ static tgc_table_hdr_t *seg_hdr(const tgc_table_t *table)
 /*! \brief Arguments of the guarded claim. */
 typedef struct {
 	tgc_table_hdr_t *hdr;
+	const tgc_table_hdr_t *layout; /*!< Checked header (see unstick_mem()). */
 	uint64_t token;
 	uint64_t self;
 	bool take_dead_token;  /*!< Retake: also replace a token of a gone
@@ -1574,7 +1580,7 @@ static void claim_run(void *arg)
 	/* Open sections of a dead process are closed; those of this process
 	 * (the previous instance during a reload) end by themselves. */
 	if (c->prev != c->self) {
-		c->closed = unstick_mem(c->hdr);
+		c->closed = unstick_mem(c->hdr, c->layout);
 	}
 	c->ret = KNOT_EOK;
 }
@@ -1591,7 +1597,8 @@ int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed)
 	if (hdr == NULL) {
 		return KNOT_EFILE;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = tgc_table_owner_self() };
+	claim_t c = { .hdr = hdr, .layout = table->hdr, .token = token,
+	              .self = tgc_table_owner_self() };
 	bool ok = (table->seg != NULL) ? guarded(claim_run, &c) :
 	                                 (claim_run(&c), true);
 	if (!ok) {
@@ -1623,7 +1630,8 @@ typedef struct {
 } sync_t;
 
 /*! \brief Decides who writes; retakes from a gone writer (see claim). */
-static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *out)
+static bool sync_writer(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout,
+                        uint64_t token, tgc_table_sync_t *out)
 {
 	uint64_t cur = LOAD(hdr->writer);
 	if (cur == token) {
@@ -1636,7 +1644,7 @@ static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *
 	if (!gone) {
 		return false;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = self };
+	claim_t c = { .hdr = hdr, .layout = layout, .token = token, .self = self };
 	claim_run(&c);
 	if (c.ret != KNOT_EOK) {
 		return false;
@@ -1661,7 +1669,7 @@ static void sync_run(void *arg)
 
 	/* Admin states stored before this generation are copied below. */
 	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
-	bool writer = sync_writer(sh, a->token, a->out);
+	bool writer = sync_writer(sh, vh, a->token, a->out);
 	if (writer && !a->out->writer) {
 		seg->pub_all = true;
 	}
@@ -1704,7 +1712,8 @@ static void sync_run(void *arg)
 	}
 
 	if (view->cache != NULL) {
-		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + sh->cache_off);
+		/* The view's checked layout, not the segment's fields. */
+		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + vh->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			tgc_cache_rec_t *v = &view->cache[i];
 			uint32_t vseq = LOAD(v->seq);
@@ -1835,7 +1844,7 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 	}
 	if (table->seg == NULL) {
 		/* A plain mapping: only the retake. */
-		out->writer = sync_writer(table->hdr, token, out);
+		out->writer = sync_writer(table->hdr, table->hdr, token, out);
 		return;
 	}
 	if (table->seg->hdr == NULL) {

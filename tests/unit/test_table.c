@@ -1544,6 +1544,62 @@ START_TEST(view_survives_truncate_and_chmod)
 }
 END_TEST
 
+/*
+ * A segment whose layout fields were overwritten after it was checked (a
+ * corrupted or forged header of the same size): the sync, the retake and
+ * the cache publish follow the layout the view was made from and stay
+ * inside the mapping.
+ */
+START_TEST(sync_ignores_forged_layout)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec_translator(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	tgc_cache_snap_t *in = calloc(1, sizeof(*in));
+	tgc_cache_snap_t *out = calloc(1, sizeof(*out));
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	in->valid = true;
+	in->ok = true;
+	in->count = 1;
+	in->ttl = 5;
+	in->addrs[0] = A("192.0.2.9");
+	in->fetched_ms = in->polled_ms = tgc_table_now_ms();
+	ck_assert_int_eq(tgc_table_cache_write(&a, TGC_CACHE_A, in), KNOT_EOK);
+
+	/* The writer publishes its cache: the forged offset points 4 GB away. */
+	m.hdr->cache_off = 0xfffff000u;
+	tgc_table_sync_t ev;
+	tgc_table_sync(&a, TOKEN_A, &ev);
+	ck_assert(ev.writer);
+	m.hdr->cache_off = (uint32_t)(sizeof(tgc_table_hdr_t) +
+	                              3 * sizeof(tgc_node_rec_t));
+	ck_assert_int_eq(tgc_table_cache_read(&m, TGC_CACHE_A, out, false), KNOT_EOK);
+	ck_assert(out->valid);
+	ck_assert(tgc_addr_equal(&out->addrs[0], &in->addrs[0]));
+
+	/* A dead owner left a record open and a forged node count and cache
+	 * offset: the retake closes exactly that record. */
+	atomic_store(&m.hdr->owner, dead_owner(NULL));
+	atomic_store(&m.hdr->writer, TOKEN_B);
+	ck_assert(tgc_table_write_begin(&m.nodes[1]));
+	m.hdr->node_count = TGC_TABLE_NODES_MAX;
+	m.hdr->cache_off = 0xfffff000u;
+	tgc_table_sync(&a, TOKEN_A, &ev);
+	ck_assert(ev.writer && ev.retaken);
+	ck_assert_uint_eq(ev.closed, 1);
+	ck_assert_uint_eq(atomic_load(&m.nodes[1].seq) & 1u, 0);
+
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+	free(in);
+	free(out);
+}
+END_TEST
+
 /*! \brief One instance's checker in reload_while_writing. */
 typedef struct {
 	tgc_table_t *t;
@@ -1709,6 +1765,7 @@ static Suite *table_suite(void)
 	add_case(s, "view_survives_truncate_and_chmod",
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
+	add_case(s, "sync_ignores_forged_layout", sync_ignores_forged_layout, 30);
 	return s;
 }
 
