@@ -676,11 +676,24 @@ int tgc_table_unlink(const char *name)
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Tells whether record \a idx exists and lies inside the mapping (the
+ *        node count of a segment mapped by the CLI can be rewritten after
+ *        it was validated).
+ */
+static bool rec_ok(const tgc_table_t *table, uint32_t idx)
+{
+	return table != NULL && table->hdr != NULL &&
+	       idx < table->hdr->node_count &&
+	       sizeof(tgc_table_hdr_t) + ((size_t)idx + 1) * sizeof(tgc_node_rec_t) <=
+	       table->size;
+}
+
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
+	if (!rec_ok(table, idx)) {
 		return;
 	}
 	/* The record is mapped read-only by the CLI: only loads here. */
@@ -848,8 +861,7 @@ unsigned tgc_table_unstick(tgc_table_t *table)
 
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 {
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count ||
-	    (unsigned)admin > TGC_ADMIN_DOWN) {
+	if (!rec_ok(table, idx) || (unsigned)admin > TGC_ADMIN_DOWN) {
 		return KNOT_EINVAL;
 	}
 	if (!table->writable) {

@@ -1600,6 +1600,37 @@ START_TEST(sync_ignores_forged_layout)
 }
 END_TEST
 
+/*
+ * A segment's node count raised after tgclusterctl attached it (anyone may
+ * plant a segment and rewrite it at will): reads and admin writes stay
+ * inside the mapping.
+ */
+START_TEST(attach_forged_count_stays_in_mapping)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t, cli;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	ck_assert_int_eq(tgc_table_attach(&cli, seg, true, NULL), KNOT_EOK);
+	t.hdr->node_count = TGC_TABLE_NODES_MAX;
+
+	ck_assert_int_eq(tgc_table_admin_set(&cli, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin_set(&cli, 3, TGC_ADMIN_DRAIN), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_admin_set(&cli, TGC_TABLE_NODES_MAX - 1,
+	                                     TGC_ADMIN_DRAIN), KNOT_EINVAL);
+	tgc_node_snap_t s;
+	tgc_table_node_read(&cli, 2, &s);
+	ck_assert_int_eq(s.admin, TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(s.port, 5900);
+	memset(&s, 0xff, sizeof(s));
+	tgc_table_node_read(&cli, TGC_TABLE_NODES_MAX - 1, &s);
+	ck_assert_int_eq(s.addr.family, 0);
+	ck_assert_uint_eq(s.port, 0);
+	tgc_table_close(&cli);
+	tgc_table_close(&t);
+}
+END_TEST
+
 /*! \brief One instance's checker in reload_while_writing. */
 typedef struct {
 	tgc_table_t *t;
@@ -1766,6 +1797,8 @@ static Suite *table_suite(void)
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
 	add_case(s, "sync_ignores_forged_layout", sync_ignores_forged_layout, 30);
+	add_case(s, "attach_forged_count_stays_in_mapping",
+	         attach_forged_count_stays_in_mapping, 30);
 	return s;
 }
 
