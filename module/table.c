@@ -1201,14 +1201,29 @@ static struct sigaction guard_prev;
 
 static void guard_handler(int sig, siginfo_t *info, void *uctx)
 {
-	(void)uctx;
 	sigjmp_buf *env = guard_env;
 	if (env != NULL && info != NULL && info->si_code > 0) {
 		guard_env = NULL;
 		siglongjmp(*env, 1);
 	}
-	/* Not ours: restore the previous disposition. A fault happens again
-	 * when the instruction is retried; a sent signal is sent again. */
+	/* Not ours: a previous handler gets it as if we were not there, and
+	 * the guard stays installed for the segment copies still to come. */
+	bool dfl = (guard_prev.sa_handler == SIG_DFL);
+	bool ign = (guard_prev.sa_handler == SIG_IGN);
+	if (!dfl && !ign) {
+		if ((guard_prev.sa_flags & SA_SIGINFO) != 0) {
+			guard_prev.sa_sigaction(sig, info, uctx);
+		} else {
+			guard_prev.sa_handler(sig);
+		}
+		return;
+	}
+	if (ign && (info == NULL || info->si_code <= 0)) {
+		return; /* A sent signal, ignored before us. */
+	}
+	/* Default action (a fault cannot be ignored): restore it. A fault
+	 * happens again when the instruction is retried; a sent signal is
+	 * sent again. Either ends the process. */
 	sigaction(SIGBUS, &guard_prev, NULL);
 	if (info == NULL || info->si_code <= 0) {
 		raise(sig);

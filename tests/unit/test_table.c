@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1631,6 +1633,75 @@ START_TEST(attach_forged_count_stays_in_mapping)
 }
 END_TEST
 
+/*! \brief Another SIGBUS handler of the process (knotd, a library), one
+ *         that recovers: it jumps back to its own caller. */
+static sigjmp_buf other_env;
+static volatile sig_atomic_t other_hits;
+
+static void other_handler(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig;
+	(void)info;
+	(void)uctx;
+	other_hits++;
+	siglongjmp(other_env, 1);
+}
+
+/*
+ * A SIGBUS that is not a segment access goes to the handler installed
+ * before the guard, and the guard stays: a segment truncated afterwards is
+ * still caught (the other handler never sees it).
+ */
+START_TEST(guard_chains_and_stays)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = other_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGBUS, &sa, &old), 0);
+
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	char path[TGC_TABLE_NAME_MAX + 16];
+	seg_path(path, sizeof(path), seg);
+	tgc_table_t b;
+	const char *err = NULL;
+	ck_assert_int_eq(tgc_table_open(&b, seg, spec, NULL, &err), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_view(&b), KNOT_EOK);
+
+	/* A fault of the process's own: a mapping of a file that shrank. */
+	char tmp[] = "/tmp/tgc-test-bus-XXXXXX";
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	unlink(tmp);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	volatile uint8_t *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	if (sigsetjmp(other_env, 1) == 0) {
+		(void)p[0];
+		ck_abort_msg("no fault");
+	}
+	ck_assert_int_eq(other_hits, 1);
+	munmap((void *)p, 4096);
+	close(fd);
+
+	/* The segment shrinks: the guard turns the fault into an error. */
+	ck_assert_int_eq(truncate(path, 0), 0);
+	volatile int ret = 0;
+	if (sigsetjmp(other_env, 1) == 0) {
+		ret = tgc_table_claim(&b, TOKEN_B, NULL);
+	} else {
+		ret = -12345;
+	}
+	ck_assert_int_eq(other_hits, 1);
+	ck_assert_int_eq(ret, KNOT_EFILE);
+	tgc_table_close(&b);
+	ck_assert_int_eq(sigaction(SIGBUS, &old, NULL), 0);
+}
+END_TEST
+
 /*! \brief One instance's checker in reload_while_writing. */
 typedef struct {
 	tgc_table_t *t;
@@ -1797,6 +1868,7 @@ static Suite *table_suite(void)
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
 	add_case(s, "sync_ignores_forged_layout", sync_ignores_forged_layout, 30);
+	add_case(s, "guard_chains_and_stays", guard_chains_and_stays, 30);
 	add_case(s, "attach_forged_count_stays_in_mapping",
 	         attach_forged_count_stays_in_mapping, 30);
 	return s;
