@@ -1393,6 +1393,10 @@ static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *s
 typedef struct {
 	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
 	const tgc_table_hdr_t *src; /*!< The segment (validated). */
+	size_t size;                /*!< Size of both. */
+	uint32_t count;             /*!< Node count the view was sized for. */
+	bool bad;                   /*!< Out: the layout changed since the
+	                             *   validation; nothing was copied. */
 } view_copy_t;
 
 /*! \brief Copies a segment into a fresh view (nobody reads the view yet). */
@@ -1407,6 +1411,17 @@ static void view_copy(void *arg)
 	memcpy((uint8_t *)d + offsetof(tgc_table_hdr_t, cache_off),
 	       (const uint8_t *)h + offsetof(tgc_table_hdr_t, cache_off),
 	       offsetof(tgc_table_hdr_t, owner) - offsetof(tgc_table_hdr_t, cache_off));
+	/* The copied layout is the one every later access trusts: it must
+	 * still be the validated one (the segment may have been rewritten). */
+	if (d->node_count != a->count ||
+	    (d->role != TGC_ROLE_LB && d->role != TGC_ROLE_TRANSLATOR) ||
+	    tgc_table_size(d->role, d->node_count) != a->size ||
+	    d->cache_off != ((d->role == TGC_ROLE_TRANSLATOR) ?
+	                     sizeof(tgc_table_hdr_t) +
+	                     (size_t)d->node_count * sizeof(tgc_node_rec_t) : 0)) {
+		a->bad = true;
+		return;
+	}
 	tgc_table_hdr_t *hs = (tgc_table_hdr_t *)h;
 	atomic_store(&d->magic, LOAD(hs->magic));
 	STORE(d->writer, LOAD(hs->writer));
@@ -1467,6 +1482,9 @@ int tgc_table_view(tgc_table_t *table)
 		return errno_to_knot(errno);
 	}
 	uint32_t count = table->hdr->node_count;
+	if (count > TGC_TABLE_NODES_MAX) {
+		return KNOT_EMALF; /* Rewritten since the open validated it. */
+	}
 	struct tgc_table_seg *seg = calloc(1, sizeof(*seg));
 	uint8_t *mem = aligned_alloc(64, (table->size + 63) & ~(size_t)63);
 	if (seg != NULL) {
@@ -1485,14 +1503,15 @@ int tgc_table_view(tgc_table_t *table)
 	memset(mem, 0, table->size);
 
 	guard_get();
-	view_copy_t arg = { .dst = mem, .src = table->hdr };
-	if (!guarded(view_copy, &arg)) {
+	view_copy_t arg = { .dst = mem, .src = table->hdr, .size = table->size,
+	                    .count = count };
+	if (!guarded(view_copy, &arg) || arg.bad) {
 		guard_put();
 		free(seg->pub_seq);
 		free(seg->folded);
 		free(seg);
 		free(mem);
-		return KNOT_EFILE;
+		return arg.bad ? KNOT_EMALF : KNOT_EFILE;
 	}
 
 	seg->hdr = table->hdr;

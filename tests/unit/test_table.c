@@ -1702,6 +1702,33 @@ START_TEST(guard_chains_and_stays)
 }
 END_TEST
 
+/*
+ * The header changed between the open's validation and the copy into the
+ * private view (a corrupted or forged segment): the view is refused, no
+ * copy runs past the view's buffer.
+ */
+START_TEST(view_refuses_changed_layout)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec_translator(&sb);
+	for (int round = 0; round < 2; round++) {
+		tgc_table_t t, m;
+		const char *err = NULL;
+		ck_assert_int_eq(tgc_table_open(&t, seg, spec, NULL, &err), KNOT_EOK);
+		ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+		if (round == 0) {
+			m.hdr->node_count = TGC_TABLE_NODES_MAX;
+		} else {
+			m.hdr->cache_off = 0xfffff000u;
+		}
+		ck_assert_int_eq(tgc_table_view(&t), KNOT_EMALF);
+		tgc_table_close(&t);
+		tgc_table_close(&m);
+		(void)tgc_table_unlink(seg);
+	}
+}
+END_TEST
+
 /*! \brief One instance's checker in reload_while_writing. */
 typedef struct {
 	tgc_table_t *t;
@@ -1869,6 +1896,7 @@ static Suite *table_suite(void)
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
 	add_case(s, "sync_ignores_forged_layout", sync_ignores_forged_layout, 30);
 	add_case(s, "guard_chains_and_stays", guard_chains_and_stays, 30);
+	add_case(s, "view_refuses_changed_layout", view_refuses_changed_layout, 30);
 	add_case(s, "attach_forged_count_stays_in_mapping",
 	         attach_forged_count_stays_in_mapping, 30);
 	return s;
