@@ -554,6 +554,8 @@ bool tgc_table_owner_alive(uint64_t owner);
  * \retval KNOT_EOK     Success.
  * \retval KNOT_ENOMEM  Out of memory.
  * \retval KNOT_EFILE  The segment faulted while copied (truncated).
+ * \retval KNOT_EMALF  Its layout (node count, role, cache offset) changed
+ *                     after tgc_table_open() validated it.
  */
 int tgc_table_view(tgc_table_t *table);
 

@@ -672,6 +672,13 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 	                                      memory_order_acquire);
 	st->now_ms = now_ms;
 	st->node_count = hdr->node_count;
+	/* Never more records than the mapping holds (see tgc_table_node_read()). */
+	if (table->size < sizeof(tgc_table_hdr_t) + (size_t)st->node_count *
+	                  sizeof(tgc_node_rec_t)) {
+		st->node_count = (table->size < sizeof(tgc_table_hdr_t)) ? 0 :
+		                 (uint32_t)((table->size - sizeof(tgc_table_hdr_t)) /
+		                            sizeof(tgc_node_rec_t));
+	}
 	if (hdr->role == TGC_ROLE_TRANSLATOR && table->cache != NULL) {
 		st->stale_limit_s = hdr->stale_limit_s;
 		st->has_cache = true;
