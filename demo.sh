@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # mod-tgcluster demo: a load-balancer knotd answering a cluster name with its
-# live nodes, on loopback only.
+# live nodes, on loopback only; a node dies and comes back; the operator's
+# view (tgclusterctl status) and a drain (tgclusterctl set NODE drain/auto).
+# It loads the module by path from build/ and stops with one line while a
+# copy is installed in knotd's module directory (knotd would load both).
 #
 #   sudo ./demo.sh            (Debian 12; installs missing packages with apt-get)
 #   sudo ./demo.sh nat        the seed's NAT topology in network namespaces,
@@ -89,10 +92,17 @@ ask() { # prints the A answer addresses on one line
 	kdig @127.0.0.1 -p "$DNS_PORT" +short +timeout=1 +retry=1 "$ZONE" A | tr '\n' ' '
 }
 
+# run CMD...: prints CMD exactly as it is run (shell-quoted), then runs it,
+# its output indented; returns CMD's status.
+run() {
+	printf '  $'
+	printf ' %q' "$@"
+	printf '\n'
+	"$@" 2>&1 | sed 's/^/    /'
+}
+
 show() {
-	printf '  $ kdig @127.0.0.1 -p %s %s A\n' "$DNS_PORT" "$ZONE"
-	kdig @127.0.0.1 -p "$DNS_PORT" +noall +answer +comments +timeout=1 "$ZONE" A \
-		| grep -E 'status|flags|IN' | sed 's/^/    /'
+	run kdig @127.0.0.1 -p "$DNS_PORT" +noall +answer +timeout=1 "$ZONE" A
 }
 
 # --- 1. dependencies -------------------------------------------------------
@@ -115,9 +125,14 @@ fi
 
 # --- 2. build --------------------------------------------------------------
 heading "Build (meson + ninja into build/)"
+# knotd loads every module of its module directory by itself; an installed
+# copy would collide with the build this demo loads by path.
+MODDIR=$(pkg-config --variable=module_instdir knotd)
+[ ! -e "$MODDIR/mod-tgcluster.so" ] || die "an installed $MODDIR/mod-tgcluster.so shadows the build (knotd: duplicate module); remove it first: apt purge knot-module-tgcluster (or delete the file)"
 [ -f build/build.ninja ] || meson setup build
-ninja -C build mod-tgcluster.so
+ninja -C build mod-tgcluster.so tgclusterctl
 MODULE=$REPO/build/mod-tgcluster.so
+CTL=build/tgclusterctl
 [ -f "$MODULE" ] || die "no $MODULE after the build"
 info "module: $MODULE"
 
@@ -215,7 +230,34 @@ done
 info "back in the answers $(( $(now_ms) - t0 )) ms after it listens again (rise 2)"
 show
 
-# --- 8. what knotd saw -----------------------------------------------------
+# --- 8. the operator's tools ------------------------------------------------
+heading "The live table, as the operator sees it: tgclusterctl status"
+info "tgclusterctl reads the module's shared-memory segment (/dev/shm/tgcluster.$SHM);"
+info "installed by the package as /usr/sbin/tgclusterctl, here from the build:"
+run "$CTL" status "$ZONE"
+
+drained=${NODES[2]}
+heading "Drain $drained for maintenance: it leaves the answers, no reload"
+run "$CTL" set "$ZONE" "$drained" drain
+t0=$(now_ms)
+until ! ask | grep -qw "$drained"; do
+	[ $(( $(now_ms) - t0 )) -lt 5000 ] || die "$drained still answered 5 s after the drain"
+	sleep 0.01
+done
+for i in 1 2 3; do info "query $i: $(ask)"; done
+run "$CTL" status "$ZONE"
+info "$drained is still probed and up; it would only be answered again if no other node were live"
+
+heading "Back to auto: $drained is answered again"
+run "$CTL" set "$ZONE" "$drained" auto
+t0=$(now_ms)
+until ask | grep -qw "$drained"; do
+	[ $(( $(now_ms) - t0 )) -lt 5000 ] || die "$drained not answered 5 s after set auto"
+	sleep 0.01
+done
+show
+
+# --- 9. what knotd saw -----------------------------------------------------
 heading "knotd log (module lines) and counters"
 grep -F "mod-tgcluster" "$TMP/knotd.log" | sed 's/^/    /' || true
 "$KNOTC" -c "$TMP/knot.conf" zone-stats "$ZONE" | sed 's/^/    /'

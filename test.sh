@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Runs the whole mod-tgcluster test suite: unit (Check) and integration
 # (spawned knotd on loopback) tests in a normal build, the same again with
-# ASan+UBSan, and the shared-memory/checker concurrency suites under TSan.
+# ASan+UBSan, the shared-memory/checker concurrency suites under TSan, and
+# the Debian package (built, installed, smoke-tested and purged).
 # Usage: ./test.sh            (as root on Debian 12: installs what is missing)
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -uo pipefail
 cd "$(dirname "$0")"
 
 ./scripts/deps.sh || exit 1
+
+# knotd loads every module of its module directory by itself; an installed
+# copy collides with the build every test loads by path.
+moddir=$(pkg-config --variable=module_instdir knotd)
+if [ -e "$moddir/mod-tgcluster.so" ]; then
+	echo "test.sh: an installed $moddir/mod-tgcluster.so shadows the build (knotd: duplicate module); remove it first: apt purge knot-module-tgcluster (or delete the file)" >&2
+	exit 1
+fi
 
 passed=0
 failed=0
@@ -69,6 +78,10 @@ step "configure-tsan" setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lun
 step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health tests/test_forward
 export TSAN_OPTIONS=halt_on_error=1
 step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health forward
+
+# The Debian package: build, lintian, install, smoke test, purge
+# (tests/package/run.sh purges it and removes its files even on failure).
+step "package" tests/package/run.sh
 
 # libFuzzer (clang): every harness for FUZZ_SECONDS (60) on its committed
 # seed corpus (tests/fuzz/run.sh; build dir build-fuzz).

@@ -87,7 +87,7 @@ server:
     listen: 127.0.0.1@$port
     rundir: "$d"
     udp-workers: $UDP_WORKERS
-    tcp-workers: 1
+    tcp-workers: ${TCP_WORKERS:-1}
     background-workers: 1
 database:
     storage: "$d/db"

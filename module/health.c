@@ -15,10 +15,12 @@
  */
 
 #include <assert.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 
 #include <libknot/libknot.h>
@@ -28,6 +30,7 @@
 #include "module/health.h"
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
+#include "module/probe_rfb.h"
 #include "module/uvloop.h"
 #include "module/table.h"
 
@@ -180,37 +183,6 @@ tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
 	return out;
 }
 
-/*!
- * \brief Tells whether \a len bytes of \a buf are a prefix of a valid RFB
- *        banner ("RFB ddd.ddd\n").
- */
-static bool rfb_prefix_ok(const uint8_t *buf, size_t len)
-{
-	static const char tmpl[TGC_RFB_BANNER_LEN] = {
-		'R', 'F', 'B', ' ', 'd', 'd', 'd', '.', 'd', 'd', 'd', '\n'
-	};
-
-	if (len > TGC_RFB_BANNER_LEN) {
-		return false;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (tmpl[i] == 'd') {
-			if (buf[i] < '0' || buf[i] > '9') {
-				return false;
-			}
-		} else if (buf[i] != (uint8_t)tmpl[i]) {
-			return false;
-		}
-	}
-
-	return true;
-}
-
-bool tgc_health_rfb_valid(const uint8_t *buf, size_t len)
-{
-	return buf != NULL && len == TGC_RFB_BANNER_LEN && rfb_prefix_ok(buf, len);
-}
-
 /*
  * The checker.
  */
@@ -248,8 +220,10 @@ typedef struct {
 	                               *   that one started it. */
 	uint64_t start_rt;            /*!< Probe start as recorded in the table
 	                               *   (CLOCK_REALTIME ms, same meaning). */
-	uint8_t banner[TGC_RFB_BANNER_LEN]; /*!< RFB banner being read. */
-	size_t banner_len;            /*!< Bytes of it received. */
+	tgc_rfb_t rfb;                /*!< RFB handshake of the probe (rfb). */
+	uint8_t rx[64];               /*!< Read buffer of the probe (rfb). */
+	bool rfb_refused;             /*!< The server refuses the checker (the
+	                               *   refusal is logged, not yet cleared). */
 	tgc_health_sm_t sm;           /*!< State machine (mirrors the record). */
 	bool synced;                  /*!< sm was loaded from the record since
 	                               *   we last (re)gained the writer role. */
@@ -408,7 +382,8 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 
 	tgc_health_sm_t sm = n->sm;
 	tgc_health_t from = sm.health;
-	bool changed = feed && tgc_health_feed(&sm, probe == TGC_PROBE_OK,
+	bool changed = feed && tgc_health_feed(&sm, probe == TGC_PROBE_OK ||
+	                                       probe == TGC_PROBE_RFB_REFUSED,
 	                                       &ck->conf.params);
 	uint64_t now = tgc_table_now_ms();
 	if (next_due_ms == 0) {
@@ -501,17 +476,94 @@ static void on_probe_timeout(uv_timer_t *timer)
 	probe_end(n, TGC_PROBE_TIMEOUT, true);
 }
 
-/*! \brief Buffer for the banner: exactly the bytes still missing. */
+/*! \brief Read buffer of an rfb probe. */
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	node_t *n = handle->data;
 	(void)suggested;
 
-	buf->base = (char *)n->banner + n->banner_len;
-	buf->len = TGC_RFB_BANNER_LEN - n->banner_len;
+	buf->base = (char *)n->rx;
+	buf->len = sizeof(n->rx);
 }
 
-/*! \brief Banner data of an rfb probe. */
+/*! \brief Probe outcome of a final RFB handshake status. */
+static tgc_probe_t rfb_probe(tgc_rfb_status_t st)
+{
+	switch (st) {
+	case TGC_RFB_OFFERED:    return TGC_PROBE_OK;
+	case TGC_RFB_REFUSED:    return TGC_PROBE_RFB_REFUSED;
+	case TGC_RFB_BAD_BANNER: return TGC_PROBE_BANNER;
+	default:                 return TGC_PROBE_HANDSHAKE;
+	}
+}
+
+/*!
+ * \brief Follows whether a node's server refuses the checker: logs when a
+ *        refusal starts and when the server accepts again, once each, and
+ *        reports every refused probe. Only the writing instance does.
+ */
+static void rfb_track(node_t *n, tgc_probe_t probe)
+{
+	tgc_checker_t *ck = n->ck;
+
+	if (ck->stopping || !is_writer(ck)) {
+		return;
+	}
+	if (probe == TGC_PROBE_RFB_REFUSED) {
+		if (ck->conf.refused != NULL) {
+			ck->conf.refused(ck->conf.ctx, n->idx);
+		}
+		if (!n->rfb_refused) {
+			n->rfb_refused = true;
+			CK_LOG(ck, LOG_WARNING, "node %s port %u refuses the "
+			       "checker: \"%s\"%s (server alive, health "
+			       "unchanged)", n->text, n->port, n->rfb.reason,
+			       (n->rfb.reason_total > n->rfb.reason_len) ?
+			       "..." : "");
+		}
+	} else if (probe == TGC_PROBE_OK && n->rfb_refused) {
+		n->rfb_refused = false;
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u accepts the checker "
+		       "again", n->text, n->port);
+	}
+}
+
+/*! \brief Ends an rfb probe with a final handshake status. */
+static void rfb_end(node_t *n, tgc_rfb_status_t st)
+{
+	tgc_probe_t probe = rfb_probe(st);
+
+	rfb_track(n, probe);
+	probe_end(n, probe, true);
+}
+
+/*!
+ * \brief Sends the version reply of an rfb probe.
+ *
+ * \return False if the probe ended (local failure).
+ */
+static bool rfb_send_reply(node_t *n)
+{
+	const uint8_t *reply = tgc_rfb_reply(&n->rfb);
+	uv_os_fd_t fd;
+
+	if (reply == NULL || uv_fileno((uv_handle_t *)&n->tcp, &fd) != 0) {
+		probe_end(n, TGC_PROBE_ERROR, true);
+		return false;
+	}
+	/* 12 bytes into the empty send buffer of a fresh connection. A peer
+	 * that already went away (EPIPE, ECONNRESET) is left to the reading
+	 * side, which still has what the server sent before it closed. */
+	ssize_t r = send(fd, reply, TGC_RFB_VERSION_LEN, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (r == TGC_RFB_VERSION_LEN || (r < 0 && (errno == EPIPE ||
+	                                            errno == ECONNRESET))) {
+		return true;
+	}
+	probe_end(n, TGC_PROBE_ERROR, true);
+	return false;
+}
+
+/*! \brief Handshake data of an rfb probe. */
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	node_t *n = stream->data;
@@ -522,20 +574,33 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread < 0) {
 		/* Closed or reset: nothing at all means the service turned us
-		 * away, a partial banner is a wrong banner. */
-		tgc_probe_t probe = status_probe((int)nread);
-		if (n->banner_len > 0 && probe == TGC_PROBE_REFUSED) {
-			probe = TGC_PROBE_BANNER;
+		 * away; otherwise the handshake ended early (a refusal whose
+		 * reason was cut short still counts as a refusal). */
+		if (n->rfb.banner_len == 0) {
+			probe_end(n, status_probe((int)nread), true);
+		} else {
+			rfb_end(n, tgc_rfb_eof(&n->rfb));
 		}
-		probe_end(n, probe, true);
 		return;
 	}
 
-	n->banner_len += (size_t)nread;
-	if (!rfb_prefix_ok(n->banner, n->banner_len)) {
-		probe_end(n, TGC_PROBE_BANNER, true);
-	} else if (n->banner_len == TGC_RFB_BANNER_LEN) {
-		probe_end(n, TGC_PROBE_OK, true);
+	const uint8_t *data = n->rx;
+	size_t len = (size_t)nread;
+	while (true) {
+		size_t used = 0;
+		tgc_rfb_status_t st = tgc_rfb_feed(&n->rfb, data, len, &used);
+		data += used;
+		len -= used;
+		if (st == TGC_RFB_MORE) {
+			return;
+		}
+		if (st != TGC_RFB_SEND) {
+			rfb_end(n, st);
+			return;
+		}
+		if (!rfb_send_reply(n)) {
+			return;
+		}
 	}
 }
 
@@ -884,6 +949,7 @@ static void on_connect(uv_connect_t *req, int status)
 		probe_end(n, TGC_PROBE_OK, true);
 		return;
 	}
+	tgc_rfb_init(&n->rfb);
 	int ret = uv_read_start((uv_stream_t *)&n->tcp, on_alloc, on_read);
 	if (ret != 0) {
 		probe_end(n, TGC_PROBE_ERROR, true);
@@ -945,7 +1011,6 @@ static void probe_start(node_t *n, uint64_t started_rt, uint32_t timeout_ms)
 	n->start_ms = uv_now(&ck->loop);
 	n->start_ms -= (ago < n->start_ms) ? ago : 0;
 	n->start_rt = (started_rt != 0) ? started_rt : now_rt;
-	n->banner_len = 0;
 	n->phase = NODE_PROBING;
 	node_record_start(n);
 

@@ -35,7 +35,8 @@
 /*! \brief Kind of probe. */
 typedef enum {
 	TGC_CHECK_TCP  = 0, /*!< TCP connect succeeds within the timeout. */
-	TGC_CHECK_RFB  = 1, /*!< Connect and read a valid RFB banner. */
+	TGC_CHECK_RFB  = 1, /*!< RFB handshake up to the security types
+	                     *   (module/probe_rfb.h). */
 	TGC_CHECK_NONE = 2, /*!< No probing: nodes stay unknown (= up). */
 	TGC_CHECK_HTTP  = 3, /*!< HTTP GET, status code in the accepted set. */
 	TGC_CHECK_HTTPS = 4, /*!< The same over TLS. */
@@ -48,9 +49,6 @@ static inline bool tgc_health_check_is_http(tgc_check_t check)
 	return check == TGC_CHECK_HTTP || check == TGC_CHECK_HTTPS ||
 	       check == TGC_CHECK_TLS;
 }
-
-/*! \brief Length of an RFB ProtocolVersion banner ("RFB 003.008\n"). */
-#define TGC_RFB_BANNER_LEN	12
 
 /*! \brief Probe and anti-flap parameters. */
 typedef struct {
@@ -168,12 +166,6 @@ tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
                                       uint32_t count,
                                       const tgc_health_params_t *params);
 
-/*!
- * \brief Tells whether \a buf holds a valid RFB ProtocolVersion banner
- *        ("RFB xxx.yyy\n", x and y digits, exactly 12 bytes).
- */
-bool tgc_health_rfb_valid(const uint8_t *buf, size_t len);
-
 /*! \brief Log callback of the checker (printf-like). */
 typedef void (*tgc_health_log_f)(void *ctx, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -181,6 +173,13 @@ typedef void (*tgc_health_log_f)(void *ctx, int priority, const char *fmt, ...)
 /*! \brief Transition callback: node \a idx went from \a from to \a to. */
 typedef void (*tgc_health_event_f)(void *ctx, uint32_t idx, tgc_health_t from,
                                    tgc_health_t to);
+
+/*!
+ * \brief Refusal callback of the rfb check: a probe of node \a idx found the
+ *        server alive but offering no security type (called once per such
+ *        probe, by the writing instance).
+ */
+typedef void (*tgc_health_refused_f)(void *ctx, uint32_t idx);
 
 /*! \brief Thread hook (e.g. rcu_register_thread), called in the checker thread. */
 typedef void (*tgc_health_thread_f)(void *ctx);
@@ -193,6 +192,7 @@ typedef struct {
 	tgc_health_params_t params;  /*!< Probe parameters. */
 	tgc_health_log_f log;        /*!< Logger (may be NULL). */
 	tgc_health_event_f event;    /*!< Transition hook (may be NULL). */
+	tgc_health_refused_f refused; /*!< rfb refusal hook (may be NULL). */
 	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */
 	tgc_health_thread_f thread_stop;  /*!< Called last in the thread (may be NULL). */
 	void *ctx;                   /*!< Passed to the callbacks. */

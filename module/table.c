@@ -681,11 +681,24 @@ int tgc_table_unlink(const char *name)
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Tells whether record \a idx exists and lies inside the mapping (the
+ *        node count of a segment mapped by the CLI can be rewritten after
+ *        it was validated).
+ */
+static bool rec_ok(const tgc_table_t *table, uint32_t idx)
+{
+	return table != NULL && table->hdr != NULL &&
+	       idx < table->hdr->node_count &&
+	       sizeof(tgc_table_hdr_t) + ((size_t)idx + 1) * sizeof(tgc_node_rec_t) <=
+	       table->size;
+}
+
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
+	if (!rec_ok(table, idx)) {
 		return;
 	}
 	/* The record is mapped read-only by the CLI: only loads here. */
@@ -820,16 +833,21 @@ static bool seq_force_close(_Atomic uint32_t *seq)
 	                                               memory_order_relaxed);
 }
 
-/*! \brief Closes every open record of a mapping (its writer is dead). */
-static unsigned unstick_mem(tgc_table_hdr_t *hdr)
+/*!
+ * \brief Closes every open record of a mapping (its writer is dead).
+ *
+ * \a layout gives node_count, role and cache_off: the checked copy of the
+ * header (a view's), never fields of a segment others can still write.
+ */
+static unsigned unstick_mem(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout)
 {
 	unsigned closed = 0;
 	tgc_node_rec_t *recs = (tgc_node_rec_t *)(hdr + 1);
-	for (uint32_t i = 0; i < hdr->node_count; i++) {
+	for (uint32_t i = 0; i < layout->node_count; i++) {
 		closed += seq_force_close(&recs[i].seq) ? 1 : 0;
 	}
-	if (hdr->role == TGC_ROLE_TRANSLATOR && hdr->cache_off != 0) {
-		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + hdr->cache_off);
+	if (layout->role == TGC_ROLE_TRANSLATOR && layout->cache_off != 0) {
+		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + layout->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			closed += seq_force_close(&c[i].seq) ? 1 : 0;
 		}
@@ -844,13 +862,12 @@ unsigned tgc_table_unstick(tgc_table_t *table)
 		return 0;
 	}
 
-	return unstick_mem(table->hdr);
+	return unstick_mem(table->hdr, table->hdr);
 }
 
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 {
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count ||
-	    (unsigned)admin > TGC_ADMIN_DOWN) {
+	if (!rec_ok(table, idx) || (unsigned)admin > TGC_ADMIN_DOWN) {
 		return KNOT_EINVAL;
 	}
 	if (!table->writable) {
@@ -927,6 +944,8 @@ const char *tgc_table_probe_str(tgc_probe_t probe)
 	case TGC_PROBE_BANNER:   return "bad-banner";
 	case TGC_PROBE_ERROR:    return "error";
 	case TGC_PROBE_DISABLED: return "disabled";
+	case TGC_PROBE_RFB_REFUSED: return "rfb-refused";
+	case TGC_PROBE_HANDSHAKE: return "bad-handshake";
 	case TGC_PROBE_STATUS:   return "bad-status";
 	case TGC_PROBE_TLS:      return "tls-failed";
 	case TGC_PROBE_CERT:     return "bad-cert";
@@ -1193,14 +1212,29 @@ static struct sigaction guard_prev;
 
 static void guard_handler(int sig, siginfo_t *info, void *uctx)
 {
-	(void)uctx;
 	sigjmp_buf *env = guard_env;
 	if (env != NULL && info != NULL && info->si_code > 0) {
 		guard_env = NULL;
 		siglongjmp(*env, 1);
 	}
-	/* Not ours: restore the previous disposition. A fault happens again
-	 * when the instruction is retried; a sent signal is sent again. */
+	/* Not ours: a previous handler gets it as if we were not there, and
+	 * the guard stays installed for the segment copies still to come. */
+	bool dfl = (guard_prev.sa_handler == SIG_DFL);
+	bool ign = (guard_prev.sa_handler == SIG_IGN);
+	if (!dfl && !ign) {
+		if ((guard_prev.sa_flags & SA_SIGINFO) != 0) {
+			guard_prev.sa_sigaction(sig, info, uctx);
+		} else {
+			guard_prev.sa_handler(sig);
+		}
+		return;
+	}
+	if (ign && (info == NULL || info->si_code <= 0)) {
+		return; /* A sent signal, ignored before us. */
+	}
+	/* Default action (a fault cannot be ignored): restore it. A fault
+	 * happens again when the instruction is retried; a sent signal is
+	 * sent again. Either ends the process. */
 	sigaction(SIGBUS, &guard_prev, NULL);
 	if (info == NULL || info->si_code <= 0) {
 		raise(sig);
@@ -1278,6 +1312,7 @@ struct tgc_table_seg {
 	bool pub_all;             /*!< Publish everything at the next sync. */
 	uint64_t *folded;         /*!< Per node: view answers already added
 	                           *   to the segment. */
+	uint64_t folded_all_down; /*!< View all-down answers already added. */
 };
 
 /*! \brief Relaxed copy of 64-bit words (seqlock-protected areas). */
@@ -1370,6 +1405,10 @@ static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *s
 typedef struct {
 	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
 	const tgc_table_hdr_t *src; /*!< The segment (validated). */
+	size_t size;                /*!< Size of both. */
+	uint32_t count;             /*!< Node count the view was sized for. */
+	bool bad;                   /*!< Out: the layout changed since the
+	                             *   validation; nothing was copied. */
 } view_copy_t;
 
 /*! \brief Copies a segment into a fresh view (nobody reads the view yet). */
@@ -1384,6 +1423,17 @@ static void view_copy(void *arg)
 	memcpy((uint8_t *)d + offsetof(tgc_table_hdr_t, cache_off),
 	       (const uint8_t *)h + offsetof(tgc_table_hdr_t, cache_off),
 	       offsetof(tgc_table_hdr_t, owner) - offsetof(tgc_table_hdr_t, cache_off));
+	/* The copied layout is the one every later access trusts: it must
+	 * still be the validated one (the segment may have been rewritten). */
+	if (d->node_count != a->count ||
+	    (d->role != TGC_ROLE_LB && d->role != TGC_ROLE_TRANSLATOR) ||
+	    tgc_table_size(d->role, d->node_count) != a->size ||
+	    d->cache_off != ((d->role == TGC_ROLE_TRANSLATOR) ?
+	                     sizeof(tgc_table_hdr_t) +
+	                     (size_t)d->node_count * sizeof(tgc_node_rec_t) : 0)) {
+		a->bad = true;
+		return;
+	}
 	tgc_table_hdr_t *hs = (tgc_table_hdr_t *)h;
 	atomic_store(&d->magic, LOAD(hs->magic));
 	STORE(d->writer, LOAD(hs->writer));
@@ -1444,6 +1494,9 @@ int tgc_table_view(tgc_table_t *table)
 		return errno_to_knot(errno);
 	}
 	uint32_t count = table->hdr->node_count;
+	if (count > TGC_TABLE_NODES_MAX) {
+		return KNOT_EMALF; /* Rewritten since the open validated it. */
+	}
 	struct tgc_table_seg *seg = calloc(1, sizeof(*seg));
 	uint8_t *mem = aligned_alloc(64, (table->size + 63) & ~(size_t)63);
 	if (seg != NULL) {
@@ -1462,14 +1515,15 @@ int tgc_table_view(tgc_table_t *table)
 	memset(mem, 0, table->size);
 
 	guard_get();
-	view_copy_t arg = { .dst = mem, .src = table->hdr };
-	if (!guarded(view_copy, &arg)) {
+	view_copy_t arg = { .dst = mem, .src = table->hdr, .size = table->size,
+	                    .count = count };
+	if (!guarded(view_copy, &arg) || arg.bad) {
 		guard_put();
 		free(seg->pub_seq);
 		free(seg->folded);
 		free(seg);
 		free(mem);
-		return KNOT_EFILE;
+		return arg.bad ? KNOT_EMALF : KNOT_EFILE;
 	}
 
 	seg->hdr = table->hdr;
@@ -1481,6 +1535,7 @@ int tgc_table_view(tgc_table_t *table)
 	for (uint32_t i = 0; i < count; i++) {
 		seg->folded[i] = LOAD(vrecs[i].answers);
 	}
+	seg->folded_all_down = LOAD(((tgc_table_hdr_t *)mem)->all_down_answers);
 
 	table->seg = seg;
 	table->hdr = (tgc_table_hdr_t *)mem;
@@ -1505,12 +1560,26 @@ static void seg_drop(tgc_table_t *table)
 	}
 }
 
+/*! \brief Adds the view's all-down answers not yet in the segment. */
+static void fold_all_down(tgc_table_t *view)
+{
+	struct tgc_table_seg *seg = view->seg;
+	uint64_t n = LOAD(view->hdr->all_down_answers);
+	if (n != seg->folded_all_down) {
+		atomic_fetch_add_explicit(&seg->hdr->all_down_answers,
+		                          n - seg->folded_all_down,
+		                          memory_order_relaxed);
+		seg->folded_all_down = n;
+	}
+}
+
 /*! \brief Adds the view's answer counts not yet folded in (guarded). */
 static void fold_run(void *arg)
 {
 	tgc_table_t *view = arg;
 	struct tgc_table_seg *seg = view->seg;
 	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(seg->hdr + 1);
+	fold_all_down(view);
 	for (uint32_t i = 0; i < view->hdr->node_count; i++) {
 		uint64_t answers = LOAD(view->nodes[i].answers);
 		if (answers != seg->folded[i]) {
@@ -1549,6 +1618,7 @@ static tgc_table_hdr_t *seg_hdr(const tgc_table_t *table)
 /*! \brief Arguments of the guarded claim. */
 typedef struct {
 	tgc_table_hdr_t *hdr;
+	const tgc_table_hdr_t *layout; /*!< Checked header (see unstick_mem()). */
 	uint64_t token;
 	uint64_t self;
 	bool take_dead_token;  /*!< Retake: also replace a token of a gone
@@ -1583,7 +1653,7 @@ static void claim_run(void *arg)
 	/* Open sections of a dead process are closed; those of this process
 	 * (the previous instance during a reload) end by themselves. */
 	if (c->prev != c->self) {
-		c->closed = unstick_mem(c->hdr);
+		c->closed = unstick_mem(c->hdr, c->layout);
 	}
 	c->ret = KNOT_EOK;
 }
@@ -1600,7 +1670,8 @@ int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed)
 	if (hdr == NULL) {
 		return KNOT_EFILE;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = tgc_table_owner_self() };
+	claim_t c = { .hdr = hdr, .layout = table->hdr, .token = token,
+	              .self = tgc_table_owner_self() };
 	bool ok = (table->seg != NULL) ? guarded(claim_run, &c) :
 	                                 (claim_run(&c), true);
 	if (!ok) {
@@ -1632,7 +1703,8 @@ typedef struct {
 } sync_t;
 
 /*! \brief Decides who writes; retakes from a gone writer (see claim). */
-static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *out)
+static bool sync_writer(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout,
+                        uint64_t token, tgc_table_sync_t *out)
 {
 	uint64_t cur = LOAD(hdr->writer);
 	if (cur == token) {
@@ -1645,7 +1717,7 @@ static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *
 	if (!gone) {
 		return false;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = self };
+	claim_t c = { .hdr = hdr, .layout = layout, .token = token, .self = self };
 	claim_run(&c);
 	if (c.ret != KNOT_EOK) {
 		return false;
@@ -1670,7 +1742,8 @@ static void sync_run(void *arg)
 
 	/* Admin states stored before this generation are copied below. */
 	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
-	bool writer = sync_writer(sh, a->token, a->out);
+	bool writer = sync_writer(sh, vh, a->token, a->out);
+	fold_all_down(view);
 	if (writer && !a->out->writer) {
 		seg->pub_all = true;
 	}
@@ -1713,7 +1786,8 @@ static void sync_run(void *arg)
 	}
 
 	if (view->cache != NULL) {
-		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + sh->cache_off);
+		/* The view's checked layout, not the segment's fields. */
+		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + vh->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			tgc_cache_rec_t *v = &view->cache[i];
 			uint32_t vseq = LOAD(v->seq);
@@ -1844,7 +1918,7 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 	}
 	if (table->seg == NULL) {
 		/* A plain mapping: only the retake. */
-		out->writer = sync_writer(table->hdr, token, out);
+		out->writer = sync_writer(table->hdr, table->hdr, token, out);
 		return;
 	}
 	if (table->seg->hdr == NULL) {

@@ -67,7 +67,7 @@
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
  * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
  * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
- * | rec \a answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
+ * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
  *
  * Readers never block; a worker's read of the view meets only its own
@@ -120,16 +120,21 @@ typedef enum {
 /*! \brief Outcome of the last probe of a node. */
 typedef enum {
 	TGC_PROBE_NONE     = 0, /*!< Never probed. */
-	TGC_PROBE_OK       = 1, /*!< Connected (and banner valid for rfb). */
+	TGC_PROBE_OK       = 1, /*!< Connected (rfb: security types offered). */
 	TGC_PROBE_REFUSED  = 2, /*!< Connection refused or reset. */
 	TGC_PROBE_TIMEOUT  = 3, /*!< No connection or banner within the timeout. */
 	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB, or
 	                         *   the response not HTTP/1.x (http, https). */
 	TGC_PROBE_ERROR    = 5, /*!< Local error (socket creation, unreachable). */
 	TGC_PROBE_DISABLED = 6, /*!< check: none. */
-	TGC_PROBE_STATUS   = 7, /*!< HTTP status not in check-status. */
-	TGC_PROBE_TLS      = 8, /*!< TLS handshake failed. */
-	TGC_PROBE_CERT     = 9, /*!< TLS certificate failed verification. */
+	TGC_PROBE_RFB_REFUSED = 7, /*!< rfb: alive, but offers this client no
+	                            *   security type (e.g. blacklisted); counts
+	                            *   as a success. */
+	TGC_PROBE_HANDSHAKE = 8, /*!< rfb: valid banner, then a broken or
+	                          *   truncated handshake. */
+	TGC_PROBE_STATUS   = 9, /*!< HTTP status not in check-status. */
+	TGC_PROBE_TLS      = 10, /*!< TLS handshake failed. */
+	TGC_PROBE_CERT     = 11, /*!< TLS certificate failed verification. */
 } tgc_probe_t;
 
 /*! \brief Segment header (1024 bytes). */
@@ -176,7 +181,13 @@ typedef struct {
 	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
 	                          *   taken the admin states in (writer: sync,
 	                          *   release; reader: CLI, acquire). */
-	uint8_t _reserved[1024 - 704];
+	_Atomic uint64_t all_down_answers; /*!< Answers given while no node
+	                          *   was eligible (the zone-stats all-down
+	                          *   counter); in the view: workers, relaxed
+	                          *   add; in the segment: sync and unload add
+	                          *   what the view counted since (relaxed);
+	                          *   reader: CLI. */
+	uint8_t _reserved[1024 - 712];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
@@ -550,6 +561,8 @@ bool tgc_table_owner_alive(uint64_t owner);
  * \retval KNOT_EOK     Success.
  * \retval KNOT_ENOMEM  Out of memory.
  * \retval KNOT_EFILE  The segment faulted while copied (truncated).
+ * \retval KNOT_EMALF  Its layout (node count, role, cache offset) changed
+ *                     after tgc_table_open() validated it.
  */
 int tgc_table_view(tgc_table_t *table);
 

@@ -23,6 +23,7 @@
  */
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -67,6 +69,11 @@
 #define MOD_UPSTREAM_INTERVAL	"\x11""upstream-interval"
 #define MOD_UPSTREAM_TIMEOUT	"\x10""upstream-timeout"
 #define MOD_STALE_LIMIT		"\x0b""stale-limit"
+#define MOD_FORWARD_LIMIT	"\x0d""forward-limit"
+#define MOD_FORWARD_UDP		"\x0b""forward-udp"
+
+/*! \brief Largest `forward-limit`. */
+#define TGC_FORWARD_LIMIT_MAX	1024
 #define MOD_CHECK_PATH		"\x0a""check-path"
 #define MOD_CHECK_HOST		"\x0a""check-host"
 #define MOD_CHECK_STATUS	"\x0c""check-status"
@@ -107,6 +114,21 @@ static const knot_lookup_t all_down_modes[] = {
 	{ TGC_ALL_DOWN_ALL,      "all" },
 	{ TGC_ALL_DOWN_SERVFAIL, "servfail" },
 	{ TGC_ALL_DOWN_NODATA,   "nodata" },
+	{ 0, NULL }
+};
+
+/*! \brief Values of `forward-udp`: where a query over UDP for a name the
+ *         translator forwards goes. */
+enum {
+	TGC_FORWARD_UDP_TRUNCATE = 0, /*!< Empty answer with TC: the client asks
+	                               *   again over TCP, a TCP worker forwards. */
+	TGC_FORWARD_UDP_FORWARD  = 1, /*!< Forwarded by the UDP worker. */
+};
+
+/*! \brief Values of `forward-udp`. */
+static const knot_lookup_t forward_udp_modes[] = {
+	{ TGC_FORWARD_UDP_TRUNCATE, "truncate" },
+	{ TGC_FORWARD_UDP_FORWARD,  "forward" },
 	{ 0, NULL }
 };
 
@@ -218,6 +240,9 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_UPSTREAM_INTERVAL, YP_TINT, YP_VINT = { 10, 86400000, 1000 } },
 	{ MOD_UPSTREAM_TIMEOUT,  YP_TINT, YP_VINT = { 1, 86400000, 500 } },
 	{ MOD_STALE_LIMIT,    YP_TINT,   YP_VINT = { 0, 604800, 60, YP_STIME } },
+	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
+	{ MOD_FORWARD_UDP,    YP_TOPT,   YP_VOPT = { forward_udp_modes,
+	                                             TGC_FORWARD_UDP_TRUNCATE } },
 	/* http, https, tls checks and the backup tier. */
 	{ MOD_CHECK_PATH,     YP_TSTR,   YP_VSTR = { "/" }, YP_FNONE, { check_path } },
 	{ MOD_CHECK_HOST,     YP_TSTR,   YP_VNONE, YP_FNONE, { check_host } },
@@ -576,7 +601,8 @@ enum {
 	CTR_MAPPED     = 5, /*!< Answers with NAT-mapped addresses. */
 	CTR_STALE_TABLE = 6, /*!< Answers given while the table's heartbeat
 	                      *   was stale. */
-	CTR_BACKUP     = 7, /*!< Answers that included backup nodes. */
+	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
+	CTR_BACKUP     = 8, /*!< Answers that included backup nodes. */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -592,7 +618,23 @@ enum {
 	TCTR_MAPPED     = 8, /*!< Answers with NAT-mapped addresses. */
 	TCTR_STALE_TABLE = 9, /*!< Answers given while the cache's heartbeat
 	                       *   was stale. */
+	TCTR_BUSY       = 10, /*!< Forwards refused: forward-limit reached or
+	                       *   this worker resting after a failed one. */
+	TCTR_RECENT_FAIL = 11, /*!< Forwards refused: the name failed lately. */
+	TCTR_UNREACHABLE = 12, /*!< Forwards refused: every upstream down. */
+	TCTR_TO_TCP     = 13, /*!< Queries over UDP of forwarded names answered
+	                       *   empty with TC (forward-udp truncate). */
 };
+
+/*! \brief Slots of the memory of recently failed forwards (power of 2). */
+#define TGC_FAILED_SLOTS	256
+/*! \brief How long a name whose forward failed is answered SERVFAIL at once
+ *         (RFC 9520 asks resolvers to remember failures at least 1 s). */
+#define TGC_FAILED_HOLD_MS	5000
+/*! \brief Bits of a failed-forward slot that hold the expiry time (ms of
+ *         CLOCK_MONOTONIC, 2^40 ms = 34 years); the high 24 bits hold a tag
+ *         of the name's hash. */
+#define TGC_FAILED_TIME_BITS	40
 
 /*! \brief Index names of the upstream-error counter. */
 static char *upstream_error_to_str(uint32_t idx, uint32_t count)
@@ -650,9 +692,11 @@ typedef struct {
 	tgc_tls_creds_t *tls;        /*!< TLS credentials (https, tls). */
 	/* Translator only: immutable after load unless said otherwise. */
 	tgc_role_t role;             /*!< TGC_ROLE_LB or TGC_ROLE_TRANSLATOR. */
-	bool tsig_later;             /*!< Zone LB instance: signed queries are
+	bool tsig_later;             /*!< Zone instance: signed queries are
 	                              *   answered at PREANSWER (after knotd's
 	                              *   TSIG check), not at BEGIN. */
+	bool zone_bound;             /*!< Zone instance: nothing is answered
+	                              *   while the zone is not loaded. */
 	knot_dname_t *scope;         /*!< Names forwarded: the zone, or `name`
 	                              *   and below for a global instance. */
 	tgc_fwd_target_t *targets;   /*!< Upstream addresses (table order). */
@@ -670,6 +714,24 @@ typedef struct {
 	                              *   poller; readers: workers). */
 	tgc_poller_t *poller;        /*!< Poller (started and stopped by knotd's
 	                              *   main thread in load/unload). */
+	/* Translator: guards of on-demand forwarding (translator_forward()). */
+	bool udp_truncate;           /*!< forward-udp truncate: queries over
+	                              *   UDP are sent to TCP, not forwarded
+	                              *   (immutable after load). */
+	uint32_t forward_limit;      /*!< Most forwards in flight at once. */
+	_Atomic uint32_t forwards;   /*!< Forwards in flight (writers and
+	                              *   readers: workers; relaxed, the count
+	                              *   publishes no other data). */
+	uint64_t *rest_until;        /*!< Per worker: CLOCK_MONOTONIC ms before
+	                              *   which it starts no forward after a
+	                              *   failed one (written and read only by
+	                              *   the worker with that thread_id). */
+	uint64_t failed_key;         /*!< Key of the name hash (immutable). */
+	_Atomic uint64_t failed[TGC_FAILED_SLOTS]; /*!< Recently failed names:
+	                              *   tag << TGC_FAILED_TIME_BITS | expiry
+	                              *   ms, 0 = empty (writers and readers:
+	                              *   workers; relaxed, each slot is one
+	                              *   self-contained value). */
 	knotd_mod_t *mod;            /*!< Module handle, for logs and stats. */
 	/* Log gate: the checker logs only while log_on is set; unload clears it
 	 * under log_lock before it stops the checker (knotd may have freed the
@@ -720,6 +782,14 @@ static void checker_event(void *arg, uint32_t idx, tgc_health_t from,
 	/* Stats slots are updated atomically by knotd: slot 0 is shared. */
 	knotd_mod_stats_incr(ctx->mod, 0, CTR_TRANSITION,
 	                     (to == TGC_HEALTH_DOWN) ? 1 : 0, 1);
+}
+
+/*! \brief Checker refusal callback: counts refused rfb probes per node. */
+static void checker_refused(void *arg, uint32_t idx)
+{
+	tgc_ctx_t *ctx = arg;
+	/* Slot 0 is shared with the workers: knotd updates it atomically. */
+	knotd_mod_stats_incr(ctx->mod, 0, CTR_RFB_REFUSED, idx, 1);
 }
 
 /*! \brief Registers the checker thread with RCU (knotd's log needs it). */
@@ -870,9 +940,130 @@ static knotd_state_t translator_servfail(knotd_qdata_t *qdata, knotd_mod_t *mod,
 	return KNOTD_STATE_FAIL;
 }
 
+/*! \brief CLOCK_MONOTONIC in ms. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*! \brief Keyed hash of a name, case-insensitive (FNV-1a, then mixed). */
+static uint64_t name_hash(uint64_t key, const knot_dname_t *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ key;
+	size_t len = knot_dname_size(name);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = name[i];
+		if (c >= 'A' && c <= 'Z') {
+			c += 'a' - 'A';
+		}
+		h = (h ^ c) * 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+
+	return h;
+}
+
+/*! \brief Tells whether a forward of the name with this hash failed less
+ *         than TGC_FAILED_HOLD_MS ago. */
+static bool failed_recently(tgc_ctx_t *ctx, uint64_t hash, uint64_t now)
+{
+	uint64_t v = atomic_load_explicit(&ctx->failed[hash & (TGC_FAILED_SLOTS - 1)],
+	                                  memory_order_relaxed);
+	uint64_t mask = (1ULL << TGC_FAILED_TIME_BITS) - 1;
+	return v != 0 && (v >> TGC_FAILED_TIME_BITS) == (hash >> TGC_FAILED_TIME_BITS) &&
+	       (v & mask) > (now & mask);
+}
+
+/*! \brief Remembers a failed forward of the name with this hash (replaces
+ *         whatever the slot held: the memory is small and best effort). */
+static void failed_note(tgc_ctx_t *ctx, uint64_t hash, uint64_t now)
+{
+	uint64_t mask = (1ULL << TGC_FAILED_TIME_BITS) - 1;
+	uint64_t v = (hash >> TGC_FAILED_TIME_BITS) << TGC_FAILED_TIME_BITS |
+	             ((now + TGC_FAILED_HOLD_MS) & mask);
+	atomic_store_explicit(&ctx->failed[hash & (TGC_FAILED_SLOTS - 1)], v,
+	                      memory_order_relaxed);
+}
+
+/*!
+ * \brief Tells whether the poller last found every upstream address down
+ *        and unreachable (timeout, refused): a forward would only wait.
+ *
+ * Upstreams that answered with an error RCODE or an invalid reply do not
+ * count: they may still answer other names.
+ */
+static bool upstreams_unreachable(tgc_ctx_t *ctx)
+{
+	for (size_t i = 0; i < ctx->fwd.count; i++) {
+		if (tgc_table_health(&ctx->table, (uint32_t)i) != TGC_HEALTH_DOWN) {
+			return false;
+		}
+		uint8_t probe = atomic_load_explicit(&ctx->table.nodes[i].last_probe,
+		                                     memory_order_relaxed);
+		if (probe != TGC_PROBE_TIMEOUT && probe != TGC_PROBE_REFUSED) {
+			return false;
+		}
+	}
+
+	return ctx->fwd.count > 0;
+}
+
+/*! \brief Takes one of the forward-limit slots (false: all taken). */
+static bool forward_slot_take(tgc_ctx_t *ctx)
+{
+	uint32_t busy = atomic_fetch_add_explicit(&ctx->forwards, 1,
+	                                          memory_order_relaxed);
+	if (busy >= ctx->forward_limit) {
+		atomic_fetch_sub_explicit(&ctx->forwards, 1, memory_order_relaxed);
+		return false;
+	}
+
+	return true;
+}
+
+/*! \brief Answers SERVFAIL at once for a forward not attempted (counted). */
+static knotd_state_t translator_refused(knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                        unsigned thr, int why)
+{
+	knotd_mod_stats_incr(mod, thr, why, 0, 1);
+	return translator_servfail(qdata, mod, thr);
+}
+
+/*!
+ * \brief Answers a query over UDP with an empty response with TC (and AA)
+ *        set, question only, as knotd truncates: the client asks again over
+ *        TCP (counted). knotd adds EDNS, and TSIG for a verified query.
+ */
+static knotd_state_t translator_to_tcp(knot_pkt_t *pkt, knotd_mod_t *mod,
+                                       unsigned thr)
+{
+	knot_wire_set_aa(pkt->wire);
+	knot_wire_set_tc(pkt->wire);
+	knotd_mod_stats_incr(mod, thr, TCTR_TO_TCP, 0, 1);
+	return KNOTD_STATE_DONE;
+}
+
 /*!
  * \brief Forwards the query to the upstreams and copies their answer (A/AAAA
  *        rewritten), RCODE and AA into the response.
+ *
+ * A forward blocks the worker, so it is only started if the name did not
+ * fail lately, the poller does not see every upstream unreachable, fewer
+ * than forward-limit forwards are in flight and this worker is not resting
+ * after a failed forward (as long as the failed one took): otherwise the
+ * answer is SERVFAIL at once. The workers left free keep answering the
+ * cluster name from the cache.
+ *
+ * With forward-udp truncate, a query over UDP that passes the first two
+ * checks is not forwarded but answered empty with TC: knotd gives each UDP
+ * worker its own socket, so a query for the cluster name that the kernel
+ * queued to a UDP worker busy forwarding would wait for that forward. The
+ * client asks again over TCP, and a TCP worker forwards. QUIC (over XDP)
+ * has no truncation: only pure UDP, over sockets or XDP, is sent to TCP.
  */
 static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
                                         tgc_ctx_t *ctx, knotd_mod_t *mod,
@@ -880,6 +1071,22 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
+
+	uint64_t start = mono_ms();
+	uint64_t hash = name_hash(ctx->failed_key, qname);
+	if (failed_recently(ctx, hash, start)) {
+		return translator_refused(qdata, mod, thr, TCTR_RECENT_FAIL);
+	}
+	if (upstreams_unreachable(ctx)) {
+		return translator_refused(qdata, mod, thr, TCTR_UNREACHABLE);
+	}
+	if (ctx->udp_truncate && qdata->params->proto == KNOTD_QUERY_PROTO_UDP) {
+		return translator_to_tcp(pkt, mod, thr);
+	}
+	if (start < ctx->rest_until[thr] || !forward_slot_take(ctx)) {
+		return translator_refused(qdata, mod, thr, TCTR_BUSY);
+	}
+
 	uint32_t first = atomic_load_explicit(&ctx->preferred, memory_order_relaxed);
 	tgc_fwd_stats_t stats;
 	memset(&stats, 0, sizeof(stats));
@@ -889,8 +1096,14 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	int ret = tgc_forward_query(&ctx->fwd, first % ctx->fwd.count, qname,
 	                            qtype, KNOT_CLASS_IN, ctx->budget_ms, -1,
 	                            qdata->mm, &reply, &used, &stats, NULL, NULL);
+	atomic_fetch_sub_explicit(&ctx->forwards, 1, memory_order_relaxed);
 	translator_count(mod, thr, &stats);
 	if (ret != KNOT_EOK) {
+		uint64_t end = mono_ms();
+		ctx->rest_until[thr] = end + (end - start);
+		if (ret == KNOT_ETIMEOUT) {
+			failed_note(ctx, hash, end);
+		}
 		return translator_servfail(qdata, mod, thr);
 	}
 	atomic_fetch_add_explicit(&ctx->table.nodes[used].answers, 1,
@@ -1132,6 +1345,8 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	    (kind == TGC_ANSWER_NODATA &&
 	     (family == AF_INET ? ctx->answer.v4.count : ctx->answer.v6.count) > 0)) {
 		knotd_mod_stats_incr(mod, thr, CTR_ALL_DOWN, 0, 1);
+		atomic_fetch_add_explicit(&ctx->table.hdr->all_down_answers, 1,
+		                          memory_order_relaxed);
 	}
 
 	if (kind == TGC_ANSWER_SERVFAIL) {
@@ -1195,14 +1410,27 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	return KNOTD_STATE_DONE;
 }
 
+/*! \brief Tells whether the query's zone has contents (knotd answers
+ *         SERVFAIL for a zone that failed to load or expired). */
+static bool zone_loaded(knotd_qdata_t *qdata)
+{
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	return !knot_rrset_empty(&soa);
+}
+
 /*!
- * \brief Query hook at BEGIN: translator queries, and load-balancer queries
- *        without TSIG (zone instances) or all of them (global instances).
+ * \brief Query hook at BEGIN: queries without TSIG (zone instances), or all
+ *        of them (global load-balancer instances).
  *
  * knotd verifies a query's TSIG (zone `acl` with action query) only after
  * BEGIN, and signs the response only if it verified the query. A zone
- * instance therefore answers signed queries at PREANSWER (tgcluster_signed),
- * so that a translator with a `key` gets a signed answer.
+ * instance therefore answers signed queries at PREANSWER (tgcluster_signed):
+ * an unknown key gets knotd's BADKEY, a wrong signature BADSIG, a valid one
+ * a signed answer. A global translator has no zone whose ACL could allow a
+ * key and leaves signed queries to knotd.
+ *
+ * A zone instance answers nothing while its zone is not loaded: knotd's
+ * own SERVFAIL is the answer for every type then.
  */
 static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
                                      knotd_qdata_t *qdata, knotd_mod_t *mod)
@@ -1211,19 +1439,23 @@ static knotd_state_t tgcluster_begin(knotd_state_t state, knot_pkt_t *pkt,
 		return state;
 	}
 	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
-	if (ctx != NULL && ctx->role == TGC_ROLE_TRANSLATOR) {
-		return translator_begin(state, pkt, qdata, ctx, mod);
-	}
-	if (ctx != NULL && ctx->tsig_later && knot_pkt_has_tsig(qdata->query)) {
+	if (ctx == NULL || (ctx->zone_bound && !zone_loaded(qdata))) {
 		return state;
+	}
+	if ((ctx->tsig_later || ctx->role == TGC_ROLE_TRANSLATOR) &&
+	    knot_pkt_has_tsig(qdata->query)) {
+		return state;
+	}
+	if (ctx->role == TGC_ROLE_TRANSLATOR) {
+		return translator_begin(state, pkt, qdata, ctx, mod);
 	}
 
 	return lb_answer(state, pkt, qdata, mod);
 }
 
 /*!
- * \brief Query hook at PREANSWER (zone load-balancer instances): signed
- *        queries, which knotd has verified by now.
+ * \brief Query hook at PREANSWER (zone instances): signed queries, which
+ *        knotd has verified by now (it runs only for a loaded zone).
  */
 static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt,
                                          knotd_qdata_t *qdata, knotd_mod_t *mod)
@@ -1233,7 +1465,11 @@ static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt
 		return state;
 	}
 
-	switch (lb_answer(KNOTD_STATE_NOOP, pkt, qdata, mod)) {
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	knotd_state_t out = (ctx != NULL && ctx->role == TGC_ROLE_TRANSLATOR) ?
+	                    translator_begin(KNOTD_STATE_NOOP, pkt, qdata, ctx, mod) :
+	                    lb_answer(KNOTD_STATE_NOOP, pkt, qdata, mod);
+	switch (out) {
 	case KNOTD_STATE_NOOP:
 		return state;
 	case KNOTD_STATE_DONE:
@@ -1311,6 +1547,7 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->http_host);
 	free(ctx->statuses);
 	tgc_tls_creds_free(ctx->tls);
+	free(ctx->rest_until);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
 }
@@ -1550,6 +1787,7 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	const knot_dname_t *zone = knotd_mod_zone(mod);
 
 	ctx->role = TGC_ROLE_TRANSLATOR;
+	ctx->tsig_later = (zone != NULL);
 	ctx->scope = knot_dname_copy((zone != NULL) ? zone : ctx->name, NULL);
 	if (ctx->scope == NULL) {
 		return KNOT_ENOMEM;
@@ -1732,6 +1970,7 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	ctx->answer.policy = knotd_conf_mod(mod, MOD_POLICY).single.option;
 	ctx->answer.all_down = knotd_conf_mod(mod, MOD_ALL_DOWN).single.option;
 
+	ctx->zone_bound = (zone != NULL);
 	knotd_conf_t ups = knotd_conf_mod(mod, MOD_UPSTREAM);
 	if (ups.count > 0) {
 		int ret = translator_setup(ctx, mod, &ups);
@@ -1907,9 +2146,56 @@ static int become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief The most forwards in flight: `forward-limit`, by default half of
+ *        the knotd workers that forward (TCP workers with forward-udp
+ *        truncate, UDP workers with forward), never all of them when there
+ *        are several.
+ *
+ * knotd_conf_env() gives the numbers of workers knotd runs (its defaults
+ * applied; a reload does not change them).
+ */
+static uint32_t translator_forward_limit(knotd_mod_t *mod, bool udp_truncate)
+{
+	int64_t limit = knotd_conf_mod(mod, MOD_FORWARD_LIMIT).single.integer;
+	const char *kind = udp_truncate ? "TCP" : "UDP";
+	knotd_conf_t conf = knotd_conf_env(mod, udp_truncate ?
+	                                        KNOTD_CONF_ENV_WORKERS_TCP :
+	                                        KNOTD_CONF_ENV_WORKERS_UDP);
+	int64_t workers = (conf.single.integer > 0) ? conf.single.integer : 1;
+
+	if (limit == 0) {
+		limit = (workers >= 2) ? workers / 2 : 1;
+	} else if (workers >= 2 && limit >= workers) {
+		knotd_mod_log(mod, LOG_NOTICE, "'forward-limit' %" PRId64 " lowered "
+		              "to %" PRId64 ", below the %" PRId64 " %s workers",
+		              limit, workers - 1, workers, kind);
+		limit = workers - 1;
+	}
+	if (workers < 2) {
+		knotd_mod_log(mod, LOG_NOTICE, "one %s worker: a forward holds it "
+		              "(%s wait meanwhile)", kind, udp_truncate ?
+		              "other queries over TCP" : "cached answers");
+	}
+	knotd_mod_log(mod, LOG_INFO, "forwarding at most %" PRId64 " queries at "
+	              "once (%" PRId64 " %s workers)%s", limit, workers, kind,
+	              udp_truncate ? ", other names over UDP get TC" : "");
+
+	return (uint32_t)limit;
+}
+
 /*! \brief Second half of the load of a translator: counters and poller. */
 static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 {
+	ctx->udp_truncate = (knotd_conf_mod(mod, MOD_FORWARD_UDP).single.option ==
+	                     TGC_FORWARD_UDP_TRUNCATE);
+	ctx->forward_limit = translator_forward_limit(mod, ctx->udp_truncate);
+	ctx->failed_key = seed * 0x9e3779b97f4a7c15ULL + 1;
+	ctx->rest_until = calloc(ctx->threads, sizeof(*ctx->rest_until));
+	if (ctx->rest_until == NULL) {
+		return KNOT_ENOMEM;
+	}
+
 	int ret;
 	if ((ret = knotd_mod_stats_add(mod, "cached", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale", 1, NULL)) != KNOT_EOK ||
@@ -1921,7 +2207,11 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	    (ret = knotd_mod_stats_add(mod, "tcp-retry", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "busy", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "recent-failure", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "unreachable", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "to-tcp", 1, NULL)) != KNOT_EOK) {
 		return ret;
 	}
 
@@ -1954,7 +2244,12 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 
 	knotd_mod_ctx_set(mod, ctx);
 
-	return knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	if (ret == KNOT_EOK && ctx->tsig_later) {
+		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
+	}
+
+	return ret;
 }
 
 /*!
@@ -2024,6 +2319,7 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
@@ -2049,6 +2345,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		.params = params,
 		.log = checker_log,
 		.event = checker_event,
+		.refused = checker_refused,
 		.thread_start = checker_thread_start,
 		.thread_stop = checker_thread_stop,
 		.ctx = ctx,

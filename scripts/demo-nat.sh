@@ -42,7 +42,14 @@ heading() {
 }
 seed() { printf '\n  \033[1;36m[seed step %s]\033[0m %s\n' "$1" "$2"; }
 info() { printf '  %s\n' "$*"; }
-cmd() { printf '  $ %s\n' "$*"; }
+# run CMD...: prints CMD exactly as it is run (shell-quoted), then runs it,
+# its output indented; returns CMD's status.
+run() {
+	printf '  $'
+	printf ' %q' "$@"
+	printf '\n'
+	"$@" 2>&1 | sed 's/^/    /'
+}
 die() { printf 'demo nat: %s\n' "$*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -97,18 +104,26 @@ spawn() {
 resolve() {
 	in_ns "$NS_CLIENT" kdig @"$IDNS" +short +timeout=2 +retry=1 "$ZONE" A | sort | tr '\n' ' '
 }
-# The viewer connecting to ADDR:5900: prints the node's banner and identity.
+# The viewer connecting to ADDR:5900: prints the node's banner and identity
+# (sent after the viewer's RFB version and the security types).
 connect() {
 	in_ns "$NS_CLIENT" "$PY" - "$1" "$PORT" <<'EOF'
 import socket, sys
 with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
     buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    s.sendall(b"RFB 003.008\n")
     while buf.count(b"\n") < 2:
         chunk = s.recv(4096)
         if not chunk:
             break
         buf += chunk
-print(" | ".join(buf.decode().strip().split("\n")))
+head, _, rest = buf.partition(b"\n")
+print(" | ".join((head + b"\n" + rest[2:]).decode().strip().split("\n")))
 EOF
 }
 
@@ -116,6 +131,10 @@ EOF
 heading "Dependencies and build"
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, nftables)"
 ./scripts/deps.sh
+# knotd loads every module of its module directory by itself; an installed
+# copy would collide with the build this demo loads by path.
+MODDIR=$(pkg-config --variable=module_instdir knotd)
+[ ! -e "$MODDIR/mod-tgcluster.so" ] || die "an installed $MODDIR/mod-tgcluster.so shadows the build (knotd: duplicate module); remove it first: apt purge knot-module-tgcluster (or delete the file)"
 [ -f build/build.ninja ] || meson setup build
 ninja -C build mod-tgcluster.so >/dev/null
 MODULE=$REPO/build/mod-tgcluster.so
@@ -177,7 +196,7 @@ for i in 0 1 2; do
 	spawn "node-${IDS[$i]}" "$NS_CLUSTER" "$PY" "$REPO/tests/e2e/idnode.py" \
 		--listen "${NODE[$i]}:$PORT=${IDS[$i]}"
 	wait_for "node ${IDS[$i]}" 5000 grep -q listening "$TMP/node-${IDS[$i]}.log"
-	info "node ${IDS[$i]} ${NODE[$i]}:$PORT (RFB banner + identity line), pid ${PIDS[node-${IDS[$i]}]}"
+	info "node ${IDS[$i]} ${NODE[$i]}:$PORT (RFB banner, security types + identity line), pid ${PIDS[node-${IDS[$i]}]}"
 done
 
 cat >"$TMP/zone" <<EOF
@@ -255,8 +274,8 @@ knot_conf translator "${LAN[0]}@53, ${LAN[1]}@53" "  - id: translator
     address: ${NODE[0]}@53
   - id: lb2
     address: ${NODE[1]}@53"
-sed -n '/^remote:/,/^template:/p' "$TMP/translator/knot.conf" | grep -v '^ *file:' \
-	| sed '$d; s/^/      /'
+info "translator knot.conf ($TMP/translator/knot.conf, the module loaded by path from build/):"
+sed 's/^/      /' "$TMP/translator/knot.conf"
 start_knotd translator "$NS_NAT"
 
 # --- 5. the internal DNS ----------------------------------------------------------
@@ -298,24 +317,23 @@ info "unbound ready in $NS_CLIENT, pid ${PIDS[unbound]}"
 # --- 6. the seed's steps ------------------------------------------------------------
 heading "The seed's steps 1-8"
 info "The client LAN cannot reach the cluster network (this is why a translator is needed):"
-cmd "ip netns exec client kdig @${NODE[0]} $ZONE A"
-if in_ns "$NS_CLIENT" kdig @"${NODE[0]}" +timeout=1 +retry=0 "$ZONE" A 2>&1 | grep -q 'status: NOERROR'; then
+out=$(run ip netns exec "$NS_CLIENT" kdig @"${NODE[0]}" +timeout=1 +retry=0 "$ZONE" A) || true
+printf '%s\n' "$out" | grep -v '^ *$'
+if grep -q 'status: NOERROR' <<<"$out"; then
 	die "the client reached ${NODE[0]}: the topology is wrong"
 fi
-info "-> no answer: $(in_ns "$NS_CLIENT" ip route get "${NODE[0]}" 2>&1 | head -n 1)"
+info "-> no answer; the client's route to it:"
+run ip netns exec "$NS_CLIENT" ip route get "${NODE[0]}" || true
 
 seed 1 "the viewer ($VIEWER) asks the internal DNS ($IDNS) for $ZONE"
 seed 2 "the internal DNS forwards to the translator on the LBs' LAN addresses (${LAN[0]}, ${LAN[1]})"
 seed 3 "the translator asks the LBs on their NAT addresses; what LB1 answers it:"
-cmd "ip netns exec nat kdig @${NODE[0]} $ZONE A"
-in_ns "$NS_NAT" kdig @"${NODE[0]}" +noall +answer +timeout=1 "$ZONE" A | sed 's/^/    /'
+run ip netns exec "$NS_NAT" kdig @"${NODE[0]}" +noall +answer +timeout=1 "$ZONE" A
 seed 4 "the LBs answer with the LAN addresses of the live nodes (nat-base ${LAN[0]} + index)"
 seed 5 "the translator answers the internal DNS from its polled cache:"
-cmd "ip netns exec client kdig @${LAN[0]} $ZONE A"
-in_ns "$NS_CLIENT" kdig @"${LAN[0]}" +noall +answer +timeout=1 "$ZONE" A | sed 's/^/    /'
+run ip netns exec "$NS_CLIENT" kdig @"${LAN[0]}" +noall +answer +timeout=1 "$ZONE" A
 seed 6 "the internal DNS answers the viewer:"
-cmd "ip netns exec client kdig @$IDNS $ZONE A"
-in_ns "$NS_CLIENT" kdig @"$IDNS" +noall +answer +timeout=2 "$ZONE" A | sed 's/^/    /'
+run ip netns exec "$NS_CLIENT" kdig @"$IDNS" +noall +answer +timeout=2 "$ZONE" A
 first=$(in_ns "$NS_CLIENT" kdig @"$IDNS" +short +timeout=2 "$ZONE" A | head -n 1)
 seed 7 "the viewer connects to the first address, $first:$PORT"
 got=$(connect "$first")

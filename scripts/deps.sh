@@ -12,6 +12,9 @@ PKGS=(
 	socat iproute2 procps util-linux openssl
 	valgrind
 	unbound knot-resolver bind9 nftables
+	debhelper dpkg-dev lintian python3-docutils man-db
+	tigervnc-standalone-server tigervnc-tools
+	prometheus
 )
 
 missing=()

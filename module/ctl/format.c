@@ -530,6 +530,39 @@ static void add_seg_cand(size_t idx, size_t *cands, size_t cands_max, size_t *n)
 	(*n)++;
 }
 
+/*! \brief Tells whether segment \a i is a candidate of \a arg (NULL: any
+ *         segment file; else a readable segment of zone \a arg). */
+static bool seg_matches(const tgc_ctl_seg_t *seg, const char *arg)
+{
+	if (seg->kind != NULL) {
+		return false;
+	}
+	return arg == NULL || (seg->readable && zone_equal(seg->zone, arg));
+}
+
+/*!
+ * \brief Outcome of a lookup with \a n candidates: several of which
+ *        exactly one is live match the live one (the others are leftovers).
+ */
+static tgc_ctl_match_t only_live(const tgc_ctl_seg_t *segs, size_t count,
+                                 const char *arg, size_t *found, size_t n)
+{
+	if (n == 0) {
+		return TGC_CTL_MATCH_NONE;
+	} else if (n == 1) {
+		return TGC_CTL_MATCH_ONE;
+	}
+	size_t live = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (seg_matches(&segs[i], arg) && segs[i].live) {
+			*found = i;
+			live++;
+		}
+	}
+
+	return (live == 1) ? TGC_CTL_MATCH_ONE : TGC_CTL_MATCH_AMBIGUOUS;
+}
+
 tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
                                       const char *arg, size_t *found,
                                       size_t *cands, size_t cands_max,
@@ -548,11 +581,7 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 				add_seg_cand(i, cands, cands_max, ncands);
 			}
 		}
-		switch (*ncands) {
-		case 0:  return TGC_CTL_MATCH_NONE;
-		case 1:  return TGC_CTL_MATCH_ONE;
-		default: return TGC_CTL_MATCH_AMBIGUOUS;
-		}
+		return only_live(segs, count, arg, found, *ncands);
 	}
 
 	if (*arg == '/') {
@@ -585,11 +614,7 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 		}
 	}
 
-	switch (*ncands) {
-	case 0:  return TGC_CTL_MATCH_NONE;
-	case 1:  return TGC_CTL_MATCH_ONE;
-	default: return TGC_CTL_MATCH_AMBIGUOUS;
-	}
+	return only_live(segs, count, arg, found, *ncands);
 }
 
 const char *tgc_ctl_path_kind(const char *path)
@@ -642,10 +667,21 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 	st->created_ms = hdr->created_ms;
 	st->writer_pid = LOAD(((tgc_table_hdr_t *)hdr)->writer_pid);
 	st->heartbeat_ms = LOAD(((tgc_table_hdr_t *)hdr)->heartbeat_ms);
+	st->all_down_answers = LOAD(((tgc_table_hdr_t *)hdr)->all_down_answers);
+	st->owner = atomic_load_explicit(&((tgc_table_hdr_t *)hdr)->owner,
+	                                 memory_order_acquire);
+	st->writer_alive = tgc_table_owner_alive(st->owner);
 	st->generation = atomic_load_explicit(&((tgc_table_hdr_t *)hdr)->generation,
 	                                      memory_order_acquire);
 	st->now_ms = now_ms;
 	st->node_count = hdr->node_count;
+	/* Never more records than the mapping holds (see tgc_table_node_read()). */
+	if (table->size < sizeof(tgc_table_hdr_t) + (size_t)st->node_count *
+	                  sizeof(tgc_node_rec_t)) {
+		st->node_count = (table->size < sizeof(tgc_table_hdr_t)) ? 0 :
+		                 (uint32_t)((table->size - sizeof(tgc_table_hdr_t)) /
+		                            sizeof(tgc_node_rec_t));
+	}
 	if (hdr->role == TGC_ROLE_TRANSLATOR && table->cache != NULL) {
 		st->stale_limit_s = hdr->stale_limit_s;
 		st->has_cache = true;
@@ -937,8 +973,10 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	json_u64(out, st->heartbeat_ms != 0, st->heartbeat_ms);
 	tgc_ctl_buf_printf(out, ",\"heartbeat_age_ms\":");
 	json_u64(out, hb_age >= 0, (uint64_t)hb_age);
-	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"nodes\":[",
-	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false");
+	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"all_down_answers\":%"
+	                   PRIu64 ",\"nodes\":[",
+	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false",
+	                   st->all_down_answers);
 
 	for (uint32_t i = 0; i < st->node_count; i++) {
 		const tgc_node_snap_t *n = &st->nodes[i];
@@ -1018,7 +1056,7 @@ static void render_list_json(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *ent
 		json_u64(out, st != NULL && st->writer_pid != 0,
 		         (st != NULL) ? st->writer_pid : 0);
 		tgc_ctl_buf_printf(out, ",\"writer_alive\":%s", (st == NULL) ? "null" :
-		                   (e->writer_gone || st->writer_pid == 0) ? "false" : "true");
+		                   e->writer_gone ? "false" : "true");
 		int64_t age = (st != NULL) ? tgc_ctl_heartbeat_age(st) : -1;
 		tgc_ctl_buf_printf(out, ",\"heartbeat_age_ms\":");
 		json_u64(out, age >= 0, (uint64_t)age);
@@ -1074,13 +1112,274 @@ void tgc_ctl_render_list(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries
 		note[0] = '\0';
 		if (tgc_ctl_heartbeat_stale(st)) {
 			snprintf(note, sizeof(note), "STALE%s",
-			         e->writer_gone ? ", knotd gone" : "");
+			         e->writer_gone ? ", no live writer" : "");
 		} else if (e->writer_gone) {
-			snprintf(note, sizeof(note), "knotd gone");
+			snprintf(note, sizeof(note), "no live writer");
 		}
 		cells[LCOL_NOTE] = note;
 		tgc_ctl_grid_add(&grid, cells);
 	}
 	tgc_ctl_grid_render(&grid, out);
 	tgc_ctl_grid_free(&grid);
+}
+
+/* -- Prometheus metrics --------------------------------------------------- */
+
+void tgc_ctl_buf_prom_label(tgc_ctl_buf_t *buf, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)((str != NULL) ? str : "");
+	while (*s != '\0') {
+		uint32_t cp;
+		size_t len = utf8_len(s, &cp);
+		if (len == 0) {
+			buf_put(buf, "\xef\xbf\xbd", 3); /* U+FFFD */
+			s++;
+			continue;
+		}
+		switch (cp) {
+		case '\\': buf_put(buf, "\\\\", 2); break;
+		case '"':  buf_put(buf, "\\\"", 2); break;
+		case '\n': buf_put(buf, "\\n", 2); break;
+		default:   buf_put(buf, (const char *)s, len); break;
+		}
+		s += len;
+	}
+}
+
+/*! \brief Kinds of metric families. */
+typedef enum {
+	PROM_GAUGE,
+	PROM_COUNTER,
+} prom_type_t;
+
+/*! \brief Per-node metric families. */
+typedef enum {
+	NM_HEALTH, NM_ADMIN, NM_RTT, NM_CHECK_TIME, NM_PROBES, NM_TRANSITIONS,
+	NM_ANSWERS, NODE_METRICS
+} node_metric_t;
+
+/*! \brief Per-instance metric families. */
+typedef enum {
+	IM_WRITER_ALIVE, IM_WRITER_PID, IM_HEARTBEAT_AGE, IM_NODES, IM_LIVE_NODES,
+	IM_ALL_DOWN, IM_ALL_DOWN_ANSWERS, INSTANCE_METRICS
+} inst_metric_t;
+
+/*! \brief A metric family: name, type and help text. */
+typedef struct {
+	const char *name;
+	prom_type_t type;
+	const char *help;
+} prom_family_t;
+
+/*! \brief Node metric families, in output order. */
+static const prom_family_t node_families[NODE_METRICS] = {
+	[NM_HEALTH] = { "tgcluster_node_health", PROM_GAUGE,
+		"Health state of the node as the checker sees it (1 for the current state)." },
+	[NM_ADMIN] = { "tgcluster_node_admin_state", PROM_GAUGE,
+		"Admin state of the node (1 for the current state)." },
+	[NM_RTT] = { "tgcluster_node_last_rtt_seconds", PROM_GAUGE,
+		"Duration of the last probe of the node." },
+	[NM_CHECK_TIME] = { "tgcluster_node_last_check_timestamp_seconds", PROM_GAUGE,
+		"Unix time of the last probe of the node." },
+	[NM_PROBES] = { "tgcluster_node_probes_total", PROM_COUNTER,
+		"Probes of the node." },
+	[NM_TRANSITIONS] = { "tgcluster_node_transitions_total", PROM_COUNTER,
+		"Health state changes of the node." },
+	[NM_ANSWERS] = { "tgcluster_node_answers_total", PROM_COUNTER,
+		"Answers that included the node." },
+};
+
+/*! \brief Instance metric families, in output order. */
+static const prom_family_t inst_families[INSTANCE_METRICS] = {
+	[IM_WRITER_ALIVE] = { "tgcluster_writer_alive", PROM_GAUGE,
+		"1 if the knotd owning the segment is running, 0 for a leftover segment." },
+	[IM_WRITER_PID] = { "tgcluster_writer_pid", PROM_GAUGE,
+		"PID of the knotd owning the segment." },
+	[IM_HEARTBEAT_AGE] = { "tgcluster_heartbeat_age_seconds", PROM_GAUGE,
+		"Time since the checker (or poller) last ticked." },
+	[IM_NODES] = { "tgcluster_nodes", PROM_GAUGE,
+		"Configured nodes (upstreams of a translator)." },
+	[IM_LIVE_NODES] = { "tgcluster_live_nodes", PROM_GAUGE,
+		"Nodes that may be answered: admin up, or not admin down and not health down." },
+	[IM_ALL_DOWN] = { "tgcluster_all_down", PROM_GAUGE,
+		"1 while no node is live (answers follow the all-down setting)." },
+	[IM_ALL_DOWN_ANSWERS] = { "tgcluster_all_down_answers_total", PROM_COUNTER,
+		"Answers given while no node was eligible (the all-down setting applied)." },
+};
+
+/*! \brief Appends the HELP and TYPE lines of a family. */
+static void prom_family(tgc_ctl_buf_t *out, const prom_family_t *f)
+{
+	tgc_ctl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
+	                   f->name, (f->type == PROM_COUNTER) ? "counter" : "gauge");
+}
+
+/*! \brief Appends the instance labels (zone, cluster, segment), without
+ *         the closing brace. */
+static void prom_inst_labels(tgc_ctl_buf_t *out, const char *name,
+                             const tgc_ctl_status_t *st)
+{
+	tgc_ctl_buf_printf(out, "%s{zone=\"", name);
+	tgc_ctl_buf_prom_label(out, st->zone);
+	tgc_ctl_buf_printf(out, "\",cluster=\"");
+	tgc_ctl_buf_prom_label(out, st->name);
+	tgc_ctl_buf_printf(out, "\",segment=\"");
+	tgc_ctl_buf_prom_label(out, st->segment);
+	tgc_ctl_buf_printf(out, "\"");
+}
+
+/*! \brief Appends the node labels (instance labels, address, port),
+ *         without the closing brace. */
+static void prom_node_labels(tgc_ctl_buf_t *out, const char *name,
+                             const tgc_ctl_status_t *st, uint32_t idx)
+{
+	char addr[TGC_ADDR_STRLEN];
+	const tgc_node_snap_t *node = &st->nodes[idx];
+	prom_inst_labels(out, name, st);
+	tgc_ctl_buf_printf(out, ",address=\"%s\",port=\"%u\"",
+	                   tgc_addr_format(&node->addr, addr, sizeof(addr)),
+	                   (unsigned)node->port);
+}
+
+/*! \brief Whether a node may be answered (admin up, or not admin down and
+ *         not health down). */
+static bool node_live(const tgc_node_snap_t *node)
+{
+	return node->admin == TGC_ADMIN_UP ||
+	       (node->admin != TGC_ADMIN_DOWN && node->health != TGC_HEALTH_DOWN);
+}
+
+/*! \brief Appends one node sample of family \a m. */
+static void prom_node_sample(tgc_ctl_buf_t *out, node_metric_t m,
+                             const tgc_ctl_status_t *st, uint32_t idx)
+{
+	static const tgc_health_t healths[] = {
+		TGC_HEALTH_UNKNOWN, TGC_HEALTH_UP, TGC_HEALTH_DOWN
+	};
+	static const tgc_admin_t admins[] = {
+		TGC_ADMIN_AUTO, TGC_ADMIN_DRAIN, TGC_ADMIN_UP, TGC_ADMIN_DOWN
+	};
+	const tgc_node_snap_t *node = &st->nodes[idx];
+	const char *name = node_families[m].name;
+
+	switch (m) {
+	case NM_HEALTH:
+		for (size_t i = 0; i < sizeof(healths) / sizeof(healths[0]); i++) {
+			prom_node_labels(out, name, st, idx);
+			tgc_ctl_buf_printf(out, ",state=\"%s\"} %d\n",
+			                   tgc_table_health_str(healths[i]),
+			                   node->health == healths[i]);
+		}
+		return;
+	case NM_ADMIN:
+		for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++) {
+			prom_node_labels(out, name, st, idx);
+			tgc_ctl_buf_printf(out, ",state=\"%s\"} %d\n",
+			                   tgc_table_admin_str(admins[i]),
+			                   node->admin == admins[i]);
+		}
+		return;
+	case NM_RTT:
+	case NM_CHECK_TIME:
+		if (node->last_check_ms == 0) {
+			return; /* Never probed: no sample. */
+		}
+		prom_node_labels(out, name, st, idx);
+		if (m == NM_RTT) {
+			tgc_ctl_buf_printf(out, "} %u.%06u\n", node->last_rtt_us / 1000000,
+			                   node->last_rtt_us % 1000000);
+		} else {
+			tgc_ctl_buf_printf(out, "} %" PRIu64 ".%03u\n",
+			                   node->last_check_ms / 1000,
+			                   (unsigned)(node->last_check_ms % 1000));
+		}
+		return;
+	case NM_PROBES:
+	case NM_TRANSITIONS:
+	case NM_ANSWERS:
+		prom_node_labels(out, name, st, idx);
+		tgc_ctl_buf_printf(out, "} %" PRIu64 "\n",
+		                   (m == NM_PROBES) ? node->probes :
+		                   (m == NM_TRANSITIONS) ? node->transitions :
+		                                           node->answers);
+		return;
+	default:
+		return;
+	}
+}
+
+/*! \brief Appends one instance sample of family \a m. */
+static void prom_inst_sample(tgc_ctl_buf_t *out, inst_metric_t m,
+                             const tgc_ctl_status_t *st)
+{
+	const char *name = inst_families[m].name;
+	uint32_t live = 0;
+	for (uint32_t i = 0; i < st->node_count; i++) {
+		live += node_live(&st->nodes[i]);
+	}
+	int64_t age = tgc_ctl_heartbeat_age(st);
+
+	switch (m) {
+	case IM_WRITER_ALIVE:
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %d\n", st->writer_alive);
+		return;
+	case IM_WRITER_PID:
+		if (st->writer_pid == 0) {
+			return;
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %" PRIu64 "\n", st->writer_pid);
+		return;
+	case IM_HEARTBEAT_AGE:
+		if (age < 0) {
+			return;
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %" PRId64 ".%03u\n", age / 1000,
+		                   (unsigned)(age % 1000));
+		return;
+	case IM_NODES:
+	case IM_LIVE_NODES:
+	case IM_ALL_DOWN:
+		if (m != IM_NODES && !st->writer_alive) {
+			return; /* Nobody checks a leftover's nodes. */
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %u\n", (m == IM_NODES) ? st->node_count :
+		                   (m == IM_LIVE_NODES) ? live :
+		                   (unsigned)(live == 0 && st->node_count > 0));
+		return;
+	case IM_ALL_DOWN_ANSWERS:
+		if (st->role != TGC_ROLE_LB) {
+			return;
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %" PRIu64 "\n", st->all_down_answers);
+		return;
+	default:
+		return;
+	}
+}
+
+void tgc_ctl_render_metrics(tgc_ctl_buf_t *out, const tgc_ctl_status_t *sts,
+                            size_t count)
+{
+	for (int m = 0; m < INSTANCE_METRICS; m++) {
+		prom_family(out, &inst_families[m]);
+		for (size_t i = 0; i < count; i++) {
+			prom_inst_sample(out, (inst_metric_t)m, &sts[i]);
+		}
+	}
+	for (int m = 0; m < NODE_METRICS; m++) {
+		prom_family(out, &node_families[m]);
+		for (size_t i = 0; i < count; i++) {
+			if (!sts[i].writer_alive) {
+				continue;
+			}
+			for (uint32_t n = 0; n < sts[i].node_count; n++) {
+				prom_node_sample(out, (node_metric_t)m, &sts[i], n);
+			}
+		}
+	}
 }

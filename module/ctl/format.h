@@ -237,6 +237,8 @@ typedef struct {
 	const char *kind;                     /*!< NULL for a regular file,
 	                                       *   else what stands there
 	                                       *   (tgc_ctl_path_kind()). */
+	bool live;                            /*!< Readable and owned by a
+	                                       *   live process (its writer). */
 } tgc_ctl_seg_t;
 
 /*!
@@ -257,7 +259,10 @@ const char *tgc_ctl_path_kind(const char *path);
  * Without \a arg, the only segment matches. Otherwise, in this order: the
  * segment name (with or without a leading '/'), "tgcluster." + \a arg, and
  * the zone of a readable segment (case-insensitive, trailing dot ignored).
- * A zone shared by several instances is ambiguous. Entries that are not
+ * A zone shared by several instances is ambiguous, unless exactly one of
+ * them is live: the others are leftovers of a stopped knotd, and the live
+ * one matches. Without \a arg the same holds for all segments: several
+ * segments of which exactly one is live match the live one. Entries that are not
  * regular files (kind set) match by name only, so that the caller can say
  * what stands there.
  *
@@ -290,8 +295,12 @@ typedef struct {
 	uint32_t fall;         /*!< check-fall. */
 	uint64_t created_ms;   /*!< Segment creation time. */
 	uint64_t writer_pid;   /*!< PID of the owning knotd (0 = none yet). */
+	uint64_t owner;        /*!< Owner word (TGC_TABLE_OWNER(), 0 = none). */
+	bool writer_alive;     /*!< \a owner names a live process. */
 	uint64_t heartbeat_ms; /*!< Last checker tick (0 = never). */
 	uint64_t generation;   /*!< Change counter. */
+	uint64_t all_down_answers; /*!< Answers given while no node was
+	                        *   eligible (load balancer). */
 	uint64_t now_ms;       /*!< When the snapshot was taken. */
 	uint32_t node_count;   /*!< Number of nodes (upstreams of a translator). */
 	tgc_node_snap_t *nodes; /*!< Node snapshots (NULL if none). */
@@ -350,7 +359,8 @@ typedef struct {
 	const char *segment;         /*!< Segment file name. */
 	const tgc_ctl_status_t *st;  /*!< Snapshot, NULL if it could not be read. */
 	const char *error;           /*!< Why it could not be read. */
-	bool writer_gone;            /*!< The writer PID no longer exists. */
+	bool writer_gone;            /*!< No live process owns the segment
+	                              *   (a leftover: prune removes it). */
 } tgc_ctl_list_entry_t;
 
 /*!
@@ -358,3 +368,30 @@ typedef struct {
  */
 void tgc_ctl_render_list(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries,
                          size_t count, bool json);
+
+/*!
+ * \brief Appends \a str as the value of a Prometheus label, without the
+ *        quotes: '\\' becomes "\\\\", '"' becomes "\\\"" and a newline "\\n"
+ *        (the text exposition format's escapes); a byte that is not part of
+ *        valid UTF-8 becomes U+FFFD, since label values are UTF-8. Other
+ *        characters are kept: the format has no other escape. NULL appends
+ *        nothing.
+ */
+void tgc_ctl_buf_prom_label(tgc_ctl_buf_t *buf, const char *str);
+
+/*!
+ * \brief Renders the Prometheus text exposition format (version 0.0.4) of
+ *        the snapshots \a sts (see docs/tgclusterctl.rst, "metrics").
+ *
+ * Each metric family is written once, with its HELP and TYPE lines, and then
+ * its samples for every snapshot. Instance metrics are labelled zone,
+ * cluster and segment; node metrics also address and port. Node metrics are
+ * written only for snapshots whose writer is alive (a leftover segment's
+ * nodes are not watched by anybody). Times are in seconds.
+ *
+ * \param[in,out] out    Buffer.
+ * \param[in]     sts    Snapshots.
+ * \param[in]     count  Their number.
+ */
+void tgc_ctl_render_metrics(tgc_ctl_buf_t *out, const tgc_ctl_status_t *sts,
+                            size_t count);

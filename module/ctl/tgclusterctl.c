@@ -19,9 +19,11 @@
  *
  * \brief tgclusterctl: shows and steers the live-node tables of mod-tgcluster.
  *
- * Commands: list, status, set, watch (see docs/tgclusterctl.rst). Reads the
- * shared-memory segments with the core's table code; the only write is the
- * admin state of one node (tgc_table_admin_set(), one atomic store).
+ * Commands: list, status, set, watch, metrics, prune (see
+ * docs/tgclusterctl.rst). Reads the shared-memory segments with the core's
+ * table code; the only writes are the admin state of one node
+ * (tgc_table_admin_set(), one atomic store), the metrics file, and the
+ * removal of segments no live process owns (prune).
  */
 
 #include <dirent.h>
@@ -65,7 +67,7 @@
 
 /*! \brief Commands. */
 typedef enum {
-	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH,
+	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH, CMD_METRICS, CMD_PRUNE,
 } cmd_t;
 
 /*! \brief Parsed command line. */
@@ -76,6 +78,8 @@ typedef struct {
 	bool count_set;     /*!< --count given. */
 	uint32_t interval_ms; /*!< --interval. */
 	uint64_t count;     /*!< --count (frames). */
+	const char *output; /*!< --output FILE (metrics). */
+	bool dry_run;       /*!< --dry-run (prune). */
 	char **pos;         /*!< Positional arguments after the command. */
 	int npos;           /*!< Their number. */
 } args_t;
@@ -131,15 +135,24 @@ static void usage(FILE *out)
 	"                                        Set the admin state of a node.\n"
 	"  watch [INSTANCE] [--interval MS] [--count N]\n"
 	"                                        Redraw the status until interrupted.\n"
+	"  metrics [INSTANCE] [--output FILE]    Prometheus text format (all\n"
+	"                                        instances without INSTANCE).\n"
+	"  prune [--dry-run] [SEGMENT...]        Remove segments without a live\n"
+	"                                        writer (leftovers of a stopped knotd);\n"
+	"                                        only the SEGMENTs named, if any.\n"
 	"\n"
 	"INSTANCE  segment name (with or without \"" TGC_TABLE_PREFIX "\") or zone;\n"
-	"          may be omitted when exactly one segment exists.\n"
+	"          may be omitted when exactly one segment exists, or exactly\n"
+	"          one has a live writer.\n"
 	"NODE      index, address, or address@port.\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          JSON output (status, list).\n"
 	"  -i, --interval MS   Watch refresh period [%d].\n"
 	"  -n, --count N       Watch: stop after N frames.\n"
+	"  -o, --output FILE   Metrics: write FILE atomically (temporary file in\n"
+	"                      its directory, then rename) instead of stdout.\n"
+	"  --dry-run           Prune: only say what would be removed.\n"
 	"  -h, --help          This text.\n"
 	"  -V, --version       Program and layout versions.\n"
 	"\n"
@@ -172,6 +185,8 @@ static int parse_args(int argc, char **argv, args_t *args)
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count",    required_argument, NULL, 'n' },
+		{ "output",   required_argument, NULL, 'o' },
+		{ "dry-run",  no_argument,       NULL, 'D' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ "version",  no_argument,       NULL, 'V' },
 		{ NULL }
@@ -182,7 +197,7 @@ static int parse_args(int argc, char **argv, args_t *args)
 	uint64_t val;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":ji:n:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":ji:n:o:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			args->json = true;
@@ -203,6 +218,16 @@ static int parse_args(int argc, char **argv, args_t *args)
 			}
 			args->count = val;
 			args->count_set = true;
+			break;
+		case 'o':
+			if (*optarg == '\0') {
+				errorf("--output needs a file name");
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->output = optarg;
+			break;
+		case 'D':
+			args->dry_run = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -236,6 +261,10 @@ static int parse_args(int argc, char **argv, args_t *args)
 		args->cmd = CMD_SET;
 	} else if (strcmp(cmd, "watch") == 0) {
 		args->cmd = CMD_WATCH;
+	} else if (strcmp(cmd, "metrics") == 0) {
+		args->cmd = CMD_METRICS;
+	} else if (strcmp(cmd, "prune") == 0) {
+		args->cmd = CMD_PRUNE;
 	} else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return TGC_CTL_EXIT_OK;
@@ -252,11 +281,21 @@ static int parse_args(int argc, char **argv, args_t *args)
 		errorf("--interval and --count apply to 'watch' only");
 		return TGC_CTL_EXIT_USAGE;
 	}
-	int max_pos = (args->cmd == CMD_LIST) ? 0 : (args->cmd == CMD_SET) ? 3 : 1;
+	if (args->output != NULL && args->cmd != CMD_METRICS) {
+		errorf("--output applies to 'metrics' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	if (args->dry_run && args->cmd != CMD_PRUNE) {
+		errorf("--dry-run applies to 'prune' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	bool none = args->cmd == CMD_LIST;
+	int max_pos = none ? 0 : (args->cmd == CMD_SET) ? 3 :
+	              (args->cmd == CMD_PRUNE) ? INT_MAX : 1;
 	int min_pos = (args->cmd == CMD_SET) ? 2 : 0;
 	if (args->npos < min_pos || args->npos > max_pos) {
 		errorf("'%s' takes %s (see --help)", cmd,
-		       (args->cmd == CMD_LIST) ? "no arguments" :
+		       none ? "no arguments" :
 		       (args->cmd == CMD_SET) ? "[INSTANCE] NODE STATE" :
 		                                "at most an INSTANCE");
 		return TGC_CTL_EXIT_USAGE;
@@ -283,6 +322,8 @@ static const char *seg_kind(const char *segment)
 
 	return tgc_ctl_path_kind(path);
 }
+
+static const char *untrusted(const tgc_table_t *table, char *buf, size_t len);
 
 /*! \brief Lists the segments in SHM_DIR and reads their zones. */
 static int segs_scan(seg_list_t *list)
@@ -326,6 +367,12 @@ static int segs_scan(seg_list_t *list)
 		if (tgc_table_attach(&table, seg->segment, false, NULL) == KNOT_EOK) {
 			snprintf(seg->zone, sizeof(seg->zone), "%s", table.hdr->zone);
 			seg->readable = true;
+			/* Live: owned by a running process whose user owns the
+			 * file (a look-alike never counts as the live one). */
+			char why[16];
+			seg->live = tgc_table_owner_alive(atomic_load_explicit(
+				&table.hdr->owner, memory_order_acquire)) &&
+				untrusted(&table, why, sizeof(why)) == NULL;
 			tgc_table_close(&table);
 		} else {
 			list->unreadable++;
@@ -345,9 +392,11 @@ static void print_seg_cands(const seg_list_t *list, const size_t *cands, size_t 
 	for (size_t i = 0; i < n && i < CANDS_MAX; i++) {
 		const tgc_ctl_seg_t *s = &list->segs[cands[i]];
 		safe_buf_t seg, zone;
-		fprintf(stderr, "  %s%s%s%s\n", SAFE(s->segment, seg),
+		fprintf(stderr, "  %s%s%s%s%s\n", SAFE(s->segment, seg),
 		        s->readable ? " (zone " : "",
-		        s->readable ? SAFE(s->zone, zone) : "", s->readable ? ")" : "");
+		        s->readable ? SAFE(s->zone, zone) : "", s->readable ? ")" : "",
+		        !s->readable ? "" : s->live ? " live" :
+		        " no live writer (see '" PROGRAM " prune')");
 	}
 	if (n > CANDS_MAX) {
 		fprintf(stderr, "  ... and %zu more\n", n - CANDS_MAX);
@@ -675,9 +724,7 @@ static int cmd_list(const args_t *args)
 		}
 		if (tgc_ctl_status_load(&sts[i], &table, now) == KNOT_EOK) {
 			e->st = &sts[i];
-			pid_t pid = (pid_t)sts[i].writer_pid;
-			e->writer_gone = sts[i].writer_pid != 0 &&
-			                 kill(pid, 0) != 0 && errno == ESRCH;
+			e->writer_gone = !sts[i].writer_alive;
 		} else {
 			e->error = "out of memory";
 		}
@@ -877,6 +924,262 @@ static int cmd_set(const args_t *args)
 	return ret;
 }
 
+/*!
+ * \brief Writes \a buf to \a path atomically: a temporary file in the same
+ *        directory (mode 0644, synced), renamed over \a path.
+ *
+ * \return An exit code.
+ */
+static int write_atomic(const char *path, const tgc_ctl_buf_t *buf)
+{
+	if (buf->failed) {
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	const char *slash = strrchr(path, '/');
+	size_t dir_len = (slash != NULL) ? (size_t)(slash - path) + 1 : 0;
+	const char *base = path + dir_len;
+	if (*base == '\0') {
+		errorf("--output '%s' names a directory, not a file", path);
+		return TGC_CTL_EXIT_USAGE;
+	}
+	/* A dot name: not read by node_exporter's textfile collector (*.prom). */
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", (int)dir_len, path, base) < 0) {
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		errorf("cannot create a temporary file beside %s: %s", path,
+		       strerror(errno));
+		free(tmp);
+		return TGC_CTL_EXIT_FAIL;
+	}
+	const char *what = NULL;
+	const char *data = tgc_ctl_buf_str(buf);
+	size_t done = 0;
+	while (what == NULL && done < buf->len) {
+		ssize_t n = write(fd, data + done, buf->len - done);
+		if (n < 0 && errno != EINTR) {
+			what = "write";
+		} else if (n > 0) {
+			done += (size_t)n;
+		}
+	}
+	if (what == NULL && fchmod(fd, 0644) != 0) {
+		what = "chmod";
+	}
+	if (what == NULL && fsync(fd) != 0) {
+		what = "fsync";
+	}
+	if (close(fd) != 0 && what == NULL) {
+		what = "close";
+	}
+	if (what == NULL && rename(tmp, path) != 0) {
+		what = "rename";
+	}
+	int ret = TGC_CTL_EXIT_OK;
+	if (what != NULL) {
+		errorf("cannot write %s (%s of %s): %s", path, what, tmp, strerror(errno));
+		(void)unlink(tmp);
+		ret = TGC_CTL_EXIT_FAIL;
+	}
+	free(tmp);
+
+	return ret;
+}
+
+/*! \brief tgclusterctl metrics. */
+static int cmd_metrics(const args_t *args)
+{
+	seg_list_t list;
+	char one[TGC_TABLE_NAME_MAX + 1];
+	int ret;
+	if (args->npos > 0) {
+		ret = resolve_instance(args->pos[0], one, sizeof(one));
+		if (ret >= 0) {
+			return ret;
+		}
+		memset(&list, 0, sizeof(list));
+		list.segs = calloc(1, sizeof(*list.segs));
+		if (list.segs == NULL) {
+			errorf("out of memory");
+			return TGC_CTL_EXIT_FAIL;
+		}
+		snprintf(list.segs[0].segment, sizeof(list.segs[0].segment), "%s", one);
+		list.count = 1;
+	} else {
+		ret = segs_scan(&list);
+		if (ret != TGC_CTL_EXIT_OK) {
+			return ret;
+		}
+	}
+
+	tgc_ctl_status_t *sts = calloc(list.count + 1, sizeof(*sts));
+	if (sts == NULL) {
+		free(list.segs);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	size_t count = 0;
+	ret = TGC_CTL_EXIT_OK;
+	for (size_t i = 0; i < list.count; i++) {
+		if (list.segs[i].kind != NULL) {
+			continue;
+		}
+		/* All instances: an unreadable segment is skipped with a note,
+		 * the others are still written. One instance: an error. */
+		tgc_table_t table;
+		char why[512];
+		int r = open_table(list.segs[i].segment, false, &table,
+		                   args->npos == 0, why, sizeof(why));
+		if (r >= 0) {
+			if (args->npos > 0) {
+				ret = r;
+				break;
+			}
+			errorf("skipped: %s", why);
+			continue;
+		}
+		if (tgc_ctl_status_load(&sts[count], &table, tgc_table_now_ms()) !=
+		    KNOT_EOK) {
+			tgc_table_close(&table);
+			errorf("out of memory");
+			ret = TGC_CTL_EXIT_FAIL;
+			break;
+		}
+		tgc_table_close(&table);
+		count++;
+	}
+
+	if (ret == TGC_CTL_EXIT_OK) {
+		tgc_ctl_buf_t out;
+		tgc_ctl_buf_init(&out);
+		tgc_ctl_render_metrics(&out, sts, count);
+		ret = (args->output != NULL) ? write_atomic(args->output, &out) :
+		                               emit(&out);
+		tgc_ctl_buf_free(&out);
+	}
+	for (size_t i = 0; i < count; i++) {
+		tgc_ctl_status_free(&sts[i]);
+	}
+	free(sts);
+	free(list.segs);
+
+	return ret;
+}
+
+/*! \brief A segment younger than this without an owner may be one knotd is
+ *         creating right now (ms): prune leaves it. */
+#define PRUNE_FRESH_MS	10000
+
+/*! \brief Tells whether prune was asked for \a name (all without
+ *         arguments; else by segment name, with or without the prefix). */
+static bool prune_wanted(const args_t *args, const char *name)
+{
+	if (args->npos == 0) {
+		return true;
+	}
+	const size_t plen = strlen(TGC_TABLE_PREFIX);
+	for (int i = 0; i < args->npos; i++) {
+		const char *arg = args->pos[i] + (args->pos[i][0] == '/');
+		if (strcmp(arg, name) == 0 ||
+		    (strncmp(name, TGC_TABLE_PREFIX, plen) == 0 &&
+		     strcmp(arg, name + plen) == 0)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*! \brief tgclusterctl prune. */
+static int cmd_prune(const args_t *args)
+{
+	seg_list_t list;
+	int ret = segs_scan(&list);
+	if (ret != TGC_CTL_EXIT_OK) {
+		return ret;
+	}
+
+	size_t removed = 0, kept = 0, failed = 0;
+	bool perm = false;
+	for (size_t i = 0; i < list.count; i++) {
+		const char *name = list.segs[i].segment;
+		if (!prune_wanted(args, name)) {
+			continue;
+		}
+		safe_buf_t seg;
+		SAFE(name, seg);
+		if (list.segs[i].kind != NULL) {
+			printf("%s: left alone: %s, not a tgcluster segment\n", seg,
+			       list.segs[i].kind);
+			continue;
+		}
+		/* Checked right before the removal: a knotd that claims the
+		 * segment in between is the only race, and it needs a knotd
+		 * starting on a leftover at that very moment. */
+		tgc_table_t table;
+		int r = tgc_table_attach(&table, name, false, NULL);
+		if (r != KNOT_EOK) {
+			printf("%s: left alone: %s; its writer cannot be told\n", seg,
+			       attach_error(r));
+			failed++;
+			perm = perm || r == KNOT_EACCES;
+			continue;
+		}
+		uint64_t owner = atomic_load_explicit(&table.hdr->owner,
+		                                      memory_order_acquire);
+		uint64_t created = table.hdr->created_ms;
+		char zone[TGC_CTL_SAFE_LEN(sizeof(table.hdr->zone))];
+		SAFE(table.hdr->zone, zone);
+		tgc_table_close(&table);
+		uint64_t now = tgc_table_now_ms();
+		if (tgc_table_owner_alive(owner)) {
+			kept++;
+			continue;
+		}
+		if (owner == 0 && created + PRUNE_FRESH_MS > now) {
+			printf("%s: left alone: created %" PRIu64 " ms ago and not "
+			       "owned yet\n", seg, now - created);
+			failed++;
+			continue;
+		}
+		char who[48];
+		if (owner != 0) {
+			snprintf(who, sizeof(who), "knotd pid %d gone",
+			         (int)TGC_TABLE_OWNER_PID(owner));
+		} else {
+			snprintf(who, sizeof(who), "never owned");
+		}
+		if (args->dry_run) {
+			printf("%s: would remove (zone %s, %s)\n", seg, zone, who);
+			removed++;
+			continue;
+		}
+		char path[sizeof(SHM_DIR) + TGC_TABLE_NAME_MAX + 2];
+		snprintf(path, sizeof(path), SHM_DIR "/%s", name);
+		if (unlink(path) != 0) {
+			int err = errno;
+			printf("%s: not removed (zone %s, %s): %s\n", seg, zone, who,
+			       strerror(err));
+			failed++;
+			perm = perm || err == EACCES || err == EPERM;
+			continue;
+		}
+		printf("%s: removed (zone %s, %s)\n", seg, zone, who);
+		removed++;
+	}
+	printf("%zu %s, %zu kept (live writer), %zu left alone or failed\n",
+	       removed, args->dry_run ? "to remove" : "removed", kept, failed);
+	free(list.segs);
+	if (fflush(stdout) != 0) {
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	return perm ? TGC_CTL_EXIT_PERM : TGC_CTL_EXIT_OK;
+}
+
 /*! \brief Placeholder handler of the signals that end watch (blocked). */
 static void on_signal(int sig)
 {
@@ -979,6 +1282,8 @@ int main(int argc, char **argv)
 	case CMD_STATUS: return cmd_status(&args);
 	case CMD_SET:    return cmd_set(&args);
 	case CMD_WATCH:  return cmd_watch(&args);
+	case CMD_METRICS: return cmd_metrics(&args);
+	case CMD_PRUNE:  return cmd_prune(&args);
 	default:         return TGC_CTL_EXIT_USAGE;
 	}
 }

@@ -735,23 +735,42 @@ class Viewed:
             " error %r" % self.error if self.error else "")
 
 
+def read_node(s, identity=True):
+    """Reads what a node says on the connected socket \\a s: the RFB banner
+    line and, with \\a identity (idnode.py), answers version 3.8 and reads
+    the security types and the identity line. Returns the banner line and
+    the identity line (without the types), newline-separated."""
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            return buf
+        buf += chunk
+    if not identity:
+        return buf
+    s.sendall(b"RFB 003.008\n")
+    while buf.count(b"\n") < 2:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    # Drop the security types (count 1, type None) before the line.
+    head, _, rest = buf.partition(b"\n")
+    return head + b"\n" + rest[2:]
+
+
 def view(server, port=53, node_port=5900, identity=False, timeout=5.0):
     """Steps 1-7 of the seed from the viewer's side: resolve the cluster
     name through the internal DNS, connect to the first address, read the
-    RFB banner (and, from idnode.py, the identity line)."""
+    RFB banner (and, from idnode.py, answer with version 3.8 and read the
+    security types and the identity line)."""
     ans = resolve(server, port, timeout=timeout)
     if ans.rcode != dns.rcode.NOERROR or not ans.addrs:
         return Viewed(ans, error="no address")
     addr = ans.addrs[0]
     try:
         with socket.create_connection((addr, node_port), timeout=2.0) as s:
-            buf = b""
-            want = 2 if identity else 1
-            while buf.count(b"\n") < want:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
+            buf = read_node(s, identity)
     except OSError as exc:
         return Viewed(ans, addr, error=exc)
     lines = buf.decode(errors="replace").split("\n")

@@ -5,8 +5,10 @@ and `demo.sh nat`.
 
     idnode.py --listen 203.0.113.100:5900=tg1 [--listen ADDR:PORT=ID ...]
 
-Every accepted connection gets an RFB 3.8 banner ("RFB 003.008\\n", what the
-module's `rfb` check reads) followed by one identity line:
+Every accepted connection gets an RFB 3.8 banner ("RFB 003.008\\n"); once the
+client has answered with its 12-byte version, the node offers one security
+type (None: bytes 1, 1), which is what the module's `rfb` check reads,
+followed by one identity line:
 
     TGC-NODE id=tg1 addr=203.0.113.100 port=5900 peer=198.51.100.10
 
@@ -28,6 +30,7 @@ import sys
 import threading
 
 BANNER = b"RFB 003.008\n"
+TYPES = b"\x01\x01"  # one security type: None
 ALLOWED = [ipaddress.ip_network(n) for n in (
     "127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.0/24",
     "203.0.113.0/24", "2001:db8::/32")]
@@ -60,8 +63,15 @@ def serve_conn(conn, ident, hold):
         peer = conn.getpeername()
         line = "TGC-NODE id=%s addr=%s port=%d peer=%s\n" % (
             ident, local[0], local[1], peer[0])
-        conn.sendall(BANNER + line.encode())
         conn.settimeout(hold)
+        conn.sendall(BANNER)
+        version = b""
+        while len(version) < 12:
+            chunk = conn.recv(12 - len(version))
+            if not chunk:
+                return
+            version += chunk
+        conn.sendall(TYPES + line.encode())
         while conn.recv(4096):
             pass
     except OSError:

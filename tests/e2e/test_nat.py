@@ -14,8 +14,9 @@
 Namespaces, veth links and an nftables DNAT ruleset are made by the test,
 with documentation addresses only (see e2e.NatTopology). The client LAN has
 no route to the cluster network: the LBs are unreachable from it, as in the
-seed. Each node (idnode.py) answers a connection with an RFB banner and a
-line naming itself, its own address and the peer it sees, so the test checks
+seed. Each node (idnode.py) answers a connection with an RFB banner and, after
+the client's version and the security types, a line naming itself, its own
+address and the peer it sees, so the test checks
 that the viewer reached the node the LAN address stands for, through the DNAT
 (the node sees the viewer's LAN address: no masquerading).
 
@@ -26,8 +27,9 @@ Variants:
             them with `nat-map`.
   forwarder the LBs answer LAN addresses (`nat-base`) and the NAT host runs a
             plain forwarding resolver (unbound) instead of the translator.
-In each: steps 1-8, a killed node leaves the answers the viewer gets, a killed
-LB does not break resolution.
+In each: steps 1-8, another name of the zone resolves (through a translator:
+TC over UDP, then TCP), a killed node leaves the answers the viewer gets, a
+killed LB does not break resolution.
 
 Needs root (or CAP_NET_ADMIN) for the namespaces: skipped with the reason
 otherwise (the run then reports SKIP, never a pass).
@@ -51,6 +53,9 @@ LB_NAT = [node for _, node, _, lb in CLUSTER if lb]       # 203.0.113.100, .101
 LB_LAN = [lan for _, _, lan, lb in CLUSTER if lb]         # 198.51.100.100, .101
 IDENT = {lan: (ident, node) for ident, node, lan, _ in CLUSTER}
 GONE_DEADLINE = 8.0
+# www of the LBs' zone (tgc.DEFAULT_RECORDS): outside the cluster network,
+# so nat-map leaves it as it is.
+WWW = "127.0.0.99"
 
 
 class TestSeedNat(e2e.E2eTestCase):
@@ -167,6 +172,18 @@ class TestSeedNat(e2e.E2eTestCase):
             if variant == "nat-map":
                 self.assertGreater(tgc.stat_sum(st, "mapped"), 0, st)
 
+        # Another name of the zone: a translator answers it over UDP with an
+        # empty TC answer, unbound asks again over TCP, the translator
+        # forwards it to an LB.
+        www = self.topo.client.call(e2e.resolve, e2e.INTERNAL_DNS,
+                                    name="www." + e2e.APEX)
+        log("%s: www resolved to %s" % (variant, www.addrs))
+        self.assertEqual((www.rcode, www.addrs), (dns.rcode.NOERROR, [WWW]))
+        if tr is not None:
+            st = tr.zone_stats(ZONE)
+            self.assertGreater(tgc.stat_sum(st, "to-tcp"), 0, st)
+            self.assertGreater(tgc.stat_sum(st, "forwarded"), 0, st)
+
         # A node dies (tg3): its LAN address leaves what the viewer gets.
         dead_id, _, dead_lan, _ = CLUSTER[2]
         live = [lan for lan in LAN if lan != dead_lan]
@@ -240,12 +257,7 @@ class TestSeedNat(e2e.E2eTestCase):
 def _read_ident(addr, port):
     """Connects to addr:port and returns the identity line of idnode.py."""
     with socket.create_connection((addr, port), timeout=2.0) as s:
-        buf = b""
-        while buf.count(b"\n") < 2:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
+        buf = e2e.read_node(s)
     lines = buf.decode(errors="replace").split("\n")
     if len(lines) < 2 or not lines[1].startswith("TGC-NODE "):
         raise AssertionError("no identity from %s: %r" % (addr, buf))

@@ -241,11 +241,33 @@ def table_seeds():
     ]
 
 
+def probe_rfb_seeds():
+    """First byte: piece size (0 = whole); then what the server sends."""
+    v38, v37, v33 = b"RFB 003.008\n", b"RFB 003.007\n", b"RFB 003.003\n"
+    why = b"Too many security failures"
+    return [
+        ("xvnc-vncauth", b"\x00" + v38 + b"\x01\x02"),
+        ("xvnc-blacklist", b"\x00" + v33 + struct.pack("!II", 0, len(why)) + why),
+        ("v38-refused", b"\x03" + v38 + b"\x00" + struct.pack("!I", 4) + b"busy"),
+        ("v37-types", b"\x01" + v37 + b"\x03\x00\x01\x10"),
+        ("v33-none", b"\x05" + v33 + struct.pack("!I", 1)),
+        ("apple", b"\x00RFB 003.889\n\x02\x1e\x02"),
+        ("realvnc4", b"\x02RFB 004.001\n\x01\x02"),
+        ("half-open", b"\x00" + v38),
+        ("invalid-types", b"\x00" + v38 + b"\x02\x00\x00"),
+        ("huge-reason", b"\x07" + v38 + b"\x00\xff\xff\xff\xff" + b"x" * 200),
+        ("escape-reason", b"\x00" + v33 + struct.pack("!II", 0, 8)
+         + b"a\n\x1b[m\xc3\xa9\x7f"),
+        ("ssh", b"\x00SSH-2.0-OpenSSH_9.2\r\n"),
+    ]
+
+
 def main():
     write("answer", answer_seeds())
     write("conf", conf_seeds())
     write("forward", forward_seeds())
     write("table", table_seeds())
+    write("probe_rfb", probe_rfb_seeds())
     for h in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, h)
         print("%s: %d files, %d bytes" % (h, len(os.listdir(d)),

@@ -4,9 +4,11 @@
 
     nodesim.py --listen 127.0.0.11:5900 --mode rfb [--listen [::1]:5901 ...]
 
-Listens until SIGTERM/SIGINT. Modes: tcp (accept and close), rfb (send an RFB
-3.8 banner and keep the connection open a while), hung (accept and send
-nothing), badbanner (send a banner that is not RFB). Loopback addresses only.
+Listens until SIGTERM/SIGINT. Modes: tcp (accept and close), rfb (an RFB 3.8
+server offering VncAuth, connection kept open a while), hung (accept and send
+nothing), badbanner (send a banner that is not RFB), rfbrefuse (refuse like a
+VNC server that blacklisted the prober), rfbmute (RFB banner, then silence).
+Loopback addresses only.
 """
 
 import argparse

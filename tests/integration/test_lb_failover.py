@@ -110,7 +110,8 @@ class LbFailover(tgc.TgcTestCase):
         self.assertStays(lambda: query(k.port, APEX).addrs == good,
                          5 * INTERVAL / 1000.0, what="rfb answer set")
         self.assertEqual(k.shm().health(), ["up", "down", "down", "down", "up"])
-        # The banner is what matters: a node that starts speaking RFB comes up.
+        # The handshake is what matters: a node that starts speaking RFB
+        # comes up.
         nodes[1].set_mode("rfb")
         wait_until(lambda: query(k.port, APEX).addrs == good[:1] + ["127.0.0.12"] + good[1:],
                    5, what="hung node up once it speaks RFB")

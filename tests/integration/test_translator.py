@@ -8,7 +8,9 @@ Covered: answers from the polled cache with the NAT mapping applied, a node
 failure seen through the translator, failover when one LB dies, stale answers
 and then SERVFAIL when both die, recovery when one comes back, the loss and
 the recovery logged once each, on-demand forwarding of other names (NXDOMAIN
-and NODATA passed through, TCP retry after TC), a fake upstream whose
+and NODATA passed through, TCP retry after TC), over TCP only by default
+(an empty answer with TC over UDP) and over UDP too with forward-udp
+forward, a fake upstream whose
 wrong-ID and wrong-question replies do not poison the cache, a hostile
 upstream whose out-of-zone records, foreign-SOA negative answers and TC
 over TCP never reach a client, a TSIG-keyed
@@ -117,6 +119,33 @@ def start_translator(k, timeout=10.0):
 
 def stats(k, zone=ZONE):
     return k.zone_stats(zone)
+
+
+def assert_to_tcp(a, name, rdtype="A"):
+    """\a a is the answer over UDP to a query for a forwarded name with
+    forward-udp truncate: empty, TC set, the question only."""
+    rdtype = dns.rdatatype.from_text(rdtype)
+    if not (a.tc and a.rcode == dns.rcode.NOERROR and a.ancount == 0 and
+            a.nscount == 0 and len(a.msg.additional) == 0 and
+            [(q.name, q.rdtype) for q in a.msg.question] ==
+            [(dns.name.from_text(name), rdtype)]):
+        raise AssertionError("not an empty answer with TC for %s/%s: %r %s"
+                             % (name, dns.rdatatype.to_text(rdtype), a,
+                                a.msg.to_text()))
+
+
+def forwarded(port, name, rdtype="A", truncate=True, **kw):
+    """A forwarded name asked as a resolver asks it: over UDP, and when the
+    answer is the empty one with TC (\a truncate: forward-udp truncate,
+    checked), again over TCP. Returns the final answer."""
+    a = query(port, name, rdtype, **kw)
+    if not truncate:
+        if a.tc and a.ancount == 0:
+            raise AssertionError("TC over UDP with forward-udp forward: %r" % a)
+        return a
+    assert_to_tcp(a, name, rdtype)
+    kw.pop("tries", None)
+    return query(port, name, rdtype, tcp=True, **kw)
 
 
 class FakeUpstream(threading.Thread):
@@ -421,45 +450,63 @@ class Translator(tgc.TgcTestCase):
         self.assertEqual(tgc.stat_sum(stats(tr), "servfail"), 0)
 
     def test_other_names(self):
+        # forward-udp truncate (the default): over UDP an empty answer with
+        # TC, over TCP the forwarded one; forward: forwarded over UDP too.
         lb1 = self.lb()
+        for mode in ("truncate", "forward"):
+            with self.subTest(forward_udp=mode):
+                items = {"forward-udp": mode} if mode == "forward" else {}
+                tr = self.translator([lb1], items=items)
+                self.other_names(tr, mode == "truncate")
+                tr.stop()
+
+        # Upstream gone: forwarded names fail within the bound.
         tr = self.translator([lb1])
         self.wait_addrs(tr, MAPPED)
+        lb1.stop()
+        t0 = time.monotonic()
+        a = query(tr.port, "www." + APEX, tcp=True, timeout=3)
+        self.assertEqual(a.rcode, dns.rcode.SERVFAIL)
+        self.assertLess(time.monotonic() - t0, 1.5)
+
+    def other_names(self, tr, truncate):
+        self.wait_addrs(tr, MAPPED)
+        to_tcp = tgc.stat_sum(stats(tr), "to-tcp")
+
+        def fwd(name, rdtype="A"):
+            return forwarded(tr.port, name, rdtype, truncate=truncate)
 
         # Another name: forwarded, rewritten, AA kept.
-        a = query(tr.port, "www." + APEX)
+        a = fwd("www." + APEX)
         self.assertEqual(a.rcode, dns.rcode.NOERROR)
         self.assertEqual(a.addrs, ["192.168.1.50"])
         self.assertTrue(a.aa)
         self.assertEqual(query(tr.port, "www." + APEX, tcp=True).addrs,
                          ["192.168.1.50"])
         # NXDOMAIN stays NXDOMAIN, with the LB's SOA.
-        a = query(tr.port, "nope." + APEX)
+        a = fwd("nope." + APEX)
         self.assertEqual(a.rcode, dns.rcode.NXDOMAIN)
         self.assertEqual(a.authority_types, [dns.rdatatype.SOA])
         # Other types at the name: forwarded (additional data included).
-        a = query(tr.port, APEX, "MX")
+        a = fwd(APEX, "MX")
         self.assertEqual(a.types, [dns.rdatatype.MX])
         self.assertIn("192.168.1.25",
                       [rd.address for rr in a.msg.additional
                        if rr.rdtype == dns.rdatatype.A for rd in rr])
-        a = query(tr.port, APEX, "TXT")
+        a = fwd(APEX, "TXT")
         self.assertIn("from the load balancer", a.msg.answer[0].to_text())
-        # AAAA of the cluster name: NODATA from the cache, with the SOA.
+        # AAAA of the cluster name: NODATA from the cache, with the SOA,
+        # over UDP in both modes.
         a = query(tr.port, APEX, "AAAA")
         self.assertEqual(a.rcode, dns.rcode.NOERROR)
+        self.assertFalse(a.tc)
         self.assertEqual(a.addrs, [])
         self.assertEqual(a.authority_types, [dns.rdatatype.SOA])
-        # Not class IN: untouched (knotd's own answer).
         st = stats(tr)
         self.assertGreaterEqual(tgc.stat_sum(st, "forwarded"), 5, st)
         self.assertGreater(tgc.stat_sum(st, "cached"), 0, st)
-
-        # Upstream gone: forwarded names fail within the bound.
-        lb1.stop()
-        t0 = time.monotonic()
-        a = query(tr.port, "www." + APEX, timeout=3, tries=1)
-        self.assertEqual(a.rcode, dns.rcode.SERVFAIL)
-        self.assertLess(time.monotonic() - t0, 1.5)
+        self.assertEqual(tgc.stat_sum(st, "to-tcp") - to_tcp,
+                         4 if truncate else 0, st)
 
     def test_spoofed_replies_do_not_poison(self):
         fake = FakeUpstream()
@@ -470,12 +517,12 @@ class Translator(tgc.TgcTestCase):
         self.wait_addrs(tr, want)
         self.assertStays(lambda: query(tr.port, APEX).addrs == want, 1.0,
                          what="only the real answer is served")
-        a = query(tr.port, "host." + APEX)
+        a = forwarded(tr.port, "host." + APEX)
         self.assertEqual(a.addrs, want)
         st = stats(tr)
         self.assertGreater(tgc.stat_sum(st, "upstream-error", "invalid"), 0, st)
         # Truncated over UDP: asked again over TCP.
-        a = query(tr.port, "big." + APEX)
+        a = forwarded(tr.port, "big." + APEX)
         self.assertEqual(a.addrs, want)
         self.assertGreater(fake.tcp_queries, 0)
         self.assertGreater(tgc.stat_sum(stats(tr), "tcp-retry"), 0)
@@ -491,7 +538,7 @@ class Translator(tgc.TgcTestCase):
 
         # Forwarded: the zone's records come through, victim.example.'s
         # do not (neither the additional A nor the authority NS).
-        a = query(tr.port, "www." + APEX)
+        a = forwarded(tr.port, "www." + APEX)
         self.assertEqual((a.rcode, a.addrs), (dns.rcode.NOERROR, want))
         self.assertNotIn(HostileUpstream.VICTIM, names_in(a))
         self.assertNotIn("ns." + HostileUpstream.VICTIM, names_in(a))
@@ -504,20 +551,32 @@ class Translator(tgc.TgcTestCase):
 
         # NXDOMAIN and NODATA with the SOA of com.: rejected (no other
         # upstream: SERVFAIL), never passed on or cached.
+        # A worker rests for as long as a failed forward took, refusing
+        # forwards ("busy") meanwhile: a refused query is asked again until
+        # its forward was made and rejected.
+        def invalid():
+            return tgc.stat_sum(stats(tr), "upstream-error", "invalid")
+
         for name, rdtype in (("nope." + APEX, "A"), ("nodata." + APEX, "TXT"),
                              (APEX, "AAAA")):
-            a = query(tr.port, name, rdtype)
-            self.assertEqual(a.rcode, dns.rcode.SERVFAIL, (name, rdtype, a))
-            self.assertNotIn("com.", names_in(a))
-        self.assertGreaterEqual(
-            tgc.stat_sum(stats(tr), "upstream-error", "invalid") - st0, 2)
+            before = invalid()
+
+            def rejected():
+                a = query(tr.port, name, rdtype, tcp=True)
+                self.assertEqual(a.rcode, dns.rcode.SERVFAIL, (name, rdtype, a))
+                self.assertNotIn("com.", names_in(a))
+                return invalid() > before
+
+            wait_until(rejected, 5, interval=0.1,
+                       what="%s %s rejected as invalid" % (name, rdtype))
+        self.assertGreaterEqual(invalid() - st0, 3)
         # The poller rejects the AAAA answer at every poll: nothing cached.
         self.assertStays(lambda: query(tr.port, APEX, "AAAA").rcode ==
                          dns.rcode.SERVFAIL, 0.6,
                          what="no cached answer with a foreign SOA")
 
         # TC over UDP, then TC over TCP: an error, not an empty answer.
-        a = query(tr.port, "big." + APEX)
+        a = forwarded(tr.port, "big." + APEX)
         self.assertEqual(a.rcode, dns.rcode.SERVFAIL)
         self.assertGreater(fake.tcp_queries, 0)
         self.assertGreater(tgc.stat_sum(stats(tr), "tcp-retry"), 0)
@@ -531,7 +590,8 @@ class Translator(tgc.TgcTestCase):
                              ("    acl: xfr\n", "    acl: [ xfr, tgc-query ]\n")])
         good = self.translator([lb1], key="tgc-key", pre=key)
         self.wait_addrs(good, MAPPED)
-        self.assertEqual(query(good.port, "www." + APEX).addrs, ["192.168.1.50"])
+        self.assertEqual(forwarded(good.port, "www." + APEX).addrs,
+                         ["192.168.1.50"])
         self.assertEqual(tgc.stat_sum(stats(good), "upstream-error", "tsig"), 0)
 
         bad = self.translator([lb1], key="tgc-key",
@@ -539,7 +599,8 @@ class Translator(tgc.TgcTestCase):
         wait_until(lambda: tgc.stat_sum(stats(bad), "upstream-error", "tsig") > 0,
                    5, what="TSIG errors counted")
         self.assertEqual(query(bad.port, APEX).rcode, dns.rcode.SERVFAIL)
-        self.assertEqual(query(bad.port, "www." + APEX).rcode, dns.rcode.SERVFAIL)
+        self.assertEqual(forwarded(bad.port, "www." + APEX).rcode,
+                         dns.rcode.SERVFAIL)
         # The good one is unaffected.
         self.assertEqual(query(good.port, APEX).addrs, MAPPED)
 
@@ -560,8 +621,9 @@ class Translator(tgc.TgcTestCase):
         self.addCleanup(k.cleanup)
         start_translator(k)
         self.wait_addrs(k, MAPPED)
-        self.assertEqual(query(k.port, "www." + APEX).addrs, ["192.168.1.50"])
-        self.assertEqual(query(k.port, "nope." + APEX).rcode, dns.rcode.NXDOMAIN)
+        self.assertEqual(forwarded(k.port, "www." + APEX).addrs, ["192.168.1.50"])
+        self.assertEqual(forwarded(k.port, "nope." + APEX).rcode,
+                         dns.rcode.NXDOMAIN)
         # Names outside `name` are left to knotd (its own zone, or REFUSED).
         self.assertEqual(query(k.port, "www.other.test.").addrs, ["127.0.0.99"])
         self.assertEqual(query(k.port, "www.elsewhere.test.").rcode,

@@ -4,6 +4,7 @@
 Pieces:
   NodeSim       simulated cluster nodes (TCP listeners on loopback) run by a
                 selector loop in a thread of the test process.
+  XvncNode      a real VNC server (TigerVNC's Xtigervnc) as a node.
   Knotd         a knotd child with a generated knot.conf, zone files and
                 mod-tgcluster instances; reload, conf-check, zone-stats, log.
   Segment       read/write view of a module's shared-memory table
@@ -14,6 +15,8 @@ Pieces:
 
 Environment: TGC_MODULE (the .so), TGC_KNOTD, TGC_KNOTC; defaults are
 build/mod-tgcluster.so in the repository, /usr/sbin/knotd and /usr/sbin/knotc.
+TGC_MODULE_DIR is knotd's module directory: a mod-tgcluster.so installed
+there stops every test at the start with one line saying so.
 TGC_KEEP=1 keeps the temporary directories of the knotd instances;
 TGC_SHOW_LOG=1 prints every knotd log tail (not only of failed tests);
 TGC_PRELOAD is put into LD_PRELOAD of knotd and knotc (ASan builds).
@@ -23,6 +26,7 @@ harness started, and shared-memory segments are removed by exact name.
 """
 
 import atexit
+import ipaddress
 import mmap
 import os
 import re
@@ -52,6 +56,12 @@ MODULE = os.path.abspath(os.environ.get(
 KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
 KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
 KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# knotd's compiled-in module directory (pkg-config knotd module_instdir).
+MODULE_DIR = os.environ.get("TGC_MODULE_DIR",
+                            "/usr/lib/x86_64-linux-gnu/knot/modules-3.2")
+INSTALLED_HINT = ("an installed %s shadows the module under test (knotd loads"
+                  " it by itself: \"duplicate module\"); remove it first:"
+                  " apt purge knot-module-tgcluster, or delete the file")
 # Preloaded into knotd and knotc only (an ASan runtime for a sanitized module).
 PRELOAD = os.environ.get("TGC_PRELOAD", "")
 
@@ -174,8 +184,8 @@ def tcp_connectable(addr, port, timeout=0.2):
 # Simulated nodes
 # --------------------------------------------------------------------------
 
-MODES = ("tcp", "rfb", "hung", "badbanner", "http200", "http503",
-         "httpgarbage", "httpslow", "httpcut")
+MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute",
+         "http200", "http503", "httpgarbage", "httpslow", "httpcut")
 # Responses of the http modes (after the request head has arrived).
 HTTP_REPLIES = {
     "http200": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
@@ -189,6 +199,13 @@ HTTP_REPLIES = {
     "httpcut": b"HTTP/1.1 200 OK\r\nServ",
 }
 RFB_BANNER = b"RFB 003.008\n"
+# Answer of an RFB 3.8 server to the client's version: one security type,
+# VncAuth (what Xvnc offers with -SecurityTypes VncAuth).
+RFB_TYPES = b"\x01\x02"
+# What Xvnc sends, all at once, to an address it has blacklisted.
+RFB_REFUSAL_REASON = b"Too many security failures"
+RFB_REFUSAL = (b"RFB 003.003\n" + struct.pack("!II", 0, len(RFB_REFUSAL_REASON))
+               + RFB_REFUSAL_REASON)
 BAD_BANNER = b"SSH-2.0-x\r\n"
 
 
@@ -210,6 +227,7 @@ class _SimLoop(threading.Thread):
         self.lock = threading.Lock()
         self.stopping = False
         self.conns = {}  # conn socket -> (node, close deadline)
+        self.rx = {}     # conn socket -> bytes the prober sent (rfb)
 
     def call(self, fn, timeout=5.0):
         if not self.is_alive():
@@ -277,6 +295,19 @@ class _SimLoop(threading.Thread):
             data = b""
         if not data:  # the prober closed
             self.close_conn(conn)
+            return
+        node = self.conns[conn][0] if conn in self.conns else None
+        if node is None or node.mode != "rfb":
+            return
+        # RFB: once the prober's 12-byte version is in, offer the types.
+        got = self.rx.get(conn, b"")
+        if len(got) < 12 <= len(got) + len(data):
+            try:
+                conn.send(RFB_TYPES)
+            except OSError:
+                self.close_conn(conn)
+                return
+        self.rx[conn] = (got + data)[:12]
 
     def add_conn(self, conn, node, hold):
         conn.setblocking(False)
@@ -284,6 +315,7 @@ class _SimLoop(threading.Thread):
         self.conns[conn] = (node, time.monotonic() + hold)
 
     def close_conn(self, conn):
+        self.rx.pop(conn, None)
         if conn in self.conns:
             del self.conns[conn]
             try:
@@ -304,13 +336,16 @@ class _SimLoop(threading.Thread):
 class NodeSim:
     """A simulated cluster node: a TCP listener on \\a addr:\\a port.
 
-    Modes: tcp (accept, close at once), rfb (send an RFB banner, keep the
+    Modes: tcp (accept, close at once), rfb (an RFB 3.8 server: send the
+    banner, offer VncAuth once the prober's version is in, keep the
     connection open a while), hung (accept, send nothing), badbanner (send a
-    banner that is not RFB); http200, http503, httpgarbage, httpslow,
-    httpcut read a request head and answer with HTTP_REPLIES[mode] (then
-    close, except httpslow). With \a tls (a server ssl.SSLContext) every
-    connection is TLS first: tcp and hung then mean handshake, then close or
-    hold. stop() closes the listener and every connection
+    banner that is not RFB), rfbrefuse (what a VNC server that blacklisted
+    the prober sends: RFB 3.3, no security type, a reason; then close),
+    rfbmute (send the RFB banner, then never answer); http200, http503,
+    httpgarbage, httpslow, httpcut read a request head and answer with
+    HTTP_REPLIES[mode] (then close, except httpslow). With \\a tls (a server
+    ssl.SSLContext) every connection is TLS first: tcp and hung then mean
+    handshake, then close or hold. stop() closes the listener and every connection
     (connection refused from then on); start() listens again on the same port.
     Counts accepted connections (= probes that reached it).
     """
@@ -418,7 +453,11 @@ class NodeSim:
                 if mode == "tcp":
                     conn.close()
                     continue
-                if mode == "rfb":
+                if mode == "rfbrefuse":
+                    conn.sendall(RFB_REFUSAL)
+                    conn.close()
+                    continue
+                if mode in ("rfb", "rfbmute"):
                     conn.send(RFB_BANNER)
                 elif mode == "badbanner":
                     conn.send(BAD_BANNER)
@@ -555,6 +594,188 @@ class NodeGroup:
         self.loop.shutdown()
         if self.loop in _sims:
             _sims.remove(self.loop)
+
+
+# --------------------------------------------------------------------------
+# A real VNC server as a node
+# --------------------------------------------------------------------------
+
+XVNC = os.environ.get("TGC_XVNC", "/usr/bin/Xtigervnc")
+VNCPASSWD = os.environ.get("TGC_VNCPASSWD", "/usr/bin/vncpasswd")
+
+
+def tcp_listening(addr, port):
+    """Tells whether something listens on IPv4 \\a addr:\\a port, from
+    /proc/net/tcp: unlike a connect, this is invisible to the server (a VNC
+    server counts every connection towards its blacklist)."""
+    want = "%s:%04X" % ("".join("%02X" % b for b in reversed(
+        socket.inet_aton(addr))), port)
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want and fields[3] == "0A":  # TCP_LISTEN
+                return True
+    return False
+
+
+class XvncNode:
+    """TigerVNC's Xvnc (Xtigervnc, Debian's tigervnc-standalone-server) as a
+    cluster node: headless, RFB on IPv4 loopback \\a addr, VncAuth with a
+    password file, on a free private display.
+
+    \\a threshold and \\a timeout set Xvnc's -BlacklistThreshold and
+    -BlacklistTimeout. start() waits until the RFB port listens without
+    connecting to it; stop() (also kill()) ends the process by its PID.
+    The log (Xvnc's stderr) is kept for counting connections and blacklist
+    events.
+    """
+
+    def __init__(self, addr="127.0.0.41", threshold=5, timeout=10,
+                 extra=()):
+        if not ipaddress.IPv4Address(addr).is_loopback:
+            raise ValueError("Xvnc nodes listen on IPv4 loopback only")
+        self.addr = addr
+        self.port = free_port((addr,), udp=False)
+        self.threshold = threshold
+        self.timeout = timeout
+        self.extra = list(extra)
+        self.dir = tempfile.mkdtemp(prefix="tgc-xvnc-")
+        _dirs.add(self.dir)
+        self.logfile = os.path.join(self.dir, "xvnc.log")
+        self.pwfile = os.path.join(self.dir, "passwd")
+        self.display = None
+        self.last_pid = None
+        self.proc = None
+        p = subprocess.run([VNCPASSWD, "-f"], input=b"tgc-test\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           check=True)
+        with open(self.pwfile, "wb") as f:
+            f.write(p.stdout)
+        os.chmod(self.pwfile, 0o600)
+
+    @property
+    def spec(self):
+        return "%s@%d" % (self.addr, self.port)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def _free_display(self):
+        # Displays 200..999, starting at a spot that depends on our PID so
+        # that parallel test processes rarely meet; Xvnc itself refuses a
+        # display whose lock exists (start() then tries the next one).
+        base = 200 + (os.getpid() * 7) % 700
+        for i in range(700):
+            d = 200 + (base - 200 + i) % 800
+            if not (os.path.exists("/tmp/.X%d-lock" % d) or
+                    os.path.exists("/tmp/.X11-unix/X%d" % d)):
+                yield d
+
+    def start(self, timeout=20.0):
+        assert self.proc is None, "already running"
+        for display in self._free_display():
+            self._log_fd = open(self.logfile, "ab")
+            cmd = [XVNC, ":%d" % display, "-rfbport", str(self.port),
+                   "-interface", self.addr, "-SecurityTypes", "VncAuth",
+                   "-PasswordFile", self.pwfile,
+                   "-BlacklistThreshold", str(self.threshold),
+                   "-BlacklistTimeout", str(self.timeout),
+                   "-nolisten", "tcp", "-geometry", "64x64", "-depth", "24",
+                   "-desktop", "tgc-test"] + self.extra
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=self._log_fd,
+                                         stderr=self._log_fd,
+                                         start_new_session=True)
+            _children[self.proc.pid] = self.proc
+            self.display = display
+            self.last_pid = self.proc.pid
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if tcp_listening(self.addr, self.port):
+                    return self
+                time.sleep(0.02)
+            rc = self.proc.poll()
+            text = self.log_text()
+            self._reap()
+            if rc is not None and "already active" in text:
+                continue  # display taken meanwhile: the next one
+            raise RuntimeError("Xtigervnc did not start (rc %s); log:\n%s"
+                               % (rc, text[-3000:]))
+        raise RuntimeError("no free X display for Xtigervnc")
+
+    def _reap(self):
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        rc = proc.wait(10)
+        _children.pop(proc.pid, None)
+        self._log_fd.close()
+        return rc
+
+    def stop(self, timeout=10.0):
+        """SIGTERM (SIGKILL after \\a timeout) to our Xvnc, by its PID."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        return self._reap()
+
+    def kill(self):
+        """SIGKILL, the way a crash ends it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        return self._reap()
+
+    def cleanup(self):
+        self.stop()
+        if self.display is not None:
+            # A killed Xvnc leaves its display lock and socket behind:
+            # removed when the lock names our (ended) process.
+            lock = "/tmp/.X%d-lock" % self.display
+            try:
+                with open(lock) as f:
+                    ours = int(f.read().strip() or 0) == self.last_pid
+            except (OSError, ValueError):
+                ours = False
+            if ours:
+                for f in (lock, "/tmp/.X11-unix/X%d" % self.display):
+                    try:
+                        os.unlink(f)
+                    except OSError:
+                        pass
+        if not KEEP:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            _dirs.discard(self.dir)
+
+    def log_text(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def count(self, needle):
+        """Lines of the log containing \\a needle."""
+        return sum(1 for l in self.log_text().splitlines() if needle in l)
+
+    @property
+    def accepted(self):
+        """Connections Xvnc accepted (each one counts towards its blacklist)."""
+        return self.count("Connections: accepted:")
+
+    @property
+    def blacklisted(self):
+        """Connections Xvnc turned away as blacklisted."""
+        return self.count("Connections: blacklisted:")
 
 
 # --------------------------------------------------------------------------
@@ -703,7 +924,8 @@ R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
-         5: "error", 6: "disabled", 7: "status", 8: "tls", 9: "cert"}
+         5: "error", 6: "disabled", 7: "rfb-refused", 8: "bad-handshake",
+         9: "status", 10: "tls", 11: "cert"}
 ADMIN = {"auto": 0, "drain": 1, "up": 2, "down": 3}
 
 
@@ -860,7 +1082,7 @@ class Knotd:
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
-                 module=None, workers=2, name=None):
+                 module=None, workers=2, name=None, prefix=None):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -873,6 +1095,9 @@ class Knotd:
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
+        # Command run in front of knotd, which it must exec (same pid),
+        # e.g. setpriv to run knotd as another user.
+        self.prefix = list(prefix or [])
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -978,7 +1203,7 @@ class Knotd:
     def start(self, wait=True, timeout=10.0):
         assert self.proc is None, "already running"
         self._log_fd = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([KNOTD, "-c", self.conf],
+        self.proc = subprocess.Popen(self.prefix + [KNOTD, "-c", self.conf],
                                      stdin=subprocess.DEVNULL, env=_child_env(),
                                      stdout=self._log_fd, stderr=self._log_fd)
         _children[self.proc.pid] = self.proc
@@ -1172,11 +1397,25 @@ class TgcTestCase(unittest.TestCase):
             time.sleep(interval)
 
 
+def installed_module():
+    """Path of a mod-tgcluster.so in knotd's own module directory, or None.
+
+    knotd loads every module of that directory by itself, so a configuration
+    that declares ``module: id: mod-tgcluster`` (every configuration this
+    harness writes) fails with "duplicate module" while such a copy exists.
+    """
+    path = os.path.join(MODULE_DIR, "mod-tgcluster.so")
+    return path if os.path.exists(path) else None
+
+
 def require_module():
-    """A missing module is an error (never a skip), reported clearly."""
+    """A missing module is an error (never a skip), reported clearly; so is
+    an installed copy that would shadow the module under test."""
     if not os.path.exists(MODULE):
         raise SystemExit("mod-tgcluster module not found: %s (set TGC_MODULE)"
                          % MODULE)
+    if installed_module():
+        raise SystemExit(INSTALLED_HINT % installed_module())
 
 
 def _on_sigterm(signum, frame):

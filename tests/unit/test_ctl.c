@@ -496,14 +496,14 @@ static void inst_is(const tgc_ctl_seg_t *segs, size_t count, const char *arg,
 START_TEST(instance_match)
 {
 	tgc_ctl_seg_t segs[7] = {
-		{ "tgcluster.a.example.a.example", "a.example", true, NULL },
-		{ "tgcluster.b.example.b.example", "b.example", true, NULL },
-		{ "tgcluster.b.example.www.b.example", "b.example", true, NULL },
-		{ "tgcluster.secret", "", false, NULL },
-		{ "tgcluster.a.example", "c.example", true, NULL },
+		{ "tgcluster.a.example.a.example", "a.example", true, NULL, false },
+		{ "tgcluster.b.example.b.example", "b.example", true, NULL, false },
+		{ "tgcluster.b.example.www.b.example", "b.example", true, NULL, false },
+		{ "tgcluster.secret", "", false, NULL, false },
+		{ "tgcluster.a.example", "c.example", true, NULL, false },
 		/* Not regular files: matched by name only. */
-		{ "tgcluster.fifo", "", false, "a FIFO" },
-		{ "tgcluster.dir", "d.example", true, "a directory" },
+		{ "tgcluster.fifo", "", false, "a FIFO", false },
+		{ "tgcluster.dir", "d.example", true, "a directory", true },
 	};
 
 	/* Omitted: only when exactly one exists. */
@@ -541,6 +541,41 @@ START_TEST(instance_match)
 	inst_is(segs, 7, NULL, TGC_CTL_MATCH_AMBIGUOUS, 0, 5);
 	inst_is(segs + 4, 3, NULL, TGC_CTL_MATCH_ONE, 0, 0);
 	inst_is(segs + 5, 2, NULL, TGC_CTL_MATCH_NONE, 0, 0);
+}
+END_TEST
+
+START_TEST(instance_match_live)
+{
+	/* Leftovers of a stopped knotd next to the live segment of a zone. */
+	tgc_ctl_seg_t segs[5] = {
+		{ "tgcluster.old1", "b.example", true, NULL, false },
+		{ "tgcluster.b.example.b.example", "b.example", true, NULL, true },
+		{ "tgcluster.old2", "B.example.", true, NULL, false },
+		{ "tgcluster.c.example", "c.example", true, NULL, true },
+		/* Not a segment: never the live one, whatever the flag says. */
+		{ "tgcluster.fifo", "b.example", true, "a FIFO", true },
+	};
+
+	/* Exactly one live segment of the zone: it, not ambiguous. */
+	inst_is(segs, 5, "b.example", TGC_CTL_MATCH_ONE, 1, 0);
+	inst_is(segs, 3, "b.example.", TGC_CTL_MATCH_ONE, 1, 0);
+	/* Only leftovers: ambiguous, all of them candidates. */
+	inst_is(segs, 1, "b.example", TGC_CTL_MATCH_ONE, 0, 0);
+	segs[1].live = false;
+	inst_is(segs, 5, "b.example", TGC_CTL_MATCH_AMBIGUOUS, 0, 3);
+	/* Two live segments of one zone: still ambiguous. */
+	segs[0].live = true;
+	segs[1].live = true;
+	inst_is(segs, 5, "b.example", TGC_CTL_MATCH_AMBIGUOUS, 0, 3);
+	segs[0].live = false;
+
+	/* Omitted: exactly one live segment on the host is the one. */
+	inst_is(segs, 3, NULL, TGC_CTL_MATCH_ONE, 1, 0);
+	inst_is(segs, 5, NULL, TGC_CTL_MATCH_AMBIGUOUS, 0, 4);
+	segs[3].live = false;
+	inst_is(segs, 5, NULL, TGC_CTL_MATCH_ONE, 1, 0);
+	/* A name always wins, live or not. */
+	inst_is(segs, 5, "old2", TGC_CTL_MATCH_ONE, 2, 0);
 }
 END_TEST
 
@@ -825,7 +860,7 @@ START_TEST(status_json)
 	    "\"rise\":2,\"fall\":3},\"writer_pid\":null,\"created_ms\":%" PRIu64
 	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
-	    "\"heartbeat_stale\":false,\"nodes\":[\n"
+	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"nodes\":[\n"
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
 	    "\"mapped\":\"192.168.1.100\",\"tier\":\"primary\",\"health\":\"up\",\"admin\":\"auto\","
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
@@ -899,6 +934,150 @@ START_TEST(list_render)
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(prom_label_escape)
+{
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	/* The three escapes of the exposition format, nothing else. */
+	tgc_ctl_buf_prom_label(&b, "a\\b\"c\nd\te\x01" "f{g}=h,i");
+	ck_buf(&b, "a\\\\b\\\"c\\nd\te\x01" "f{g}=h,i");
+	tgc_ctl_buf_reset(&b);
+	/* UTF-8 is kept; a byte that is not UTF-8 becomes U+FFFD. */
+	tgc_ctl_buf_prom_label(&b, "\xc3\xa4\xff" "x\xc0\xaf" "y\xed\xa0\x80");
+	ck_buf(&b, "\xc3\xa4\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbdy"
+	           "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	tgc_ctl_buf_reset(&b);
+	tgc_ctl_buf_prom_label(&b, NULL);
+	tgc_ctl_buf_prom_label(&b, "");
+	ck_buf(&b, "");
+	tgc_ctl_buf_free(&b);
+}
+END_TEST
+
+/*! \brief Counts the lines of \a text starting with \a prefix. */
+static int lines_with(const char *text, const char *prefix)
+{
+	int n = 0;
+	size_t len = strlen(prefix);
+	for (const char *l = text; *l != '\0'; ) {
+		if (strncmp(l, prefix, len) == 0) {
+			n++;
+		}
+		const char *nl = strchr(l, '\n');
+		if (nl == NULL) {
+			break;
+		}
+		l = nl + 1;
+	}
+	return n;
+}
+
+START_TEST(metrics_render)
+{
+	uint64_t now = 10 * 86400000ULL;
+	put_probe(0, TGC_HEALTH_UP, TGC_PROBE_OK, 7, 0, 1250, now - 65000, 9);
+	put_probe(1, TGC_HEALTH_DOWN, TGC_PROBE_REFUSED, 0, 3, 2000123, now - 1500, 4);
+	atomic_store(&seg_table.nodes[0].answers, 123456789);
+	atomic_store(&seg_table.nodes[1].transitions, 2);
+	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
+	atomic_store(&seg_table.hdr->writer_pid, 4242);
+	atomic_store(&seg_table.hdr->heartbeat_ms, now - 1300);
+	atomic_store(&seg_table.hdr->all_down_answers, 17);
+
+	tgc_ctl_status_t st[2];
+	ck_assert_int_eq(tgc_ctl_status_load(&st[0], &seg_table, now), KNOT_EOK);
+	ck_assert_int_eq(tgc_ctl_status_load(&st[1], &seg_table, now), KNOT_EOK);
+	st[0].writer_alive = true;
+	/* The second: a leftover of another zone, no live writer. */
+	st[1].writer_alive = false;
+	snprintf(st[1].zone, sizeof(st[1].zone), "old.test");
+	snprintf(st[1].segment, sizeof(st[1].segment), "tgcluster.old");
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_metrics(&b, st, 2);
+	ck_assert(!b.failed);
+	const char *text = tgc_ctl_buf_str(&b);
+	char *lbl = NULL, *line = NULL;
+	/* The cluster name holds '"', '\\' and a control byte. */
+	ck_assert_int_gt(asprintf(&lbl, "zone=\"cluster.test\",cluster=\"we\\\"ird"
+	                          "\\\\name\x01.cluster.test\",segment=\"%s\"",
+	                          seg_name + 1), 0);
+
+#define HAS(...) do { \
+		free(line); \
+		ck_assert_int_gt(asprintf(&line, __VA_ARGS__), 0); \
+		ck_assert_msg(strstr(text, line) != NULL, "missing:\n%s\nin:\n%s", \
+		              line, text); \
+	} while (0)
+	HAS("\ntgcluster_writer_alive{%s} 1\n", lbl);
+	HAS("\ntgcluster_writer_pid{%s} 4242\n", lbl);
+	HAS("\ntgcluster_heartbeat_age_seconds{%s} 1.300\n", lbl);
+	HAS("\ntgcluster_nodes{%s} 3\n", lbl);
+	/* Node 1 is down; node 2 (drain, never probed) still counts. */
+	HAS("\ntgcluster_live_nodes{%s} 2\n", lbl);
+	HAS("\ntgcluster_all_down{%s} 0\n", lbl);
+	HAS("\ntgcluster_all_down_answers_total{%s} 17\n", lbl);
+	HAS("# TYPE tgcluster_all_down_answers_total counter\n");
+	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
+	    "state=\"up\"} 1\n", lbl);
+	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
+	    "state=\"down\"} 0\n", lbl);
+	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.12\",port=\"5900\","
+	    "state=\"down\"} 1\n", lbl);
+	HAS("\ntgcluster_node_health{%s,address=\"fd00::1234:5678:9abc\","
+	    "port=\"15901\",state=\"unknown\"} 1\n", lbl);
+	HAS("\ntgcluster_node_admin_state{%s,address=\"fd00::1234:5678:9abc\","
+	    "port=\"15901\",state=\"drain\"} 1\n", lbl);
+	HAS("\ntgcluster_node_admin_state{%s,address=\"fd00::1234:5678:9abc\","
+	    "port=\"15901\",state=\"auto\"} 0\n", lbl);
+	/* Seconds, not microseconds or milliseconds. */
+	HAS("\ntgcluster_node_last_rtt_seconds{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 0.001250\n", lbl);
+	HAS("\ntgcluster_node_last_rtt_seconds{%s,address=\"127.0.0.12\","
+	    "port=\"5900\"} 2.000123\n", lbl);
+	HAS("\ntgcluster_node_last_check_timestamp_seconds{%s,address=\"127.0.0.12\","
+	    "port=\"5900\"} 863998.500\n", lbl);
+	HAS("\ntgcluster_node_answers_total{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 123456789\n", lbl);
+	HAS("\ntgcluster_node_transitions_total{%s,address=\"127.0.0.12\","
+	    "port=\"5900\"} 2\n", lbl);
+	HAS("\ntgcluster_node_probes_total{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 9\n", lbl);
+	HAS("# TYPE tgcluster_node_answers_total counter\n");
+	HAS("# TYPE tgcluster_node_health gauge\n");
+	/* The leftover: writer_alive 0, and no node samples at all. */
+	HAS("\ntgcluster_writer_alive{zone=\"old.test\",cluster=\"we\\\"ird\\\\name"
+	    "\x01.cluster.test\",segment=\"tgcluster.old\"} 0\n");
+#undef HAS
+	free(line);
+	free(lbl);
+	ck_assert_int_eq(lines_with(text, "tgcluster_live_nodes{zone=\"old.test\""), 0);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_answers_total{zone=\"old.test\""), 0);
+	/* Never probed: no RTT sample. 3 health + 4 admin samples per node. */
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_last_rtt_seconds{"), 2);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
+	/* One HELP and one TYPE per family, before its samples. */
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 14);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 14);
+	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
+	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
+	ck_assert(type != NULL && sample != NULL && type < sample);
+	ck_assert(text[b.len - 1] == '\n');
+
+	/* No instance at all: the families without samples. */
+	tgc_ctl_buf_reset(&b);
+	tgc_ctl_render_metrics(&b, st, 0);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 14);
+
+	tgc_ctl_buf_free(&b);
+	tgc_ctl_status_free(&st[0]);
+	tgc_ctl_status_free(&st[1]);
 }
 END_TEST
 
@@ -1008,6 +1187,7 @@ static Suite *ctl_suite(void)
 	add_case(s, "node_ambiguous", node_ambiguous, false);
 	add_case(s, "grid_widths", grid_widths, false);
 	add_case(s, "instance_match", instance_match, false);
+	add_case(s, "instance_match_live", instance_match_live, false);
 	add_case(s, "path_kinds", path_kinds, false);
 	add_case(s, "attach_fifo_never_blocks", attach_fifo_never_blocks, false);
 	add_case(s, "heartbeat", heartbeat, false);
@@ -1016,6 +1196,8 @@ static Suite *ctl_suite(void)
 	add_case(s, "status_json", status_json, true);
 	add_case(s, "list_render", list_render, true);
 	add_case(s, "translator_cache", translator_cache, true);
+	add_case(s, "prom_label_escape", prom_label_escape, false);
+	add_case(s, "metrics_render", metrics_render, true);
 	return s;
 }
 

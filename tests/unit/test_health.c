@@ -510,47 +510,6 @@ START_TEST(resume_under_reloads)
 }
 END_TEST
 
-START_TEST(rfb_valid)
-{
-	static const char *good[] = {
-		"RFB 003.008\n", "RFB 003.003\n", "RFB 003.007\n", "RFB 000.000\n",
-		"RFB 999.999\n", "RFB 004.001\n",
-	};
-	static const char *bad[] = {
-		"RFB 003.008",     /* no newline (11 bytes) */
-		"RFB 003.008\r\n", /* 13 bytes */
-		"RFB 003.008 ",    /* space instead of newline */
-		"RFB 03.008\n",    /* 11 bytes */
-		"RFB 0003.008\n",  /* 13 bytes */
-		"RFB 003.00a\n",   /* letter in digits */
-		"RFB 0x3.008\n",
-		"RFB 003,008\n",
-		"RFX 003.008\n",
-		"rfb 003.008\n",
-		"RFB_003.008\n",
-		"SSH-2.0-Open",
-		"            ",
-		"",
-	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		ck_assert_msg(tgc_health_rfb_valid((const uint8_t *)good[i],
-		                                   strlen(good[i])), "%s", good[i]);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(!tgc_health_rfb_valid((const uint8_t *)bad[i],
-		                                    strlen(bad[i])), "'%s'", bad[i]);
-	}
-	/* Embedded zero byte, NULL. */
-	static const uint8_t zero[] = "RFB 003\0008\n";
-	ck_assert(!tgc_health_rfb_valid(zero, 12));
-	ck_assert(!tgc_health_rfb_valid(NULL, 12));
-	/* Only the first 12 bytes matter when the caller passes 12. */
-	static const char longer[] = "RFB 003.008\nXYZ";
-	ck_assert(tgc_health_rfb_valid((const uint8_t *)longer, TGC_RFB_BANNER_LEN));
-	ck_assert(!tgc_health_rfb_valid((const uint8_t *)longer, strlen(longer)));
-}
-END_TEST
-
 /*
  * Checker fixtures.
  */
@@ -558,7 +517,7 @@ END_TEST
 /*! \brief Most log lines kept. */
 #define REC_LOG_MAX	512
 /*! \brief Most nodes of a test table. */
-#define REC_NODES_MAX	16
+#define REC_NODES_MAX	24
 
 /*! \brief Callback recorder (ctx of the checker). */
 typedef struct {
@@ -572,6 +531,7 @@ typedef struct {
 	uint32_t ev_consec_fail[REC_NODES_MAX];
 	tgc_health_t ev_rec_health[REC_NODES_MAX];
 	unsigned bad_idx;                /*!< Events with an index out of range. */
+	unsigned refused[REC_NODES_MAX]; /*!< Refused rfb probes by node. */
 	unsigned thread_start_calls;
 	unsigned thread_stop_calls;
 	pthread_t checker_thread;        /*!< Thread of thread_start. */
@@ -637,6 +597,29 @@ static void rec_event(void *ctx, uint32_t idx, tgc_health_t from, tgc_health_t t
 	}
 	r->events_total++;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/*! \brief Refusal hook: counts per node. */
+static void rec_refused(void *ctx, uint32_t idx)
+{
+	recorder_t *r = ctx;
+	pthread_mutex_lock(&r->lock);
+	rec_call(r);
+	if (idx >= REC_NODES_MAX) {
+		r->bad_idx++;
+	} else {
+		r->refused[idx]++;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*! \brief Copy of a refusal counter. */
+static unsigned refused(recorder_t *r, uint32_t idx)
+{
+	pthread_mutex_lock(&r->lock);
+	unsigned n = r->refused[idx];
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 /*! \brief Thread start hook: notes the checker thread. */
@@ -798,6 +781,7 @@ static void fx_conf(tgc_check_t check)
 		            .rise = 2, .fall = 2 },
 		.log = rec_log,
 		.event = rec_event,
+		.refused = rec_refused,
 		.thread_start = rec_thread_start,
 		.thread_stop = rec_thread_stop,
 		.ctx = &fx.rec,
@@ -974,6 +958,15 @@ START_TEST(checker_rfb)
 		{ "127.0.0.8",  &SRV_CLOSE,      TGC_HEALTH_DOWN, TGC_PROBE_REFUSED },
 		{ "127.0.0.9",  &SRV_NOACCEPT,   TGC_HEALTH_DOWN, TGC_PROBE_TIMEOUT },
 		{ "127.0.0.10", NULL,            TGC_HEALTH_DOWN, TGC_PROBE_REFUSED },
+		{ "127.0.0.11", &SRV_RFB_33,     TGC_HEALTH_UP,   TGC_PROBE_OK },
+		{ "127.0.0.12", &SRV_RFB_37,     TGC_HEALTH_UP,   TGC_PROBE_OK },
+		/* Refusals: alive, so up, with the refusal recorded. */
+		{ "127.0.0.13", &SRV_RFB_BLACKLIST, TGC_HEALTH_UP, TGC_PROBE_RFB_REFUSED },
+		{ "127.0.0.14", &SRV_RFB_NOTYPES, TGC_HEALTH_UP,  TGC_PROBE_RFB_REFUSED },
+		/* A valid banner, then a broken handshake: down. */
+		{ "127.0.0.15", &SRV_RFB_HALF,   TGC_HEALTH_DOWN, TGC_PROBE_HANDSHAKE },
+		{ "127.0.0.16", &SRV_RFB_INVALID, TGC_HEALTH_DOWN, TGC_PROBE_HANDSHAKE },
+		{ "127.0.0.17", &SRV_RFB_MUTE,   TGC_HEALTH_DOWN, TGC_PROBE_TIMEOUT },
 	};
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
 	srv_t srv[N];
@@ -1021,7 +1014,79 @@ START_TEST(checker_rfb)
 			ck_assert_uint_ge(s.last_rtt_us, (TIMEOUT_MS - 2) * 1000);
 			ck_assert_uint_lt(s.last_rtt_us, 1000000);
 		}
+		/* Every refused probe is reported, nothing else is. */
+		if (cases[i].probe == TGC_PROBE_RFB_REFUSED) {
+			ck_assert_uint_eq(refused(&fx.rec, i), s.probes);
+		} else {
+			ck_assert_uint_eq(refused(&fx.rec, i), 0);
+		}
 	}
+	/* One warning per refusing node, with its (sanitised) reason. */
+	ck_assert_uint_eq(log_has(&fx.rec, "refuses the checker"), 2);
+	ck_assert_uint_eq(log_has(&fx.rec, "node 127.0.0.13 port"), 2); /* up + refusal */
+	ck_assert_uint_eq(log_has(&fx.rec, "refuses the checker: \"Too many "
+	                                   "security failures\""), 1);
+	ck_assert_uint_eq(log_has(&fx.rec, "refuses the checker: \"Busy??[31mnow\""), 1);
+	ck_assert_uint_eq(log_has(&fx.rec, "accepts the checker again"), 0);
+	fx_check_reports();
+}
+END_TEST
+
+/*! \brief Number of log lines at \a prio containing \a needle. */
+static unsigned log_has_prio(recorder_t *r, const char *needle, int prio)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&r->lock);
+	unsigned count = (r->log_count < REC_LOG_MAX) ? r->log_count : REC_LOG_MAX;
+	for (unsigned i = 0; i < count; i++) {
+		if (strstr(r->log[i], needle) != NULL && r->log_prio[i] == prio) {
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+START_TEST(checker_rfb_refusal)
+{
+	srv_t srv;
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", 0, SRV_RFB_BLACKLIST), 0);
+	uint16_t port = srv.port;
+	fx_node("127.0.0.1", port);
+	fx_open(TOKEN);
+	fx_conf(TGC_CHECK_RFB);
+	fx_start();
+
+	/* Refused: up (alive), logged once however many probes. */
+	ck_assert(WAIT_UNTIL(snap(0).last_probe == TGC_PROBE_RFB_REFUSED &&
+	                     snap(0).probes >= 5));
+	ck_assert_int_eq(health(0), TGC_HEALTH_UP);
+	ck_assert_uint_eq(log_has_prio(&fx.rec, "node 127.0.0.1 port", LOG_WARNING), 1);
+	ck_assert_uint_eq(log_has(&fx.rec, "refuses the checker"), 1);
+	ck_assert_uint_ge(refused(&fx.rec, 0), 5);
+
+	/* The server accepts again: the refusal clears, logged once. */
+	srv_stop(&srv);
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", port, SRV_RFB), 0);
+	ck_assert(WAIT_UNTIL(snap(0).last_probe == TGC_PROBE_OK));
+	uint64_t probes = snap(0).probes;
+	ck_assert(WAIT_UNTIL(snap(0).probes >= probes + 3));
+	ck_assert_uint_eq(log_has_prio(&fx.rec, "accepts the checker again",
+	                               LOG_NOTICE), 1);
+	unsigned counted = refused(&fx.rec, 0);
+
+	/* Refused again: a new warning. */
+	srv_stop(&srv);
+	ck_assert_int_eq(srv_start(&srv, "127.0.0.1", port, SRV_RFB_BLACKLIST), 0);
+	ck_assert(WAIT_UNTIL(refused(&fx.rec, 0) >= counted + 3));
+	fx_stop();
+	srv_stop(&srv);
+
+	ck_assert_uint_eq(log_has(&fx.rec, "refuses the checker"), 2);
+	ck_assert_uint_eq(log_has(&fx.rec, "accepts the checker again"), 1);
+	/* Alive all along: unknown -> up and nothing else. */
+	ck_assert_uint_eq(ev_total(&fx.rec), 1);
+	ck_assert_uint_eq(snap(0).transitions, 1);
 	fx_check_reports();
 }
 END_TEST
@@ -1642,10 +1707,10 @@ static Suite *health_suite(void)
 	add_case(s, "stagger", stagger);
 	add_case(s, "resume_plan", resume_plan);
 	add_case(s, "resume_under_reloads", resume_under_reloads);
-	add_case(s, "rfb_valid", rfb_valid);
 
 	add_checker_case(s, "checker_tcp", checker_tcp);
 	add_checker_case(s, "checker_rfb", checker_rfb);
+	add_checker_case(s, "checker_rfb_refusal", checker_rfb_refusal);
 	add_checker_case(s, "checker_flap", checker_flap);
 	add_checker_case(s, "checker_writer", checker_writer);
 	add_checker_case(s, "checker_admin", checker_admin);

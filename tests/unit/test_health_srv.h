@@ -47,19 +47,59 @@ typedef struct {
 	bool accept;          /*!< Accept connections (else leave them queued). */
 	bool close_at_once;   /*!< Close right after accepting (and sending). */
 	const char *banner;   /*!< Bytes sent after accepting (NULL: none). */
+	size_t banner_len;    /*!< Their number (0: strlen(banner)). */
 	size_t split;         /*!< Send the banner in two parts split here (0: one). */
+	const char *expect;   /*!< RFB: the 12 bytes the client must answer
+	                       *   (NULL: any 12 bytes). */
+	const char *reply;    /*!< RFB: sent once the client's 12 bytes are in
+	                       *   (NULL: nothing, the connection stays open). */
+	size_t reply_len;     /*!< Bytes of \a reply. */
+	bool close_on_reply;  /*!< Close once \a reply is sent (or, without a
+	                       *   reply, once the client's version is in). */
 } srv_mode_t;
 
 /*! \brief Accept and close: a plain TCP service. */
 static const srv_mode_t SRV_TCP = { .accept = true, .close_at_once = true };
-/*! \brief An RFB server (sends the banner, waits for the client). */
-static const srv_mode_t SRV_RFB = { .accept = true, .banner = "RFB 003.008\n" };
+/*! \brief An RFB 3.8 server offering VncAuth (what Xvnc does). */
+static const srv_mode_t SRV_RFB = { .accept = true, .banner = "RFB 003.008\n",
+                                    .expect = "RFB 003.008\n",
+                                    .reply = "\x01\x02", .reply_len = 2 };
 /*! \brief An RFB server that sends its banner in two segments. */
 static const srv_mode_t SRV_RFB_SPLIT = { .accept = true,
-                                          .banner = "RFB 003.008\n", .split = 5 };
-/*! \brief An RFB server that sends more than the banner at once. */
+                                          .banner = "RFB 003.008\n", .split = 5,
+                                          .expect = "RFB 003.008\n",
+                                          .reply = "\x02\x01\x02",
+                                          .reply_len = 3 };
+/*! \brief A newer server (Apple's 3.889) sending its types with the banner,
+ *         before the client's version. */
 static const srv_mode_t SRV_RFB_LONG = { .accept = true,
-                                         .banner = "RFB 003.889\nEXTRA" };
+                                         .banner = "RFB 003.889\n\x01\x01" };
+/*! \brief An RFB 3.3 server choosing VncAuth: the client must answer 3.3. */
+static const srv_mode_t SRV_RFB_33 = { .accept = true, .banner = "RFB 003.003\n",
+                                       .expect = "RFB 003.003\n",
+                                       .reply = "\0\0\0\x02", .reply_len = 4 };
+/*! \brief An RFB 3.7 server: the client must answer 3.7. */
+static const srv_mode_t SRV_RFB_37 = { .accept = true, .banner = "RFB 003.007\n",
+                                       .expect = "RFB 003.007\n",
+                                       .reply = "\x01\x01", .reply_len = 2 };
+/*! \brief A blacklisting server as Xvnc is: 3.3, security type 0 and the
+ *         reason, all at once without waiting, then close. */
+static const srv_mode_t SRV_RFB_BLACKLIST = { .accept = true, .close_at_once = true,
+	.banner = "RFB 003.003\n\0\0\0\0\0\0\0\x1aToo many security failures",
+	.banner_len = 12 + 4 + 4 + 26 };
+/*! \brief A 3.8 server offering no type, with a reason. */
+static const srv_mode_t SRV_RFB_NOTYPES = { .accept = true,
+	.banner = "RFB 003.008\n", .expect = "RFB 003.008\n",
+	.reply = "\0\0\0\0\x0d" "Busy\n\x1b[31mnow", .reply_len = 1 + 4 + 13,
+	.close_on_reply = true };
+/*! \brief A 3.8 server that closes after the client's version. */
+static const srv_mode_t SRV_RFB_HALF = { .accept = true,
+	.banner = "RFB 003.008\n", .close_on_reply = true };
+/*! \brief A 3.8 server whose type list holds only "Invalid" (0). */
+static const srv_mode_t SRV_RFB_INVALID = { .accept = true,
+	.banner = "RFB 003.008\n", .reply = "\x02\0\0", .reply_len = 3 };
+/*! \brief A banner, then silence after the client's version. */
+static const srv_mode_t SRV_RFB_MUTE = { .accept = true, .banner = "RFB 003.008\n" };
 /*! \brief Something else on the port (wrong banner). */
 static const srv_mode_t SRV_SSH = { .accept = true,
                                     .banner = "SSH-2.0-OpenSSH_9.2\r\n" };
@@ -148,6 +188,8 @@ static inline void *srv_main(void *arg)
 {
 	srv_t *s = arg;
 	int conns[SRV_CONNS_MAX];
+	size_t got[SRV_CONNS_MAX];             /* client bytes received */
+	char rx[SRV_CONNS_MAX][12];            /* the first 12 of them */
 	int nconns = 0;
 
 	for (;;) {
@@ -168,16 +210,40 @@ static inline void *srv_main(void *arg)
 		if (pfd[0].revents != 0) {
 			break;
 		}
-		/* Peers that closed: close our side too. */
+		/* Peers that closed: close our side too. RFB: answer the
+		 * client's version. */
 		for (int i = nconns - 1; i >= 0; i--) {
 			if (pfd[2 + i].revents == 0) {
 				continue;
 			}
 			char buf[64];
 			ssize_t r = recv(conns[i], buf, sizeof(buf), MSG_DONTWAIT);
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			bool drop = (r == 0 || (r < 0 && errno != EAGAIN &&
+			                                 errno != EINTR));
+			for (ssize_t k = 0; k < r; k++) {
+				if (got[i] < 12) {
+					rx[i][got[i]] = buf[k];
+				}
+				if (++got[i] != 12) {
+					continue;
+				}
+				if (s->mode.expect != NULL &&
+				    memcmp(rx[i], s->mode.expect, 12) != 0) {
+					drop = true; /* wrong version */
+					break;
+				}
+				if (s->mode.reply != NULL) {
+					srv_send(conns[i], s->mode.reply,
+					         s->mode.reply_len);
+				}
+				drop = drop || s->mode.close_on_reply;
+			}
+			if (drop) {
 				close(conns[i]);
-				conns[i] = conns[--nconns];
+				nconns--;
+				conns[i] = conns[nconns];
+				got[i] = got[nconns];
+				memcpy(rx[i], rx[nconns], 12);
 			}
 		}
 		if (!(pfd[1].revents & POLLIN)) {
@@ -189,7 +255,8 @@ static inline void *srv_main(void *arg)
 		}
 		atomic_fetch_add(&s->accepted, 1);
 		if (s->mode.banner != NULL) {
-			size_t len = strlen(s->mode.banner);
+			size_t len = (s->mode.banner_len > 0) ? s->mode.banner_len :
+			             strlen(s->mode.banner);
 			size_t split = (s->mode.split < len) ? s->mode.split : 0;
 			if (split > 0) {
 				srv_send(fd, s->mode.banner, split);
@@ -200,6 +267,7 @@ static inline void *srv_main(void *arg)
 		if (s->mode.close_at_once || nconns == SRV_CONNS_MAX) {
 			close(fd);
 		} else {
+			got[nconns] = 0;
 			conns[nconns++] = fd;
 		}
 	}
