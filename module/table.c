@@ -875,6 +875,14 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 	return KNOT_EOK;
 }
 
+/*! \brief CLOCK_MONOTONIC in milliseconds. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 {
 	if (table == NULL || table->hdr == NULL) {
@@ -882,9 +890,10 @@ int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 	}
 	tgc_table_hdr_t *hdr = table->hdr;
 	uint64_t gen = atomic_load_explicit(&hdr->generation, memory_order_acquire);
-	uint64_t deadline = tgc_table_now_ms() + timeout_ms;
+	/* Monotonic: a clock set back must not stretch the wait. */
+	uint64_t deadline = mono_ms() + timeout_ms;
 	while (atomic_load_explicit(&hdr->admin_ack, memory_order_acquire) < gen) {
-		if (tgc_table_now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			return KNOT_ETIMEOUT;
 		}
 		struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
