@@ -263,15 +263,13 @@ int tgc_table_validate(const void *mem, size_t size, const char **err)
 	return KNOT_EOK;
 }
 
-/*! \brief Fills a table structure from a mapping. */
-static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
-                      const char *name)
+/*! \brief The fields of table_set() that read nothing from \a mem. */
+static void table_set_common(tgc_table_t *table, void *mem, size_t size,
+                             bool writable, const char *name)
 {
 	table->hdr = mem;
 	table->nodes = (tgc_node_rec_t *)(table->hdr + 1);
-	table->cache = (table->hdr->role == TGC_ROLE_TRANSLATOR) ?
-	               (tgc_cache_rec_t *)((uint8_t *)mem + table->hdr->cache_off) :
-	               NULL;
+	table->cache = NULL;
 	table->size = size;
 	table->writable = writable;
 	table->fd = -1;
@@ -279,6 +277,31 @@ static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
 	size_t len = strnlen(name, sizeof(table->name) - 1);
 	memcpy(table->name, name, len);
 	table->name[len] = '\0';
+}
+
+static void table_set_layout(tgc_table_t *table, void *mem,
+                             const tgc_table_hdr_t *layout, size_t size,
+                             bool writable, const char *name);
+
+/*! \brief Fills a table structure from a mapping. */
+static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
+                      const char *name)
+{
+	table_set_layout(table, mem, mem, size, writable, name);
+}
+
+/*!
+ * \brief Like table_set(), but takes the role and cache offset from
+ *        \a layout (a validated private copy) instead of reading \a mem.
+ */
+static void table_set_layout(tgc_table_t *table, void *mem,
+                             const tgc_table_hdr_t *layout, size_t size,
+                             bool writable, const char *name)
+{
+	table_set_common(table, mem, size, writable, name);
+	table->cache = (layout->role == TGC_ROLE_TRANSLATOR) ?
+	               (tgc_cache_rec_t *)((uint8_t *)mem + layout->cache_off) :
+	               NULL;
 }
 
 /*! \brief Converts errno to a KNOT_E* code. */
@@ -537,50 +560,73 @@ int tgc_table_open(tgc_table_t *table, const char *name,
 		return KNOT_EACCES;
 	}
 
-	void *mem = MAP_FAILED;
+	/* The decisions below read a private copy taken with pread(): a
+	 * segment truncated or rewritten meanwhile cannot fault or change
+	 * what was validated (a short read fails the validation). */
+	uint8_t *snap = NULL;
+	size_t snap_len = 0;
 	if ((st.st_mode & 0077) == 0 && st.st_size >= (off_t)sizeof(tgc_table_hdr_t) &&
 	    st.st_size <= (off_t)table_size_max()) {
-		mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-		           MAP_SHARED, fd, 0);
+		snap = aligned_alloc(64, ((size_t)st.st_size + 63) & ~(size_t)63);
+		while (snap != NULL && snap_len < (size_t)st.st_size) {
+			ssize_t n = pread(fd, snap + snap_len,
+			                  (size_t)st.st_size - snap_len, (off_t)snap_len);
+			if (n < 0 && errno == EINTR) {
+				continue;
+			}
+			if (n <= 0) {
+				break;
+			}
+			snap_len += (size_t)n;
+		}
 	}
 
 	const char *why = "bad mode or size";
-	if (mem != MAP_FAILED &&
-	    tgc_table_validate(mem, (size_t)st.st_size, &why) == KNOT_EOK) {
+	if (snap != NULL && snap_len == (size_t)st.st_size &&
+	    tgc_table_validate(snap, snap_len, &why) == KNOT_EOK) {
+		const tgc_table_hdr_t *sh = (const tgc_table_hdr_t *)snap;
 		/* Never reuse, adopt or replace the segment of another live
 		 * process (a second knotd with the same configuration). */
-		uint64_t owner = atomic_load_explicit(&((tgc_table_hdr_t *)mem)->owner,
-		                                      memory_order_acquire);
+		uint64_t owner = LOAD(sh->owner);
 		if (owner != 0 && owner != tgc_table_owner_self() &&
 		    tgc_table_owner_alive(owner)) {
-			munmap(mem, (size_t)st.st_size);
+			free(snap);
 			close(fd);
 			table->owner_pid = TGC_TABLE_OWNER_PID(owner);
 			*err = "segment is in use by another live process";
 			return KNOT_EBUSY;
 		}
-		if (same_spec(mem, spec)) {
+		if (same_spec(sh, spec)) {
+			void *mem = mmap(NULL, snap_len, PROT_READ | PROT_WRITE,
+			                 MAP_SHARED, fd, 0);
+			if (mem == MAP_FAILED) {
+				int ret = errno_to_knot(errno);
+				free(snap);
+				close(fd);
+				*err = "cannot map the existing segment";
+				return ret;
+			}
 			*origin = TGC_TABLE_REUSED;
-			table_set(table, mem, (size_t)st.st_size, true, name);
+			table_set_layout(table, mem, sh, snap_len, true, name);
 			table->fd = fd;
 			table->fd_open = true;
+			free(snap);
 			return KNOT_EOK;
 		}
 		close(fd);
-		/* Other nodes: a new segment under the same name. A previous
-		 * instance that still maps the old one keeps a valid mapping. */
+		/* Other nodes: a new segment under the same name, states
+		 * adopted from the copy. A previous instance that still maps
+		 * the old one keeps a valid mapping. */
 		*origin = TGC_TABLE_ADOPTED;
 		(void)shm_unlink(name);
-		int ret = table_create(table, name, spec, mem, err);
-		munmap(mem, (size_t)st.st_size);
+		int ret = table_create(table, name, spec, sh, err);
+		free(snap);
 		return ret;
 	}
 
 	/* Ours but not trustworthy: never use its contents. */
 	close(fd);
-	if (mem != MAP_FAILED) {
-		munmap(mem, (size_t)st.st_size);
-	}
+	free(snap);
 	*origin = TGC_TABLE_REPLACED;
 	*err = why;
 	(void)shm_unlink(name);
@@ -881,6 +927,14 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 	return KNOT_EOK;
 }
 
+/*! \brief CLOCK_MONOTONIC in milliseconds. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 {
 	if (table == NULL || table->hdr == NULL) {
@@ -888,9 +942,10 @@ int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 	}
 	tgc_table_hdr_t *hdr = table->hdr;
 	uint64_t gen = atomic_load_explicit(&hdr->generation, memory_order_acquire);
-	uint64_t deadline = tgc_table_now_ms() + timeout_ms;
+	/* Monotonic: a clock set back must not stretch the wait. */
+	uint64_t deadline = mono_ms() + timeout_ms;
 	while (atomic_load_explicit(&hdr->admin_ack, memory_order_acquire) < gen) {
-		if (tgc_table_now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			return KNOT_ETIMEOUT;
 		}
 		struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
@@ -1401,6 +1456,19 @@ static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *s
 	return false;
 }
 
+/*! \brief Arguments of the guarded read of a segment's node count. */
+typedef struct {
+	const tgc_table_hdr_t *hdr; /*!< The segment. */
+	uint32_t count;             /*!< Out: its node count. */
+} count_read_t;
+
+/*! \brief Reads a segment's node count (guarded). */
+static void count_read(void *arg)
+{
+	count_read_t *a = arg;
+	a->count = a->hdr->node_count;
+}
+
 /*! \brief Arguments of the guarded view copy. */
 typedef struct {
 	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
@@ -1493,8 +1561,17 @@ int tgc_table_view(tgc_table_t *table)
 	if (fstat(table->fd, &st) != 0) {
 		return errno_to_knot(errno);
 	}
-	uint32_t count = table->hdr->node_count;
+	/* Even the count is read under the guard: the segment may have been
+	 * truncated since the open. */
+	guard_get();
+	count_read_t cr = { .hdr = table->hdr };
+	if (!guarded(count_read, &cr)) {
+		guard_put();
+		return KNOT_EFILE;
+	}
+	uint32_t count = cr.count;
 	if (count > TGC_TABLE_NODES_MAX) {
+		guard_put();
 		return KNOT_EMALF; /* Rewritten since the open validated it. */
 	}
 	struct tgc_table_seg *seg = calloc(1, sizeof(*seg));
@@ -1510,11 +1587,11 @@ int tgc_table_view(tgc_table_t *table)
 		}
 		free(seg);
 		free(mem);
+		guard_put();
 		return KNOT_ENOMEM;
 	}
 	memset(mem, 0, table->size);
 
-	guard_get();
 	view_copy_t arg = { .dst = mem, .src = table->hdr, .size = table->size,
 	                    .count = count };
 	if (!guarded(view_copy, &arg) || arg.bad) {
