@@ -39,11 +39,6 @@
 /*! \brief Shortest fast-pace delay while a change is pending, in ms. */
 #define FAST_PACE_MIN_MS	10
 
-/*! \brief Relaxed atomic store into a seqlock-protected record field. */
-#define REC_STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
-/*! \brief Relaxed atomic load of a record field. */
-#define REC_LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
-
 /*
  * The state machine.
  */
@@ -371,7 +366,6 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 {
 	tgc_checker_t *ck = n->ck;
 	tgc_table_t *table = ck->conf.table;
-	tgc_node_rec_t *rec = &table->nodes[n->idx];
 
 	if (!is_writer(ck)) {
 		/* A newer instance owns the table: drop the result, reload
@@ -391,26 +385,23 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 		next_due_ms = (next_due_ms > now) ? next_due_ms : now;
 	}
 
-	if (!tgc_table_write_begin(rec)) {
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_RESULT | TGC_NODE_UPD_START | TGC_NODE_UPD_DUE |
+		        (changed ? TGC_NODE_UPD_HEALTH : 0),
+		.health = sm.health,
+		.consec_ok = sm.consec_ok,
+		.consec_fail = sm.consec_fail,
+		.last_probe = probe,
+		.last_rtt_us = rtt_us,
+		.now_ms = now,
+		.probe_start_ms = 0,
+		.next_due_ms = next_due_ms,
+	};
+	if (!tgc_table_node_update(table, n->idx, &upd)) {
 		/* Someone else is inside the record: skip, resync later. */
 		n->synced = false;
 		return;
 	}
-	if (changed) {
-		atomic_store_explicit(&rec->health, (uint8_t)sm.health,
-		                      memory_order_relaxed);
-		REC_STORE(rec->since_ms, now);
-		REC_STORE(rec->transitions, REC_LOAD(rec->transitions) + 1);
-	}
-	REC_STORE(rec->consec_ok, sm.consec_ok);
-	REC_STORE(rec->consec_fail, sm.consec_fail);
-	REC_STORE(rec->last_probe, (uint8_t)probe);
-	REC_STORE(rec->last_rtt_us, rtt_us);
-	REC_STORE(rec->last_check_ms, now);
-	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
-	REC_STORE(rec->probe_start_ms, 0);
-	REC_STORE(rec->next_due_ms, next_due_ms);
-	tgc_table_write_end(table, rec);
 	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
 	n->sm = sm;
@@ -977,14 +968,15 @@ static void probe_local_error(node_t *n, int ret)
 static void node_record_start(node_t *n)
 {
 	tgc_table_t *table = n->ck->conf.table;
-	tgc_node_rec_t *rec = &table->nodes[n->idx];
 
 	if (!is_writer(n->ck)) {
 		return;
 	}
-	if (tgc_table_write_begin(rec)) {
-		REC_STORE(rec->probe_start_ms, n->start_rt);
-		tgc_table_write_end(table, rec);
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_START,
+		.probe_start_ms = n->start_rt,
+	};
+	if (tgc_table_node_update(table, n->idx, &upd)) {
 		/* A reload right now must see the probe in flight. */
 		tgc_table_publish(table, n->ck->conf.writer_token, n->idx);
 	}
@@ -1113,13 +1105,12 @@ static void mark_disabled(tgc_checker_t *ck)
 {
 	tgc_table_t *table = ck->conf.table;
 
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_PROBE,
+		.last_probe = TGC_PROBE_DISABLED,
+	};
 	for (uint32_t i = 0; i < ck->count; i++) {
-		tgc_node_rec_t *rec = &table->nodes[i];
-		if (!tgc_table_write_begin(rec)) {
-			continue;
-		}
-		REC_STORE(rec->last_probe, (uint8_t)TGC_PROBE_DISABLED);
-		tgc_table_write_end(table, rec);
+		(void)tgc_table_node_update(table, i, &upd);
 	}
 	ck->disabled_marked = true;
 }

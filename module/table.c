@@ -848,6 +848,45 @@ void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 	}
 }
 
+bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
+                           const tgc_node_update_t *u)
+{
+	if (table == NULL || table->hdr == NULL || u == NULL ||
+	    idx >= table->hdr->node_count) {
+		return false;
+	}
+	tgc_node_rec_t *rec = &table->nodes[idx];
+	uint32_t open = seq_begin(&rec->seq);
+	if (open == 0) {
+		return false;
+	}
+	if (u->what & TGC_NODE_UPD_HEALTH) {
+		STORE(rec->health, (uint8_t)u->health);
+		STORE(rec->since_ms, u->now_ms);
+		STORE(rec->transitions, LOAD(rec->transitions) + 1);
+	}
+	if (u->what & TGC_NODE_UPD_RESULT) {
+		STORE(rec->consec_ok, u->consec_ok);
+		STORE(rec->consec_fail, u->consec_fail);
+		STORE(rec->last_probe, (uint8_t)u->last_probe);
+		STORE(rec->last_rtt_us, u->last_rtt_us);
+		STORE(rec->last_check_ms, u->now_ms);
+		STORE(rec->probes, LOAD(rec->probes) + 1);
+	} else if (u->what & TGC_NODE_UPD_PROBE) {
+		STORE(rec->last_probe, (uint8_t)u->last_probe);
+	}
+	if (u->what & TGC_NODE_UPD_START) {
+		STORE(rec->probe_start_ms, u->probe_start_ms);
+	}
+	if (u->what & TGC_NODE_UPD_DUE) {
+		STORE(rec->next_due_ms, u->next_due_ms);
+	}
+	seq_end(&rec->seq, open);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
+
+	return true;
+}
+
 bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx)
 {
 	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {

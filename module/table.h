@@ -50,7 +50,12 @@
  * (tgc_table_write_end()), so a late end after a forced close never reopens
  * a record. Records are forced closed only when the process owning the
  * segment is gone (tgc_table_claim(), tgc_table_sync()). Readers retry a
- * bounded number of times and then report the record busy.
+ * bounded number of times and then report the record busy. Every record
+ * write goes through table.c: probe and poll results through
+ * tgc_table_node_update(), the load-time reset through
+ * tgc_table_node_reset(), admin changes through tgc_table_admin_set(),
+ * cache records through tgc_table_cache_write(), and the copies between a
+ * view and its segment through tgc_table_sync() and tgc_table_publish().
  *
  * Shared fields (W = writers, R = readers, order):
  *
@@ -518,6 +523,41 @@ uint32_t tgc_table_write_begin(tgc_node_rec_t *rec);
  *        tgc_table_unstick() stays closed) and bumps the generation.
  */
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
+
+/*! \brief Parts of a node record that tgc_table_node_update() writes. */
+enum {
+	TGC_NODE_UPD_RESULT = 1 << 0, /*!< A probe ended: consec_ok/fail,
+	                               *   last_probe, last_rtt_us,
+	                               *   last_check_ms = now_ms, probes + 1. */
+	TGC_NODE_UPD_HEALTH = 1 << 1, /*!< A transition: health, since_ms =
+	                               *   now_ms, transitions + 1. */
+	TGC_NODE_UPD_START  = 1 << 2, /*!< probe_start_ms (0 = none). */
+	TGC_NODE_UPD_DUE    = 1 << 3, /*!< next_due_ms. */
+	TGC_NODE_UPD_PROBE  = 1 << 4, /*!< last_probe alone. */
+};
+
+/*! \brief What tgc_table_node_update() writes (fields per TGC_NODE_UPD_*). */
+typedef struct {
+	unsigned what;           /*!< TGC_NODE_UPD_* bits. */
+	tgc_health_t health;     /*!< HEALTH. */
+	uint32_t consec_ok;      /*!< RESULT. */
+	uint32_t consec_fail;    /*!< RESULT. */
+	tgc_probe_t last_probe;  /*!< RESULT, PROBE. */
+	uint32_t last_rtt_us;    /*!< RESULT. */
+	uint64_t now_ms;         /*!< RESULT, HEALTH: CLOCK_REALTIME ms. */
+	uint64_t probe_start_ms; /*!< START. */
+	uint64_t next_due_ms;    /*!< DUE. */
+} tgc_node_update_t;
+
+/*!
+ * \brief Writes a checker's or poller's result into node \a idx inside one
+ *        write section: the only way probe results reach a record.
+ *
+ * \return False if the record was busy or \a idx out of range (the caller
+ *         keeps its own state and writes again next time).
+ */
+bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
+                           const tgc_node_update_t *upd);
 
 /*!
  * \brief Resets the health of node \a idx to unknown (0 consecutive

@@ -979,6 +979,77 @@ START_TEST(node_read)
 }
 END_TEST
 
+START_TEST(node_update_parts)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	tgc_node_snap_t s;
+
+	/* A probe start: only probe_start_ms changes. */
+	uint64_t gen = atomic_load(&t.hdr->generation);
+	tgc_node_update_t u = { .what = TGC_NODE_UPD_START, .probe_start_ms = 77 };
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_uint_eq(s.probe_start_ms, 77);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_int_eq(s.health, TGC_HEALTH_UNKNOWN);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 1);
+
+	/* A result with a transition: counters move, start cleared, due set. */
+	u = (tgc_node_update_t) {
+		.what = TGC_NODE_UPD_RESULT | TGC_NODE_UPD_HEALTH |
+		        TGC_NODE_UPD_START | TGC_NODE_UPD_DUE,
+		.health = TGC_HEALTH_DOWN, .consec_ok = 0, .consec_fail = 2,
+		.last_probe = TGC_PROBE_REFUSED, .last_rtt_us = 5, .now_ms = 1000,
+		.probe_start_ms = 0, .next_due_ms = 2000,
+	};
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_DOWN);
+	ck_assert_uint_eq(s.since_ms, 1000);
+	ck_assert_uint_eq(s.transitions, 1);
+	ck_assert_uint_eq(s.consec_fail, 2);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_REFUSED);
+	ck_assert_uint_eq(s.last_rtt_us, 5);
+	ck_assert_uint_eq(s.last_check_ms, 1000);
+	ck_assert_uint_eq(s.probes, 1);
+	ck_assert_uint_eq(s.probe_start_ms, 0);
+	ck_assert_uint_eq(s.next_due_ms, 2000);
+
+	/* A result without a transition keeps health and since. */
+	u.what = TGC_NODE_UPD_RESULT;
+	u.health = TGC_HEALTH_UP;
+	u.now_ms = 3000;
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_DOWN);
+	ck_assert_uint_eq(s.since_ms, 1000);
+	ck_assert_uint_eq(s.transitions, 1);
+	ck_assert_uint_eq(s.probes, 2);
+	ck_assert_uint_eq(s.next_due_ms, 2000);
+
+	/* The probe outcome alone. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_PROBE,
+	                          .last_probe = TGC_PROBE_DISABLED };
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_DISABLED);
+	ck_assert_uint_eq(s.probes, 2);
+
+	/* Busy record or bad index: refused, nothing written. */
+	ck_assert(tgc_table_write_begin(&t.nodes[2]));
+	ck_assert(!tgc_table_node_update(&t, 2, &u));
+	tgc_table_write_end(&t, &t.nodes[2]);
+	ck_assert(!tgc_table_node_update(&t, 3, &u));
+	tgc_table_node_read(&t, 2, &s);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_NONE);
+
+	tgc_table_close(&t);
+}
+END_TEST
+
 START_TEST(write_exclusive)
 {
 	spec_buf_t sb;
@@ -1902,6 +1973,7 @@ static Suite *table_suite(void)
 	add_case(s, "attach_errors", attach_errors, 30);
 	add_case(s, "node_read", node_read, 30);
 	add_case(s, "write_exclusive", write_exclusive, 60);
+	add_case(s, "node_update_parts", node_update_parts, 30);
 	add_case(s, "seqlock_race", seqlock_race, 60);
 	add_case(s, "state_names", state_names, 30);
 	add_case(s, "owner_self_and_proc", owner_self_and_proc, 30);
