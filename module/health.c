@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "module/addr.h"
+#include "module/admin.h"
 #include "module/health.h"
 #include "module/uvloop.h"
 #include "module/table.h"
@@ -253,6 +254,8 @@ typedef struct {
 	                               *   we last (re)gained the writer role. */
 	bool admin_known;             /*!< admin_seen is valid. */
 	tgc_admin_t admin_seen;       /*!< Last observed admin state. */
+	uint8_t src_seen;             /*!< Its source (tgc_admin_src_t). */
+	bool guard_seen;              /*!< A zone drain/down was held back. */
 } node_t;
 
 /*!
@@ -741,13 +744,72 @@ static void table_sync(tgc_checker_t *ck)
 	}
 }
 
+/*! \brief Takes the zone admin states posted by the query workers into
+ *         the view (checker thread). */
+static void admin_zone_take(tgc_checker_t *ck)
+{
+	tgc_admin_box_t *box = ck->conf.admin_box;
+	if (box == NULL || box->count != ck->count) {
+		return;
+	}
+	tgc_admin_zone_t *nodes = calloc(ck->count + 1, sizeof(*nodes));
+	uint8_t *states = calloc(ck->count + 1, 1);
+	char (*reasons)[TGC_ADMIN_REASON_MAX] = calloc(ck->count + 1, sizeof(*reasons));
+	uint32_t serial = 0, malformed = 0;
+	if (nodes != NULL && states != NULL && reasons != NULL &&
+	    tgc_admin_box_take(box, &serial, &malformed, nodes)) {
+		for (uint32_t i = 0; i < ck->count; i++) {
+			states[i] = (uint8_t)nodes[i].state;
+			memcpy(reasons[i], nodes[i].reason, TGC_ADMIN_REASON_MAX);
+		}
+		(void)tgc_table_zone_admin(ck->conf.table, serial, malformed,
+		                           states, reasons);
+	}
+	free(nodes);
+	free(states);
+	free(reasons);
+}
+
+/*! \brief Logs a change of a node's effective admin state or its source
+ *         (the audit record: source, uid or serial, reason). */
+static void admin_log(tgc_checker_t *ck, node_t *n, tgc_admin_t admin)
+{
+	tgc_node_rec_t *r = &ck->conf.table->nodes[n->idx];
+	uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+	if (src == TGC_ADMIN_SRC_LOCAL) {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source local, uid %u)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->admin_uid, memory_order_relaxed));
+	} else if (src == TGC_ADMIN_SRC_ZONE) {
+		char reason[TGC_ADMIN_REASON_MAX];
+		for (size_t w = 0; w < TGC_ADMIN_REASON_MAX / 8; w++) {
+			uint64_t v = atomic_load_explicit(&r->zone_reason[w],
+			                                  memory_order_relaxed);
+			memcpy(reason + 8 * w, &v, 8);
+		}
+		reason[sizeof(reason) - 1] = '\0';
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source zone, serial %u, reason '%s')", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+		       reason);
+	} else {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(no local or zone state left)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin));
+	}
+}
+
 /*!
- * \brief Heartbeat, exchange with the segment and admin-state scan: logs
- *        each admin change made by the CLI once (the first observation is
- *        not a change).
+ * \brief Heartbeat, zone admin states in, exchange with the segment and
+ *        admin-state scan: logs each change of a node's effective admin
+ *        state or of its source once (the first observation is not a
+ *        change), and each zone state held back by min-live once.
  */
 static void admin_scan(tgc_checker_t *ck)
 {
+	admin_zone_take(ck);
 	if (is_writer(ck)) {
 		atomic_store_explicit(&ck->conf.table->hdr->heartbeat_ms,
 		                      tgc_table_now_ms(), memory_order_relaxed);
@@ -764,15 +826,29 @@ static void admin_scan(tgc_checker_t *ck)
 	for (uint32_t i = 0; i < ck->count; i++) {
 		node_t *n = &ck->nodes[i];
 		tgc_admin_t admin = tgc_table_admin(ck->conf.table, i);
-		if (n->admin_known && admin != n->admin_seen && writer) {
+		tgc_node_rec_t *r = &ck->conf.table->nodes[i];
+		uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+		bool guard = (atomic_load_explicit(&r->admin_flags, memory_order_relaxed) &
+		              TGC_ADMIN_F_GUARDED) != 0;
+		if (n->admin_known && (admin != n->admin_seen || src != n->src_seen) &&
+		    writer) {
 			/* Only the owning instance reports (no duplicates
 			 * while a reload overlaps two instances). */
-			CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
-			       "(operator)", n->text, n->port,
-			       tgc_table_admin_str(n->admin_seen),
-			       tgc_table_admin_str(admin));
+			admin_log(ck, n, admin);
+		}
+		if (guard && !n->guard_seen && writer) {
+			CK_LOG(ck, LOG_WARNING, "node %s port %u: zone admin %s "
+			       "(serial %u) not applied: min-live %u would not "
+			       "hold", n->text, n->port,
+			       tgc_table_admin_str((tgc_admin_t)atomic_load_explicit(
+			               &r->admin_zone, memory_order_relaxed)),
+			       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+			       atomic_load_explicit(&ck->conf.table->hdr->min_live,
+			                            memory_order_relaxed));
 		}
 		n->admin_seen = admin;
+		n->src_seen = src;
+		n->guard_seen = guard;
 		n->admin_known = true;
 	}
 }

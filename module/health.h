@@ -179,6 +179,9 @@ typedef struct {
 	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */
 	tgc_health_thread_f thread_stop;  /*!< Called last in the thread (may be NULL). */
 	void *ctx;                   /*!< Passed to the callbacks. */
+	struct tgc_admin_box *admin_box; /*!< Zone admin states posted by the
+	                              *   query workers, taken in at each admin
+	                              *   tick (may be NULL). */
 } tgc_checker_conf_t;
 
 /*! \brief A running checker (opaque). */
