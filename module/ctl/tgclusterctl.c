@@ -42,6 +42,7 @@
 #include <libknot/errcode.h>
 #include <libknot/error.h>
 
+#include "module/admin.h"
 #include "module/ctl/format.h"
 #include "module/table.h"
 
@@ -72,6 +73,7 @@ typedef enum {
 typedef struct {
 	cmd_t cmd;          /*!< Command. */
 	bool json;          /*!< --json given. */
+	bool force;         /*!< --force given. */
 	bool interval_set;  /*!< --interval given. */
 	bool count_set;     /*!< --count given. */
 	uint32_t interval_ms; /*!< --interval. */
@@ -127,8 +129,10 @@ static void usage(FILE *out)
 	"Commands:\n"
 	"  list [--json]                         Segments on this host.\n"
 	"  status [INSTANCE] [--json]            Nodes of an instance.\n"
-	"  set [INSTANCE] NODE auto|drain|up|down\n"
-	"                                        Set the admin state of a node.\n"
+	"  set [INSTANCE] NODE auto|drain|up|down [--force]\n"
+	"                                        Set the local admin state of a\n"
+	"                                        node (beats the zone's admin\n"
+	"                                        records; auto hands it back).\n"
 	"  watch [INSTANCE] [--interval MS] [--count N]\n"
 	"                                        Redraw the status until interrupted.\n"
 	"\n"
@@ -138,6 +142,7 @@ static void usage(FILE *out)
 	"\n"
 	"Options:\n"
 	"  -j, --json          JSON output (status, list).\n"
+	"  -f, --force         Set: apply a drain/down that min-live refuses.\n"
 	"  -i, --interval MS   Watch refresh period [%d].\n"
 	"  -n, --count N       Watch: stop after N frames.\n"
 	"  -h, --help          This text.\n"
@@ -145,7 +150,7 @@ static void usage(FILE *out)
 	"\n"
 	"Exit codes: 0 ok, 1 other error, 2 usage, 3 no such instance,\n"
 	"4 permission denied, 5 incompatible segment version, 6 no such node,\n"
-	"7 invalid segment.\n", WATCH_DEFAULT_MS);
+	"7 invalid segment, 8 refused by the min-live guard.\n", WATCH_DEFAULT_MS);
 }
 
 /*! \brief Parses a decimal option value within bounds. */
@@ -170,6 +175,7 @@ static int parse_args(int argc, char **argv, args_t *args)
 {
 	static const struct option opts[] = {
 		{ "json",     no_argument,       NULL, 'j' },
+		{ "force",    no_argument,       NULL, 'f' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count",    required_argument, NULL, 'n' },
 		{ "help",     no_argument,       NULL, 'h' },
@@ -182,10 +188,13 @@ static int parse_args(int argc, char **argv, args_t *args)
 	uint64_t val;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":ji:n:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":jfi:n:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			args->json = true;
+			break;
+		case 'f':
+			args->force = true;
 			break;
 		case 'i':
 			if (!parse_num(optarg, WATCH_MIN_MS, WATCH_MAX_MS, &val)) {
@@ -841,8 +850,35 @@ static int cmd_set(const args_t *args)
 		SAFE(segment, seg);
 		tgc_ctl_fmt_node(&st.nodes[idx].addr, st.nodes[idx].port, txt,
 		                 sizeof(txt));
-		tgc_admin_t old = tgc_table_admin(&table, idx);
-		if (old == (tgc_admin_t)state) {
+		tgc_admin_t old = st.nodes[idx].admin_local;
+		uint32_t live = 0, min_live = st.min_live;
+		bool refuse = false;
+		if ((state == TGC_ADMIN_DRAIN || state == TGC_ADMIN_DOWN) &&
+		    min_live > 0 && !args->force) {
+			tgc_admin_in_t *in = calloc(st.node_count + 1, sizeof(*in));
+			if (in == NULL) {
+				errorf("out of memory");
+				tgc_ctl_status_free(&st);
+				tgc_table_close(&table);
+				return TGC_CTL_EXIT_FAIL;
+			}
+			for (uint32_t i = 0; i < st.node_count; i++) {
+				in[i].health = st.nodes[i].health;
+				in[i].local = st.nodes[i].admin_local;
+				in[i].zone = st.nodes[i].admin_zone;
+			}
+			live = tgc_admin_live_after(in, st.node_count, idx,
+			                            (tgc_admin_t)state, min_live);
+			refuse = live < min_live;
+			free(in);
+		}
+		if (refuse) {
+			errorf("refused: %s of node %u (%s) would leave %u answerable "
+			       "node%s, below min-live %u (use --force to override)",
+			       state_arg, idx, txt, live, (live == 1) ? "" : "s",
+			       min_live);
+			ret = TGC_CTL_EXIT_GUARD;
+		} else if (old == (tgc_admin_t)state) {
 			printf("%s: node %u (%s) admin already %s, unchanged\n", seg,
 			       idx, txt, tgc_table_admin_str(old));
 			ret = TGC_CTL_EXIT_OK;
@@ -850,8 +886,8 @@ static int cmd_set(const args_t *args)
 			errorf("cannot set the admin state of node %u", idx);
 			ret = TGC_CTL_EXIT_FAIL;
 		} else {
-			printf("%s: node %u (%s) admin %s -> %s\n", seg, idx, txt,
-			       tgc_table_admin_str(old),
+			printf("%s: node %u (%s) admin %s -> %s (local)\n", seg, idx,
+			       txt, tgc_table_admin_str(old),
 			       tgc_table_admin_str((tgc_admin_t)state));
 			ret = TGC_CTL_EXIT_OK;
 		}

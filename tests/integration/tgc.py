@@ -554,9 +554,9 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # --------------------------------------------------------------------------
 
 TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 2
+TABLE_VERSION = 3
 HDR_SIZE = 1024
-REC_SIZE = 128
+REC_SIZE = 256
 # Header offsets.
 H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
 H_GENERATION = 656
@@ -566,6 +566,12 @@ H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
 R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
 R_CONSEC = 44
 R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
+# Admin state by source (layout 3).
+R_ADMIN_LOCAL, R_ADMIN_ZONE, R_ADMIN_SRC, R_ADMIN_FLAGS = 112, 113, 114, 115
+R_ZONE_SERIAL, R_ADMIN_SINCE, R_ADMIN_UID, R_ZONE_REASON = 116, 120, 128, 136
+ZONE_REASON_MAX = 96
+H_MIN_LIVE = 704    # min_live, admin_guarded, zone_serial, zone_malformed
+ADMIN_SRC = {0: "none", 1: "local", 2: "zone"}
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
@@ -615,9 +621,13 @@ class Segment:
         generation, = struct.unpack_from("<Q", b, H_GENERATION)
         heartbeat, = struct.unpack_from("<Q", b, H_HEARTBEAT)
         owner, ack = struct.unpack_from("<QQ", b, H_OWNER)
+        min_live, guarded, zserial, malformed = struct.unpack_from(
+            "<IIII", b, H_MIN_LIVE)
         return {"size": size, "count": count, "generation": generation,
                 "heartbeat_ms": heartbeat, "owner": owner,
-                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack}
+                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack,
+                "min_live": min_live, "admin_guarded": guarded,
+                "zone_serial": zserial, "zone_malformed": malformed}
 
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
@@ -636,6 +646,8 @@ class Segment:
                 addr = socket.inet_ntop(socket.AF_INET6, raw)
             probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
             consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
+            zserial, = struct.unpack_from("<I", b, o + R_ZONE_SERIAL)
+            reason = b[o + R_ZONE_REASON:o + R_ZONE_REASON + ZONE_REASON_MAX]
             out.append({"addr": addr, "port": port,
                         "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
                         "admin": b[o + R_ADMIN],
@@ -643,7 +655,15 @@ class Segment:
                                                 b[o + R_LAST_PROBE]),
                         "consec_ok": consec_ok, "consec_fail": consec_fail,
                         "probes": probes, "transitions": transitions,
-                        "answers": answers})
+                        "answers": answers,
+                        "admin_local": b[o + R_ADMIN_LOCAL],
+                        "admin_zone": b[o + R_ADMIN_ZONE],
+                        "admin_src": ADMIN_SRC.get(b[o + R_ADMIN_SRC],
+                                                   b[o + R_ADMIN_SRC]),
+                        "admin_guarded": bool(b[o + R_ADMIN_FLAGS] & 1),
+                        "zone_serial": zserial,
+                        "zone_reason": reason.split(b"\0", 1)[0].decode(
+                            "ascii", "replace")})
         return out
 
     def health(self):
@@ -661,6 +681,9 @@ class Segment:
         try:
             m = mmap.mmap(fd, HDR_SIZE + count * REC_SIZE)
             try:
+                # Like tgclusterctl set: the local state; knotd recomputes
+                # the effective one (R_ADMIN) from it.
+                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN_LOCAL] = value
                 m[HDR_SIZE + idx * REC_SIZE + R_ADMIN] = value
                 gen, = struct.unpack_from("<Q", m, H_GENERATION)
                 struct.pack_into("<Q", m, H_GENERATION, gen + 1)
