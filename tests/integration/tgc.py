@@ -23,6 +23,7 @@ harness started, and shared-memory segments are removed by exact name.
 """
 
 import atexit
+import base64
 import mmap
 import os
 import re
@@ -745,10 +746,17 @@ class Knotd:
     optional "id") or to None for a plain zone. Unless an instance gives
     "shm" (or shm=None to use the default name), a unique segment name is
     generated; every segment name is unlinked by cleanup().
+
+    \a repl makes the zones replicated (zone transfers on loopback):
+    {"key": Tsig, "master": PORT} for a secondary fed by the knotd on PORT
+    (no zone file: the first transfer loads it), {"key": Tsig, "notify":
+    [PORT, ...]} for a primary that notifies those secondaries. Transfers,
+    NOTIFY and dynamic updates are allowed with the TSIG key only; the
+    journal keeps changes, so secondaries get IXFR.
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
-                 module=None, workers=2, name=None):
+                 module=None, workers=2, name=None, repl=None):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -761,6 +769,7 @@ class Knotd:
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
+        self.repl = repl
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -817,6 +826,28 @@ class Knotd:
             "    action: transfer",
             "",
         ]
+        repl = self.repl
+        if repl:
+            key = repl["key"]
+            lines[lines.index("acl:"):lines.index("acl:")] = [
+                "key:",
+                "  - id: %s" % key.name,
+                "    algorithm: %s" % key.alg,
+                "    secret: %s" % key.secret,
+                "",
+                "remote:",
+            ] + sum([["  - id: r%d" % p,
+                      "    address: %s" % _yval("127.0.0.1@%d" % p),
+                      "    key: %s" % key.name]
+                     for p in ([repl["master"]] if repl.get("master") else [])
+                     + list(repl.get("notify", ()))], []) + [""]
+            lines += [
+                "  - id: repl",
+                "    address: [ 127.0.0.0/8, ::1 ]",
+                "    key: %s" % key.name,
+                "    action: [ transfer, notify, update ]",
+                "",
+            ]
         if any(self.zones.values()):
             lines += [
                 "module:",
@@ -847,10 +878,19 @@ class Knotd:
         ]
         for zone, items in self.zones.items():
             lines.append("  - domain: %s" % zone)
-            lines.append("    acl: xfr")
+            lines.append("    acl: [ xfr, repl ]" if repl else "    acl: xfr")
             if items:
                 lines.append("    module: mod-tgcluster/%s" % items["id"])
-            self._write_zone(zone)
+            if repl:
+                lines.append("    journal-content: changes")
+                lines.append("    serial-policy: increment")
+                if repl.get("master"):
+                    lines.append("    master: r%d" % repl["master"])
+                if repl.get("notify"):
+                    lines.append("    notify: [ %s ]" % ", ".join(
+                        "r%d" % p for p in repl["notify"]))
+            if not (repl and repl.get("master")):
+                self._write_zone(zone)
         lines.append(self.extra_conf)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -981,6 +1021,40 @@ class Knotd:
 
     def log_since(self, mark):
         return self.log_text()[mark:]
+
+
+class Tsig:
+    """A TSIG key for transfers and updates (random secret)."""
+
+    def __init__(self, name="tgc-admin", alg="hmac-sha256"):
+        self.name, self.alg = name, alg
+        self.secret = base64.b64encode(os.urandom(32)).decode()
+
+
+def knsupdate(port, zone, key, commands, timeout=10):
+    """Sends one dynamic update to the knotd on \a port with knsupdate,
+    signed with \a key; \a commands are knsupdate lines ("update add ...").
+    Raises on failure."""
+    script = ["server 127.0.0.1 %d" % port,
+              "zone %s." % zone.rstrip("."),
+              "key %s:%s %s" % (key.alg, key.name, key.secret)]
+    script += list(commands) + ["send", "quit"]
+    p = subprocess.run(["knsupdate", "-t", str(timeout)],
+                       input="\n".join(script) + "\n", capture_output=True,
+                       text=True, timeout=timeout + 5)
+    if p.returncode != 0:
+        raise RuntimeError("knsupdate failed (%d): %s%s"
+                           % (p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def soa_serial(port, zone):
+    """SOA serial the knotd on \a port serves for \a zone (TCP)."""
+    a = query(port, zone.rstrip(".") + ".", "SOA", tcp=True, timeout=2)
+    for rrset in a.msg.answer:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return rrset[0].serial
+    return None
 
 
 _STAT_RE = re.compile(r"mod-tgcluster(\S*)\s*=\s*(\d+)\s*$")
