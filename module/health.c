@@ -776,7 +776,10 @@ static void admin_log(tgc_checker_t *ck, node_t *n, tgc_admin_t admin)
 {
 	tgc_node_rec_t *r = &ck->conf.table->nodes[n->idx];
 	uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
-	if (src == TGC_ADMIN_SRC_LOCAL) {
+	uint8_t local = atomic_load_explicit(&r->admin_local, memory_order_relaxed);
+	/* A plain table (no private view, no resolve): the CLI's state. */
+	if (src == TGC_ADMIN_SRC_LOCAL ||
+	    (src == TGC_ADMIN_SRC_NONE && local != TGC_ADMIN_AUTO && local == admin)) {
 		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
 		       "(source local, uid %u)", n->text, n->port,
 		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),

@@ -249,9 +249,11 @@ class CtlLb(CtlCase):
         self.assertIn("check tcp, interval 200 ms, timeout 100 ms, rise 2, "
                       "fall 2", lines[1])
         self.assertNotIn("STALE", lines[1])
-        head = lines[3]
+        self.assertEqual(lines[2], "min-live 0; zone admin records: none "
+                         "taken in yet")
+        head = lines[4]
         self.assertTrue(head.startswith("IDX  ADDRESS"), head)
-        rows = lines[4:]
+        rows = lines[5:]
         self.assertEqual(len(rows), 3)
         col = head.index("HEALTH")
         for i, row in enumerate(rows):
