@@ -275,6 +275,9 @@ struct tgc_checker {
 	uv_async_t stop_async;    /*!< Sent by the stopping thread, handled in
 	                           *   the checker thread. */
 	uv_timer_t admin_timer;   /*!< Admin scan and heartbeat (checker thread). */
+	uv_async_t wake_async;    /*!< Sent by a query worker that posted zone
+	                           *   admin states (tgc_checker_wake()), handled
+	                           *   in the checker thread: an admin scan now. */
 	uv_thread_t thread;       /*!< Written by start, joined by stop. */
 	bool stopping;            /*!< Stop requested (checker thread only). */
 	bool sock_failing;        /*!< Socket creation failing, logged
@@ -866,6 +869,16 @@ static void on_admin_timer(uv_timer_t *timer)
 	}
 }
 
+/*! \brief Wake request: zone admin states were posted. */
+static void on_wake_async(uv_async_t *async)
+{
+	tgc_checker_t *ck = async->data;
+
+	if (!ck->stopping) {
+		admin_scan(ck);
+	}
+}
+
 /*! \brief Stop request: close every handle so that uv_run() returns. */
 static void on_stop_async(uv_async_t *async)
 {
@@ -984,6 +997,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 		return uv_to_knot(ret);
 	}
 	ck->stop_async.data = ck;
+	ret = uv_async_init(&ck->loop, &ck->wake_async, on_wake_async);
+	if (ret != 0) {
+		(void)tgc_uvloop_shutdown(&ck->loop);
+		checker_free(ck);
+		return uv_to_knot(ret);
+	}
+	ck->wake_async.data = ck;
 	(void)uv_timer_init(&ck->loop, &ck->admin_timer);
 	ck->admin_timer.data = ck;
 	for (uint32_t i = 0; i < ck->count; i++) {
@@ -1008,6 +1028,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 
 	*out = ck;
 	return KNOT_EOK;
+}
+
+void tgc_checker_wake(tgc_checker_t *checker)
+{
+	if (checker != NULL) {
+		(void)uv_async_send(&checker->wake_async);
+	}
 }
 
 void tgc_checker_stop(tgc_checker_t *checker)

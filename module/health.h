@@ -199,6 +199,13 @@ typedef struct tgc_checker tgc_checker_t;
 int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf);
 
 /*!
+ * \brief Asks the checker for an admin scan now (thread-safe; called by a
+ *        query worker after tgc_admin_box_post()). Valid between
+ *        tgc_checker_start() and tgc_checker_stop().
+ */
+void tgc_checker_wake(tgc_checker_t *checker);
+
+/*!
  * \brief Stops the checker: wakes the loop, closes every handle, joins the
  *        thread and frees everything. No callback runs after it returns.
  */

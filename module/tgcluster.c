@@ -965,7 +965,7 @@ static knotd_state_t translator_begin(knotd_state_t state, knot_pkt_t *pkt,
  * The module API offers no zone-load event: the zone is only visible to a
  * query (knotd_qdata_zone_apex_rrset()). A new serial is therefore taken in
  * at the first query for the cluster name (or the zone's SOA) after knotd
- * loaded it, and applied at the checker's next tick. A serial older than
+ * loaded it; the checker, woken at once, applies it. A serial older than
  * the one seen (a worker still on the previous zone contents) is ignored
  * unless the seen one is more than a second old (a zone rolled back).
  */
@@ -1047,6 +1047,7 @@ static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
 	}
 	tgc_admin_box_post(&ctx->admin_box, serial, malformed, nodes);
 	free(nodes);
+	tgc_checker_wake(ctx->checker);
 }
 
 /*! \brief Load-balancer answer: A/AAAA for the cluster name (returns
