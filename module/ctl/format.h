@@ -48,6 +48,7 @@ typedef enum {
 	TGC_CTL_EXIT_NONODE   = 6, /*!< No such (or ambiguous) node. */
 	TGC_CTL_EXIT_CORRUPT  = 7, /*!< Invalid or corrupt segment. */
 	TGC_CTL_EXIT_GUARD    = 8, /*!< Refused: min-live would not hold. */
+	TGC_CTL_EXIT_TIMEOUT  = 9, /*!< drain --wait: not drained in time. */
 } tgc_ctl_exit_t;
 
 /*! \brief Outcome of a node or instance lookup. */

@@ -63,10 +63,15 @@
 #define WATCH_DEFAULT_MS	1000
 #define WATCH_MIN_MS		10
 #define WATCH_MAX_MS		3600000
+/*! \brief Default of drain --timeout, s. */
+#define DRAIN_TIMEOUT_S		60
+/*! \brief drain --wait: answer count unchanged this long = no answers, ms
+ *         (knotd folds its workers' counts into the segment every 200 ms). */
+#define DRAIN_QUIET_MS		1000
 
 /*! \brief Commands. */
 typedef enum {
-	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH,
+	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH, CMD_DRAIN,
 } cmd_t;
 
 /*! \brief Parsed command line. */
@@ -74,6 +79,9 @@ typedef struct {
 	cmd_t cmd;          /*!< Command. */
 	bool json;          /*!< --json given. */
 	bool force;         /*!< --force given. */
+	bool wait;          /*!< --wait given (drain). */
+	bool timeout_set;   /*!< --timeout given. */
+	uint32_t timeout_s; /*!< --timeout (drain --wait). */
 	bool interval_set;  /*!< --interval given. */
 	bool count_set;     /*!< --count given. */
 	uint32_t interval_ms; /*!< --interval. */
@@ -133,6 +141,9 @@ static void usage(FILE *out)
 	"                                        Set the local admin state of a\n"
 	"                                        node (beats the zone's admin\n"
 	"                                        records; auto hands it back).\n"
+	"  drain [INSTANCE] NODE [--wait [--timeout S]] [--force]\n"
+	"                                        set NODE drain; with --wait return\n"
+	"                                        when it no longer gets answers.\n"
 	"  watch [INSTANCE] [--interval MS] [--count N]\n"
 	"                                        Redraw the status until interrupted.\n"
 	"\n"
@@ -142,7 +153,9 @@ static void usage(FILE *out)
 	"\n"
 	"Options:\n"
 	"  -j, --json          JSON output (status, list).\n"
-	"  -f, --force         Set: apply a drain/down that min-live refuses.\n"
+	"  -f, --force         Set, drain: apply a drain/down that min-live refuses.\n"
+	"  -w, --wait          Drain: wait until the node gets no more answers.\n"
+	"  -t, --timeout S     Drain --wait: give up after S seconds [%d].\n"
 	"  -i, --interval MS   Watch refresh period [%d].\n"
 	"  -n, --count N       Watch: stop after N frames.\n"
 	"  -h, --help          This text.\n"
@@ -150,7 +163,8 @@ static void usage(FILE *out)
 	"\n"
 	"Exit codes: 0 ok, 1 other error, 2 usage, 3 no such instance,\n"
 	"4 permission denied, 5 incompatible segment version, 6 no such node,\n"
-	"7 invalid segment, 8 refused by the min-live guard.\n", WATCH_DEFAULT_MS);
+	"7 invalid segment, 8 refused by the min-live guard, 9 drain --wait\n"
+	"timed out.\n", WATCH_DEFAULT_MS, DRAIN_TIMEOUT_S);
 }
 
 /*! \brief Parses a decimal option value within bounds. */
@@ -176,6 +190,8 @@ static int parse_args(int argc, char **argv, args_t *args)
 	static const struct option opts[] = {
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "force",    no_argument,       NULL, 'f' },
+		{ "wait",     no_argument,       NULL, 'w' },
+		{ "timeout",  required_argument, NULL, 't' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count",    required_argument, NULL, 'n' },
 		{ "help",     no_argument,       NULL, 'h' },
@@ -188,13 +204,24 @@ static int parse_args(int argc, char **argv, args_t *args)
 	uint64_t val;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jfi:n:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":jfwt:i:n:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			args->json = true;
 			break;
 		case 'f':
 			args->force = true;
+			break;
+		case 'w':
+			args->wait = true;
+			break;
+		case 't':
+			if (!parse_num(optarg, 1, 86400, &val)) {
+				errorf("invalid --timeout '%s' (seconds, 1-86400)", optarg);
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->timeout_s = (uint32_t)val;
+			args->timeout_set = true;
 			break;
 		case 'i':
 			if (!parse_num(optarg, WATCH_MIN_MS, WATCH_MAX_MS, &val)) {
@@ -245,6 +272,8 @@ static int parse_args(int argc, char **argv, args_t *args)
 		args->cmd = CMD_SET;
 	} else if (strcmp(cmd, "watch") == 0) {
 		args->cmd = CMD_WATCH;
+	} else if (strcmp(cmd, "drain") == 0) {
+		args->cmd = CMD_DRAIN;
 	} else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return TGC_CTL_EXIT_OK;
@@ -261,12 +290,22 @@ static int parse_args(int argc, char **argv, args_t *args)
 		errorf("--interval and --count apply to 'watch' only");
 		return TGC_CTL_EXIT_USAGE;
 	}
-	int max_pos = (args->cmd == CMD_LIST) ? 0 : (args->cmd == CMD_SET) ? 3 : 1;
-	int min_pos = (args->cmd == CMD_SET) ? 2 : 0;
+	if ((args->wait || args->timeout_set) && args->cmd != CMD_DRAIN) {
+		errorf("--wait and --timeout apply to 'drain' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	if (args->force && args->cmd != CMD_SET && args->cmd != CMD_DRAIN) {
+		errorf("--force applies to 'set' and 'drain' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	int max_pos = (args->cmd == CMD_LIST) ? 0 : (args->cmd == CMD_SET) ? 3 :
+	              (args->cmd == CMD_DRAIN) ? 2 : 1;
+	int min_pos = (args->cmd == CMD_SET) ? 2 : (args->cmd == CMD_DRAIN) ? 1 : 0;
 	if (args->npos < min_pos || args->npos > max_pos) {
 		errorf("'%s' takes %s (see --help)", cmd,
 		       (args->cmd == CMD_LIST) ? "no arguments" :
 		       (args->cmd == CMD_SET) ? "[INSTANCE] NODE STATE" :
+		       (args->cmd == CMD_DRAIN) ? "[INSTANCE] NODE" :
 		                                "at most an INSTANCE");
 		return TGC_CTL_EXIT_USAGE;
 	}
@@ -913,6 +952,96 @@ static int cmd_set(const args_t *args)
 	return ret;
 }
 
+/*!
+ * \brief tgclusterctl drain: set NODE drain (as set does, guard included);
+ *        with --wait, poll until knotd applies it and the node's answer
+ *        count stays unchanged for DRAIN_QUIET_MS.
+ */
+static int cmd_drain(const args_t *args)
+{
+	char *pos[3] = { NULL };
+	args_t set = *args;
+	int n = 0;
+	for (int i = 0; i < args->npos; i++) {
+		pos[n++] = args->pos[i];
+	}
+	pos[n++] = "drain";
+	set.pos = pos;
+	set.npos = n;
+	int ret = cmd_set(&set);
+	if (ret != TGC_CTL_EXIT_OK || !args->wait) {
+		return ret;
+	}
+
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	ret = resolve_instance((args->npos == 2) ? args->pos[0] : NULL, segment,
+	                       sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_table_t table;
+	ret = open_table(segment, false, &table, false, NULL, 0);
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_status_t st;
+	uint32_t idx = 0, cands[CANDS_MAX];
+	size_t ncands = 0;
+	if (tgc_ctl_status_load(&st, &table, tgc_table_now_ms()) != KNOT_EOK) {
+		tgc_table_close(&table);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	bool found = tgc_ctl_node_find(st.nodes, st.node_count,
+	                               args->pos[args->npos - 1], &idx, cands,
+	                               CANDS_MAX, &ncands) == TGC_CTL_MATCH_ONE;
+	tgc_ctl_status_free(&st);
+	if (!found) {
+		tgc_table_close(&table);
+		errorf("node '%s' vanished from %s", args->pos[args->npos - 1], segment);
+		return TGC_CTL_EXIT_NONODE;
+	}
+
+	uint32_t timeout_s = args->timeout_set ? args->timeout_s : DRAIN_TIMEOUT_S;
+	uint64_t start = tgc_table_now_ms();
+	uint64_t deadline = start + (uint64_t)timeout_s * 1000;
+	uint64_t last_answers = 0, quiet_since = 0;
+	ret = TGC_CTL_EXIT_TIMEOUT;
+	for (;;) {
+		tgc_node_snap_t snap;
+		tgc_table_node_read(&table, idx, &snap);
+		uint64_t now = tgc_table_now_ms();
+		if (snap.admin != TGC_ADMIN_DRAIN && snap.admin != TGC_ADMIN_DOWN) {
+			quiet_since = 0; /* Not applied (yet), or undone. */
+		} else if (quiet_since == 0 || snap.answers != last_answers) {
+			quiet_since = now;
+			last_answers = snap.answers;
+		} else if (now - quiet_since >= DRAIN_QUIET_MS) {
+			printf("node %u drained: no answers for %u ms (%.1f s after "
+			       "the drain)\n", idx, DRAIN_QUIET_MS,
+			       (double)(now - start) / 1000.0);
+			ret = TGC_CTL_EXIT_OK;
+			break;
+		}
+		if (now >= deadline) {
+			errorf("timed out after %u s: node %u is %s%s", timeout_s, idx,
+			       (snap.admin == TGC_ADMIN_DRAIN) ? "drained but still "
+			       "answered (no other live node?)" : "not drained: admin ",
+			       (snap.admin == TGC_ADMIN_DRAIN) ? "" :
+			       tgc_table_admin_str(snap.admin));
+			break;
+		}
+		struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (fflush(stdout) != 0) {
+		ret = TGC_CTL_EXIT_FAIL;
+	}
+	tgc_table_close(&table);
+
+	return ret;
+}
+
 /*! \brief Placeholder handler of the signals that end watch (blocked). */
 static void on_signal(int sig)
 {
@@ -1015,6 +1144,7 @@ int main(int argc, char **argv)
 	case CMD_STATUS: return cmd_status(&args);
 	case CMD_SET:    return cmd_set(&args);
 	case CMD_WATCH:  return cmd_watch(&args);
+	case CMD_DRAIN:  return cmd_drain(&args);
 	default:         return TGC_CTL_EXIT_USAGE;
 	}
 }

@@ -14,6 +14,7 @@ module takes a new zone serial in at the first query after knotd loaded it
 """
 
 import json
+import threading
 import os
 import re
 import subprocess
@@ -170,6 +171,34 @@ class AdminZone(_Cluster):
             self.answers(self.lbs[0])
         stats = self.lbs[0].zone_stats(ZONE)
         self.assertEqual(tgc.stat_sum(stats, "admin-malformed"), 2)
+
+    def test_drain_wait(self):
+        lb0, lb1 = self.lbs
+        seg = os.path.basename(lb0.shm().path)
+        stop = threading.Event()
+
+        def traffic():  # a resolver's steady queries
+            while not stop.is_set():
+                query(lb0.port, APEX)
+                stop.wait(0.02)
+        t = threading.Thread(target=traffic, daemon=True)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        p = ctl("drain", seg, self.n[1].spec, "--wait", "--timeout", "20")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("node 1 drained: no answers", p.stdout)
+        self.assertNotIn(self.addrs[1], self.answers(lb0))
+        self.assertEqual(self.answers(lb1), self.addrs)
+
+        # The only other nodes locally down: the drained node 0 is still
+        # answered (drain-only), so the wait times out (exit 9).
+        for i in (1, 2):
+            self.assertEqual(ctl("set", seg, self.n[i].spec, "down").returncode, 0)
+        p = ctl("drain", seg, self.n[0].spec, "--wait", "--timeout", "2")
+        self.assertEqual(p.returncode, 9, p.stdout + p.stderr)
+        self.assertIn("still answered", p.stderr)
+        self.assertEqual(self.answers(lb0), [self.addrs[0]])
 
 
 class AdminGuard(_Cluster):
