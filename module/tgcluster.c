@@ -413,6 +413,15 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 		args->err_str = "no 'node' or 'upstream' specified";
 		return KNOT_EINVAL;
 	}
+	knotd_conf_t min_live = knotd_conf_check_item(args, MOD_MIN_LIVE);
+	if ((size_t)min_live.single.integer > nodes.count) {
+		snprintf(check_msg, sizeof(check_msg), "'min-live' %" PRId64
+		         " exceeds the number of nodes (%zu)",
+		         min_live.single.integer, nodes.count);
+		args->err_str = check_msg;
+		knotd_conf_free(&nodes);
+		return KNOT_EINVAL;
+	}
 
 	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
 	const char **values = conf_strings(&nodes);

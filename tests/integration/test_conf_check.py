@@ -52,6 +52,8 @@ BAD = [
     ("shm dot-dot", {"shm": ".."}, "shm"),
     ("shm too long", {"shm": "x" * 300}, "shm"),
     ("name not a domain name", {"name": "a..b"}, "name"),
+    ("min-live above the node count", {"min-live": 4}, "min-live"),
+    ("min-live negative", {"min-live": -1}, "min-live"),
 ]
 
 
