@@ -200,6 +200,36 @@ class AdminZone(_Cluster):
         self.assertIn("still answered", p.stderr)
         self.assertEqual(self.answers(lb0), [self.addrs[0]])
 
+    def test_explain(self):
+        lb0 = self.lbs[0]
+        seg = os.path.basename(lb0.shm().path)
+        self.update("update add " + self.record(self.addrs[1], "drain",
+                                                "reason=kernel update"))
+        self.wait_answers(lb0, [self.addrs[0], self.addrs[2]])
+        self.n[2].stop()
+        wait_until(lambda: lb0.shm().health()[2] == "down", 5,
+                   what="node 2 down")
+        p = ctl("explain", seg, "192.0.2.7", "--ecs", "24",
+                "--server", "127.0.0.1@%d" % lb0.port)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = p.stdout
+        self.assertIn("for client 192.0.2.7/24 (ECS)", out)
+        self.assertRegex(out, r"\n  A    NOERROR %s \(ttl \d+\)\n"
+                         % re.escape(self.addrs[0]))
+        self.assertRegex(out, r"node 0 %s: health up, admin auto \(-\): IN at "
+                         r"position 1, unmapped" % re.escape(self.addrs[0]))
+        self.assertRegex(out, r"node 1 %s: health up, admin drain \(zone \d+, "
+                         r"reason 'kernel update'\): OUT: drained"
+                         % re.escape(self.addrs[1]))
+        self.assertRegex(out, r"node 2 %s: health down, admin auto \(-\): OUT: "
+                         r"health down \(last probe refused\)"
+                         % re.escape(self.addrs[2]))
+        # Nothing listens there: no reply, exit 1.
+        p = ctl("explain", seg, "192.0.2.7", "--server",
+                "127.0.0.1@%d" % tgc.free_port())
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("no reply", p.stdout)
+
 
 class AdminGuard(_Cluster):
     """min-live 2 of 3 nodes."""
