@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "module/addr.h"
+#include "module/admin.h"
 #include "module/health.h"
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
@@ -230,6 +231,8 @@ typedef struct {
 	                               *   (NULL = full handshake next). */
 	size_t tls_sess_len;          /*!< Its length. */
 	uint64_t tls_full_ms;         /*!< Loop time of the last full handshake. */
+	uint8_t src_seen;             /*!< Its source (tgc_admin_src_t). */
+	bool guard_seen;              /*!< A zone drain/down was held back. */
 } node_t;
 
 /*!
@@ -249,6 +252,9 @@ struct tgc_checker {
 	uv_async_t stop_async;    /*!< Sent by the stopping thread, handled in
 	                           *   the checker thread. */
 	uv_timer_t admin_timer;   /*!< Admin scan and heartbeat (checker thread). */
+	uv_async_t wake_async;    /*!< Sent by a query worker that posted zone
+	                           *   admin states (tgc_checker_wake()), handled
+	                           *   in the checker thread: an admin scan now. */
 	uv_thread_t thread;       /*!< Written by start, joined by stop. */
 	bool stopping;            /*!< Stop requested (checker thread only). */
 	bool sock_failing;        /*!< Socket creation failing, logged
@@ -1136,13 +1142,75 @@ static void table_sync(tgc_checker_t *ck)
 	}
 }
 
+/*! \brief Takes the zone admin states posted by the query workers into
+ *         the view (checker thread). */
+static void admin_zone_take(tgc_checker_t *ck)
+{
+	tgc_admin_box_t *box = ck->conf.admin_box;
+	if (box == NULL || box->count != ck->count) {
+		return;
+	}
+	tgc_admin_zone_t *nodes = calloc(ck->count + 1, sizeof(*nodes));
+	uint8_t *states = calloc(ck->count + 1, 1);
+	char (*reasons)[TGC_ADMIN_REASON_MAX] = calloc(ck->count + 1, sizeof(*reasons));
+	uint32_t serial = 0, malformed = 0;
+	if (nodes != NULL && states != NULL && reasons != NULL &&
+	    tgc_admin_box_take(box, &serial, &malformed, nodes)) {
+		for (uint32_t i = 0; i < ck->count; i++) {
+			states[i] = (uint8_t)nodes[i].state;
+			memcpy(reasons[i], nodes[i].reason, TGC_ADMIN_REASON_MAX);
+		}
+		(void)tgc_table_zone_admin(ck->conf.table, serial, malformed,
+		                           states, reasons);
+	}
+	free(nodes);
+	free(states);
+	free(reasons);
+}
+
+/*! \brief Logs a change of a node's effective admin state or its source
+ *         (the audit record: source, uid or serial, reason). */
+static void admin_log(tgc_checker_t *ck, node_t *n, tgc_admin_t admin)
+{
+	tgc_node_rec_t *r = &ck->conf.table->nodes[n->idx];
+	uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+	uint8_t local = atomic_load_explicit(&r->admin_local, memory_order_relaxed);
+	/* A plain table (no private view, no resolve): the CLI's state. */
+	if (src == TGC_ADMIN_SRC_LOCAL ||
+	    (src == TGC_ADMIN_SRC_NONE && local != TGC_ADMIN_AUTO && local == admin)) {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source local, uid %u)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->admin_uid, memory_order_relaxed));
+	} else if (src == TGC_ADMIN_SRC_ZONE) {
+		char reason[TGC_ADMIN_REASON_MAX];
+		for (size_t w = 0; w < TGC_ADMIN_REASON_MAX / 8; w++) {
+			uint64_t v = atomic_load_explicit(&r->zone_reason[w],
+			                                  memory_order_relaxed);
+			memcpy(reason + 8 * w, &v, 8);
+		}
+		reason[sizeof(reason) - 1] = '\0';
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source zone, serial %u, reason '%s')", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+		       reason);
+	} else {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(no local or zone state left)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin));
+	}
+}
+
 /*!
- * \brief Heartbeat, exchange with the segment and admin-state scan: logs
- *        each admin change made by the CLI once (the first observation is
- *        not a change).
+ * \brief Heartbeat, zone admin states in, exchange with the segment and
+ *        admin-state scan: logs each change of a node's effective admin
+ *        state or of its source once (the first observation is not a
+ *        change), and each zone state held back by min-live once.
  */
 static void admin_scan(tgc_checker_t *ck)
 {
+	admin_zone_take(ck);
 	if (is_writer(ck)) {
 		atomic_store_explicit(&ck->conf.table->hdr->heartbeat_ms,
 		                      tgc_table_now_ms(), memory_order_relaxed);
@@ -1159,15 +1227,29 @@ static void admin_scan(tgc_checker_t *ck)
 	for (uint32_t i = 0; i < ck->count; i++) {
 		node_t *n = &ck->nodes[i];
 		tgc_admin_t admin = tgc_table_admin(ck->conf.table, i);
-		if (n->admin_known && admin != n->admin_seen && writer) {
+		tgc_node_rec_t *r = &ck->conf.table->nodes[i];
+		uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+		bool guard = (atomic_load_explicit(&r->admin_flags, memory_order_relaxed) &
+		              TGC_ADMIN_F_GUARDED) != 0;
+		if (n->admin_known && (admin != n->admin_seen || src != n->src_seen) &&
+		    writer) {
 			/* Only the owning instance reports (no duplicates
 			 * while a reload overlaps two instances). */
-			CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
-			       "(operator)", n->text, n->port,
-			       tgc_table_admin_str(n->admin_seen),
-			       tgc_table_admin_str(admin));
+			admin_log(ck, n, admin);
+		}
+		if (guard && !n->guard_seen && writer) {
+			CK_LOG(ck, LOG_WARNING, "node %s port %u: zone admin %s "
+			       "(serial %u) not applied: min-live %u would not "
+			       "hold", n->text, n->port,
+			       tgc_table_admin_str((tgc_admin_t)atomic_load_explicit(
+			               &r->admin_zone, memory_order_relaxed)),
+			       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+			       atomic_load_explicit(&ck->conf.table->hdr->min_live,
+			                            memory_order_relaxed));
 		}
 		n->admin_seen = admin;
+		n->src_seen = src;
+		n->guard_seen = guard;
 		n->admin_known = true;
 	}
 }
@@ -1176,6 +1258,16 @@ static void admin_scan(tgc_checker_t *ck)
 static void on_admin_timer(uv_timer_t *timer)
 {
 	tgc_checker_t *ck = timer->data;
+
+	if (!ck->stopping) {
+		admin_scan(ck);
+	}
+}
+
+/*! \brief Wake request: zone admin states were posted. */
+static void on_wake_async(uv_async_t *async)
+{
+	tgc_checker_t *ck = async->data;
 
 	if (!ck->stopping) {
 		admin_scan(ck);
@@ -1303,6 +1395,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 		return uv_to_knot(ret);
 	}
 	ck->stop_async.data = ck;
+	ret = uv_async_init(&ck->loop, &ck->wake_async, on_wake_async);
+	if (ret != 0) {
+		(void)tgc_uvloop_shutdown(&ck->loop);
+		checker_free(ck);
+		return uv_to_knot(ret);
+	}
+	ck->wake_async.data = ck;
 	(void)uv_timer_init(&ck->loop, &ck->admin_timer);
 	ck->admin_timer.data = ck;
 	for (uint32_t i = 0; i < ck->count; i++) {
@@ -1327,6 +1426,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 
 	*out = ck;
 	return KNOT_EOK;
+}
+
+void tgc_checker_wake(tgc_checker_t *checker)
+{
+	if (checker != NULL) {
+		(void)uv_async_send(&checker->wake_async);
+	}
 }
 
 void tgc_checker_stop(tgc_checker_t *checker)

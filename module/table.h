@@ -71,7 +71,10 @@
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
  * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
- * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
+ * | rec \a admin (effective) | sync (view, then segment); CLI (segment, until the next sync) | workers (view), checker, CLI | relaxed (single byte) |
+ * | rec \a admin_local, \a admin_uid | CLI (segment), sync (view) | sync, checker, CLI | relaxed |
+ * | rec admin_zone, zone_serial, zone_reason, admin_src/flags/since | checker (view, inside seq), sync (segment) | sync, CLI | relaxed inside seq |
+ * | hdr min_live, admin_guarded, zone_serial, zone_malformed | load/checker (view), sync (segment) | CLI | relaxed |
  * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
  *
@@ -93,7 +96,7 @@
 /*! \brief Segment magic, "TGCL" read as a little-endian integer. */
 #define TGC_TABLE_MAGIC		0x4c434754u
 /*! \brief Layout version; bumped on any incompatible change. */
-#define TGC_TABLE_VERSION	2u
+#define TGC_TABLE_VERSION	3u
 /*! \brief Most nodes an instance may have. */
 #define TGC_TABLE_NODES_MAX	16384u
 /*! \brief Prefix of every segment name in /dev/shm. */
@@ -186,13 +189,21 @@ typedef struct {
 	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
 	                          *   taken the admin states in (writer: sync,
 	                          *   release; reader: CLI, acquire). */
+	/* Admin guard and zone admin records (writer: the checker in the
+	 * view, load for min_live; sync publishes them; readers: sync, CLI;
+	 * relaxed, informational outside the view). */
+	_Atomic uint32_t min_live;       /*!< min-live of the instance. */
+	_Atomic uint32_t admin_guarded;  /*!< Zone drains/downs held back. */
+	_Atomic uint32_t zone_serial;    /*!< Serial of the zone admin records
+	                                  *   last taken in (0 = none yet). */
+	_Atomic uint32_t zone_malformed; /*!< Malformed admin records in it. */
 	_Atomic uint64_t all_down_answers; /*!< Answers given while no node
 	                          *   was eligible (the zone-stats all-down
 	                          *   counter); in the view: workers, relaxed
 	                          *   add; in the segment: sync and unload add
 	                          *   what the view counted since (relaxed);
 	                          *   reader: CLI. */
-	uint8_t _reserved[1024 - 712];
+	uint8_t _reserved[1024 - 728];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
@@ -206,7 +217,20 @@ typedef struct {
 #define TGC_TABLE_OWNER_PID(owner) \
 	((pid_t)((owner) & ((1u << TGC_TABLE_OWNER_PID_BITS) - 1)))
 
-/*! \brief One node record (128 bytes). */
+/*! \brief Room for the reason of a zone admin record, incl. the zero. */
+#define TGC_ADMIN_REASON_MAX	96
+
+/*! \brief Where the effective admin state of a node comes from. */
+typedef enum {
+	TGC_ADMIN_SRC_NONE  = 0, /*!< Nothing set: auto. */
+	TGC_ADMIN_SRC_LOCAL = 1, /*!< tgclusterctl set on this load balancer. */
+	TGC_ADMIN_SRC_ZONE  = 2, /*!< An admin TXT record of the zone. */
+} tgc_admin_src_t;
+
+/*! \brief Admin flag: a zone drain/down is held back by min-live. */
+#define TGC_ADMIN_F_GUARDED	0x01
+
+/*! \brief One node record (256 bytes). */
 typedef struct {
 	_Atomic uint32_t seq;    /*!< Seqlock over the probe details below
 	                          *   (writer: checker; readers: CLI). */
@@ -240,7 +264,30 @@ typedef struct {
 	                           *   (seq; writer: checker at probe end;
 	                           *   readers: the taking-over checker, which
 	                           *   keeps this schedule, and the CLI). */
-	uint8_t _reserved[128 - 112];
+	/* Admin state by source (see tgc_admin_resolve()); the effective
+	 * state is \a admin above. */
+	_Atomic uint8_t admin_local; /*!< tgc_admin_t set with tgclusterctl
+	                           *   (writer: CLI in the segment; sync copies
+	                           *   it into the view; relaxed, single byte). */
+	_Atomic uint8_t admin_zone; /*!< tgc_admin_t of the zone's admin record
+	                           *   (seq; writer: checker in the view, sync
+	                           *   publishes it). */
+	_Atomic uint8_t admin_src; /*!< tgc_admin_src_t of \a admin (seq; writer:
+	                           *   sync in the view, then in the segment). */
+	_Atomic uint8_t admin_flags; /*!< TGC_ADMIN_F_* (seq; like admin_src). */
+	_Atomic uint32_t zone_serial; /*!< Zone SOA serial of \a admin_zone
+	                           *   (seq; like admin_zone). */
+	_Atomic uint64_t admin_since_ms; /*!< Since when \a admin and
+	                           *   \a admin_src hold, CLOCK_REALTIME ms (seq;
+	                           *   like admin_src). */
+	_Atomic uint32_t admin_uid; /*!< User who made the last local change
+	                           *   (writer: CLI, before the generation bump;
+	                           *   readers: checker for the audit log, CLI). */
+	uint32_t _pad1;
+	_Atomic uint64_t zone_reason[TGC_ADMIN_REASON_MAX / 8]; /*!< The zone
+	                           *   record's reason, zero-padded text (seq;
+	                           *   like admin_zone). */
+	uint8_t _reserved[256 - 232];
 } tgc_node_rec_t;
 
 /*! \brief Most addresses a cache record holds (more are dropped). */
@@ -322,6 +369,14 @@ typedef struct {
 	uint64_t probes;      /*!< Probes done. */
 	uint64_t transitions; /*!< Health changes. */
 	uint64_t answers;     /*!< Answers served. */
+	tgc_admin_t admin_local; /*!< Admin state set locally. */
+	tgc_admin_t admin_zone;  /*!< Admin state from the zone. */
+	tgc_admin_src_t admin_src; /*!< Source of \a admin. */
+	uint8_t admin_flags;  /*!< TGC_ADMIN_F_*. */
+	uint32_t zone_serial; /*!< Serial of the zone record applied. */
+	uint32_t admin_uid;   /*!< User of the last local change. */
+	uint64_t admin_since_ms; /*!< Since when \a admin holds. */
+	char zone_reason[TGC_ADMIN_REASON_MAX]; /*!< Reason of the zone record. */
 	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
 	uint64_t next_due_ms; /*!< Next probe due (0 = never scheduled). */
 } tgc_node_snap_t;
@@ -659,6 +714,24 @@ void tgc_table_release(uint64_t token);
  * \retval KNOT_EACCES  Table mapped read-only.
  */
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
+
+/*!
+ * \brief Stores the zone admin states of every node in a private view and
+ *        recomputes the effective states (checker thread, the view's one
+ *        writer; tgc_table_sync() publishes them).
+ *
+ * \param[in,out] view       Private view (tgc_table_view()).
+ * \param[in]     serial     Zone SOA serial the states come from.
+ * \param[in]     malformed  Malformed admin records in that serial.
+ * \param[in]     states     Per node: tgc_admin_t from the zone (auto = none).
+ * \param[in]     reasons    Per node: the record's reason.
+ *
+ * \retval KNOT_EOK     Stored.
+ * \retval KNOT_EINVAL  Not a private view.
+ */
+int tgc_table_zone_admin(tgc_table_t *view, uint32_t serial, uint32_t malformed,
+                         const uint8_t *states,
+                         const char (*reasons)[TGC_ADMIN_REASON_MAX]);
 
 /*!
  * \brief Waits until knotd has taken in the admin states written so far

@@ -38,7 +38,9 @@
 #include <urcu.h>
 
 #include <knot/module.h>
+#include <libknot/rrtype/soa.h>
 
+#include "module/admin.h"
 #include "module/answer.h"
 #include "module/conf.h"
 #include "module/forward.h"
@@ -81,6 +83,7 @@
 #define MOD_CHECK_TLS_CA	"\x0c""check-tls-ca"
 #define MOD_BACKUP		"\x06""backup"
 #define MOD_BACKUP_WHEN		"\x0b""backup-when"
+#define MOD_MIN_LIVE		"\x08""min-live"
 
 /* knotd's own sections read by a translator (names of knot.conf's schema). */
 #define C_RMT			"\x06""remote"
@@ -251,6 +254,7 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_CHECK_TLS_CA,   YP_TSTR,   YP_VNONE },
 	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
 	{ MOD_BACKUP_WHEN,    YP_TINT,   YP_VINT = { 1, TGC_CONF_NODES_MAX, 1 } },
+	{ MOD_MIN_LIVE,       YP_TINT,   YP_VINT = { 0, TGC_TABLE_NODES_MAX, 0 } },
 	{ NULL }
 };
 
@@ -547,6 +551,15 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 		knotd_conf_free(&backups);
 		return KNOT_EINVAL;
 	}
+	knotd_conf_t min_live = knotd_conf_check_item(args, MOD_MIN_LIVE);
+	if ((size_t)min_live.single.integer > nodes.count) {
+		snprintf(check_msg, sizeof(check_msg), "'min-live' %" PRId64
+		         " exceeds the number of nodes (%zu)",
+		         min_live.single.integer, nodes.count);
+		args->err_str = check_msg;
+		knotd_conf_free(&nodes);
+		return KNOT_EINVAL;
+	}
 
 	size_t total = nodes.count + backups.count;
 	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
@@ -603,6 +616,8 @@ enum {
 	                      *   was stale. */
 	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
 	CTR_BACKUP     = 8, /*!< Answers that included backup nodes. */
+	CTR_ADMIN_MALFORMED = 9, /*!< Malformed zone admin records (once per
+	                          *   zone serial). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -733,6 +748,15 @@ typedef struct {
 	                              *   workers; relaxed, each slot is one
 	                              *   self-contained value). */
 	knotd_mod_t *mod;            /*!< Module handle, for logs and stats. */
+	/* Zone admin records (load balancer). */
+	char *name_txt;              /*!< Cluster name text (immutable). */
+	tgc_admin_box_t admin_box;   /*!< To the checker (see admin.h). */
+	_Atomic uint64_t zone_seen;  /*!< Serial | 1 << 32 of the apex TXT
+	                              *   records last parsed, 0 = none (workers:
+	                              *   compare-and-swap, relaxed: the box's
+	                              *   lock orders the data). */
+	_Atomic uint64_t zone_seen_ms; /*!< When zone_seen last changed
+	                              *   (workers, relaxed). */
 	/* Log gate: the checker logs only while log_on is set; unload clears it
 	 * under log_lock before it stops the checker (knotd may have freed the
 	 * zone name by then). */
@@ -1283,6 +1307,99 @@ static knotd_state_t translator_begin(knotd_state_t state, knot_pkt_t *pkt,
 	return translator_forward(pkt, qdata, ctx, mod, thr);
 }
 
+/*!
+ * \brief Applies the zone's admin records (apex TXT) when the zone's SOA
+ *        serial changed since they were last read: parses them and posts
+ *        the per-node states to the checker (tgc_admin_box_post()).
+ *
+ * The module API offers no zone-load event: the zone is only visible to a
+ * query (knotd_qdata_zone_apex_rrset()). A new serial is therefore taken in
+ * at the first query for the cluster name (or the zone's SOA) after knotd
+ * loaded it; the checker, woken at once, applies it. A serial older than
+ * the one seen (a worker still on the previous zone contents) is ignored
+ * unless the seen one is more than a second old (a zone rolled back).
+ */
+static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
+                             knotd_mod_t *mod, unsigned thr)
+{
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	if (knot_rrset_empty(&soa) || ctx->admin_box.nodes == NULL) {
+		return;
+	}
+	uint32_t serial = knot_soa_serial(soa.rrs.rdata);
+	uint64_t tagged = (uint64_t)serial | (1ull << 32);
+	uint64_t seen = atomic_load_explicit(&ctx->zone_seen, memory_order_relaxed);
+	if (seen == tagged) {
+		return;
+	}
+	uint64_t now = tgc_table_now_ms();
+	if (seen != 0 && (int32_t)(serial - (uint32_t)seen) < 0 &&
+	    now < atomic_load_explicit(&ctx->zone_seen_ms, memory_order_relaxed) + 1000) {
+		return;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&ctx->zone_seen, &seen, tagged,
+	                                             memory_order_relaxed,
+	                                             memory_order_relaxed)) {
+		return; /* Another worker takes this serial in. */
+	}
+	atomic_store_explicit(&ctx->zone_seen_ms, now, memory_order_relaxed);
+
+	tgc_admin_zone_t *nodes = calloc(ctx->node_count + 1, sizeof(*nodes));
+	if (nodes == NULL) {
+		atomic_store_explicit(&ctx->zone_seen, 0, memory_order_relaxed);
+		return;
+	}
+	uint32_t malformed = 0;
+	knot_rrset_t txt = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_TXT);
+	knot_rdata_t *rd = txt.rrs.rdata;
+	for (uint16_t i = 0; i < txt.rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		tgc_admin_rec_t rec;
+		const char *why = NULL;
+		int ret = tgc_admin_parse(rd->data, rd->len, &rec, &why);
+		if (ret == KNOT_ENOENT) {
+			continue;
+		}
+		if (ret != KNOT_EOK) {
+			if (malformed++ < 4) {
+				knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+				              "(serial %u): %s", serial, why);
+			}
+			continue;
+		}
+		if (!tgc_admin_name_match(&rec, ctx->name_txt)) {
+			continue;
+		}
+		bool found = false;
+		for (uint32_t n = 0; n < ctx->node_count; n++) {
+			if (!tgc_addr_equal(&ctx->addrs[n], &rec.addr) ||
+			    (rec.port != 0 && ctx->table.nodes[n].port != rec.port)) {
+				continue;
+			}
+			found = true;
+			/* Several records for one node: the strongest wins
+			 * (down > drain > up), whatever their order. */
+			static const uint8_t rank[] = {
+				[TGC_ADMIN_AUTO] = 0, [TGC_ADMIN_UP] = 1,
+				[TGC_ADMIN_DRAIN] = 2, [TGC_ADMIN_DOWN] = 3,
+			};
+			if (rank[rec.state] > rank[nodes[n].state]) {
+				nodes[n].state = rec.state;
+				memcpy(nodes[n].reason, rec.reason, sizeof(rec.reason));
+			}
+		}
+		if (!found && malformed++ < 4) {
+			knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+			              "(serial %u): no such node", serial);
+		}
+	}
+	if (malformed > 0) {
+		knotd_mod_stats_incr(mod, thr, CTR_ADMIN_MALFORMED, 0, malformed);
+	}
+	tgc_admin_box_post(&ctx->admin_box, serial, malformed, nodes);
+	free(nodes);
+	tgc_checker_wake(ctx->checker);
+}
+
 /*! \brief Load-balancer answer: A/AAAA for the cluster name (returns
  *         \a state unchanged for every other query). */
 static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
@@ -1290,6 +1407,14 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 {
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
 	uint16_t qclass = knot_pkt_qclass(qdata->query);
+	if (qtype == KNOT_RRTYPE_SOA) {
+		tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+		if (ctx != NULL) {
+			zone_admin_check(ctx, qdata, mod,
+			                 qdata->params->thread_id % ctx->threads);
+		}
+		return state;
+	}
 	/* QCLASS ANY gets the class IN records, as knotd answers it from a
 	 * zone. */
 	if ((qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
@@ -1303,6 +1428,7 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	}
 
 	unsigned thr = qdata->params->thread_id % ctx->threads;
+	zone_admin_check(ctx, qdata, mod, thr);
 	table_watch(ctx, mod, thr, CTR_STALE_TABLE);
 	int family = (qtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
 	tgc_addr_t client_addr;
@@ -1548,6 +1674,8 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->statuses);
 	tgc_tls_creds_free(ctx->tls);
 	free(ctx->rest_until);
+	free(ctx->name_txt);
+	tgc_admin_box_deinit(&ctx->admin_box);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
 }
@@ -2320,10 +2448,23 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK ||
+
+	    (ret = knotd_mod_stats_add(mod, "admin-malformed", 1, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
+	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
+	dname_text(ctx->name, name_txt, sizeof(name_txt));
+	ctx->name_txt = strdup(name_txt);
+	if (ctx->name_txt == NULL ||
+	    (ret = tgc_admin_box_init(&ctx->admin_box, ctx->node_count)) != KNOT_EOK) {
+		ctx_free(ctx);
+		return KNOT_ENOMEM;
+	}
+	atomic_store_explicit(&ctx->table.hdr->min_live,
+	                      knotd_conf_mod(mod, MOD_MIN_LIVE).single.integer,
+	                      memory_order_relaxed);
 
 	ret = become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
 	if (ret != KNOT_EOK) {
@@ -2349,6 +2490,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		.thread_start = checker_thread_start,
 		.thread_stop = checker_thread_stop,
 		.ctx = ctx,
+		.admin_box = &ctx->admin_box,
 	};
 	ret = tgc_checker_start(&ctx->checker, &cconf);
 	if (ret != KNOT_EOK) {

@@ -1590,6 +1590,76 @@ START_TEST(view_admin_answers_ack)
 }
 END_TEST
 
+START_TEST(view_zone_admin_precedence)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	atomic_store(&a.hdr->min_live, 2);
+
+	/* The zone drains nodes 0 and 1: node 0 applies, node 1 is held back
+	 * by min-live 2; the segment shows both after a sync. */
+	uint8_t states[3] = { TGC_ADMIN_DRAIN, TGC_ADMIN_DRAIN, TGC_ADMIN_AUTO };
+	char reasons[3][TGC_ADMIN_REASON_MAX] = { "kernel", "disk", "" };
+	ck_assert_int_eq(tgc_table_zone_admin(&a, 42, 1, states, reasons), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(tgc_table_admin(&a, 1), TGC_ADMIN_AUTO);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	tgc_node_snap_t n;
+	tgc_table_node_read(&m, 0, &n);
+	ck_assert_int_eq(n.admin, TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_ZONE);
+	ck_assert_uint_eq(n.zone_serial, 42);
+	ck_assert_str_eq(n.zone_reason, "kernel");
+	ck_assert_uint_ne(n.admin_since_ms, 0);
+	tgc_table_node_read(&m, 1, &n);
+	ck_assert_int_eq(n.admin, TGC_ADMIN_AUTO);
+	ck_assert_int_eq(n.admin_zone, TGC_ADMIN_DRAIN);
+	ck_assert(n.admin_flags & TGC_ADMIN_F_GUARDED);
+	ck_assert_uint_eq(atomic_load(&m.hdr->admin_guarded), 1);
+	ck_assert_uint_eq(atomic_load(&m.hdr->zone_serial), 42);
+	ck_assert_uint_eq(atomic_load(&m.hdr->zone_malformed), 1);
+	ck_assert_uint_eq(atomic_load(&m.hdr->min_live), 2);
+
+	/* A local state beats the zone; auto hands the node back. */
+	ck_assert_int_eq(tgc_table_admin_set(&m, 0, TGC_ADMIN_UP), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_UP);
+	tgc_table_node_read(&m, 0, &n);
+	ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_LOCAL);
+	ck_assert_uint_eq(n.admin_uid, (uint32_t)getuid());
+	ck_assert_int_eq(tgc_table_admin_set(&m, 0, TGC_ADMIN_AUTO), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(tgc_table_admin(&m, 0), TGC_ADMIN_DRAIN);
+
+	/* Node 2 fails: the guard takes node 0's drain back too. */
+	atomic_store(&a.nodes[2].health, TGC_HEALTH_DOWN);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_AUTO);
+
+	/* A newer serial without records clears the zone states. */
+	atomic_store(&a.nodes[2].health, TGC_HEALTH_UP);
+	uint8_t none[3] = { 0 };
+	char empty[3][TGC_ADMIN_REASON_MAX] = { "" };
+	ck_assert_int_eq(tgc_table_zone_admin(&a, 43, 0, none, empty), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	for (uint32_t i = 0; i < 3; i++) {
+		tgc_table_node_read(&m, i, &n);
+		ck_assert_int_eq(n.admin, TGC_ADMIN_AUTO);
+		ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_NONE);
+		ck_assert_int_eq(n.admin_zone, TGC_ADMIN_AUTO);
+	}
+	/* A plain mapping is not a view. */
+	ck_assert_int_eq(tgc_table_zone_admin(&m, 44, 0, none, empty), KNOT_EINVAL);
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+}
+END_TEST
+
 START_TEST(view_survives_truncate_and_chmod)
 {
 	spec_buf_t sb;
@@ -1984,6 +2054,7 @@ static Suite *table_suite(void)
 	add_case(s, "retake_from_gone_process", retake_from_gone_process, 30);
 	add_case(s, "stuck_cache_record", stuck_cache_record, 30);
 	add_case(s, "view_admin_answers_ack", view_admin_answers_ack, 30);
+	add_case(s, "view_zone_admin_precedence", view_zone_admin_precedence, 30);
 	add_case(s, "view_survives_truncate_and_chmod",
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
