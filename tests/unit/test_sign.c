@@ -22,6 +22,7 @@
  */
 
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,85 @@ START_TEST(cache_eviction_no_mixup)
 }
 END_TEST
 
+/*! \brief Shared state of the concurrency test. */
+typedef struct {
+	tgc_sign_cache_t *c;
+	unsigned seed;
+	size_t wrong;
+} worker_t;
+
+/* A signature is the generation followed by the set's first address, so a
+ * reader can tell whether what it got belongs to the set and to a
+ * generation that was current at some point. */
+static void *worker(void *arg)
+{
+	worker_t *w = arg;
+	for (unsigned i = 0; i < 20000; i++) {
+		uint8_t a[4] = { 10, 2, 0, (uint8_t)((i * 7 + w->seed) % 32) };
+		tgc_sign_rdata_t rd = { a, 4 };
+		tgc_sign_key_t k;
+		if (tgc_sign_key_build(&k, T_A, 5, &rd, 1) != KNOT_EOK) {
+			w->wrong++;
+			continue;
+		}
+		uint8_t out[TGC_SIGN_SIG_MAX];
+		size_t n = tgc_sign_cache_get(w->c, &k, 100, out, sizeof(out));
+		if (n > 0) {
+			if (n != 12 || memcmp(out + 8, a, 4) != 0) {
+				w->wrong++;
+			}
+			continue;
+		}
+		pthread_rwlock_rdlock(&w->c->lock);
+		uint64_t gen = w->c->gen;
+		pthread_rwlock_unlock(&w->c->lock);
+		uint8_t sig[12];
+		memcpy(sig, &gen, 8);
+		memcpy(sig + 8, a, 4);
+		int ret = tgc_sign_cache_put(w->c, &k, gen, 1000, sig, sizeof(sig));
+		if (ret != KNOT_EOK && ret != KNOT_ESEMCHECK) {
+			w->wrong++;
+		}
+	}
+	return NULL;
+}
+
+/* Workers look up and store while the keyset generation changes: no torn or
+ * mixed signature is ever returned, and after the last change only entries
+ * of the last generation are served. */
+START_TEST(cache_concurrent_gen_change)
+{
+	tgc_sign_cache_t c;
+	ck_assert_int_eq(tgc_sign_cache_init(&c, 64, 10), KNOT_EOK);
+	tgc_sign_cache_set_gen(&c, 1);
+	worker_t w[4];
+	pthread_t t[4];
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (worker_t){ .c = &c, .seed = i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+	}
+	for (uint64_t g = 2; g < 200; g++) {
+		tgc_sign_cache_set_gen(&c, g);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_uint_eq(w[i].wrong, 0);
+	}
+	uint64_t last = 199;
+	for (unsigned j = 0; j < 32; j++) {
+		uint8_t a[4] = { 10, 2, 0, (uint8_t)j };
+		tgc_sign_rdata_t rd = { a, 4 };
+		tgc_sign_key_t k;
+		ck_assert_int_eq(tgc_sign_key_build(&k, T_A, 5, &rd, 1), KNOT_EOK);
+		uint8_t out[TGC_SIGN_SIG_MAX];
+		if (tgc_sign_cache_get(&c, &k, 100, out, sizeof(out)) == 12) {
+			ck_assert_mem_eq(out, &last, 8);
+		}
+	}
+	tgc_sign_cache_deinit(&c);
+}
+END_TEST
+
 static Suite *sign_suite(void)
 {
 	Suite *s = suite_create("sign");
@@ -173,6 +253,7 @@ static Suite *sign_suite(void)
 	test_add_case(s, "key_distinguishes", key_distinguishes, 30);
 	test_add_case(s, "cache_hit_refresh_gen", cache_hit_refresh_gen, 30);
 	test_add_case(s, "cache_eviction_no_mixup", cache_eviction_no_mixup, 30);
+	test_add_case(s, "cache_concurrent_gen_change", cache_concurrent_gen_change, 120);
 	return s;
 }
 
