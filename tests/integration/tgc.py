@@ -713,7 +713,7 @@ class Knotd:
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
-                 module=None, workers=2, name=None):
+                 module=None, workers=2, name=None, zone_conf=()):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -726,6 +726,7 @@ class Knotd:
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
+        self.zone_conf = list(zone_conf)   # more items of every zone
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -813,6 +814,7 @@ class Knotd:
         for zone, items in self.zones.items():
             lines.append("  - domain: %s" % zone)
             lines.append("    acl: xfr")
+            lines += ["    %s" % item for item in self.zone_conf]
             if items:
                 lines.append("    module: mod-tgcluster/%s" % items["id"])
             self._write_zone(zone)
