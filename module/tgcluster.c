@@ -1041,6 +1041,65 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, sigs, 0);
 }
 
+/*! \brief Puts the apex RRset of \a type and the RRSIGs covering it. */
+static int put_apex_signed(knot_pkt_t *pkt, knotd_qdata_t *qdata, uint16_t type)
+{
+	knot_rrset_t rr = knotd_qdata_zone_apex_rrset(qdata, type);
+	knot_rrset_t all = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_RRSIG);
+	if (rr.rrs.count == 0 || all.rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	knot_rrset_t *copy = qdata->mm->alloc(qdata->mm->ctx, sizeof(*copy));
+	if (sigs == NULL || copy == NULL) {
+		return KNOT_ENOMEM;
+	}
+	*copy = rr;
+	knot_rrset_init(sigs, all.owner, KNOT_RRTYPE_RRSIG, all.rclass, all.ttl);
+	knot_rdata_t *it = all.rrs.rdata;
+	for (uint16_t i = 0; i < all.rrs.count; i++) {
+		if (knot_rrsig_type_covered(it) == type) {
+			int ret = knot_rdataset_add(&sigs->rrs, it, qdata->mm);
+			if (ret != KNOT_EOK) {
+				return ret;
+			}
+		}
+		it = knot_rdataset_next(it);
+	}
+	if (sigs->rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, copy, 0);
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, sigs, 0);
+	}
+	return ret;
+}
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+static int lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata)
+{
+	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret == KNOT_EOK) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_SOA);
+	}
+	/* An NSEC3 zone has no apex NSEC, and a name below the apex would
+	 * need its own NSEC: the module API reads apex RRsets only. Those
+	 * answers carry the signed SOA without a denial proof. */
+	if (ret == KNOT_EOK &&
+	    knot_dname_is_equal(knot_pkt_qname(qdata->query), knotd_qdata_zone_name(qdata))) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_NSEC);
+		if (ret == KNOT_ENOENT) {
+			ret = KNOT_EOK;
+		}
+	}
+	return ret;
+}
+
 /*! \brief Load-balancer answer: A/AAAA for the cluster name (returns
  *         \a state unchanged for every other query). */
 static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
@@ -1107,6 +1166,18 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if (kind == TGC_ANSWER_SERVFAIL) {
 		qdata->rcode = KNOT_RCODE_SERVFAIL;
 		return KNOTD_STATE_FAIL;
+	}
+	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->sign_on &&
+	    knot_pkt_has_dnssec(qdata->query) &&
+	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		int ret = lb_signed_nodata(pkt, qdata);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		} else if (ret != KNOT_EOK) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+		return KNOTD_STATE_DONE;
 	}
 	if (kind == TGC_ANSWER_NODATA || count == 0) {
 		knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);

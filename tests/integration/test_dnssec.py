@@ -148,6 +148,15 @@ class Dnssec(tgc.TgcTestCase):
                        if rr.rdtype == dns.rdatatype.A for rd in rr)
         self.assertEqual(addrs, sorted(n.addr for n in self.v4[1:]))
 
+    def test_nodata_aaaa_validates(self):
+        k = self.signed_lb()
+        u = self.resolver(k)
+        r = self.validated(u, "AAAA")
+        self.assertIsNotNone(r, "AAAA NODATA not validated: %s"
+                             % u.ask(APEX, "AAAA"))
+        self.assertEqual([rr for rr in r.answer
+                          if rr.rdtype == dns.rdatatype.AAAA], [])
+
 
 if __name__ == "__main__":
     tgc.main()
