@@ -157,6 +157,24 @@ class Dnssec(tgc.TgcTestCase):
         self.assertEqual([rr for rr in r.answer
                           if rr.rdtype == dns.rdatatype.AAAA], [])
 
+    def test_zsk_rollover_keeps_answers_validating(self):
+        k = self.signed_lb()
+        u = self.resolver(k)
+        self.assertIsNotNone(self.validated(u, "A"))
+        before = query(k.port, APEX, "DNSKEY").ancount
+        k.knotc("zone-key-rollover", ZONE, "zsk")
+        wait_until(lambda: query(k.port, APEX, "DNSKEY").ancount > before, 20,
+                   what="new ZSK published")
+        # The DNSKEY set changed: the module reloads its keyset and flushes
+        # its cache, and its answers still validate.
+        self.assertIsNotNone(self.validated(u, "A"),
+                             "A not validated after ZSK publication")
+        self.assertIsNotNone(self.validated(u, "AAAA"),
+                             "AAAA NODATA not validated after ZSK publication")
+        k.knotc("reload")
+        wait_until(lambda: self.validated(u, "A") is not None, 20,
+                   what="A validated after reload")
+
 
 if __name__ == "__main__":
     tgc.main()
