@@ -175,6 +175,29 @@ class Dnssec(tgc.TgcTestCase):
         wait_until(lambda: self.validated(u, "A") is not None, 20,
                    what="A validated after reload")
 
+    def test_large_signed_answer_truncates_then_tcp(self):
+        # 26 nodes (the A RRset fits 512 bytes, its RRSIG does not), not probed (check: none): answered as data only.
+        conf = {"node": ["10.10.10.%d" % i for i in range(100, 126)],
+                "check": "none", "ttl": 7}
+        k = self.knotd({ZONE: conf}, zone_conf=["dnssec-signing: on"])
+        wait_until(lambda: query(k.port, APEX, "DNSKEY").ancount > 0, 20,
+                   what="zone signed")
+        k.knotc("reload")
+        q = dns.message.make_query(APEX, "A", want_dnssec=True, payload=4096)
+        wait_until(lambda: dns.rdatatype.RRSIG in
+                   [rr.rdtype for rr in dns.query.tcp(q, "127.0.0.1", port=k.port,
+                                                       timeout=5).answer],
+                   20, what="module signs after reload")
+        small = dns.message.make_query(APEX, "A", want_dnssec=True, payload=512)
+        r = dns.query.udp(small, "127.0.0.1", port=k.port, timeout=5,
+                          ignore_trailing=True)
+        self.assertTrue(r.flags & dns.flags.TC, "no TC on a 512-byte UDP answer")
+        r = dns.query.tcp(small, "127.0.0.1", port=k.port, timeout=5)
+        self.assertFalse(r.flags & dns.flags.TC)
+        a = [rr for rr in r.answer if rr.rdtype == dns.rdatatype.A]
+        self.assertEqual(len(a[0]), 26)
+        self.assertIn(dns.rdatatype.RRSIG, [rr.rdtype for rr in r.answer])
+
 
 if __name__ == "__main__":
     tgc.main()
