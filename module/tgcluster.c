@@ -549,6 +549,9 @@ typedef struct {
 	                              *   for, 0 before the first load (writer:
 	                              *   a worker holding key_lock exclusively,
 	                              *   release; readers: workers, acquire). */
+	_Atomic bool sign_ok;        /*!< The keyset of sign_keys loaded (same
+	                              *   writer, published by sign_keys'
+	                              *   release; readers: workers). */
 	pthread_rwlock_t key_lock;   /*!< Shared while a worker signs with
 	                              *   knotd's keyset, exclusive while one
 	                              *   reloads it after a key change. */
@@ -955,23 +958,27 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 		pthread_rwlock_wrlock(&ctx->key_lock);
 		int ret = KNOT_EOK;
 		if (atomic_load_explicit(&ctx->sign_keys, memory_order_relaxed) != keys) {
-			if (atomic_load_explicit(&ctx->sign_keys, memory_order_relaxed) != 0) {
+			if (atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
 				knotd_mod_dnssec_unload_keyset(mod);
 			}
 			ret = knotd_mod_dnssec_load_keyset(mod, false);
+			/* Tried once per DNSKEY set: a failure leaves answers
+			 * unsigned until the set changes or a reload. */
+			atomic_store_explicit(&ctx->sign_ok, ret == KNOT_EOK,
+			                      memory_order_relaxed);
 			if (ret == KNOT_EOK) {
 				tgc_sign_cache_set_gen(&ctx->sign, keys);
-				atomic_store_explicit(&ctx->sign_keys, keys, memory_order_release);
 			} else {
-				knotd_mod_log(mod, LOG_ERR, "cannot load the zone's DNSSEC keys (%s)",
-				              knot_strerror(ret));
-				atomic_store_explicit(&ctx->sign_keys, 0, memory_order_release);
+				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
+				              "the zone's DNSSEC keys (%s), reload after "
+				              "knotd made them", knot_strerror(ret));
 			}
+			atomic_store_explicit(&ctx->sign_keys, keys, memory_order_release);
 		}
 		pthread_rwlock_unlock(&ctx->key_lock);
-		if (ret != KNOT_EOK) {
-			return ret;
-		}
+	}
+	if (!atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
+		return KNOT_EOK;
 	}
 
 	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];

@@ -198,6 +198,23 @@ class Dnssec(tgc.TgcTestCase):
         self.assertEqual(len(a[0]), 26)
         self.assertIn(dns.rdatatype.RRSIG, [rr.rdtype for rr in r.answer])
 
+    def test_first_start_answers_unsigned_until_reload(self):
+        conf = {"node": [n.spec for n in self.v4], "ttl": 7}
+        k = self.knotd({ZONE: conf}, zone_conf=["dnssec-signing: on"])
+        wait_until(lambda: query(k.port, APEX, "DNSKEY").ancount > 0, 20,
+                   what="zone signed")
+        for _ in range(5):
+            self.assertEqual(self.do_types(k), [dns.rdatatype.A])
+
+        def warnings():
+            with open(k.logfile) as f:
+                return f.read().count("answers unsigned")
+        wait_until(lambda: warnings() >= 1, 10, what="warning logged")
+        self.assertEqual(warnings(), 1, "the keyset load is tried once per DNSKEY set")
+        k.knotc("reload")
+        wait_until(lambda: dns.rdatatype.RRSIG in self.do_types(k), 20,
+                   what="signed after reload")
+
 
 if __name__ == "__main__":
     tgc.main()
