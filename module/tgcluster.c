@@ -39,6 +39,7 @@
 
 #include <knot/module.h>
 #include <libknot/rrtype/soa.h>
+#include <libknot/rrtype/rrsig.h>
 
 #include "module/admin.h"
 #include "module/answer.h"
@@ -49,6 +50,7 @@
 #include "module/policy.h"
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
+#include "module/sign.h"
 #include "module/table.h"
 
 #define MOD_NAME		"\x04""name"
@@ -762,6 +764,21 @@ typedef struct {
 	 * zone name by then). */
 	pthread_mutex_t log_lock;    /*!< Serialises log_on and checker logs. */
 	bool log_on;                 /*!< Writer: unload; reader: checker. */
+	/* Signed answers (zone with dnssec-signing: on). sign_on and the
+	 * keyset are set in load only; the cache locks itself. */
+	bool sign_on;                /*!< Sign positive answers. */
+	tgc_sign_cache_t sign;       /*!< RRSIGs per distinct RRset. */
+	_Atomic uint64_t sign_keys;  /*!< Hash of the apex DNSKEY set the keyset
+	                              *   and the cache generation were loaded
+	                              *   for, 0 before the first load (writer:
+	                              *   a worker holding key_lock exclusively,
+	                              *   release; readers: workers, acquire). */
+	_Atomic bool sign_ok;        /*!< The keyset of sign_keys loaded (same
+	                              *   writer, published by sign_keys'
+	                              *   release; readers: workers). */
+	pthread_rwlock_t key_lock;   /*!< Shared while a worker signs with
+	                              *   knotd's keyset, exclusive while one
+	                              *   reloads it after a key change. */
 } tgc_ctx_t;
 
 /*!
@@ -1400,6 +1417,193 @@ static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
 	tgc_checker_wake(ctx->checker);
 }
 
+/*! \brief Seconds before an RRSIG expires that the module re-signs. */
+#define SIGN_REFRESH_S	3600
+/*! \brief RRSIG cache slots per instance. */
+#define SIGN_SLOTS	1024
+
+/*! \brief Hash of the zone's apex DNSKEY rdata (0 when there is none). */
+static uint64_t dnskey_hash(knotd_qdata_t *qdata)
+{
+	knot_rrset_t keys = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY);
+	if (keys.rrs.count == 0) {
+		return 0;
+	}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *p = (const uint8_t *)keys.rrs.rdata;
+	for (uint32_t i = 0; i < keys.rrs.size; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
+/*!
+ * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
+ *        from the cache or signed now and cached.
+ */
+static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                   tgc_ctx_t *ctx, const knot_rrset_t *rr)
+{
+	/* The keyset follows the zone's DNSKEY set: knotd creates the keys
+	 * after load on a first signing and changes them on rollovers. One
+	 * worker reloads per change; the others wait on key_lock. */
+	uint64_t keys = dnskey_hash(qdata);
+	if (keys == 0) {
+		return KNOT_EOK; /* Zone not signed (yet). */
+	}
+	if (atomic_load_explicit(&ctx->sign_keys, memory_order_acquire) != keys) {
+		pthread_rwlock_wrlock(&ctx->key_lock);
+		int ret = KNOT_EOK;
+		if (atomic_load_explicit(&ctx->sign_keys, memory_order_relaxed) != keys) {
+			if (atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
+				knotd_mod_dnssec_unload_keyset(mod);
+			}
+			ret = knotd_mod_dnssec_load_keyset(mod, false);
+			/* Tried once per DNSKEY set: a failure leaves answers
+			 * unsigned until the set changes or a reload. */
+			atomic_store_explicit(&ctx->sign_ok, ret == KNOT_EOK,
+			                      memory_order_relaxed);
+			if (ret == KNOT_EOK) {
+				tgc_sign_cache_set_gen(&ctx->sign, keys);
+			} else {
+				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
+				              "the zone's DNSSEC keys (%s), reload after "
+				              "knotd made them", knot_strerror(ret));
+			}
+			atomic_store_explicit(&ctx->sign_keys, keys, memory_order_release);
+		}
+		pthread_rwlock_unlock(&ctx->key_lock);
+	}
+	if (!atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
+		return KNOT_EOK;
+	}
+
+	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
+	size_t n = rr->rrs.count;
+	tgc_sign_key_t key;
+	bool cacheable = (n <= TGC_SIGN_RDATA_MAX);
+	if (cacheable) {
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (size_t i = 0; i < n; i++) {
+			rd[i] = (tgc_sign_rdata_t){ it->data, it->len };
+			it = knot_rdataset_next(it);
+		}
+		cacheable = tgc_sign_key_build(&key, rr->type, rr->ttl, rd, n) == KNOT_EOK;
+	}
+
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	uint8_t *blob = qdata->mm->alloc(qdata->mm->ctx, TGC_SIGN_SIG_MAX);
+	if (sigs == NULL || blob == NULL) {
+		return KNOT_ENOMEM;
+	}
+	knot_rrset_init(sigs, rr->owner, KNOT_RRTYPE_RRSIG, KNOT_CLASS_IN, rr->ttl);
+	size_t got = 0;
+	if (cacheable) {
+		got = tgc_sign_cache_get(&ctx->sign, &key, (uint32_t)time(NULL),
+		                         blob, TGC_SIGN_SIG_MAX);
+	}
+	if (got > 2) {
+		/* Blob: count (2 bytes, host order) and the rdataset. */
+		memcpy(&sigs->rrs.count, blob, 2);
+		sigs->rrs.size = (uint32_t)(got - 2);
+		sigs->rrs.rdata = (knot_rdata_t *)(blob + 2);
+	} else {
+		/* The rdataset is signed in canonical order whatever the
+		 * answer order: sign a sorted copy. */
+		knot_rrset_t copy;
+		knot_rrset_init(&copy, rr->owner, rr->type, rr->rclass, rr->ttl);
+		int ret = KNOT_EOK;
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (uint16_t i = 0; i < rr->rrs.count && ret == KNOT_EOK; i++) {
+			/* knot_rdataset_add() keeps the set sorted. */
+			ret = knot_rdataset_add(&copy.rrs, it, qdata->mm);
+			it = knot_rdataset_next(it);
+		}
+		if (ret == KNOT_EOK) {
+			pthread_rwlock_rdlock(&ctx->key_lock);
+			ret = knotd_mod_dnssec_sign_rrset(mod, sigs, &copy, qdata->mm);
+			pthread_rwlock_unlock(&ctx->key_lock);
+		}
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+		if (cacheable && sigs->rrs.count > 0 &&
+		    sigs->rrs.size + 2 <= TGC_SIGN_SIG_MAX) {
+			uint32_t expire = UINT32_MAX;
+			knot_rdata_t *it = sigs->rrs.rdata;
+			for (uint16_t i = 0; i < sigs->rrs.count; i++) {
+				uint32_t e = knot_rrsig_sig_expiration(it);
+				expire = e < expire ? e : expire;
+				it = knot_rdataset_next(it);
+			}
+			memcpy(blob, &sigs->rrs.count, 2);
+			memcpy(blob + 2, sigs->rrs.rdata, sigs->rrs.size);
+			(void)tgc_sign_cache_put(&ctx->sign, &key, keys, expire,
+			                         blob, sigs->rrs.size + 2);
+		}
+	}
+	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, sigs, 0);
+}
+
+/*! \brief Puts the apex RRset of \a type and the RRSIGs covering it. */
+static int put_apex_signed(knot_pkt_t *pkt, knotd_qdata_t *qdata, uint16_t type)
+{
+	knot_rrset_t rr = knotd_qdata_zone_apex_rrset(qdata, type);
+	knot_rrset_t all = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_RRSIG);
+	if (rr.rrs.count == 0 || all.rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	knot_rrset_t *copy = qdata->mm->alloc(qdata->mm->ctx, sizeof(*copy));
+	if (sigs == NULL || copy == NULL) {
+		return KNOT_ENOMEM;
+	}
+	*copy = rr;
+	knot_rrset_init(sigs, all.owner, KNOT_RRTYPE_RRSIG, all.rclass, all.ttl);
+	knot_rdata_t *it = all.rrs.rdata;
+	for (uint16_t i = 0; i < all.rrs.count; i++) {
+		if (knot_rrsig_type_covered(it) == type) {
+			int ret = knot_rdataset_add(&sigs->rrs, it, qdata->mm);
+			if (ret != KNOT_EOK) {
+				return ret;
+			}
+		}
+		it = knot_rdataset_next(it);
+	}
+	if (sigs->rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, copy, 0);
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, sigs, 0);
+	}
+	return ret;
+}
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+static int lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata)
+{
+	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret == KNOT_EOK) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_SOA);
+	}
+	/* An NSEC3 zone has no apex NSEC, and a name below the apex would
+	 * need its own NSEC: the module API reads apex RRsets only. Those
+	 * answers carry the signed SOA without a denial proof. */
+	if (ret == KNOT_EOK &&
+	    knot_dname_is_equal(knot_pkt_qname(qdata->query), knotd_qdata_zone_name(qdata))) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_NSEC);
+		if (ret == KNOT_ENOENT) {
+			ret = KNOT_EOK;
+		}
+	}
+	return ret;
+}
+
 /*! \brief Load-balancer answer: A/AAAA for the cluster name (returns
  *         \a state unchanged for every other query). */
 static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
@@ -1479,6 +1683,18 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 		qdata->rcode = KNOT_RCODE_SERVFAIL;
 		return KNOTD_STATE_FAIL;
 	}
+	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->sign_on &&
+	    knot_pkt_has_dnssec(qdata->query) &&
+	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		int ret = lb_signed_nodata(pkt, qdata);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		} else if (ret != KNOT_EOK) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+		return KNOTD_STATE_DONE;
+	}
 	if (kind == TGC_ANSWER_NODATA || count == 0) {
 		knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
 		(void)tgc_answer_put_soa(pkt, &soa, ctx->ttl, qdata->mm);
@@ -1500,6 +1716,12 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
 	                         qdata->mm);
+	if (ret == KNOT_EOK && ctx->sign_on && knot_pkt_has_dnssec(qdata->query)) {
+		ret = lb_sign(pkt, qdata, mod, ctx, &pkt->rr[pkt->rrset_count - 1]);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		}
+	}
 	if (ret == KNOT_ESPACE) {
 		knotd_mod_stats_incr(mod, thr, CTR_TRUNCATED, 0, 1);
 		return KNOTD_STATE_DONE;
@@ -1676,6 +1898,10 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->rest_until);
 	free(ctx->name_txt);
 	tgc_admin_box_deinit(&ctx->admin_box);
+	if (ctx->sign_on) {
+		tgc_sign_cache_deinit(&ctx->sign);
+		pthread_rwlock_destroy(&ctx->key_lock);
+	}
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
 }
@@ -2498,6 +2724,32 @@ int tgcluster_load(knotd_mod_t *mod)
 		              knot_strerror(ret));
 		ctx_free(ctx);
 		return ret;
+	}
+
+	/* Signed answers when knotd signs the zone: its keys, from its KASP
+	 * DB. */
+	knotd_conf_t signing = knotd_conf_zone(mod, (const yp_name_t *)"\x0e""dnssec-signing",
+	                                       knotd_mod_zone(mod));
+	if (signing.count > 0 && signing.single.boolean) {
+		/* The keyset itself is loaded by the first signed answer
+		 * (lb_sign): on a first start knotd makes the keys after
+		 * the module is loaded. */
+		ret = knotd_mod_dnssec_init(mod);
+		if (ret == KNOT_EOK) {
+			ret = tgc_sign_cache_init(&ctx->sign, SIGN_SLOTS, SIGN_REFRESH_S);
+		}
+		if (ret == KNOT_EOK && pthread_rwlock_init(&ctx->key_lock, NULL) != 0) {
+			tgc_sign_cache_deinit(&ctx->sign);
+			ret = KNOT_ENOMEM;
+		}
+		if (ret != KNOT_EOK) {
+			knotd_mod_log(mod, LOG_ERR, "cannot open the zone's DNSSEC context (%s)",
+			              knot_strerror(ret));
+			tgc_checker_stop(ctx->checker);
+			ctx_free(ctx);
+			return ret;
+		}
+		ctx->sign_on = true;
 	}
 
 	knotd_mod_ctx_set(mod, ctx);

@@ -1114,7 +1114,7 @@ class Knotd:
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
                  module=None, workers=2, name=None, prefix=None,
-                 repl=None):
+                 repl=None, zone_conf=()):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -1131,6 +1131,7 @@ class Knotd:
         # e.g. setpriv to run knotd as another user.
         self.prefix = list(prefix or [])
         self.repl = repl
+        self.zone_conf = list(zone_conf)   # more items of every zone
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -1240,6 +1241,7 @@ class Knotd:
         for zone, items in self.zones.items():
             lines.append("  - domain: %s" % zone)
             lines.append("    acl: [ xfr, repl ]" if repl else "    acl: xfr")
+            lines += ["    %s" % item for item in self.zone_conf]
             if items:
                 lines.append("    module: mod-tgcluster/%s" % items["id"])
             if repl:
