@@ -44,6 +44,7 @@
 #include "module/admin.h"
 #include "module/answer.h"
 #include "module/conf.h"
+#include "module/fault.h"
 #include "module/forward.h"
 #include "module/health.h"
 #include "module/natmap.h"
@@ -2598,9 +2599,19 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 
 	knotd_mod_ctx_set(mod, ctx);
 
-	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = KNOT_EOK;
+	TGC_FAULT_POINT(ret, "translator-hooks");
+	if (ret == KNOT_EOK) {
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	}
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
+	}
+	if (ret != KNOT_EOK) {
+		/* The caller stops the poller (knotd does not unload a module
+		 * whose load failed). */
+		knotd_mod_log(mod, LOG_ERR, "cannot register the query hooks (%s)",
+		              knot_strerror(ret));
 	}
 
 	return ret;
@@ -2754,7 +2765,11 @@ int tgcluster_load(knotd_mod_t *mod)
 
 	knotd_mod_ctx_set(mod, ctx);
 
-	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = KNOT_EOK;
+	TGC_FAULT_POINT(ret, "lb-hooks");
+	if (ret == KNOT_EOK) {
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	}
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}
