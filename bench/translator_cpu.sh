@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Issue 4 bound: server CPU time per answered query of a NAT translator
+# Server CPU time per answered query of a NAT translator
 # answering the cluster name from its polled cache, versus the load-balancer
 # answer path (knotd + mod-tgcluster with live nodes). Same method as
 # cpu_per_query.sh: both servers run at once, rounds interleaved (order flips

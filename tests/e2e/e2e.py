@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""End-to-end harness: the seed topologies with real resolvers and real NAT.
+"""End-to-end harness: the topologies of docs/deployment.rst with real
+resolvers and real NAT.
 
 Builds on tests/integration/tgc.py (Knotd, NodeSim, wait_until, cleanup of
 children and segments) and adds:
@@ -412,7 +413,7 @@ def translator_problem():
 
 
 # --------------------------------------------------------------------------
-# The NAT topology of the seed
+# The NAT topology (topology 2 of docs/deployment.rst)
 # --------------------------------------------------------------------------
 
 LAN_NET = "198.51.100.0/24"
@@ -421,7 +422,7 @@ VIEWER = "198.51.100.10"          # the viewer's address in the client LAN
 INTERNAL_DNS = "198.51.100.53"    # the internal DNS server in the client LAN
 NAT_LAN = "198.51.100.1"          # the NAT host on the client LAN
 NAT_CLUSTER = "203.0.113.1"       # the NAT host on the cluster network
-# The seed's table: NAT (cluster) address, LAN (alias) address, LB or not.
+# The example table: NAT (cluster) address, LAN (alias) address, LB or not.
 CLUSTER = [
     ("tg1", "203.0.113.100", "198.51.100.100", True),
     ("tg2", "203.0.113.101", "198.51.100.101", True),
@@ -456,7 +457,7 @@ table ip tgc_nat {
 
 
 class NatTopology:
-    """Three namespaces and two veth links, as in the seed figure:
+    """Three namespaces and two veth links, as in the figure of docs/deployment.rst:
 
       client  lan0 198.51.100.10 (viewer), .53 (internal DNS)
         |  veth, 198.51.100.0/24 (the LAN; no route to the cluster)
@@ -760,7 +761,7 @@ def read_node(s, identity=True):
 
 
 def view(server, port=53, node_port=5900, identity=False, timeout=5.0):
-    """Steps 1-7 of the seed from the viewer's side: resolve the cluster
+    """Steps 1-7 of docs/deployment.rst from the viewer's side: resolve the cluster
     name through the internal DNS, connect to the first address, read the
     RFB banner (and, from idnode.py, answer with version 3.8 and read the
     security types and the identity line)."""
