@@ -61,7 +61,7 @@ mkfifo "$FIFO"
 MEAS=""
 measure() {
 	local mode=$1 action=$2 pid t0 res i
-	taskset -c "$CLIENT_CPU" python3 "$POLLER" --port "$PORT" --name "$ZONE" \
+	taskset -c "$CLIENT_CPU" "$PYTHON" "$POLLER" --port "$PORT" --name "$ZONE" \
 		"--$mode" "$VICTIM" --interval "$(awk -v p="$POLL_MS" 'BEGIN{print p/1000}')" \
 		--max "$MAX_WAIT" <"$FIFO" >"$WORK/poll.out" 2>&1 &
 	pid=$!
@@ -94,7 +94,7 @@ done
 "$KNOTC" -c "${KNOT_CONF[module]}" zone-stats "$ZONE" >"$OUT/zone-stats.txt" 2>&1
 grep -c "node $VICTIM port $NODE_PORT up -> down" "$WORK/module/knotd.log" >"$OUT/down-logs.txt"
 
-python3 - "$OUT/failover.tsv" "$(( INTERVAL * FALL + TIMEOUT ))" <<'PY' | tee "$OUT/summary.txt"
+"$PYTHON" - "$OUT/failover.tsv" "$(( INTERVAL * FALL + TIMEOUT ))" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 bound = int(sys.argv[2])
