@@ -27,7 +27,7 @@ CLIENT_CPU=${CLIENT_CPU:-0}   # load generator / poller runs here
 UDP_WORKERS=${UDP_WORKERS:-1}
 
 WORK=""                        # private temp dir (created by bench_init)
-declare -A KNOT_PID KNOT_PORT KNOT_CONF NODE_PID
+declare -A KNOT_PID KNOT_PORT KNOT_CONF NODE_PID NODE_FD
 SHM_NAMES=()                   # exact segment names to remove on exit
 
 log() { echo "[$(date +%H:%M:%S.%3N)] $*" >&2; }
@@ -49,30 +49,45 @@ bench_init() {
 }
 
 # ---- simulated nodes: the harness's NodeSim, mode tcp (accept and close) ----
-node_spawn() {   # starts the listener, does not wait for it
-	local ip=$1
+# One process per node. Its status lines ("ready N" once it listens,
+# "stopped N" once its listener is closed) come through a FIFO read by this
+# shell, so that waiting for them needs no polling.
+node_spawn() {   # starts the process, does not wait for it to listen
+	local ip=$1 fifo=$WORK/node-$1.fifo fd
+	rm -f "$fifo"
+	mkfifo "$fifo"
 	"$PYTHON" "$HARNESS" nodesim --listen "$ip:$NODE_PORT" --mode tcp \
-		>>"$WORK/node-$ip.log" 2>&1 &
+		>"$fifo" 2>>"$WORK/node-$ip.log" &
 	NODE_PID[$ip]=$!
+	exec {fd}<"$fifo"
+	NODE_FD[$ip]=$fd
 }
 
-node_wait() {   # waits (max 5 s) until the listener is up
-	local ip=$1 i
-	for i in $(seq 1 500); do
-		ss -Hltn "src $ip:$NODE_PORT" 2>/dev/null | grep -q LISTEN && return 0
-		sleep 0.01
+node_expect() {   # node_expect IP WORD: reads status lines until WORD (max 30 s)
+	local ip=$1 line
+	while read -r -t 30 -u "${NODE_FD[$ip]}" line; do
+		[ "${line%% *}" = "$2" ] && return 0
 	done
-	die "node $ip:$NODE_PORT does not listen"
+	die "node $ip:$NODE_PORT: no '$2' ($(tail -3 "$WORK/node-$ip.log"))"
 }
+
+node_wait() { node_expect "$1" ready; }   # until the listener is up
 
 node_start() { node_spawn "$1"; node_wait "$1"; }
+
+# The listener closes (connection refused from then on), the process stays:
+# returns once it is closed. node_resume listens again (node_wait waits).
+node_pause() { kill -USR1 "${NODE_PID[$1]}"; node_expect "$1" stopped; }
+node_resume() { kill -USR2 "${NODE_PID[$1]}"; }
 
 node_stop() {
 	local ip=$1 pid=${NODE_PID[$1]:-}
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	unset "NODE_PID[$ip]"
+	local fd=${NODE_FD[$ip]:-}
+	[ -z "$fd" ] || exec {fd}<&-
+	unset "NODE_PID[$ip]" "NODE_FD[$ip]"
 }
 
 # ---- knotd ----

@@ -1712,6 +1712,20 @@ def _cli_nodesim(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     group = NodeGroup()
+
+    def pause(*_):
+        for n in group.nodes:
+            n.stop()
+        print("stopped %d" % len(group.nodes), flush=True)
+
+    def resume(*_):
+        for n in group.nodes:
+            n.start()
+        print("ready %d" % len(group.nodes), flush=True)
+    # SIGUSR1 closes every listener (connection refused from then on, as
+    # if the node had died), SIGUSR2 listens again; each says so when done.
+    signal.signal(signal.SIGUSR1, pause)
+    signal.signal(signal.SIGUSR2, resume)
     try:
         for addr, port, ident in specs:
             node = group.add(addr, port, args.mode, args.hold, tls=tls,
@@ -1767,7 +1781,9 @@ def cli(argv=None):
                    help="udp-workers (and tcp-workers unless given)")
     c.add_argument("--tcp-workers", type=int)
     n = sub.add_parser("nodesim", help="simulated cluster nodes (NodeSim)"
-                       " until SIGTERM/SIGINT")
+                       " until SIGTERM/SIGINT; SIGUSR1 closes the listeners"
+                       " (prints \"stopped N\"), SIGUSR2 opens them again"
+                       " (prints \"ready N\")")
     n.add_argument("--listen", action="append", type=_cli_listen,
                    metavar="ADDR:PORT[=ID]", help="a node (repeatable); ID"
                    " names it in the rfbid identity line")
