@@ -15,8 +15,9 @@ in network namespaces.
 Namespaces, veth links and an nftables DNAT ruleset are made by the test,
 with documentation addresses only (see e2e.NatTopology). The client LAN has
 no route to the cluster network: the LBs are unreachable from it, as in the
-docs. Each node (idnode.py) answers a connection with an RFB banner and, after
-the client's version and the security types, a line naming itself, its own
+docs. Each node (tgc.py nodesim, mode rfbid) answers a connection with an
+RFB banner and, after the client's version and the security types, a line
+naming itself, its own
 address and the peer it sees, so the test checks
 that the viewer reached the node the LAN address stands for, through the DNAT
 (the node sees the viewer's LAN address: no masquerading).
@@ -257,7 +258,7 @@ class TestSeedNat(e2e.E2eTestCase):
 
 
 def _read_ident(addr, port):
-    """Connects to addr:port and returns the identity line of idnode.py."""
+    """Connects to addr:port and returns the identity line of an rfbid node."""
     with socket.create_connection((addr, port), timeout=2.0) as s:
         buf = e2e.read_node(s)
     lines = buf.decode(errors="replace").split("\n")
