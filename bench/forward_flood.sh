@@ -3,7 +3,7 @@
 #
 # The translator's forwarding path under a flood of queries for random names
 # under the zone, and what it does to the cluster name answered from the
-# cache. One LB knotd (3 live socat nodes) is the translator's upstream.
+# cache. One LB knotd (3 live simulated nodes) is the translator's upstream.
 # Phases of DURATION s each, flood_probe.py on CLIENT_CPU probing the cluster
 # name over UDP at PROBE/s (one query at a time, TIMEOUT s each) while
 # flooding random names over UDP (an answer with TC asked again over TCP by

@@ -1133,7 +1133,8 @@ class Knotd:
     "ADDR@PORT") pairs written as remote sections (translator upstreams);
     \a log_level of the stderr log; \a tcp_workers (default \a workers);
     \a directory, an existing directory to write into instead of a private
-    temporary one (then cleanup() leaves it alone).
+    temporary one (then cleanup() leaves it alone); \a module "" writes no
+    module section (knotd's installed copy of the module serves the zones).
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
@@ -1153,7 +1154,7 @@ class Knotd:
         self.conf = os.path.join(self.dir, "knot.conf")
         self.sock = os.path.join(self.dir, "knot.sock")
         self.logfile = os.path.join(self.dir, "knotd.log")
-        self.module = module or MODULE
+        self.module = MODULE if module is None else module
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
@@ -1255,13 +1256,14 @@ class Knotd:
                 entries = ["remote:"] + entries + [""]
             lines[at:at] = entries
         if any(self.zones.values()):
-            lines += [
-                "module:",
-                "  - id: mod-tgcluster",
-                "    file: %s" % _yval(self.module),
-                "",
-                "mod-tgcluster:",
-            ]
+            if self.module:
+                lines += [
+                    "module:",
+                    "  - id: mod-tgcluster",
+                    "    file: %s" % _yval(self.module),
+                    "",
+                ]
+            lines.append("mod-tgcluster:")
             for items in self.zones.values():
                 if not items:
                     continue
@@ -1676,7 +1678,8 @@ def _cli_conf(args):
             raise SystemExit("bad --remote %r (ID=ADDR@PORT)" % text)
         remotes.append((rid, addr))
     k = Knotd({args.zone: items}, port=args.port, records=records,
-              module=os.path.abspath(args.module), workers=args.workers,
+              module=args.module and os.path.abspath(args.module),
+              workers=args.workers,
               tcp_workers=args.tcp_workers, listen=args.listen,
               remotes=remotes, log_level=args.log_level,
               zone_conf=args.zone_item, directory=args.dir)
@@ -1775,7 +1778,9 @@ def cli(argv=None):
                    metavar="ID=ADDR@PORT", help="a remote (translator upstream)")
     c.add_argument("--zone-item", action="append", default=[],
                    metavar="\"key: value\"", help="one more item of the zone")
-    c.add_argument("--module", default=MODULE, help="the module .so")
+    c.add_argument("--module", default=MODULE, help="the module .so (\"\":"
+                   " no module section, the module installed in knotd's"
+                   " module directory)")
     c.add_argument("--log-level", default="info")
     c.add_argument("--workers", type=int, default=2,
                    help="udp-workers (and tcp-workers unless given)")
