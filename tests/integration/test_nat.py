@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NAT/alias address mapping (issue 3): nat-base, nat-map and nat-client.
+"""NAT/alias address mapping: nat-base, nat-map and nat-client.
 
 Simulated nodes listen on 127.0.1.1-3. A client in a nat-client range (the
 query's source, or its EDNS Client Subnet when present) gets the mapped (LAN)

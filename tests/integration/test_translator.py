@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NAT translator mode (issue 4): a translator knotd forwards the cluster zone
+"""NAT translator mode: a translator knotd forwards the cluster zone
 to two load-balancer knotd instances (mod-tgcluster in LB mode) and rewrites
 their answers with nat-map.
 
