@@ -323,14 +323,16 @@ int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 	return KNOT_EOK;
 }
 
+/*! \brief Names of the health states, by value. */
+static const char *health_names[] = {
+	[TGC_HEALTH_UNKNOWN] = "unknown",
+	[TGC_HEALTH_UP] = "up",
+	[TGC_HEALTH_DOWN] = "down",
+};
+
 const char *tgc_table_health_str(tgc_health_t health)
 {
-	switch (health) {
-	case TGC_HEALTH_UNKNOWN: return "unknown";
-	case TGC_HEALTH_UP:      return "up";
-	case TGC_HEALTH_DOWN:    return "down";
-	default:                 return "invalid";
-	}
+	return ((unsigned)health <= TGC_HEALTH_DOWN) ? health_names[health] : "invalid";
 }
 
 /*! \brief Names of the admin states, by value. */
