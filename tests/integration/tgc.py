@@ -20,12 +20,15 @@ there stops every test at the start with one line saying so.
 TGC_KEEP=1 keeps the temporary directories of the knotd instances;
 TGC_SHOW_LOG=1 prints every knotd log tail (not only of failed tests);
 TGC_PRELOAD is put into LD_PRELOAD of knotd and knotc (ASan builds).
+TGC_LAYOUT is the segment layout the build generates from module/table.h
+(build/tests/tgc_layout.py; also found through TGC_BUILD_DIR).
 
 Network traffic goes to loopback only. Processes are stopped by the PID the
 harness started, and shared-memory segments are removed by exact name.
 """
 
 import atexit
+import importlib.util
 import ipaddress
 import base64
 import mmap
@@ -925,26 +928,66 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # Shared-memory table (module/table.h)
 # --------------------------------------------------------------------------
 
-TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 3
-HDR_SIZE = 1024
-REC_SIZE = 256
-# Header offsets.
-H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
-H_GENERATION = 656
-H_HEARTBEAT = 664
-H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
-# Record offsets.
-R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
-R_TIER = 43
-R_CONSEC = 44
-R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
-# Admin state by source (layout 3).
-R_ADMIN_LOCAL, R_ADMIN_ZONE, R_ADMIN_SRC, R_ADMIN_FLAGS = 112, 113, 114, 115
-R_ZONE_SERIAL, R_ADMIN_SINCE, R_ADMIN_UID, R_ZONE_REASON = 116, 120, 128, 136
-ZONE_REASON_MAX = 96
-H_MIN_LIVE = 704    # min_live, admin_guarded, zone_serial, zone_malformed
+def _load_layout():
+    """The layout module the build generates from module/table.h
+    (tests/tgc_layout.c -> build/tests/tgc_layout.py): $TGC_LAYOUT (set by
+    meson test), else tests/tgc_layout.py in $TGC_BUILD_DIR or build/."""
+    path = os.environ.get("TGC_LAYOUT") or os.path.join(
+        os.environ.get("TGC_BUILD_DIR") or os.path.join(REPO, "build"),
+        "tests", "tgc_layout.py")
+    if not os.path.isfile(path):
+        raise RuntimeError(
+            "segment layout %s not found: build the project first (meson "
+            "setup build && ninja -C build) or point TGC_LAYOUT at the "
+            "tgc_layout.py of a build directory" % path)
+    spec = importlib.util.spec_from_file_location("tgc_layout", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# Offsets and sizes of the header (HDR), node record (REC) and cache record
+# (CACHE) fields: LAYOUT.HDR["generation"] == (offset, size).
+LAYOUT = _load_layout()
+TABLE_MAGIC = LAYOUT.MAGIC
+TABLE_VERSION = LAYOUT.VERSION
+HDR_SIZE = LAYOUT.HDR_SIZE
+REC_SIZE = LAYOUT.REC_SIZE
+CACHE_REC_SIZE = LAYOUT.CACHE_REC_SIZE
 ADMIN_SRC = {0: "none", 1: "local", 2: "zone"}
+_FIELD_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def seg_get(buf, area, name, base=0):
+    """Integer field \a name of a segment structure \a area ("HDR", "REC"
+    or "CACHE" of LAYOUT) that starts at \a base of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    return struct.unpack_from("=" + _FIELD_FMT[size], buf, base + off)[0]
+
+
+def seg_put(buf, area, name, value, base=0):
+    """Stores integer field \a name (see seg_get()) into \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    struct.pack_into("=" + _FIELD_FMT[size], buf, base + off, value)
+
+
+def seg_bytes(buf, area, name, base=0):
+    """The bytes of array field \a name (address, text) of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    return bytes(buf[base + off:base + off + size])
+
+
+def seg_put_bytes(buf, area, name, data, base=0):
+    """Writes \a data at the start of array field \a name of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    if len(data) > size:
+        raise ValueError("%d bytes do not fit %s.%s" % (len(data), area, name))
+    buf[base + off:base + off + len(data)] = data
+
+
+def rec_base(idx):
+    """Offset of node record \a idx in a segment."""
+    return HDR_SIZE + idx * REC_SIZE
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
@@ -983,8 +1026,10 @@ class Segment:
 
     def header(self):
         b = self._read()
-        magic, version, size, hdr_size, rec_size, count = struct.unpack_from(
-            "<IIQIII", b, 0)
+        magic, version, size, hdr_size, rec_size, count = (
+            seg_get(b, "HDR", f) for f in ("magic", "version", "size",
+                                           "hdr_size", "rec_size",
+                                           "node_count"))
         if magic != TABLE_MAGIC or version != TABLE_VERSION:
             raise ValueError("not a tgcluster v%d segment: %s"
                              % (TABLE_VERSION, self.path))
@@ -992,16 +1037,17 @@ class Segment:
             raise ValueError("layout mismatch: hdr %d rec %d" % (hdr_size, rec_size))
         if size != len(b) or size != HDR_SIZE + count * REC_SIZE:
             raise ValueError("size mismatch in %s" % self.path)
-        generation, = struct.unpack_from("<Q", b, H_GENERATION)
-        heartbeat, = struct.unpack_from("<Q", b, H_HEARTBEAT)
-        owner, ack = struct.unpack_from("<QQ", b, H_OWNER)
-        min_live, guarded, zserial, malformed = struct.unpack_from(
-            "<IIII", b, H_MIN_LIVE)
-        return {"size": size, "count": count, "generation": generation,
-                "heartbeat_ms": heartbeat, "owner": owner,
-                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack,
-                "min_live": min_live, "admin_guarded": guarded,
-                "zone_serial": zserial, "zone_malformed": malformed}
+        owner = seg_get(b, "HDR", "owner")
+        return {"size": size, "count": count,
+                "generation": seg_get(b, "HDR", "generation"),
+                "heartbeat_ms": seg_get(b, "HDR", "heartbeat_ms"),
+                "owner": owner,
+                "owner_pid": owner & ((1 << LAYOUT.OWNER_PID_BITS) - 1),
+                "admin_ack": seg_get(b, "HDR", "admin_ack"),
+                "min_live": seg_get(b, "HDR", "min_live"),
+                "admin_guarded": seg_get(b, "HDR", "admin_guarded"),
+                "zone_serial": seg_get(b, "HDR", "zone_serial"),
+                "zone_malformed": seg_get(b, "HDR", "zone_malformed")}
 
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
@@ -1011,32 +1057,32 @@ class Segment:
         count = self.header()["count"]
         out = []
         for i in range(count):
-            o = HDR_SIZE + i * REC_SIZE
-            port, fam = struct.unpack_from("<HB", b, o + R_PORT)
-            raw = b[o + R_ADDR:o + R_ADDR + 16]
-            if fam == socket.AF_INET:
+            o = rec_base(i)
+            f = lambda name: seg_get(b, "REC", name, o)  # noqa: E731
+            raw = seg_bytes(b, "REC", "addr", o)
+            if f("family") == socket.AF_INET:
                 addr = socket.inet_ntop(socket.AF_INET, raw[:4])
             else:
                 addr = socket.inet_ntop(socket.AF_INET6, raw)
-            probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
-            consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
-            zserial, = struct.unpack_from("<I", b, o + R_ZONE_SERIAL)
-            reason = b[o + R_ZONE_REASON:o + R_ZONE_REASON + ZONE_REASON_MAX]
-            out.append({"addr": addr, "port": port,
-                        "tier": "backup" if b[o + R_TIER] else "primary",
-                        "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
-                        "admin": b[o + R_ADMIN],
-                        "last_probe": PROBE.get(b[o + R_LAST_PROBE],
-                                                b[o + R_LAST_PROBE]),
-                        "consec_ok": consec_ok, "consec_fail": consec_fail,
-                        "probes": probes, "transitions": transitions,
-                        "answers": answers,
-                        "admin_local": b[o + R_ADMIN_LOCAL],
-                        "admin_zone": b[o + R_ADMIN_ZONE],
-                        "admin_src": ADMIN_SRC.get(b[o + R_ADMIN_SRC],
-                                                   b[o + R_ADMIN_SRC]),
-                        "admin_guarded": bool(b[o + R_ADMIN_FLAGS] & 1),
-                        "zone_serial": zserial,
+            reason = seg_bytes(b, "REC", "zone_reason", o)
+            out.append({"addr": addr, "port": f("port"),
+                        "tier": "backup" if f("tier") else "primary",
+                        "health": HEALTH.get(f("health"), f("health")),
+                        "admin": f("admin"),
+                        "last_probe": PROBE.get(f("last_probe"),
+                                                f("last_probe")),
+                        "consec_ok": f("consec_ok"),
+                        "consec_fail": f("consec_fail"),
+                        "probes": f("probes"),
+                        "transitions": f("transitions"),
+                        "answers": f("answers"),
+                        "admin_local": f("admin_local"),
+                        "admin_zone": f("admin_zone"),
+                        "admin_src": ADMIN_SRC.get(f("admin_src"),
+                                                   f("admin_src")),
+                        "admin_guarded": bool(f("admin_flags") &
+                                              LAYOUT.ADMIN_F_GUARDED),
+                        "zone_serial": f("zone_serial"),
                         "zone_reason": reason.split(b"\0", 1)[0].decode(
                             "ascii", "replace")})
         return out
@@ -1054,14 +1100,14 @@ class Segment:
             raise IndexError(idx)
         fd = os.open(self.path, os.O_RDWR)
         try:
-            m = mmap.mmap(fd, HDR_SIZE + count * REC_SIZE)
+            m = mmap.mmap(fd, rec_base(count))
             try:
                 # Like tgclusterctl set: the local state; knotd recomputes
-                # the effective one (R_ADMIN) from it.
-                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN_LOCAL] = value
-                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN] = value
-                gen, = struct.unpack_from("<Q", m, H_GENERATION)
-                struct.pack_into("<Q", m, H_GENERATION, gen + 1)
+                # the effective one (admin) from it.
+                seg_put(m, "REC", "admin_local", value, rec_base(idx))
+                seg_put(m, "REC", "admin", value, rec_base(idx))
+                gen = seg_get(m, "HDR", "generation")
+                seg_put(m, "HDR", "generation", gen + 1)
             finally:
                 m.close()
         finally:
