@@ -38,6 +38,7 @@
 
 #include "module/forward.h"
 #include "module/table.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief The cluster name of the tests. */
 static const knot_dname_t *NAME = (const knot_dname_t *)"\x08""internet""\x06""intern""\x04""netz";
@@ -1759,12 +1760,4 @@ static Suite *forward_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(forward_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(forward)

@@ -30,6 +30,7 @@
 #include "module/health.h"
 #include "module/table.h"
 #include "tests/unit/test_health_srv.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Longest wait for a condition, in ms. */
 #define WAIT_MS		5000
@@ -1728,12 +1729,4 @@ static Suite *health_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(health_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(health)
