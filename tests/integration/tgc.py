@@ -1306,6 +1306,11 @@ class Knotd:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def threads(self):
+        """Number of threads of our knotd (/proc/PID/task): every checker
+        or poller of a module instance is one of them."""
+        return len(os.listdir("/proc/%d/task" % self.proc.pid))
+
     def stop(self, timeout=10.0):
         """SIGTERM to our knotd, SIGKILL after \\a timeout; returns the exit
         status (None if it was not running)."""
