@@ -339,9 +339,10 @@ class CtlLb(CtlCase):
 
     def test_permission_denied_for_other_user(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root to own the segment and drop privileges")
+            tgc.skip_for_environment(
+                self, "needs root to own the segment and drop privileges")
         if shutil.which(NOBODY[0]) is None:
-            self.skipTest("setpriv not available")
+            self.fail("setpriv not installed (scripts/deps.sh: util-linux)")
         st = os.stat(os.path.join(tgc.SHM_DIR, self.segment))
         self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
         prefix = NOBODY + [self._ctl_for_nobody()]

@@ -713,7 +713,8 @@ class SharedSegment(tgc.TgcTestCase):
 
     def test_forged_segment_refused_by_ctl(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root to plant a segment owned by another user")
+            tgc.skip_for_environment(
+                self, "needs root to plant a segment owned by another user")
         k, n, seg = self._running()
         real = seg.header()
         forged = tgc.unique("faults-forged")

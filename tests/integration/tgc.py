@@ -57,6 +57,9 @@ MODULE = os.path.abspath(os.environ.get(
 KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
 KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
 KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# Set where the environment must be complete (.ci/run): a test that would
+# be skipped for want of root or network namespaces fails instead.
+NO_SKIP = os.environ.get("TGC_NO_SKIP", "") not in ("", "0")
 # knotd's compiled-in module directory (pkg-config knotd module_instdir).
 MODULE_DIR = os.environ.get("TGC_MODULE_DIR",
                             "/usr/lib/x86_64-linux-gnu/knot/modules-3.2")
@@ -1511,6 +1514,17 @@ def installed_module():
     """
     path = os.path.join(MODULE_DIR, "mod-tgcluster.so")
     return path if os.path.exists(path) else None
+
+
+def skip_for_environment(test, why):
+    """Skips \\a test because the machine lacks what it needs (\\a why: not
+    root, no network namespaces); fails it instead where TGC_NO_SKIP is set.
+    Only for what a developer's machine may lack: a tool scripts/deps.sh
+    installs is never a reason to skip (fail with the package to install)."""
+    if NO_SKIP:
+        test.fail("%s (TGC_NO_SKIP is set: this machine must provide it)"
+                  % why)
+    test.skipTest(why)
 
 
 def require_module():
