@@ -32,6 +32,7 @@
 
 #include "module/addr.h"
 #include "module/natmap.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Parses an address literal that must be valid. */
 static tgc_addr_t A(const char *str)
@@ -765,12 +766,4 @@ static Suite *natmap_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(natmap_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(natmap)
