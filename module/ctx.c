@@ -57,6 +57,15 @@ void tgc_ctx_thread_stop(void *arg)
 	rcu_unregister_thread();
 }
 
+/*! \brief Tells whether an ECS option names a client subnet to use (RFC 7871:
+ *         a source prefix of 0 asks not to use the client subnet). */
+static bool ecs_usable(const knot_edns_client_subnet_t *ecs)
+{
+	return ecs != NULL && ecs->source_len > 0 &&
+	       (ecs->family == KNOT_ADDR_FAMILY_IPV4 ||
+	        ecs->family == KNOT_ADDR_FAMILY_IPV6);
+}
+
 bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *prefix)
 {
 	knot_edns_client_subnet_t ecs_buf;
@@ -73,15 +82,7 @@ bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *pref
 		}
 	}
 
-	/* RFC 7871: a source prefix of 0 asks not to use the client subnet. */
-	if (ecs != NULL && ecs->source_len > 0 &&
-	    (ecs->family == KNOT_ADDR_FAMILY_IPV4 ||
-	     ecs->family == KNOT_ADDR_FAMILY_IPV6)) {
-		/* The answer depends on the subnet: tell ECS caches so (knotd
-		 * echoes qdata->ecs when its edns-client-subnet is on). */
-		if (qdata->ecs != NULL) {
-			qdata->ecs->scope_len = qdata->ecs->source_len;
-		}
+	if (ecs_usable(ecs)) {
 		memset(addr, 0, sizeof(*addr));
 		bool v4 = (ecs->family == KNOT_ADDR_FAMILY_IPV4);
 		addr->family = v4 ? AF_INET : AF_INET6;
@@ -96,6 +97,15 @@ bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *pref
 	}
 
 	return false;
+}
+
+void tgc_ctx_ecs_scope(knotd_qdata_t *qdata, unsigned scope)
+{
+	/* knotd echoes qdata->ecs when its edns-client-subnet is on; the
+	 * client was taken from it exactly when it is usable. */
+	if (ecs_usable(qdata->ecs) && scope > qdata->ecs->scope_len) {
+		qdata->ecs->scope_len = scope;
+	}
 }
 
 void tgc_ctx_table_watch(tgc_ctx_t *ctx, knotd_mod_t *mod, unsigned thr,

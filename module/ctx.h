@@ -296,9 +296,25 @@ void tgc_ctx_thread_stop(void *arg);
  * \brief The client of a query: the EDNS Client Subnet when present (with its
  *        source prefix), else the source address (full length).
  *
+ * Reads the query only: the caller tells ECS caches what the answer
+ * depends on with tgc_ctx_ecs_scope().
+ *
+ * \param[out] addr    Client address (subnet address for ECS).
+ * \param[out] prefix  Its significant length in bits.
+ *
  * \return False if neither is usable.
  */
 bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *prefix);
+
+/*!
+ * \brief Sets the scope prefix of the ECS option knotd echoes (qdata->ecs,
+ *        with knotd's edns-client-subnet on) to at least \a scope: the
+ *        leading bits of the client subnet the answer depends on.
+ *
+ * Does nothing when the client did not come from that option (no ECS, or a
+ * source prefix of 0).
+ */
+void tgc_ctx_ecs_scope(knotd_qdata_t *qdata, unsigned scope);
 
 /*!
  * \brief Notices a table whose checker or poller stopped beating: logs it

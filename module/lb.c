@@ -61,11 +61,17 @@ static void checker_refused(void *arg, uint32_t idx)
 	knotd_mod_stats_incr(ctx->mod, 0, CTR_RFB_REFUSED, idx, 1);
 }
 
-/*! \brief Sticky key of a client: its subnet, at most /24 or /56 long. */
-static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix)
+/*!
+ * \brief Sticky key of a client: its subnet, at most /24 or /56 long.
+ *
+ * \param[out] hashed  Prefix length the key was made of.
+ */
+static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix,
+                           unsigned *hashed)
 {
 	unsigned dflt = (addr->family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
-	return tgc_policy_client_key(addr, (prefix < dflt) ? prefix : dflt);
+	*hashed = (prefix < dflt) ? prefix : dflt;
+	return tgc_policy_client_key(addr, *hashed);
 }
 
 /*!
@@ -384,8 +390,17 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if (ctx->lb.answer.policy == TGC_POLICY_STICKY || ctx->client_count > 0) {
 		have_client = tgc_ctx_query_client(qdata, &client_addr, &client_prefix);
 	}
-	uint64_t client = (ctx->lb.answer.policy == TGC_POLICY_STICKY && have_client) ?
-	                  client_key(&client_addr, client_prefix) : 0;
+	/* ECS scope: the prefix hashed by sticky, the whole subnet for a
+	 * nat-client match. */
+	uint64_t client = 0;
+	unsigned scope = 0;
+	if (ctx->lb.answer.policy == TGC_POLICY_STICKY && have_client) {
+		client = client_key(&client_addr, client_prefix, &scope);
+	}
+	if (ctx->client_count > 0 && have_client) {
+		scope = client_prefix;
+	}
+	tgc_ctx_ecs_scope(qdata, scope);
 
 	uint32_t stack_sel[64];
 	uint32_t *sel = stack_sel;

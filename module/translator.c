@@ -50,8 +50,12 @@ static const tgc_natmap_rule_t *translator_rules(tgc_ctx_t *ctx,
 	}
 	tgc_addr_t client;
 	unsigned prefix = 0;
-	if (tgc_ctx_query_client(qdata, &client, &prefix) &&
-	    tgc_natmap_client_match(ctx->clients, ctx->client_count, &client)) {
+	if (!tgc_ctx_query_client(qdata, &client, &prefix)) {
+		return NULL;
+	}
+	/* The answer depends on the whole subnet (the range match). */
+	tgc_ctx_ecs_scope(qdata, prefix);
+	if (tgc_natmap_client_match(ctx->clients, ctx->client_count, &client)) {
 		return ctx->tr.rules;
 	}
 
