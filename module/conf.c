@@ -22,6 +22,7 @@
 #include <libknot/errcode.h>
 
 #include "module/conf.h"
+#include "module/health.h"
 #include "module/table.h"
 
 _Static_assert(TGC_CONF_NODES_MAX <= TGC_TABLE_NODES_MAX,
@@ -143,4 +144,22 @@ int tgc_conf_timing_check(int64_t interval_ms, int64_t timeout_ms,
 	}
 
 	return KNOT_EOK;
+}
+
+const knot_lookup_t tgc_conf_check_kinds[] = {
+	{ TGC_CHECK_TCP,   "tcp" },
+	{ TGC_CHECK_RFB,   "rfb" },
+	{ TGC_CHECK_NONE,  "none" },
+	{ TGC_CHECK_HTTP,  "http" },
+	{ TGC_CHECK_HTTPS, "https" },
+	{ TGC_CHECK_TLS,   "tls" },
+	{ 0, NULL }
+};
+
+const char *tgc_conf_check_str(uint32_t check)
+{
+	const knot_lookup_t *kind = (check <= INT32_MAX) ?
+	                            knot_lookup_by_id(tgc_conf_check_kinds, (int)check) :
+	                            NULL;
+	return (kind != NULL) ? kind->name : "invalid";
 }

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libknot/lookup.h>
+
 #include "module/addr.h"
 
 /*! \brief Default check port. */
@@ -97,3 +99,12 @@ int tgc_conf_nodes_parse(const char *const *values, size_t count,
  */
 int tgc_conf_timing_check(int64_t interval_ms, int64_t timeout_ms,
                           const char **err);
+
+/*!
+ * \brief Names of the check kinds (tgc_check_t): the values of `check` and
+ *        what tgclusterctl shows.
+ */
+extern const knot_lookup_t tgc_conf_check_kinds[];
+
+/*! \brief Name of a check kind ("invalid" for an unknown value). */
+const char *tgc_conf_check_str(uint32_t check);

@@ -36,17 +36,6 @@
 #include "module/fault.h"
 #include "module/probe_http.h"
 
-/*! \brief Values of `check`. */
-static const knot_lookup_t check_kinds[] = {
-	{ TGC_CHECK_TCP,  "tcp" },
-	{ TGC_CHECK_RFB,  "rfb" },
-	{ TGC_CHECK_NONE, "none" },
-	{ TGC_CHECK_HTTP, "http" },
-	{ TGC_CHECK_HTTPS, "https" },
-	{ TGC_CHECK_TLS,  "tls" },
-	{ 0, NULL }
-};
-
 /*! \brief Values of `policy`. */
 static const knot_lookup_t policies[] = {
 	{ TGC_POLICY_ROUND_ROBIN, "round-robin" },
@@ -159,7 +148,7 @@ static int check_no_remote(knotd_conf_check_args_t *args)
 const yp_item_t tgcluster_conf[] = {
 	{ MOD_NAME,           YP_TDNAME, YP_VNONE },
 	{ MOD_NODE,           YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
-	{ MOD_CHECK,          YP_TOPT,   YP_VOPT = { check_kinds, TGC_CHECK_TCP } },
+	{ MOD_CHECK,          YP_TOPT,   YP_VOPT = { tgc_conf_check_kinds, TGC_CHECK_TCP } },
 	{ MOD_CHECK_PORT,     YP_TINT,   YP_VINT = { 1, 65535, TGC_CONF_CHECK_PORT } },
 	{ MOD_CHECK_INTERVAL, YP_TINT,   YP_VINT = { 10, 86400000, 1000 } },
 	{ MOD_CHECK_TIMEOUT,  YP_TINT,   YP_VINT = { 1, 86400000, 500 } },
