@@ -259,17 +259,3 @@ int tgc_ctx_become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
 	return KNOT_EOK;
 }
 
-const char **tgc_ctx_node_strings(const knotd_conf_t *nodes,
-                                  const knotd_conf_t *backups)
-{
-	const char **out = calloc(nodes->count + backups->count + 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < nodes->count; i++) {
-		out[i] = nodes->multi[i].string;
-	}
-	for (size_t i = 0; out != NULL && i < backups->count; i++) {
-		out[nodes->count + i] = backups->multi[i].string;
-	}
-
-	return out;
-}
-

@@ -37,6 +37,7 @@
 #include "module/addr.h"
 #include "module/admin.h"
 #include "module/answer.h"
+#include "module/conf.h"
 #include "module/forward.h"
 #include "module/health.h"
 #include "module/natmap.h"
@@ -359,20 +360,16 @@ int tgc_ctx_become_writer(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed,
                           uint32_t stale_ms);
 
 /*!
- * \brief Collects the values of `node` then `backup` (one index space:
- *        backups follow the nodes).
- */
-const char **tgc_ctx_node_strings(const knotd_conf_t *nodes,
-                                  const knotd_conf_t *backups);
-
-/*!
  * \brief Load of a load-balancer instance after the common items: nodes,
  *        checks, NAT, table, counters, checker and signing.
+ *
+ * \param conf  The section as read; the context takes what it keeps.
  *
  * On failure the caller stops and frees what was set up (tgc_ctx_free()
  * after stopping the checker).
  */
-int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed);
+int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
+                uint64_t seed);
 
 /*!
  * \brief Load-balancer answer: A/AAAA for the cluster name (returns \a state
@@ -385,12 +382,13 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
  * \brief Load of a translator instance after the common items: upstreams,
  *        NAT, table, counters and poller.
  *
- * \param ups  The `upstream` values.
+ * \param ups   The `upstream` values.
+ * \param conf  The section as read; the context takes what it keeps.
  *
  * On failure the caller stops and frees what was set up.
  */
 int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
-                uint64_t seed);
+                tgc_conf_t *conf, uint64_t seed);
 
 /*!
  * \brief Query hook of a translator: the cluster name's A/AAAA from the

@@ -517,65 +517,27 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 }
 
 /*!
- * \brief Reads `nat-base`, `nat-map` and `nat-client` (already checked) into
- *        the context and the table spec (so tgclusterctl shows them).
+ * \brief Takes the NAT result of the section read into the context, and the
+ *        mapped addresses into the table spec (so tgclusterctl shows them).
  */
-static int nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_node_t *spec_nodes)
+static void nat_setup(tgc_ctx_t *ctx, tgc_conf_t *conf,
+                      tgc_table_node_t *spec_nodes)
 {
-	knotd_conf_t base = knotd_conf_mod(mod, MOD_NAT_BASE);
-	knotd_conf_t map = knotd_conf_mod(mod, MOD_NAT_MAP);
-	int ret = KNOT_EOK;
-
-	if (base.count == 0 && map.count == 0) {
-		goto done;
+	if (conf->nat.mapped == NULL) {
+		return;
 	}
-	ctx->lb.mapped = calloc(ctx->lb.node_count + 1, sizeof(*ctx->lb.mapped));
-	ctx->lb.is_mapped = calloc(ctx->lb.node_count + 1, sizeof(*ctx->lb.is_mapped));
-	tgc_natmap_rule_t *rules = calloc(map.count + 1, sizeof(*rules));
-	if (ctx->lb.mapped == NULL || ctx->lb.is_mapped == NULL || rules == NULL) {
-		free(rules);
-		ret = KNOT_ENOMEM;
-		goto done;
-	}
-	tgc_addr_t base_addr = { 0 };
-	if (base.count > 0) {
-		ret = tgc_addr_parse(base.single.string, &base_addr);
-	}
-	for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
-		ret = tgc_natmap_rule_parse(map.multi[i].string, &rules[i], NULL);
-	}
-	if (ret == KNOT_EOK) {
-		ret = tgc_natmap_nodes((base.count > 0) ? &base_addr : NULL, rules,
-		                       map.count, ctx->lb.addrs, ctx->lb.node_count,
-		                       ctx->lb.mapped, ctx->lb.is_mapped, NULL, NULL);
-	}
-	for (uint32_t i = 0; ret == KNOT_EOK && i < ctx->lb.node_count; i++) {
+	ctx->lb.mapped = conf->nat.mapped;
+	ctx->lb.is_mapped = conf->nat.is_mapped;
+	ctx->clients = conf->nat.clients;
+	ctx->client_count = conf->nat.client_count;
+	conf->nat.mapped = NULL;
+	conf->nat.is_mapped = NULL;
+	conf->nat.clients = NULL;
+	for (uint32_t i = 0; i < ctx->lb.node_count; i++) {
 		if (ctx->lb.is_mapped[i]) {
 			spec_nodes[i].mapped = ctx->lb.mapped[i];
 		}
 	}
-	free(rules);
-	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'%s' cannot be applied to the nodes",
-		              (base.count > 0) ? "nat-base" : "nat-map");
-		goto done;
-	}
-
-	knotd_conf_t clients = knotd_conf_mod(mod, MOD_NAT_CLIENT);
-	ctx->clients = calloc(clients.count + 1, sizeof(*ctx->clients));
-	if (ctx->clients == NULL) {
-		ret = KNOT_ENOMEM;
-	}
-	for (size_t i = 0; ret == KNOT_EOK && i < clients.count; i++) {
-		ret = tgc_natmap_range_parse(clients.multi[i].string,
-		                             &ctx->clients[i], NULL);
-	}
-	ctx->client_count = (ret == KNOT_EOK) ? clients.count : 0;
-	knotd_conf_free(&clients);
-done:
-	knotd_conf_free(&map);
-
-	return ret;
 }
 
 /*!
@@ -659,7 +621,8 @@ static int probe_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 }
 
 /*! \brief Reads a load balancer's configuration and opens its table. */
-static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *params)
+static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
+                    tgc_health_params_t *params)
 {
 	const knot_dname_t *zone = knotd_mod_zone(mod);
 
@@ -668,7 +631,6 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *param
 	params->timeout_ms = knotd_conf_mod(mod, MOD_CHECK_TIMEOUT).single.integer;
 	params->rise = knotd_conf_mod(mod, MOD_CHECK_RISE).single.integer;
 	params->fall = knotd_conf_mod(mod, MOD_CHECK_FALL).single.integer;
-	uint16_t check_port = knotd_conf_mod(mod, MOD_CHECK_PORT).single.integer;
 	ctx->lb.answer.answers = knotd_conf_mod(mod, MOD_ANSWERS).single.integer;
 	ctx->lb.answer.policy = knotd_conf_mod(mod, MOD_POLICY).single.option;
 	ctx->lb.answer.all_down = knotd_conf_mod(mod, MOD_ALL_DOWN).single.option;
@@ -679,11 +641,7 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *param
 	}
 
 	/* Nodes, then backups (one index space). */
-	knotd_conf_t nodes = knotd_conf_mod(mod, MOD_NODE);
-	knotd_conf_t backups = knotd_conf_mod(mod, MOD_BACKUP);
-	size_t total = nodes.count + backups.count;
-	const char **values = tgc_ctx_node_strings(&nodes, &backups);
-	tgc_node_conf_t *parsed = calloc(total + 1, sizeof(*parsed));
+	size_t total = conf->node_count;
 	tgc_table_node_t *spec_nodes = calloc(total + 1, sizeof(*spec_nodes));
 	ctx->lb.node_count = total;
 	ctx->lb.addrs = calloc(total + 1, sizeof(*ctx->lb.addrs));
@@ -691,33 +649,25 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *param
 	ctx->lb.idx4 = calloc(total + 1, sizeof(*ctx->lb.idx4));
 	ctx->lb.idx6 = calloc(total + 1, sizeof(*ctx->lb.idx6));
 	ret = KNOT_ENOMEM;
-	if (values == NULL || parsed == NULL || spec_nodes == NULL ||
-	    ctx->lb.addrs == NULL || ctx->lb.node_keys == NULL || ctx->lb.idx4 == NULL ||
+	if (spec_nodes == NULL || ctx->lb.addrs == NULL ||
+	    ctx->lb.node_keys == NULL || ctx->lb.idx4 == NULL ||
 	    ctx->lb.idx6 == NULL) {
 		goto nodes_done;
 	}
-	const char *why = NULL;
-	size_t bad = 0;
-	ret = tgc_conf_nodes_parse(values, total, check_port, parsed, &why, &bad);
-	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'%s' %s: %s",
-		              (bad < nodes.count || bad >= total) ? "node" : "backup",
-		              (bad < total) ? values[bad] : "", why);
-		goto nodes_done;
-	}
-	if (backups.count > 0) {
-		ctx->lb.answer.backup_from = nodes.count;
+	if (total > conf->primary_count) {
+		ctx->lb.answer.backup_from = conf->primary_count;
 		ctx->lb.answer.backup_when = knotd_conf_mod(mod, MOD_BACKUP_WHEN).single.integer;
 	}
 	size_t n4 = 0, n6 = 0;
 	for (uint32_t i = 0; i < total; i++) {
-		ctx->lb.addrs[i] = parsed[i].addr;
-		spec_nodes[i].addr = parsed[i].addr;
-		spec_nodes[i].port = parsed[i].port ? parsed[i].port : check_port;
-		spec_nodes[i].tier = (i >= nodes.count) ? 1 : 0;
-		ctx->lb.node_keys[i] = tgc_policy_node_key(&parsed[i].addr,
-		                                        spec_nodes[i].port);
-		if (parsed[i].addr.family == AF_INET) {
+		const tgc_node_conf_t *node = &conf->nodes[i];
+		ctx->lb.addrs[i] = node->addr;
+		spec_nodes[i].addr = node->addr;
+		spec_nodes[i].port = node->port ? node->port : conf->check_port;
+		spec_nodes[i].tier = (i >= conf->primary_count) ? 1 : 0;
+		ctx->lb.node_keys[i] = tgc_policy_node_key(&node->addr,
+		                                           spec_nodes[i].port);
+		if (node->addr.family == AF_INET) {
 			ctx->lb.idx4[n4++] = i;
 		} else {
 			ctx->lb.idx6[n6++] = i;
@@ -729,10 +679,7 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *param
 	ctx->lb.answer.v6.count = n6;
 	ctx->lb.answer.node_keys = ctx->lb.node_keys;
 
-	ret = nat_setup(ctx, mod, spec_nodes);
-	if (ret != KNOT_EOK) {
-		goto nodes_done;
-	}
+	nat_setup(ctx, conf, spec_nodes);
 	ret = answer_reps_setup(ctx);
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
@@ -780,21 +727,19 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *param
 	              "segment %s %s%s%s, %u nodes, %u backups", shm_name,
 	              origins[origin], (origin == TGC_TABLE_REPLACED) ? ": " : "",
 	              (origin == TGC_TABLE_REPLACED && err) ? err : "",
-	              (unsigned)nodes.count, (unsigned)backups.count);
+	              (unsigned)conf->primary_count,
+	              (unsigned)(total - conf->primary_count));
 nodes_done:
-	free(values);
-	free(parsed);
 	free(spec_nodes);
-	knotd_conf_free(&nodes);
-	knotd_conf_free(&backups);
 
 	return ret;
 }
 
-int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
+int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
+                uint64_t seed)
 {
 	tgc_health_params_t params = { 0 };
-	int ret = lb_setup(ctx, mod, &params);
+	int ret = lb_setup(ctx, mod, conf, &params);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}

@@ -24,6 +24,8 @@
  */
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -61,13 +63,6 @@ static const knot_lookup_t forward_udp_modes[] = {
 	{ 0, NULL }
 };
 
-/*! \brief Item check of `node`: one value. */
-static int check_node(knotd_conf_check_args_t *args)
-{
-	tgc_node_conf_t node;
-	return tgc_conf_node_parse((const char *)args->data, &node, &args->err_str);
-}
-
 /*! \brief Item check of `check-path`. */
 static int check_path(knotd_conf_check_args_t *args)
 {
@@ -104,32 +99,6 @@ static int check_shm(knotd_conf_check_args_t *args)
 	return KNOT_EOK;
 }
 
-/*! \brief Item check of `nat-base`. */
-static int check_nat_base(knotd_conf_check_args_t *args)
-{
-	tgc_addr_t addr;
-	if (tgc_addr_parse((const char *)args->data, &addr) != KNOT_EOK) {
-		args->err_str = "not an IPv4 or IPv6 address";
-		return KNOT_EINVAL;
-	}
-
-	return KNOT_EOK;
-}
-
-/*! \brief Item check of `nat-map`: one value. */
-static int check_nat_map(knotd_conf_check_args_t *args)
-{
-	tgc_natmap_rule_t rule;
-	return tgc_natmap_rule_parse((const char *)args->data, &rule, &args->err_str);
-}
-
-/*! \brief Item check of `nat-client`: one value. */
-static int check_nat_client(knotd_conf_check_args_t *args)
-{
-	tgc_natmap_range_t range;
-	return tgc_natmap_range_parse((const char *)args->data, &range, &args->err_str);
-}
-
 /*!
  * \brief Item check of `remote`: never valid.
  *
@@ -147,7 +116,7 @@ static int check_no_remote(knotd_conf_check_args_t *args)
 
 const yp_item_t tgcluster_conf[] = {
 	{ MOD_NAME,           YP_TDNAME, YP_VNONE },
-	{ MOD_NODE,           YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
+	{ MOD_NODE,           YP_TSTR,   YP_VNONE, YP_FMULTI },
 	{ MOD_CHECK,          YP_TOPT,   YP_VOPT = { tgc_conf_check_kinds, TGC_CHECK_TCP } },
 	{ MOD_CHECK_PORT,     YP_TINT,   YP_VINT = { 1, 65535, TGC_CONF_CHECK_PORT } },
 	{ MOD_CHECK_INTERVAL, YP_TINT,   YP_VINT = { 10, 86400000, 1000 } },
@@ -159,9 +128,9 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_POLICY,         YP_TOPT,   YP_VOPT = { policies, TGC_POLICY_ROUND_ROBIN } },
 	{ MOD_ALL_DOWN,       YP_TOPT,   YP_VOPT = { all_down_modes, TGC_ALL_DOWN_ALL } },
 	{ MOD_SHM,            YP_TSTR,   YP_VNONE, YP_FNONE, { check_shm } },
-	{ MOD_NAT_BASE,       YP_TSTR,   YP_VNONE, YP_FNONE, { check_nat_base } },
-	{ MOD_NAT_MAP,        YP_TSTR,   YP_VNONE, YP_FMULTI, { check_nat_map } },
-	{ MOD_NAT_CLIENT,     YP_TSTR,   YP_VNONE, YP_FMULTI, { check_nat_client } },
+	{ MOD_NAT_BASE,       YP_TSTR,   YP_VNONE },
+	{ MOD_NAT_MAP,        YP_TSTR,   YP_VNONE, YP_FMULTI },
+	{ MOD_NAT_CLIENT,     YP_TSTR,   YP_VNONE, YP_FMULTI },
 	/* Must precede MOD_UPSTREAM: see check_no_remote(). */
 	{ C_RMT,              YP_TSTR,   YP_VNONE, YP_FMULTI, { check_no_remote } },
 	{ MOD_UPSTREAM,       YP_TREF,   YP_VREF = { C_RMT }, YP_FMULTI,
@@ -178,7 +147,7 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_CHECK_STATUS,   YP_TINT,   YP_VINT = { 100, 599, 200 }, YP_FMULTI },
 	{ MOD_CHECK_TLS_VERIFY, YP_TBOOL, YP_VBOOL = { true } },
 	{ MOD_CHECK_TLS_CA,   YP_TSTR,   YP_VNONE },
-	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
+	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI },
 	{ MOD_BACKUP_WHEN,    YP_TINT,   YP_VINT = { 1, TGC_CONF_NODES_MAX, 1 } },
 	{ MOD_MIN_LIVE,       YP_TINT,   YP_VINT = { 0, TGC_TABLE_NODES_MAX, 0 } },
 	{ NULL }
@@ -189,110 +158,6 @@ const yp_item_t tgcluster_conf[] = {
  *        call, and knotd runs configuration checks in one thread.
  */
 static char check_msg[256];
-
-/*!
- * \brief Checks `nat-base` or `nat-map` (one of them given) against the
- *         (valid) nodes: the rules as a set, and the address each node is
- *         answered as (tgc_natmap_nodes(), as load computes it).
- */
-static int check_nat_nodes(knotd_conf_check_args_t *args, const knotd_conf_t *base,
-                           const knotd_conf_t *map, const tgc_node_conf_t *nodes,
-                           size_t node_count)
-{
-	tgc_natmap_rule_t *rules = calloc(map->count + 1, sizeof(*rules));
-	tgc_addr_t *addrs = calloc(node_count + 1, sizeof(*addrs));
-	tgc_addr_t *mapped = calloc(node_count + 1, sizeof(*mapped));
-	const char *item = (base->count > 0) ? "nat-base" : "nat-map";
-	const char *value = NULL;
-	const char *why = NULL;
-	size_t bad = SIZE_MAX;
-	tgc_addr_t base_addr;
-	int ret = KNOT_EOK;
-	if (rules == NULL || addrs == NULL || mapped == NULL) {
-		ret = KNOT_ENOMEM;
-		goto done;
-	}
-
-	if (base->count > 0) {
-		value = base->single.string;
-		ret = tgc_addr_parse(value, &base_addr);
-	}
-	for (size_t i = 0; ret == KNOT_EOK && i < map->count; i++) {
-		value = map->multi[i].string;
-		ret = tgc_natmap_rule_parse(value, &rules[i], &why);
-	}
-	if (ret == KNOT_EOK && map->count > 0) {
-		size_t clash = 0;
-		ret = tgc_natmap_rules_check(rules, map->count, &why, &clash);
-		value = map->multi[clash].string;
-	}
-	if (ret != KNOT_EOK) {
-		if (why != NULL) {
-			snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s",
-			         item, value, why);
-			args->err_str = check_msg;
-		}
-		goto done;
-	}
-
-	for (size_t i = 0; i < node_count; i++) {
-		addrs[i] = nodes[i].addr;
-	}
-	ret = tgc_natmap_nodes((base->count > 0) ? &base_addr : NULL, rules,
-	                       map->count, addrs, node_count, mapped, NULL, &bad,
-	                       &why);
-	if (ret == KNOT_EADDRNOTAVAIL && bad < node_count) {
-		/* The value of the rule that produced it, for nat-map. */
-		const tgc_natmap_rule_t *rule = tgc_natmap_match(rules, map->count,
-		                                                 &addrs[bad]);
-		if (rule != NULL) {
-			value = map->multi[rule - rules].string;
-		}
-		char node_txt[TGC_ADDR_STRLEN], out_txt[TGC_ADDR_STRLEN];
-		snprintf(check_msg, sizeof(check_msg),
-		         "'%s' %s: node %zu (%s) would be answered as %s, an %s",
-		         item, value, bad,
-		         tgc_addr_format(&addrs[bad], node_txt, sizeof(node_txt)),
-		         tgc_addr_format(&mapped[bad], out_txt, sizeof(out_txt)), why);
-		args->err_str = check_msg;
-		ret = KNOT_EINVAL;
-	} else if (ret != KNOT_EOK && why != NULL) {
-		snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s", item, value, why);
-		args->err_str = check_msg;
-	}
-done:
-	free(rules);
-	free(addrs);
-	free(mapped);
-
-	return ret;
-}
-
-/*! \brief Checks `nat-base`, `nat-map` and `nat-client` against each other
- *         and against the (valid) nodes. */
-static int check_nat(knotd_conf_check_args_t *args, const tgc_node_conf_t *nodes,
-                     size_t node_count)
-{
-	knotd_conf_t base = knotd_conf_check_item(args, MOD_NAT_BASE);
-	knotd_conf_t map = knotd_conf_check_item(args, MOD_NAT_MAP);
-	knotd_conf_t client = knotd_conf_check_item(args, MOD_NAT_CLIENT);
-	int ret = KNOT_EOK;
-
-	if (base.count > 0 && map.count > 0) {
-		args->err_str = "'nat-base' and 'nat-map' cannot be used together";
-		ret = KNOT_EINVAL;
-	} else if (client.count > 0 && base.count == 0 && map.count == 0) {
-		args->err_str = "'nat-client' needs 'nat-base' or 'nat-map'";
-		ret = KNOT_EINVAL;
-	} else if (base.count > 0 || map.count > 0) {
-		ret = check_nat_nodes(args, &base, &map, nodes, node_count);
-	}
-
-	knotd_conf_free(&map);
-	knotd_conf_free(&client);
-
-	return ret;
-}
 
 /*!
  * \brief Checks the addresses of the remotes `upstream` refers to as
@@ -351,33 +216,6 @@ static int check_upstream_addrs(knotd_conf_check_args_t *args)
 	return ret;
 }
 
-/*! \brief Section check of a translator (`upstream` given, no `node`). */
-static int translator_conf_check(knotd_conf_check_args_t *args)
-{
-	knotd_conf_t base = knotd_conf_check_item(args, MOD_NAT_BASE);
-	if (base.count > 0) {
-		args->err_str = "'nat-base' cannot be used with 'upstream' (use 'nat-map')";
-		return KNOT_EINVAL;
-	}
-	int ret = check_upstream_addrs(args);
-	if (ret != KNOT_EOK) {
-		return ret;
-	}
-	ret = check_nat(args, NULL, 0);
-	if (ret != KNOT_EOK) {
-		return ret;
-	}
-
-	knotd_conf_t interval = knotd_conf_check_item(args, MOD_UPSTREAM_INTERVAL);
-	knotd_conf_t timeout = knotd_conf_check_item(args, MOD_UPSTREAM_TIMEOUT);
-	if (timeout.single.integer >= interval.single.integer) {
-		args->err_str = "'upstream-timeout' must be below 'upstream-interval'";
-		return KNOT_EINVAL;
-	}
-
-	return KNOT_EOK;
-}
-
 /*! \brief Section check of the http, https and tls items. */
 static int check_probe_items(knotd_conf_check_args_t *args)
 {
@@ -418,100 +256,218 @@ static int check_probe_items(knotd_conf_check_args_t *args)
 	return ret;
 }
 
-/*! \brief Section check: rules spanning several items. */
-static int tgcluster_conf_check(knotd_conf_check_args_t *args)
+/*!
+ * \brief Where conf_read() reads a section: the one knotd checks (a dry run
+ *        for conf-check) or the one of the module being loaded.
+ */
+typedef struct {
+	knotd_conf_check_args_t *args; /*!< Set for the dry run. */
+	knotd_mod_t *mod;              /*!< Set for load. */
+} conf_src_t;
+
+/*! \brief An item of the section being read. */
+static knotd_conf_t conf_get(const conf_src_t *src, const yp_name_t *item)
 {
-	knotd_conf_t nodes = knotd_conf_check_item(args, MOD_NODE);
-	knotd_conf_t backups = knotd_conf_check_item(args, MOD_BACKUP);
-	knotd_conf_t upstream = knotd_conf_check_item(args, MOD_UPSTREAM);
-	size_t upstreams = upstream.count;
-	knotd_conf_free(&upstream);
-	if ((nodes.count > 0 || backups.count > 0) && upstreams > 0) {
-		args->err_str = (nodes.count > 0) ?
-		                "'node' and 'upstream' cannot be used together" :
-		                "'backup' and 'upstream' cannot be used together";
-		knotd_conf_free(&nodes);
-		knotd_conf_free(&backups);
-		return KNOT_EINVAL;
+	return (src->args != NULL) ? knotd_conf_check_item(src->args, item) :
+	                             knotd_conf_mod(src->mod, item);
+}
+
+/*! \brief Reports why the section is invalid: the check's error string, or
+ *         an error logged by load. Returns \a ret. */
+static int conf_fail(const conf_src_t *src, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (src->args != NULL) {
+		(void)vsnprintf(check_msg, sizeof(check_msg), fmt, ap);
+		src->args->err_str = check_msg;
+	} else {
+		knotd_mod_vlog(src->mod, LOG_ERR, fmt, ap);
 	}
-	if (upstreams > 0) {
-		/* The check-* items do not apply to a translator. */
-		return translator_conf_check(args);
+	va_end(ap);
+
+	return ret;
+}
+
+/*!
+ * \brief Collects the values of `node` then `backup` (one index space:
+ *        backups follow the nodes).
+ */
+static const char **node_strings(const knotd_conf_t *nodes,
+                                 const knotd_conf_t *backups)
+{
+	const char **out = calloc(nodes->count + backups->count + 1, sizeof(*out));
+	for (size_t i = 0; out != NULL && i < nodes->count; i++) {
+		out[i] = nodes->multi[i].string;
 	}
-	if (nodes.count == 0) {
-		args->err_str = (backups.count > 0) ? "'backup' needs 'node'" :
-		                "no 'node' or 'upstream' specified";
-		knotd_conf_free(&backups);
-		return KNOT_EINVAL;
-	}
-	knotd_conf_t when = knotd_conf_check_item(args, MOD_BACKUP_WHEN);
-	if (when.count > 0 && backups.count == 0) {
-		args->err_str = "'backup-when' needs 'backup'";
-		knotd_conf_free(&nodes);
-		return KNOT_EINVAL;
-	}
-	if (when.single.integer > (int64_t)nodes.count) {
-		snprintf(check_msg, sizeof(check_msg), "'backup-when' %" PRId64
-		         " exceeds the %zu nodes (backups would always answer)",
-		         when.single.integer, nodes.count);
-		args->err_str = check_msg;
-		knotd_conf_free(&nodes);
-		knotd_conf_free(&backups);
-		return KNOT_EINVAL;
-	}
-	knotd_conf_t min_live = knotd_conf_check_item(args, MOD_MIN_LIVE);
-	if ((size_t)min_live.single.integer > nodes.count) {
-		snprintf(check_msg, sizeof(check_msg), "'min-live' %" PRId64
-		         " exceeds the number of nodes (%zu)",
-		         min_live.single.integer, nodes.count);
-		args->err_str = check_msg;
-		knotd_conf_free(&nodes);
-		return KNOT_EINVAL;
+	for (size_t i = 0; out != NULL && i < backups->count; i++) {
+		out[nodes->count + i] = backups->multi[i].string;
 	}
 
-	size_t total = nodes.count + backups.count;
-	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
-	const char **values = tgc_ctx_node_strings(&nodes, &backups);
-	tgc_node_conf_t *parsed = calloc(total + 1, sizeof(*parsed));
-	if (values == NULL || parsed == NULL) {
+	return out;
+}
+
+/*! \brief Reads and checks the load-balancer items: nodes and backups,
+ *         backup-when, min-live and the check timing. */
+static int conf_read_lb(const conf_src_t *src, tgc_conf_t *conf,
+                        const knotd_conf_t *nodes, const knotd_conf_t *backups)
+{
+	if (nodes->count == 0) {
+		return conf_fail(src, KNOT_EINVAL, "%s", (backups->count > 0) ?
+		                 "'backup' needs 'node'" :
+		                 "no 'node' or 'upstream' specified");
+	}
+	knotd_conf_t when = conf_get(src, MOD_BACKUP_WHEN);
+	if (src->args != NULL && when.count > 0 && backups->count == 0) {
+		/* Only the dry run tells an explicit value from the default. */
+		return conf_fail(src, KNOT_EINVAL, "'backup-when' needs 'backup'");
+	}
+	if (when.single.integer > (int64_t)nodes->count) {
+		return conf_fail(src, KNOT_EINVAL, "'backup-when' %" PRId64
+		                 " exceeds the %zu nodes (backups would always "
+		                 "answer)", when.single.integer, nodes->count);
+	}
+	knotd_conf_t min_live = conf_get(src, MOD_MIN_LIVE);
+	if ((size_t)min_live.single.integer > nodes->count) {
+		return conf_fail(src, KNOT_EINVAL, "'min-live' %" PRId64
+		                 " exceeds the number of nodes (%zu)",
+		                 min_live.single.integer, nodes->count);
+	}
+
+	size_t total = nodes->count + backups->count;
+	conf->check_port = conf_get(src, MOD_CHECK_PORT).single.integer;
+	conf->primary_count = nodes->count;
+	conf->nodes = calloc(total + 1, sizeof(*conf->nodes));
+	const char **values = node_strings(nodes, backups);
+	if (values == NULL || conf->nodes == NULL) {
 		free(values);
-		free(parsed);
-		knotd_conf_free(&nodes);
-		knotd_conf_free(&backups);
 		return KNOT_ENOMEM;
 	}
 	size_t bad = 0;
 	const char *why = NULL;
-	int ret = tgc_conf_nodes_parse(values, total,
-	                               (uint16_t)port.single.integer, parsed,
-	                               &why, &bad);
+	int ret = tgc_conf_nodes_parse(values, total, conf->check_port,
+	                               conf->nodes, &why, &bad);
 	if (ret != KNOT_EOK) {
-		snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s",
-		         (bad < nodes.count || bad >= total) ? "node" : "backup",
-		         (bad < total) ? values[bad] : "", why);
-		args->err_str = check_msg;
-	} else {
-		ret = check_nat(args, parsed, total);
+		ret = conf_fail(src, ret, "'%s' %s: %s",
+		                (bad < nodes->count || bad >= total) ? "node" : "backup",
+		                (bad < total) ? values[bad] : "", why);
 	}
 	free(values);
-	free(parsed);
-	knotd_conf_free(&nodes);
-	knotd_conf_free(&backups);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
+	conf->node_count = total;
 
-	knotd_conf_t interval = knotd_conf_check_item(args, MOD_CHECK_INTERVAL);
-	knotd_conf_t timeout = knotd_conf_check_item(args, MOD_CHECK_TIMEOUT);
-	ret = tgc_conf_timing_check(interval.single.integer,
-	                            timeout.single.integer, &args->err_str);
+	ret = tgc_conf_timing_check(TGC_CONF_TIMING_CHECK,
+	                            conf_get(src, MOD_CHECK_INTERVAL).single.integer,
+	                            conf_get(src, MOD_CHECK_TIMEOUT).single.integer,
+	                            &why);
+	return (ret == KNOT_EOK) ? ret : conf_fail(src, ret, "%s", why);
+}
+
+/*! \brief Reads and checks the translator items (the upstream timing). */
+static int conf_read_translator(const conf_src_t *src)
+{
+	knotd_conf_t base = conf_get(src, MOD_NAT_BASE);
+	if (base.count > 0) {
+		return conf_fail(src, KNOT_EINVAL, "'nat-base' cannot be used "
+		                 "with 'upstream' (use 'nat-map')");
+	}
+	const char *why = NULL;
+	int ret = tgc_conf_timing_check(TGC_CONF_TIMING_UPSTREAM,
+	                                conf_get(src, MOD_UPSTREAM_INTERVAL).single.integer,
+	                                conf_get(src, MOD_UPSTREAM_TIMEOUT).single.integer,
+	                                &why);
+	return (ret == KNOT_EOK) ? ret : conf_fail(src, ret, "%s", why);
+}
+
+/*! \brief Values of a multi-valued string item as an array (NULL on
+ *         allocation failure). */
+static const char **conf_strings(const knotd_conf_t *item)
+{
+	const char **out = calloc(item->count + 1, sizeof(*out));
+	for (size_t i = 0; out != NULL && i < item->count; i++) {
+		out[i] = item->multi[i].string;
+	}
+	return out;
+}
+
+/*!
+ * \brief Reads a section into \a conf and checks the rules that span items:
+ *        the one parser of the section, run by the section check as a dry
+ *        run and by load. On failure \a conf is empty.
+ */
+static int conf_read(const conf_src_t *src, tgc_conf_t *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	knotd_conf_t nodes = conf_get(src, MOD_NODE);
+	knotd_conf_t backups = conf_get(src, MOD_BACKUP);
+	knotd_conf_t ups = conf_get(src, MOD_UPSTREAM);
+	knotd_conf_t base = conf_get(src, MOD_NAT_BASE);
+	knotd_conf_t maps = conf_get(src, MOD_NAT_MAP);
+	knotd_conf_t clients = conf_get(src, MOD_NAT_CLIENT);
+	tgc_conf_nat_text_t nat = {
+		.base = (base.count > 0) ? base.single.string : NULL,
+		.maps = conf_strings(&maps),
+		.map_count = maps.count,
+		.clients = conf_strings(&clients),
+		.client_count = clients.count,
+	};
+	conf->translator = (ups.count > 0);
+
+	int ret = KNOT_EOK;
+	if (nat.maps == NULL || nat.clients == NULL) {
+		ret = KNOT_ENOMEM;
+	} else if ((nodes.count > 0 || backups.count > 0) && conf->translator) {
+		ret = conf_fail(src, KNOT_EINVAL, "'%s' and 'upstream' cannot be "
+		                "used together", (nodes.count > 0) ? "node" : "backup");
+	} else if (conf->translator) {
+		ret = conf_read_translator(src);
+	} else {
+		ret = conf_read_lb(src, conf, &nodes, &backups);
+	}
+	if (ret == KNOT_EOK) {
+		char msg[sizeof(check_msg)];
+		ret = tgc_conf_nat_parse(&conf->nat, &nat, conf->nodes,
+		                         conf->node_count, msg, sizeof(msg));
+		if (ret != KNOT_EOK) {
+			ret = conf_fail(src, ret, "%s", msg);
+		}
+	}
+
+	free((void *)nat.maps);
+	free((void *)nat.clients);
+	knotd_conf_free(&nodes);
+	knotd_conf_free(&backups);
+	knotd_conf_free(&ups);
+	knotd_conf_free(&maps);
+	knotd_conf_free(&clients);
+	if (ret != KNOT_EOK) {
+		tgc_conf_deinit(conf);
+	}
+
+	return ret;
+}
+
+/*! \brief Section check: the section read as load reads it (a dry run),
+ *         then what only a check does. */
+static int tgcluster_conf_check(knotd_conf_check_args_t *args)
+{
+	const conf_src_t src = { .args = args };
+	tgc_conf_t conf;
+	int ret = conf_read(&src, &conf);
+	bool translator = conf.translator;
+	tgc_conf_deinit(&conf);
 	if (ret != KNOT_EOK) {
 		return ret;
+	}
+	if (translator) {
+		/* The check-* items do not apply to a translator. */
+		return check_upstream_addrs(args);
 	}
 
 	return check_probe_items(args);
 }
-
 
 /*! \brief Tells whether the query's zone has contents (knotd answers
  *         SERVFAIL for a zone that failed to load or expired). */
@@ -653,15 +609,21 @@ int tgcluster_load(knotd_mod_t *mod)
 		seed = (uint64_t)getpid() ^ tgc_table_now_ms();
 	}
 
+	const conf_src_t src = { .mod = mod };
+	tgc_conf_t conf = { 0 };
 	int ret = ctx_setup(ctx, mod);
+	if (ret == KNOT_EOK) {
+		ret = conf_read(&src, &conf);
+	}
 	if (ret != KNOT_EOK) {
 		goto fail;
 	}
+	ctx->role = conf.translator ? TGC_ROLE_TRANSLATOR : TGC_ROLE_LB;
 	knotd_conf_t ups = knotd_conf_mod(mod, MOD_UPSTREAM);
-	ctx->role = (ups.count > 0) ? TGC_ROLE_TRANSLATOR : TGC_ROLE_LB;
-	ret = (ctx->role == TGC_ROLE_TRANSLATOR) ? tgc_tr_load(ctx, mod, &ups, seed) :
-	                                           tgc_lb_load(ctx, mod, seed);
+	ret = conf.translator ? tgc_tr_load(ctx, mod, &ups, &conf, seed) :
+	                        tgc_lb_load(ctx, mod, &conf, seed);
 	knotd_conf_free(&ups);
+	tgc_conf_deinit(&conf);
 	if (ret != KNOT_EOK) {
 		goto fail;
 	}
@@ -685,6 +647,7 @@ int tgcluster_load(knotd_mod_t *mod)
 	return KNOT_EOK;
 fail:
 	/* knotd does not unload a module whose load failed. */
+	tgc_conf_deinit(&conf);
 	tgcluster_stop(mod, ctx);
 	return ret;
 }

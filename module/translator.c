@@ -535,38 +535,21 @@ static int upstream_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	return KNOT_EOK;
 }
 
-/*! \brief Reads `nat-map` and `nat-client` (already checked) of a translator. */
-static int translator_nat_setup(tgc_ctx_t *ctx, knotd_mod_t *mod)
+/*! \brief Takes the nat-map rules and nat-client ranges of the section
+ *         read into the context. */
+static void translator_nat_setup(tgc_ctx_t *ctx, tgc_conf_t *conf)
 {
-	knotd_conf_t map = knotd_conf_mod(mod, MOD_NAT_MAP);
-	knotd_conf_t clients = knotd_conf_mod(mod, MOD_NAT_CLIENT);
-	int ret = KNOT_EOK;
-
-	ctx->tr.rules = calloc(map.count + 1, sizeof(*ctx->tr.rules));
-	ctx->clients = calloc(clients.count + 1, sizeof(*ctx->clients));
-	if (ctx->tr.rules == NULL || ctx->clients == NULL) {
-		ret = KNOT_ENOMEM;
-	}
-	for (size_t i = 0; ret == KNOT_EOK && i < map.count; i++) {
-		ret = tgc_natmap_rule_parse(map.multi[i].string, &ctx->tr.rules[i], NULL);
-	}
-	for (size_t i = 0; ret == KNOT_EOK && i < clients.count; i++) {
-		ret = tgc_natmap_range_parse(clients.multi[i].string,
-		                             &ctx->clients[i], NULL);
-	}
-	if (ret == KNOT_EOK) {
-		ctx->tr.rule_count = map.count;
-		ctx->client_count = clients.count;
-	}
-	knotd_conf_free(&map);
-	knotd_conf_free(&clients);
-
-	return ret;
+	ctx->tr.rules = conf->nat.rules;
+	ctx->tr.rule_count = conf->nat.rule_count;
+	ctx->clients = conf->nat.clients;
+	ctx->client_count = conf->nat.client_count;
+	conf->nat.rules = NULL;
+	conf->nat.clients = NULL;
 }
 
 /*! \brief Reads a translator's configuration and opens its table. */
 static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
-                            const knotd_conf_t *ups)
+                            const knotd_conf_t *ups, tgc_conf_t *conf)
 {
 	const knot_dname_t *zone = knotd_mod_zone(mod);
 
@@ -581,10 +564,8 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	ctx->tr.stale_limit_s = knotd_conf_mod(mod, MOD_STALE_LIMIT).single.integer;
 
 	tgc_table_node_t *spec_nodes = NULL;
+	translator_nat_setup(ctx, conf);
 	int ret = upstream_setup(ctx, mod, ups, &spec_nodes);
-	if (ret == KNOT_EOK) {
-		ret = translator_nat_setup(ctx, mod);
-	}
 	if (ret != KNOT_EOK) {
 		free(spec_nodes);
 		return ret;
@@ -683,9 +664,9 @@ static uint32_t translator_forward_limit(knotd_mod_t *mod, bool udp_truncate)
 }
 
 int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
-                uint64_t seed)
+                tgc_conf_t *conf, uint64_t seed)
 {
-	int ret = translator_setup(ctx, mod, ups);
+	int ret = translator_setup(ctx, mod, ups, conf);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
