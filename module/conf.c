@@ -230,8 +230,7 @@ int tgc_conf_nat_parse(tgc_conf_nat_t *nat, const tgc_conf_nat_text_t *text,
 		nat->has_base = true;
 	}
 	nat->rules = calloc(text->map_count + 1, sizeof(*nat->rules));
-	nat->clients = calloc(text->client_count + 1, sizeof(*nat->clients));
-	if (nat->rules == NULL || nat->clients == NULL) {
+	if (nat->rules == NULL) {
 		return nat_fail(KNOT_ENOMEM, msg, msg_len, NULL, NULL, "out of memory");
 	}
 	for (size_t i = 0; i < text->map_count; i++) {
@@ -241,21 +240,12 @@ int tgc_conf_nat_parse(tgc_conf_nat_t *nat, const tgc_conf_nat_text_t *text,
 		}
 	}
 	nat->rule_count = text->map_count;
-	for (size_t i = 0; i < text->client_count; i++) {
-		int ret = tgc_natmap_range_parse(text->clients[i], &nat->clients[i],
-		                                 &why);
-		if (ret != KNOT_EOK) {
-			return nat_fail(ret, msg, msg_len, "nat-client",
-			                text->clients[i], why);
-		}
-	}
-	nat->client_count = text->client_count;
 
 	if (nat->has_base && nat->rule_count > 0) {
 		return nat_fail(KNOT_EINVAL, msg, msg_len, NULL, NULL,
 		                "'nat-base' and 'nat-map' cannot be used together");
 	}
-	if (nat->client_count > 0 && !nat->has_base && nat->rule_count == 0) {
+	if (text->client_count > 0 && !nat->has_base && nat->rule_count == 0) {
 		return nat_fail(KNOT_EINVAL, msg, msg_len, NULL, NULL,
 		                "'nat-client' needs 'nat-base' or 'nat-map'");
 	}
@@ -278,7 +268,6 @@ int tgc_conf_nat_parse(tgc_conf_nat_t *nat, const tgc_conf_nat_text_t *text,
 void tgc_conf_nat_deinit(tgc_conf_nat_t *nat)
 {
 	free(nat->rules);
-	free(nat->clients);
 	free(nat->mapped);
 	free(nat->is_mapped);
 	memset(nat, 0, sizeof(*nat));

@@ -116,8 +116,6 @@ typedef struct {
 	tgc_addr_t base;             /*!< `nat-base`. */
 	tgc_natmap_rule_t *rules;    /*!< `nat-map` rules. */
 	size_t rule_count;           /*!< Their number. */
-	tgc_natmap_range_t *clients; /*!< `nat-client` ranges (none = all). */
-	size_t client_count;         /*!< Their number. */
 	tgc_addr_t *mapped;          /*!< Per node: the address answered in its
 	                              *   place (NULL without nodes or without
 	                              *   `nat-base` and `nat-map`). */
@@ -143,8 +141,8 @@ typedef struct {
 	const char *base;                /*!< `nat-base` (NULL: none). */
 	const char *const *maps;         /*!< `nat-map` values. */
 	size_t map_count;                /*!< Their number. */
-	const char *const *clients;      /*!< `nat-client` values. */
-	size_t client_count;             /*!< Their number. */
+	size_t client_count;             /*!< Number of `nat-client` values
+	                                  *   (knotd parses them: YP_TNET). */
 } tgc_conf_nat_text_t;
 
 /*!

@@ -99,6 +99,13 @@ bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *pref
 	return false;
 }
 
+bool tgc_ctx_client_match(const tgc_ctx_t *ctx, const tgc_addr_t *client)
+{
+	struct sockaddr_storage ss;
+	tgc_addr_to_sockaddr(client, 0, &ss);
+	return knotd_conf_addr_range_match(&ctx->clients, &ss);
+}
+
 void tgc_ctx_ecs_scope(knotd_qdata_t *qdata, unsigned scope)
 {
 	/* knotd echoes qdata->ecs when its edns-client-subnet is on; the
@@ -180,7 +187,7 @@ void tgc_ctx_free(tgc_ctx_t *ctx)
 	free(ctx->lb.is_mapped);
 	free(ctx->lb.rep);
 	free(ctx->lb.rep_mapped);
-	free(ctx->clients);
+	knotd_conf_free(&ctx->clients);
 	free(ctx->lb.states);
 	free(ctx->tr.scope);
 	free(ctx->tr.targets);

@@ -245,8 +245,9 @@ typedef struct {
 	                              *   TSIG check), not at BEGIN. */
 	bool zone_bound;             /*!< Zone instance: nothing is answered
 	                              *   while the zone is not loaded. */
-	tgc_natmap_range_t *clients; /*!< nat-client ranges (none = all). */
-	size_t client_count;         /*!< Number of nat-client ranges. */
+	knotd_conf_t clients;        /*!< nat-client ranges, count 0 = all
+	                              *   clients (read in load, freed by
+	                              *   tgc_ctx_free()). */
 	unsigned threads;            /*!< Number of worker states. */
 	knotd_mod_t *mod;            /*!< Module handle, for logs and stats. */
 	tgc_table_t table;           /*!< Private view of the segment (see
@@ -306,6 +307,12 @@ void tgc_ctx_thread_stop(void *arg);
  * \return False if neither is usable.
  */
 bool tgc_ctx_query_client(knotd_qdata_t *qdata, tgc_addr_t *addr, unsigned *prefix);
+
+/*!
+ * \brief Tells whether a client lies in a nat-client range (false without
+ *        nat-client: the caller checks ctx->clients.count).
+ */
+bool tgc_ctx_client_match(const tgc_ctx_t *ctx, const tgc_addr_t *client);
 
 /*!
  * \brief Sets the scope prefix of the ECS option knotd echoes (qdata->ecs,

@@ -387,7 +387,7 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	tgc_addr_t client_addr;
 	unsigned client_prefix = 0;
 	bool have_client = false;
-	if (ctx->lb.answer.policy == TGC_POLICY_STICKY || ctx->client_count > 0) {
+	if (ctx->lb.answer.policy == TGC_POLICY_STICKY || ctx->clients.count > 0) {
 		have_client = tgc_ctx_query_client(qdata, &client_addr, &client_prefix);
 	}
 	/* ECS scope: the prefix hashed by sticky, the whole subnet for a
@@ -397,7 +397,7 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if (ctx->lb.answer.policy == TGC_POLICY_STICKY && have_client) {
 		client = client_key(&client_addr, client_prefix, &scope);
 	}
-	if (ctx->client_count > 0 && have_client) {
+	if (ctx->clients.count > 0 && have_client) {
 		scope = client_prefix;
 	}
 	tgc_ctx_ecs_scope(qdata, scope);
@@ -415,9 +415,8 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	 * sticky hash stay tied to the node, not to the address answered. */
 	const tgc_addr_t *source = ctx->lb.addrs;
 	if (ctx->lb.mapped != NULL &&
-	    (ctx->client_count == 0 ||
-	     (have_client && tgc_natmap_client_match(ctx->clients, ctx->client_count,
-	                                             &client_addr)))) {
+	    (ctx->clients.count == 0 ||
+	     (have_client && tgc_ctx_client_match(ctx, &client_addr)))) {
 		source = ctx->lb.mapped;
 	}
 	size_t count = 0;
@@ -528,11 +527,9 @@ static void nat_setup(tgc_ctx_t *ctx, tgc_conf_t *conf,
 	}
 	ctx->lb.mapped = conf->nat.mapped;
 	ctx->lb.is_mapped = conf->nat.is_mapped;
-	ctx->clients = conf->nat.clients;
-	ctx->client_count = conf->nat.client_count;
+	ctx->clients = knotd_conf_mod(ctx->mod, MOD_NAT_CLIENT);
 	conf->nat.mapped = NULL;
 	conf->nat.is_mapped = NULL;
-	conf->nat.clients = NULL;
 	for (uint32_t i = 0; i < ctx->lb.node_count; i++) {
 		if (ctx->lb.is_mapped[i]) {
 			spec_nodes[i].mapped = ctx->lb.mapped[i];

@@ -130,7 +130,7 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_SHM,            YP_TSTR,   YP_VNONE, YP_FNONE, { check_shm } },
 	{ MOD_NAT_BASE,       YP_TSTR,   YP_VNONE },
 	{ MOD_NAT_MAP,        YP_TSTR,   YP_VNONE, YP_FMULTI },
-	{ MOD_NAT_CLIENT,     YP_TSTR,   YP_VNONE, YP_FMULTI },
+	{ MOD_NAT_CLIENT,     YP_TNET,   YP_VNONE, YP_FMULTI },
 	/* Must precede MOD_UPSTREAM: see check_no_remote(). */
 	{ C_RMT,              YP_TSTR,   YP_VNONE, YP_FMULTI, { check_no_remote } },
 	{ MOD_UPSTREAM,       YP_TREF,   YP_VREF = { C_RMT }, YP_FMULTI,
@@ -410,13 +410,12 @@ static int conf_read(const conf_src_t *src, tgc_conf_t *conf)
 		.base = (base.count > 0) ? base.single.string : NULL,
 		.maps = conf_strings(&maps),
 		.map_count = maps.count,
-		.clients = conf_strings(&clients),
 		.client_count = clients.count,
 	};
 	conf->translator = (ups.count > 0);
 
 	int ret = KNOT_EOK;
-	if (nat.maps == NULL || nat.clients == NULL) {
+	if (nat.maps == NULL) {
 		ret = KNOT_ENOMEM;
 	} else if ((nodes.count > 0 || backups.count > 0) && conf->translator) {
 		ret = conf_fail(src, KNOT_EINVAL, "'%s' and 'upstream' cannot be "
@@ -436,7 +435,6 @@ static int conf_read(const conf_src_t *src, tgc_conf_t *conf)
 	}
 
 	free((void *)nat.maps);
-	free((void *)nat.clients);
 	knotd_conf_free(&nodes);
 	knotd_conf_free(&backups);
 	knotd_conf_free(&ups);

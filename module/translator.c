@@ -45,7 +45,7 @@ static const tgc_natmap_rule_t *translator_rules(tgc_ctx_t *ctx,
 	if (ctx->tr.rule_count == 0) {
 		return NULL;
 	}
-	if (ctx->client_count == 0) {
+	if (ctx->clients.count == 0) {
 		return ctx->tr.rules;
 	}
 	tgc_addr_t client;
@@ -55,7 +55,7 @@ static const tgc_natmap_rule_t *translator_rules(tgc_ctx_t *ctx,
 	}
 	/* The answer depends on the whole subnet (the range match). */
 	tgc_ctx_ecs_scope(qdata, prefix);
-	if (tgc_natmap_client_match(ctx->clients, ctx->client_count, &client)) {
+	if (tgc_ctx_client_match(ctx, &client)) {
 		return ctx->tr.rules;
 	}
 
@@ -541,10 +541,8 @@ static void translator_nat_setup(tgc_ctx_t *ctx, tgc_conf_t *conf)
 {
 	ctx->tr.rules = conf->nat.rules;
 	ctx->tr.rule_count = conf->nat.rule_count;
-	ctx->clients = conf->nat.clients;
-	ctx->client_count = conf->nat.client_count;
+	ctx->clients = knotd_conf_mod(ctx->mod, MOD_NAT_CLIENT);
 	conf->nat.rules = NULL;
-	conf->nat.clients = NULL;
 }
 
 /*! \brief Reads a translator's configuration and opens its table. */
