@@ -148,11 +148,40 @@ static void log_busy(knotd_mod_t *mod, const char *shm_name, pid_t pid)
 	              shm_name, (int)pid);
 }
 
-int tgc_ctx_table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, const char *shm_name,
-                       const tgc_table_spec_t *spec, tgc_table_origin_t *origin,
-                       const char **err)
+/*!
+ * \brief Name of the instance's segment: the `shm` item, or one derived from
+ *        the zone and the cluster name (the module API does not expose the
+ *        section id).
+ */
+static int segment_name(knotd_mod_t *mod, const char *zone_txt,
+                        const char *name_txt, char *buf, size_t buf_len)
 {
-	int ret = tgc_table_open(&ctx->table, shm_name, spec, origin, err);
+	knotd_conf_t shm = knotd_conf_mod(mod, MOD_SHM);
+	if (shm.count > 0) {
+		return tgc_table_name_check(shm.single.string, buf, buf_len);
+	}
+
+	return tgc_table_name_auto(buf, buf_len, zone_txt, name_txt);
+}
+
+int tgc_ctx_table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_spec_t *spec,
+                       tgc_table_origin_t *origin, const char **err)
+{
+	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];
+	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
+	char shm_name[TGC_TABLE_NAME_MAX + 1];
+	tgc_ctx_dname_text(knotd_mod_zone(mod), zone_txt, sizeof(zone_txt));
+	tgc_ctx_dname_text(ctx->name, name_txt, sizeof(name_txt));
+	int ret = segment_name(mod, zone_txt, name_txt, shm_name, sizeof(shm_name));
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'shm' invalid segment name");
+		return ret;
+	}
+	spec->zone = zone_txt;
+	spec->instance = shm_name + 1;
+	spec->name = name_txt;
+
+	ret = tgc_table_open(&ctx->table, shm_name, spec, origin, err);
 	if (ret == KNOT_EBUSY) {
 		log_busy(mod, shm_name, ctx->table.owner_pid);
 		return ret;
@@ -171,6 +200,59 @@ int tgc_ctx_table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, const char *shm_name,
 	return ret;
 }
 
+int tgc_ctx_counters_add(knotd_mod_t *mod, const tgc_ctx_counter_t *list,
+                         size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		int ret = knotd_mod_stats_add(mod, list[i].name, list[i].count,
+		                              list[i].to_str);
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+	}
+
+	return KNOT_EOK;
+}
+
+/*! \brief Frees each of \a count allocations. */
+static void free_all(void *const *ptrs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(ptrs[i]);
+	}
+}
+
+/*! \brief Frees the load-balancer part (its checker stopped or never
+ *         started). */
+static void lb_free(tgc_lb_ctx_t *lb)
+{
+	void *const arrays[] = {
+		lb->addrs, lb->node_keys, lb->idx4, lb->idx6, lb->mapped,
+		lb->is_mapped, lb->rep, lb->rep_mapped, lb->states, lb->http_path,
+		lb->http_host, lb->statuses, lb->name_txt,
+	};
+	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
+	tgc_tls_creds_free(lb->tls);
+	tgc_admin_box_deinit(&lb->admin_box);
+	if (lb->sign_on) {
+		tgc_sign_cache_deinit(&lb->sign);
+		pthread_rwlock_destroy(&lb->key_lock);
+	}
+}
+
+/*! \brief Frees the translator part (its poller stopped or never
+ *         started). */
+static void tr_free(tgc_tr_ctx_t *tr)
+{
+	for (size_t i = 0; i < tr->key_count; i++) {
+		knot_tsig_key_deinit(&tr->keys[i]);
+	}
+	void *const arrays[] = {
+		tr->scope, tr->targets, tr->keys, tr->rules, tr->rest_until,
+	};
+	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
+}
+
 void tgc_ctx_free(tgc_ctx_t *ctx)
 {
 	if (ctx == NULL) {
@@ -179,47 +261,11 @@ void tgc_ctx_free(tgc_ctx_t *ctx)
 	tgc_table_release(ctx->token);
 	tgc_table_close(&ctx->table);
 	free(ctx->name);
-	free(ctx->lb.addrs);
-	free(ctx->lb.node_keys);
-	free(ctx->lb.idx4);
-	free(ctx->lb.idx6);
-	free(ctx->lb.mapped);
-	free(ctx->lb.is_mapped);
-	free(ctx->lb.rep);
-	free(ctx->lb.rep_mapped);
 	knotd_conf_free(&ctx->clients);
-	free(ctx->lb.states);
-	free(ctx->tr.scope);
-	free(ctx->tr.targets);
-	for (size_t i = 0; i < ctx->tr.key_count; i++) {
-		knot_tsig_key_deinit(&ctx->tr.keys[i]);
-	}
-	free(ctx->tr.keys);
-	free(ctx->tr.rules);
-	free(ctx->lb.http_path);
-	free(ctx->lb.http_host);
-	free(ctx->lb.statuses);
-	tgc_tls_creds_free(ctx->lb.tls);
-	free(ctx->tr.rest_until);
-	free(ctx->lb.name_txt);
-	tgc_admin_box_deinit(&ctx->lb.admin_box);
-	if (ctx->lb.sign_on) {
-		tgc_sign_cache_deinit(&ctx->lb.sign);
-		pthread_rwlock_destroy(&ctx->lb.key_lock);
-	}
+	lb_free(&ctx->lb);
+	tr_free(&ctx->tr);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
-}
-
-int tgc_ctx_segment_name(knotd_mod_t *mod, const char *zone_txt,
-                         const char *name_txt, char *buf, size_t buf_len)
-{
-	knotd_conf_t shm = knotd_conf_mod(mod, MOD_SHM);
-	if (shm.count > 0) {
-		return tgc_table_name_check(shm.single.string, buf, buf_len);
-	}
-
-	return tgc_table_name_auto(buf, buf_len, zone_txt, name_txt);
 }
 
 void tgc_ctx_dname_text(const knot_dname_t *name, char *buf, size_t len)

@@ -333,23 +333,29 @@ void tgc_ctx_table_watch(tgc_ctx_t *ctx, knotd_mod_t *mod, unsigned thr,
                          int counter);
 
 /*!
- * \brief Opens the instance's segment and turns it into the private view
- *        that workers read (see table.h).
+ * \brief Names the instance's segment (the `shm` item, or a name derived
+ *        from the zone and the cluster name), opens it and turns it into the
+ *        private view that workers read (see table.h).
+ *
+ * \param spec  The role's part of the spec; the zone, instance and cluster
+ *              name are filled in here.
  */
-int tgc_ctx_table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, const char *shm_name,
-                       const tgc_table_spec_t *spec, tgc_table_origin_t *origin,
-                       const char **err);
+int tgc_ctx_table_open(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_table_spec_t *spec,
+                       tgc_table_origin_t *origin, const char **err);
+
+/*! \brief A counter of `knotc zone-stats`. */
+typedef struct {
+	const char *name;               /*!< Counter name. */
+	uint32_t count;                 /*!< Number of indexes. */
+	knotd_mod_idx_to_str_f to_str;  /*!< Index names (NULL: numbers). */
+} tgc_ctx_counter_t;
+
+/*! \brief Registers counters in order (list[i] gets id i). */
+int tgc_ctx_counters_add(knotd_mod_t *mod, const tgc_ctx_counter_t *list,
+                         size_t count);
 
 /*! \brief Frees a context (checker already stopped or never started). */
 void tgc_ctx_free(tgc_ctx_t *ctx);
-
-/*!
- * \brief Name of the instance's segment: the `shm` item, or one derived from
- *        the zone and the cluster name (the module API does not expose the
- *        section id).
- */
-int tgc_ctx_segment_name(knotd_mod_t *mod, const char *zone_txt,
-                         const char *name_txt, char *buf, size_t buf_len);
 
 /*! \brief Text of a dname without the trailing dot ("" for NULL). */
 void tgc_ctx_dname_text(const knot_dname_t *name, char *buf, size_t len);

@@ -621,8 +621,6 @@ static int probe_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
                     tgc_health_params_t *params)
 {
-	const knot_dname_t *zone = knotd_mod_zone(mod);
-
 	params->check = knotd_conf_mod(mod, MOD_CHECK).single.option;
 	params->interval_ms = knotd_conf_mod(mod, MOD_CHECK_INTERVAL).single.integer;
 	params->timeout_ms = knotd_conf_mod(mod, MOD_CHECK_TIMEOUT).single.integer;
@@ -683,22 +681,8 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	}
 
 	/* Shared table. */
-	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];
-	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
-	char shm_name[TGC_TABLE_NAME_MAX + 1];
-	tgc_ctx_dname_text(zone, zone_txt, sizeof(zone_txt));
-	tgc_ctx_dname_text(ctx->name, name_txt, sizeof(name_txt));
-	ret = tgc_ctx_segment_name(mod, zone_txt, name_txt, shm_name, sizeof(shm_name));
-	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'shm' invalid segment name");
-		goto nodes_done;
-	}
-
 	tgc_table_spec_t spec = {
 		.role = TGC_ROLE_LB,
-		.zone = zone_txt,
-		.instance = shm_name + 1,
-		.name = name_txt,
 		.nodes = spec_nodes,
 		.node_count = total,
 		.check = params->check,
@@ -709,7 +693,7 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	};
 	tgc_table_origin_t origin;
 	const char *err = NULL;
-	ret = tgc_ctx_table_open(ctx, mod, shm_name, &spec, &origin, &err);
+	ret = tgc_ctx_table_open(ctx, mod, &spec, &origin, &err);
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
 	}
@@ -721,7 +705,7 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 		[TGC_TABLE_REPLACED] = "replaced an invalid segment",
 	};
 	knotd_mod_log(mod, (origin == TGC_TABLE_REPLACED) ? LOG_WARNING : LOG_INFO,
-	              "segment %s %s%s%s, %u nodes, %u backups", shm_name,
+	              "segment %s %s%s%s, %u nodes, %u backups", ctx->table.name,
 	              origins[origin], (origin == TGC_TABLE_REPLACED) ? ": " : "",
 	              (origin == TGC_TABLE_REPLACED && err) ? err : "",
 	              (unsigned)conf->primary_count,
@@ -751,17 +735,21 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	}
 
 	/* Counters. */
-	if ((ret = knotd_mod_stats_add(mod, "answer", ctx->lb.node_count, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "all-down", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "transition", 2, transition_to_str)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "drain-only", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->lb.node_count, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK ||
-
-	    (ret = knotd_mod_stats_add(mod, "admin-malformed", 1, NULL)) != KNOT_EOK) {
+	const tgc_ctx_counter_t counters[] = {
+		[CTR_ANSWER]          = { "answer", ctx->lb.node_count, NULL },
+		[CTR_ALL_DOWN]        = { "all-down", 1, NULL },
+		[CTR_TRANSITION]      = { "transition", 2, transition_to_str },
+		[CTR_DRAIN]           = { "drain-only", 1, NULL },
+		[CTR_TRUNCATED]       = { "truncated", 1, NULL },
+		[CTR_MAPPED]          = { "mapped", 1, NULL },
+		[CTR_STALE_TABLE]     = { "stale-table", 1, NULL },
+		[CTR_RFB_REFUSED]     = { "rfb-refused", ctx->lb.node_count, NULL },
+		[CTR_BACKUP]          = { "backup", 1, NULL },
+		[CTR_ADMIN_MALFORMED] = { "admin-malformed", 1, NULL },
+	};
+	ret = tgc_ctx_counters_add(mod, counters,
+	                           sizeof(counters) / sizeof(counters[0]));
+	if (ret != KNOT_EOK) {
 		return ret;
 	}
 	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];

@@ -571,23 +571,8 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	ctx->tr.fresh_ms = tgc_forward_fresh_ms(ctx->tr.interval_ms, &ctx->tr.fwd);
 	ctx->tr.budget_ms = tgc_forward_budget_ms(&ctx->tr.fwd);
 
-	char zone_txt[KNOT_DNAME_TXT_MAXLEN + 1];
-	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
-	char shm_name[TGC_TABLE_NAME_MAX + 1];
-	tgc_ctx_dname_text(zone, zone_txt, sizeof(zone_txt));
-	tgc_ctx_dname_text(ctx->name, name_txt, sizeof(name_txt));
-	ret = tgc_ctx_segment_name(mod, zone_txt, name_txt, shm_name, sizeof(shm_name));
-	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'shm' invalid segment name");
-		free(spec_nodes);
-		return ret;
-	}
-
 	tgc_table_spec_t spec = {
 		.role = TGC_ROLE_TRANSLATOR,
-		.zone = zone_txt,
-		.instance = shm_name + 1,
-		.name = name_txt,
 		.nodes = spec_nodes,
 		.node_count = ctx->tr.fwd.count,
 		.check = TGC_CHECK_NONE,
@@ -599,14 +584,16 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	};
 	tgc_table_origin_t origin;
 	const char *err = NULL;
-	ret = tgc_ctx_table_open(ctx, mod, shm_name, &spec, &origin, &err);
+	ret = tgc_ctx_table_open(ctx, mod, &spec, &origin, &err);
 	free(spec_nodes);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
+	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
+	tgc_ctx_dname_text(ctx->name, name_txt, sizeof(name_txt));
 	knotd_mod_log(mod, (origin == TGC_TABLE_REPLACED) ? LOG_WARNING : LOG_INFO,
 	              "translator for %s, segment %s %s, %zu upstream addresses",
-	              name_txt, shm_name,
+	              name_txt, ctx->table.name,
 	              (origin == TGC_TABLE_CREATED) ? "created" :
 	              (origin == TGC_TABLE_REUSED) ? "reused" :
 	              (origin == TGC_TABLE_ADOPTED) ? "recreated, cache kept" :
@@ -678,21 +665,26 @@ int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
 		return KNOT_ENOMEM;
 	}
 
-	if ((ret = knotd_mod_stats_add(mod, "cached", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "forwarded", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "servfail", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "upstream-error", TGC_FWD_ERR_COUNT,
-	                               upstream_error_to_str)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "failover", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "tcp-retry", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "busy", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "recent-failure", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "unreachable", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "to-tcp", 1, NULL)) != KNOT_EOK) {
+	static const tgc_ctx_counter_t counters[] = {
+		[TCTR_CACHED]         = { "cached", 1, NULL },
+		[TCTR_STALE]          = { "stale", 1, NULL },
+		[TCTR_FORWARDED]      = { "forwarded", 1, NULL },
+		[TCTR_SERVFAIL]       = { "servfail", 1, NULL },
+		[TCTR_UPSTREAM_ERROR] = { "upstream-error", TGC_FWD_ERR_COUNT,
+		                          upstream_error_to_str },
+		[TCTR_FAILOVER]       = { "failover", 1, NULL },
+		[TCTR_TCP]            = { "tcp-retry", 1, NULL },
+		[TCTR_TRUNCATED]      = { "truncated", 1, NULL },
+		[TCTR_MAPPED]         = { "mapped", 1, NULL },
+		[TCTR_STALE_TABLE]    = { "stale-table", 1, NULL },
+		[TCTR_BUSY]           = { "busy", 1, NULL },
+		[TCTR_RECENT_FAIL]    = { "recent-failure", 1, NULL },
+		[TCTR_UNREACHABLE]    = { "unreachable", 1, NULL },
+		[TCTR_TO_TCP]         = { "to-tcp", 1, NULL },
+	};
+	ret = tgc_ctx_counters_add(mod, counters,
+	                           sizeof(counters) / sizeof(counters[0]));
+	if (ret != KNOT_EOK) {
 		return ret;
 	}
 
@@ -721,9 +713,8 @@ int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
 	if (ret != KNOT_EOK) {
 		knotd_mod_log(mod, LOG_ERR, "cannot start the upstream poller (%s)",
 		              knot_strerror(ret));
-		return ret;
 	}
 
-	return KNOT_EOK;
+	return ret;
 }
 
