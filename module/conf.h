@@ -19,9 +19,10 @@
  *
  * \brief Parsing and validation of configuration values (no knotd needed).
  *
- * The knotd glue (tgcluster.c) declares the schema and calls these helpers
- * from its item and section checks and from load, so that every rule lives in
- * one place and is unit-tested.
+ * The knotd glue (tgcluster.c) declares the schema and reads a section once
+ * into a tgc_conf_t with these helpers: the section check runs that read as
+ * a dry run, load runs it for real, so that every rule lives in one place
+ * and is unit-tested.
  */
 
 #pragma once

@@ -46,6 +46,7 @@
 #include "module/sign.h"
 #include "module/table.h"
 
+/* Items of a mod-tgcluster section. */
 #define MOD_NAME		"\x04""name"
 #define MOD_NODE		"\x04""node"
 #define MOD_CHECK		"\x05""check"
@@ -95,6 +96,7 @@ enum {
 	TGC_FORWARD_UDP_FORWARD  = 1, /*!< Forwarded by the UDP worker. */
 };
 
+/*! \brief Counters of a load balancer in `knotc zone-stats`. */
 enum {
 	CTR_ANSWER     = 0, /*!< Answers per node (index = node order). */
 	CTR_ALL_DOWN   = 1, /*!< Answers given while no node was live. */

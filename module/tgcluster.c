@@ -274,6 +274,7 @@ static knotd_conf_t conf_get(const conf_src_t *src, const yp_name_t *item)
 
 /*! \brief Reports why the section is invalid: the check's error string, or
  *         an error logged by load. Returns \a ret. */
+__attribute__((format(printf, 3, 4)))
 static int conf_fail(const conf_src_t *src, int ret, const char *fmt, ...)
 {
 	va_list ap;
