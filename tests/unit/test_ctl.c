@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <libknot/errcode.h>
 
 #include "module/ctl/format.h"
@@ -105,32 +106,33 @@ START_TEST(json_escape)
 	json_is("plain.zone", "\"plain.zone\"");
 	json_is("a\"b\\c", "\"a\\\"b\\\\c\"");
 	json_is("\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"");
-	json_is("\x01\x1f", "\"\\u0001\\u001f\"");
+	json_is("\x01\x1f", "\"\\u0001\\u001F\"");
 	json_is("\x7f", "\"\\u007f\"");
 	json_is("/", "\"/\"");
-	/* Valid UTF-8 is kept as is. */
-	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-	json_is("\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa", "\"\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa\"");
-	/* C1 controls, bidi controls and invisible characters: escaped. */
-	json_is("a\xc2\x9b" "2J", "\"a\\u009b2J\"");
-	json_is("\xc2\x80\xc2\x9f", "\"\\u0080\\u009f\"");
-	json_is("evil\xe2\x80\xaetxt.exe", "\"evil\\u202etxt.exe\"");
+	/* The output is ASCII: every other code point as \uNNNN. */
+	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	        "\"caf\\u00E9 \\u20AC \\uD83D\\uDE00\"");
+	json_is("\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa", "\"\\u00A0\\u202F\\u206A\"");
+	/* C1 controls, bidi controls and invisible characters among them. */
+	json_is("a\xc2\x9b" "2J", "\"a\\u009B2J\"");
+	json_is("\xc2\x80\xc2\x9f", "\"\\u0080\\u009F\"");
+	json_is("evil\xe2\x80\xaetxt.exe", "\"evil\\u202Etxt.exe\"");
 	json_is("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad",
-	        "\"\\u202a\\u202b\\u202c\\u202d\"");
+	        "\"\\u202A\\u202B\\u202C\\u202D\"");
 	json_is("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9",
 	        "\"\\u2066\\u2067\\u2068\\u2069\"");
-	json_is("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\"\\u200e\\u200f\\u061c\"");
+	json_is("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\"\\u200E\\u200F\\u061C\"");
 	json_is("\xe2\x80\x8b\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf",
-	        "\"\\u200b\\u2028\\u2029\\ufeff\"");
+	        "\"\\u200B\\u2028\\u2029\\uFEFF\"");
 	/* Invalid bytes, overlong forms, surrogates, truncated sequences:
 	 * the replacement character, never the byte as a code point. */
-	json_is("\xff", "\"\\ufffd\"");
-	json_is("\x9b", "\"\\ufffd\"");
-	json_is("\xc0\x80", "\"\\ufffd\\ufffd\"");
-	json_is("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
-	json_is("\xe2\x82", "\"\\ufffd\\ufffd\"");
-	json_is("x\xc3", "\"x\\ufffd\"");
-	json_is("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	json_is("\xff", "\"\\uFFFD\"");
+	json_is("\x9b", "\"\\uFFFD\"");
+	json_is("\xc0\x80", "\"\\uFFFD\\uFFFD\"");
+	json_is("\xed\xa0\x80", "\"\\uFFFD\\uFFFD\\uFFFD\"");
+	json_is("\xe2\x82", "\"\\uFFFD\\uFFFD\"");
+	json_is("x\xc3", "\"x\\uFFFD\"");
+	json_is("\xf4\x90\x80\x80", "\"\\uFFFD\\uFFFD\\uFFFD\\uFFFD\"");
 
 	/* Terminal-safe text. */
 	tgc_ctl_buf_t b;
@@ -239,12 +241,33 @@ static size_t utf8_put(uint32_t cp, char *out)
 	return 4;
 }
 
+/*!
+ * \brief Tells whether \a json is printable ASCII and decodes (jansson's
+ *        parser) to one string: exactly \a expect unless that is NULL.
+ */
+static bool json_back(const char *json, const char *expect)
+{
+	for (const char *p = json; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e) {
+			return false;
+		}
+	}
+	json_t *val = json_loads(json, JSON_DECODE_ANY, NULL);
+	bool ok = json_is_string(val) &&
+	          (expect == NULL || strcmp(json_string_value(val), expect) == 0);
+	json_decref(val);
+
+	return ok;
+}
+
 START_TEST(escape_every_code_point)
 {
 	/* Every code point, alone between two letters, and every pair of
-	 * bytes: the output of both escapers is strict UTF-8 without one
-	 * unsafe code point, and safe code points come through unchanged.
-	 * (ck_assert is slow in a loop this long: the first failure is kept.) */
+	 * bytes: the terminal text is strict UTF-8 without one unsafe code
+	 * point, and safe code points come through unchanged; the JSON string
+	 * is printable ASCII and decodes to the input (invalid bytes to
+	 * U+FFFD). (ck_assert is slow in a loop this long: the first failure
+	 * is kept.) */
 	tgc_ctl_buf_t b;
 	tgc_ctl_buf_init(&b);
 	char in[16];
@@ -255,7 +278,8 @@ START_TEST(escape_every_code_point)
 		size_t len = utf8_put(cp, in + 1);
 		in[1 + len] = 'z';
 		in[2 + len] = '\0';
-		bool keep = !(cp >= 0xd800 && cp <= 0xdfff) && !tgc_ctl_cp_unsafe(cp);
+		bool surrogate = (cp >= 0xd800 && cp <= 0xdfff);
+		bool keep = !surrogate && !tgc_ctl_cp_unsafe(cp);
 		bad_at = cp;
 
 		tgc_ctl_buf_safe_str(&b, in);
@@ -267,11 +291,9 @@ START_TEST(escape_every_code_point)
 		tgc_ctl_buf_reset(&b);
 
 		tgc_ctl_buf_json_str(&b, in);
-		if (b.failed || utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
-			bad = "JSON not clean";
-		} else if (keep && cp != '"' && cp != '\\' &&
-		           strncmp(tgc_ctl_buf_str(&b) + 1, in, len + 2) != 0) {
-			bad = "JSON changed";
+		if (b.failed || !json_back(tgc_ctl_buf_str(&b), surrogate ?
+		    "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz" : in)) {
+			bad = "JSON not clean or changed";
 		}
 		tgc_ctl_buf_reset(&b);
 	}
@@ -287,7 +309,7 @@ START_TEST(escape_every_code_point)
 		}
 		tgc_ctl_buf_reset(&b);
 		tgc_ctl_buf_json_str(&b, in);
-		if (utf8_clean(tgc_ctl_buf_str(&b)) < 0) {
+		if (!json_back(tgc_ctl_buf_str(&b), NULL)) {
 			bad = "JSON not clean";
 		}
 		tgc_ctl_buf_reset(&b);
@@ -871,18 +893,18 @@ START_TEST(status_json)
 	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
 	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"min_live\":0,\"zone_serial\":null,"
-	    "\"zone_malformed\":0,\"admin_guarded\":0,\"nodes\":[\n"
+	    "\"zone_malformed\":0,\"admin_guarded\":0,\"nodes\":["
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
 	    "\"mapped\":\"192.168.1.100\",\"tier\":\"primary\",\"health\":\"up\",\"admin\":\"auto\","
 	    ADMIN_NONE
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
-	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},\n"
+	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
 	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\"," ADMIN_NONE "\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
-	    "\"transitions\":0,\"answers\":0},\n"
+	    "\"transitions\":0,\"answers\":0},"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
 	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"admin_source\":\"none\",\"admin_local\":\"down\","
@@ -890,7 +912,7 @@ START_TEST(status_json)
 	    "\"reason\":null,\"admin_guarded\":false,\"admin_since_ms\":null,"
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
-	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}\n"
+	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}"
 	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
 	    now - 65000, now - 65000, (unsigned)getuid()), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
@@ -900,6 +922,67 @@ START_TEST(status_json)
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+START_TEST(json_hostile)
+{
+	/* A snapshot as a hostile or corrupt segment may hold: text with
+	 * invalid UTF-8, escape sequences, bidi controls and DEL, filling
+	 * whole fields, and counters above INT64_MAX. */
+	tgc_node_snap_t node = { .admin_zone = TGC_ADMIN_DRAIN,
+	                         .last_probe = TGC_PROBE_OK,
+	                         .probes = UINT64_MAX, .answers = (1ULL << 63),
+	                         .transitions = INT64_MAX,
+	                         .consec_ok = UINT32_MAX };
+	tgc_ctl_status_t st = { .node_count = 1, .nodes = &node,
+	                        .now_ms = UINT64_MAX, .generation = UINT64_MAX,
+	                        .check = 9999, .role = 7 };
+	memset(st.zone, 0xff, sizeof(st.zone) - 1);
+	memset(st.segment, '"', sizeof(st.segment) - 1);
+	snprintf(st.name, sizeof(st.name), "\033[2J\xc2\x9b\xe2\x80\xae\x7f\xc3");
+	memset(node.zone_reason, 0xc3, sizeof(node.zone_reason) - 1);
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_json(&b, &st);
+	ck_assert(!b.failed);
+	const char *text = tgc_ctl_buf_str(&b);
+	size_t len = strlen(text);
+	ck_assert_uint_gt(len, 1);
+	ck_assert_int_eq(text[len - 1], '\n');
+	for (size_t i = 0; i + 1 < len; i++) {
+		ck_assert_msg(text[i] >= 0x20 && text[i] <= 0x7e, "byte %zu: %02x", i,
+		              (unsigned char)text[i]);
+	}
+	json_error_t err;
+	json_t *doc = json_loads(text, 0, &err);
+	ck_assert_msg(doc != NULL, "%s at %d", err.text, err.position);
+
+	/* Every invalid byte is one U+FFFD; valid text comes back as it was. */
+	const char *zone = json_string_value(json_object_get(doc, "zone"));
+	ck_assert_uint_eq(strlen(zone), 3 * (sizeof(st.zone) - 1));
+	ck_assert(strncmp(zone, "\xef\xbf\xbd\xef\xbf\xbd", 6) == 0);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "name")),
+	                 "\033[2J\xc2\x9b\xe2\x80\xae\x7f\xef\xbf\xbd");
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(doc, "segment"))),
+	                  sizeof(st.segment) - 1);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "role")), "invalid");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc,
+	                 "check"), "kind")), "invalid");
+	/* Integers stay integers: above INT64_MAX, INT64_MAX. */
+	ck_assert(json_integer_value(json_object_get(doc, "now_ms")) == INT64_MAX);
+	ck_assert(json_integer_value(json_object_get(doc, "generation")) == INT64_MAX);
+	json_t *n = json_array_get(json_object_get(doc, "nodes"), 0);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(n, "reason"))),
+	                  3 * (sizeof(node.zone_reason) - 1));
+	ck_assert(json_integer_value(json_object_get(n, "probes")) == INT64_MAX);
+	ck_assert(json_integer_value(json_object_get(n, "answers")) == INT64_MAX);
+	ck_assert(json_integer_value(json_object_get(n, "transitions")) == INT64_MAX);
+	ck_assert(json_integer_value(json_object_get(n, "consec_ok")) == UINT32_MAX);
+	ck_assert(json_is_null(json_object_get(n, "since_ms")));
+	json_decref(doc);
+	tgc_ctl_buf_free(&b);
 }
 END_TEST
 
@@ -930,15 +1013,15 @@ START_TEST(list_render)
 	tgc_ctl_render_list(&b, e, 2, true);
 	char *expect = NULL;
 	ck_assert_int_gt(asprintf(&expect,
-	    "{\"version\":1,\"segments\":[\n"
+	    "{\"version\":1,\"segments\":["
 	    "{\"segment\":\"%s\",\"zone\":\"cluster.test\","
 	    "\"name\":\"we\\\"ird\\\\name\\u0001.cluster.test\",\"role\":\"lb\","
 	    "\"node_count\":3,\"writer_pid\":77,\"writer_alive\":false,"
-	    "\"heartbeat_age_ms\":100,\"heartbeat_stale\":false,\"error\":null},\n"
+	    "\"heartbeat_age_ms\":100,\"heartbeat_stale\":false,\"error\":null},"
 	    "{\"segment\":\"tgcluster.other\",\"zone\":null,\"name\":null,"
 	    "\"role\":null,\"node_count\":null,\"writer_pid\":null,"
 	    "\"writer_alive\":null,\"heartbeat_age_ms\":null,"
-	    "\"heartbeat_stale\":null,\"error\":\"permission denied\"}\n"
+	    "\"heartbeat_stale\":null,\"error\":\"permission denied\"}"
 	    "]}\n", seg_name + 1), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
 	free(expect);
@@ -1141,7 +1224,7 @@ START_TEST(translator_cache)
 	const char *text = tgc_ctl_buf_str(&b);
 	ck_assert_ptr_nonnull(strstr(text, "\"role\":\"translator\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"cache\":{\"stale_limit_s\":60,"
-	                      "\"records\":[\n{\"type\":\"A\",\"valid\":true,"
+	                      "\"records\":[{\"type\":\"A\",\"valid\":true,"
 	                      "\"last_poll_ok\":true,\"rcode\":\"NOERROR\",\"ttl\":5,"
 	                      "\"upstream\":0,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"age_ms\":1500,"));
@@ -1209,6 +1292,7 @@ static Suite *ctl_suite(void)
 	add_case(s, "admin_names", admin_names, false);
 	add_case(s, "status_render", status_render, true);
 	add_case(s, "status_json", status_json, true);
+	add_case(s, "json_hostile", json_hostile, false);
 	add_case(s, "list_render", list_render, true);
 	add_case(s, "translator_cache", translator_cache, true);
 	add_case(s, "prom_label_escape", prom_label_escape, false);
