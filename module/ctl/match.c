@@ -45,20 +45,28 @@ static bool parse_uint(const char *str, uint64_t max, uint64_t *out)
 	return true;
 }
 
-/*! \brief Records a candidate of a lookup. */
-static void add_cand(uint32_t idx, uint32_t *cands, size_t cands_max, size_t *n)
-{
-	if (cands != NULL && *n < cands_max) {
-		cands[*n] = idx;
-	}
-	(*n)++;
-}
+/*!
+ * \brief Records candidate \a i of a lookup: the first one is the match (if
+ *        it stays alone), the first \a cands_max go to \a cands (may be
+ *        NULL); \a *ncands counts them all. For the index types of both
+ *        lookups (uint32_t nodes, size_t segments).
+ */
+#define ADD_CAND(i, found, cands, cands_max, ncands) do { \
+	if (*(ncands) == 0) { \
+		*(found) = (i); \
+	} \
+	if ((cands) != NULL && *(ncands) < (cands_max)) { \
+		(cands)[*(ncands)] = (i); \
+	} \
+	(*(ncands))++; \
+} while (0)
 
 tgc_ctl_match_t tgc_ctl_node_find(const tgc_node_snap_t *nodes, uint32_t count,
                                   const char *arg, uint32_t *found,
                                   uint32_t *cands, size_t cands_max,
                                   size_t *ncands)
 {
+	uint64_t idx;
 	size_t dummy;
 	ncands = (ncands != NULL) ? ncands : &dummy;
 	*ncands = 0;
@@ -67,7 +75,6 @@ tgc_ctl_match_t tgc_ctl_node_find(const tgc_node_snap_t *nodes, uint32_t count,
 	}
 
 	/* An index. */
-	uint64_t idx;
 	if (arg[0] >= '0' && arg[0] <= '9' && strchr(arg, '.') == NULL &&
 	    strchr(arg, ':') == NULL && strchr(arg, '@') == NULL) {
 		if (!parse_uint(arg, UINT64_MAX, &idx)) {
@@ -107,10 +114,7 @@ tgc_ctl_match_t tgc_ctl_node_find(const tgc_node_snap_t *nodes, uint32_t count,
 			const tgc_addr_t *a = (pass == 0) ? &nodes[i].addr : &nodes[i].mapped;
 			if (a->family != 0 && tgc_addr_equal(a, &addr) &&
 			    (!with_port || nodes[i].port == port)) {
-				if (*ncands == 0) {
-					*found = i;
-				}
-				add_cand(i, cands, cands_max, ncands);
+				ADD_CAND(i, found, cands, cands_max, ncands);
 			}
 		}
 	}
@@ -134,15 +138,6 @@ static bool zone_equal(const char *a, const char *b)
 	}
 
 	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
-/*! \brief Records a candidate of an instance lookup. */
-static void add_seg_cand(size_t idx, size_t *cands, size_t cands_max, size_t *n)
-{
-	if (cands != NULL && *n < cands_max) {
-		cands[*n] = idx;
-	}
-	(*n)++;
 }
 
 /*! \brief Tells whether segment \a i is a candidate of \a arg (NULL: any
@@ -190,10 +185,7 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 	if (arg == NULL) {
 		for (size_t i = 0; i < count; i++) {
 			if (segs[i].kind == NULL) {
-				if (*ncands == 0) {
-					*found = i;
-				}
-				add_seg_cand(i, cands, cands_max, ncands);
+				ADD_CAND(i, found, cands, cands_max, ncands);
 			}
 		}
 		return only_live(segs, count, arg, found, *ncands);
@@ -222,10 +214,7 @@ tgc_ctl_match_t tgc_ctl_instance_find(const tgc_ctl_seg_t *segs, size_t count,
 	for (size_t i = 0; i < count; i++) {
 		if (segs[i].readable && segs[i].kind == NULL &&
 		    zone_equal(segs[i].zone, arg)) {
-			if (*ncands == 0) {
-				*found = i;
-			}
-			add_seg_cand(i, cands, cands_max, ncands);
+			ADD_CAND(i, found, cands, cands_max, ncands);
 		}
 	}
 
@@ -238,22 +227,15 @@ const char *tgc_ctl_path_kind(const char *path)
 	if (path == NULL || lstat(path, &st) != 0) {
 		return NULL;
 	}
-	if (S_ISREG(st.st_mode)) {
-		return NULL;
-	} else if (S_ISFIFO(st.st_mode)) {
-		return "a FIFO";
-	} else if (S_ISDIR(st.st_mode)) {
-		return "a directory";
-	} else if (S_ISLNK(st.st_mode)) {
-		return "a symbolic link";
-	} else if (S_ISSOCK(st.st_mode)) {
-		return "a socket";
-	} else if (S_ISCHR(st.st_mode)) {
-		return "a character device";
-	} else if (S_ISBLK(st.st_mode)) {
-		return "a block device";
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:  return NULL;
+	case S_IFIFO:  return "a FIFO";
+	case S_IFDIR:  return "a directory";
+	case S_IFLNK:  return "a symbolic link";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR:  return "a character device";
+	case S_IFBLK:  return "a block device";
+	default:       return "not a regular file";
 	}
-
-	return "not a regular file";
 }
 

@@ -158,21 +158,21 @@ static void prom_node_sample(tgc_ctl_buf_t *out, metric_t m,
 
 	switch (m) {
 	case NM_HEALTH:
-		for (size_t i = 0; i < sizeof(healths) / sizeof(healths[0]); i++) {
+	case NM_ADMIN: {
+		/* One sample per state, 1 for the current one. */
+		bool health = (m == NM_HEALTH);
+		size_t states = health ? sizeof(healths) / sizeof(healths[0]) :
+		                         sizeof(admins) / sizeof(admins[0]);
+		for (size_t i = 0; i < states; i++) {
 			prom_node_labels(out, name, st, idx);
 			tgc_ctl_buf_printf(out, ",state=\"%s\"} %d\n",
-			                   tgc_table_health_str(healths[i]),
-			                   node->health == healths[i]);
+			                   health ? tgc_table_health_str(healths[i]) :
+			                            tgc_table_admin_str(admins[i]),
+			                   health ? node->health == healths[i] :
+			                            node->admin == admins[i]);
 		}
 		return;
-	case NM_ADMIN:
-		for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++) {
-			prom_node_labels(out, name, st, idx);
-			tgc_ctl_buf_printf(out, ",state=\"%s\"} %d\n",
-			                   tgc_table_admin_str(admins[i]),
-			                   node->admin == admins[i]);
-		}
-		return;
+	}
 	case NM_RTT:
 	case NM_CHECK_TIME:
 		if (node->last_check_ms == 0) {
