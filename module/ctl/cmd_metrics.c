@@ -14,7 +14,6 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

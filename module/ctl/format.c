@@ -164,7 +164,6 @@ bool tgc_ctl_cp_unsafe(uint32_t cp)
 	       cp == 0xfeff;                              /* ZWNBSP (BOM) */
 }
 
-
 void tgc_ctl_buf_safe_str(tgc_ctl_buf_t *buf, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)((str != NULL) ? str : "");
@@ -664,7 +663,6 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	render_cache(out, st);
 }
 
-
 /*! \brief Columns of the segment list. */
 enum {
 	LCOL_SEGMENT, LCOL_ZONE, LCOL_ROLE, LCOL_NODES, LCOL_PID,
@@ -680,7 +678,6 @@ static const char *const list_head[LIST_COLS] = {
 static const bool list_right[LIST_COLS] = {
 	[LCOL_NODES] = true, [LCOL_PID] = true, [LCOL_HEARTBEAT] = true,
 };
-
 
 void tgc_ctl_render_list(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries,
                          size_t count, bool json)

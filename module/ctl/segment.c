@@ -14,7 +14,6 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -352,7 +351,6 @@ int ctl_open_table(const char *segment, bool writable, tgc_table_t *table,
 
 	return code;
 }
-
 
 const char *ctl_attach_error(int ret)
 {
