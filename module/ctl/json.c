@@ -75,10 +75,17 @@ static json_t *text_new(const char *str)
 	if (str == NULL) {
 		return json_null();
 	}
+	const char *bad = str;
+	uint32_t cp;
+	for (size_t len; *bad != '\0' && (len = tgc_ctl_utf8_len(bad, &cp)) > 0; ) {
+		bad += len;
+	}
+	if (*bad == '\0') {
+		return json_string(str);
+	}
 	tgc_ctl_buf_t clean;
 	tgc_ctl_buf_init(&clean);
 	while (*str != '\0') {
-		uint32_t cp;
 		size_t len = tgc_ctl_utf8_len(str, &cp);
 		if (len == 0) {
 			tgc_ctl_buf_put(&clean, "\xef\xbf\xbd", 3);
