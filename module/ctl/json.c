@@ -75,18 +75,20 @@ static json_t *text_new(const char *str)
 	if (str == NULL) {
 		return json_null();
 	}
-	const char *bad = str;
+	/* Valid UTF-8, the usual case, goes as it is. */
+	const char *p = str;
 	uint32_t cp;
-	for (size_t len; *bad != '\0' && (len = tgc_ctl_utf8_len(bad, &cp)) > 0; ) {
-		bad += len;
+	size_t len;
+	while (*p != '\0' && (len = tgc_ctl_utf8_len(p, &cp)) > 0) {
+		p += len;
 	}
-	if (*bad == '\0') {
+	if (*p == '\0') {
 		return json_string(str);
 	}
 	tgc_ctl_buf_t clean;
 	tgc_ctl_buf_init(&clean);
 	while (*str != '\0') {
-		size_t len = tgc_ctl_utf8_len(str, &cp);
+		len = tgc_ctl_utf8_len(str, &cp);
 		if (len == 0) {
 			tgc_ctl_buf_put(&clean, "\xef\xbf\xbd", 3);
 			str++;
