@@ -17,8 +17,9 @@
 /*!
  * \file
  *
- * \brief Unit tests of module/ctl/format.c: durations, JSON escaping, node
- *        and instance matching, aligned tables and status rendering.
+ * \brief Unit tests of the tgclusterctl library (module/ctl/{format,match,
+ *        json,prom}.c): durations, JSON escaping, node and instance
+ *        matching, aligned tables, status rendering and metrics.
  *
  * Status tests build real segments with tgc_table_open() under unique names
  * ("/tgcluster.test-ctl-<pid>-<n>") and unlink them in the teardown.
