@@ -108,7 +108,7 @@ show() {
 
 # --- 1. dependencies -------------------------------------------------------
 heading "Dependencies"
-PKGS=(libknot-dev libuv1-dev check liburcu-dev knot knot-dnsutils meson ninja-build
+PKGS=(libknot-dev libuv1-dev libjansson-dev check liburcu-dev knot knot-dnsutils meson ninja-build
       pkg-config python3 python3-dnspython)
 missing=()
 for p in "${PKGS[@]}"; do
