@@ -120,6 +120,9 @@ typedef struct {
 	const knot_dname_t *scope;       /*!< Replies are confined to this name
 	                                  *   and below (tgc_fwd_sent_t.scope;
 	                                  *   NULL = not confined). */
+	const knot_edns_client_subnet_t *ecs; /*!< EDNS Client Subnet option
+	                                  *   every query carries (NULL =
+	                                  *   none); set per forward on a copy. */
 } tgc_fwd_conf_t;
 
 /*! \brief Counts of one tgc_forward_query() call. */
@@ -142,7 +145,8 @@ typedef void (*tgc_fwd_tried_f)(void *ctx, size_t idx, tgc_fwd_err_t result,
                                 uint32_t rtt_us);
 
 /*!
- * \brief Builds a query: random ID, RD clear, EDNS, signed with \a key.
+ * \brief Builds a query: random ID, RD clear, EDNS (with the client subnet
+ *        option \a ecs unless NULL), signed with \a key.
  *
  * \param[in,out] query  Empty packet (max size >= 512 + TSIG room).
  * \param[out] sent      What the reply must match (keeps \a qname, \a key).
@@ -152,7 +156,8 @@ typedef void (*tgc_fwd_tried_f)(void *ctx, size_t idx, tgc_fwd_err_t result,
  */
 int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
                       const knot_dname_t *qname, uint16_t qtype,
-                      uint16_t qclass, const knot_tsig_key_t *key);
+                      uint16_t qclass, const knot_tsig_key_t *key,
+                      const knot_edns_client_subnet_t *ecs);
 
 /*!
  * \brief Validates a reply (pure apart from TSIG's clock).
@@ -252,8 +257,11 @@ uint32_t tgc_forward_budget_ms(const tgc_fwd_conf_t *conf);
  *        negative answer the SOA of the authority section with
  *        min(TTL, MINIMUM) as the TTL.
  *
+ * The cache serves every client: a reply whose client subnet option has a
+ * non-zero scope (an answer for one subnet only) is not usable.
+ *
  * \retval KNOT_EOK     Filled (valid, ok set; times left to the caller).
- * \retval KNOT_EINVAL  Not a usable answer (RCODE, type).
+ * \retval KNOT_EINVAL  Not a usable answer (RCODE, type, ECS scope).
  */
 int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
                         uint16_t qtype, tgc_cache_snap_t *out);
