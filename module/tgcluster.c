@@ -777,6 +777,11 @@ typedef struct {
 	_Atomic bool sign_ok;        /*!< The keyset of sign_keys loaded (same
 	                              *   writer, published by sign_keys'
 	                              *   release; readers: workers). */
+	bool below_apex;             /*!< The cluster name is below the zone
+	                              *   apex (immutable after load). */
+	_Atomic bool nodata_logged;  /*!< A zone answer to a NODATA left to
+	                              *   knotd was not NODATA and was logged
+	                              *   (workers: exchange, relaxed). */
 	pthread_rwlock_t key_lock;   /*!< Shared while a worker signs with
 	                              *   knotd's keyset, exclusive while one
 	                              *   reloads it after a key change. */
@@ -1687,6 +1692,10 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->sign_on &&
 	    knot_pkt_has_dnssec(qdata->query) &&
 	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		if (tgc_sign_nodata_by_zone(!ctx->below_apex,
+		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0)) {
+			return state;
+		}
 		int ret = lb_signed_nodata(pkt, qdata);
 		if (ret == KNOT_ESPACE) {
 			knot_wire_set_tc(pkt->wire);
@@ -1828,6 +1837,32 @@ static knotd_in_state_t tgcluster_signed(knotd_in_state_t state, knot_pkt_t *pkt
 	default:
 		return KNOTD_IN_STATE_ERROR; /* qdata->rcode is set. */
 	}
+}
+
+/*!
+ * \brief Query hook at ANSWER (signed zones, cluster name below the apex):
+ *        a NODATA that lb_answer() left to knotd must come out of the zone
+ *        as NODATA. Logs once when the zone answers otherwise.
+ */
+static knotd_in_state_t tgcluster_zone_nodata(knotd_in_state_t state, knot_pkt_t *pkt,
+                                              knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	(void)pkt;
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	if (state == KNOTD_IN_STATE_NODATA || ctx == NULL ||
+	    qdata->type != KNOTD_QUERY_TYPE_NORMAL ||
+	    (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
+	    !knot_pkt_has_dnssec(qdata->query) || !is_cluster_name(qdata, ctx) ||
+	    atomic_exchange_explicit(&ctx->nodata_logged, true, memory_order_relaxed)) {
+		return state;
+	}
+	knotd_mod_log(mod, LOG_WARNING, "'name' %s: a NODATA for %s is answered from the "
+	              "zone, which has %s at that name; add a record of another "
+	              "type (e.g. TXT) at the name and no A or AAAA",
+	              ctx->name_txt, qtype == KNOT_RRTYPE_A ? "A" : "AAAA",
+	              state == KNOTD_IN_STATE_MISS ? "no record" : "records of that type");
+	return state;
 }
 
 /*! \brief Logs that another live knotd owns the segment, and what to do. */
@@ -2607,6 +2642,9 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}
+	if (ret == KNOT_EOK && ctx->sign_on && ctx->below_apex) {
+		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_ANSWER, tgcluster_zone_nodata);
+	}
 	if (ret != KNOT_EOK) {
 		/* The caller stops the poller (knotd does not unload a module
 		 * whose load failed). */
@@ -2632,6 +2670,49 @@ static void tgcluster_stop(knotd_mod_t *mod, tgc_ctx_t *ctx)
 	tgc_checker_stop(ctx->checker);
 	tgc_poller_stop(ctx->poller);
 	ctx_free(ctx);
+}
+
+/*!
+ * \brief Checks the zone's signing against what the module can sign
+ *        (tgc_sign_zone_check()), logs what it says.
+ */
+static int sign_zone_check(tgc_ctx_t *ctx, knotd_mod_t *mod)
+{
+	const knot_dname_t *zone = knotd_mod_zone(mod);
+	if (zone == NULL) {
+		return KNOT_EOK;
+	}
+	tgc_sign_zone_t z = { .below_apex = !knot_dname_is_equal(ctx->name, zone) };
+	knotd_conf_t val = knotd_conf_zone(mod, (const yp_name_t *)"\x0e""dnssec-signing", zone);
+	z.signing = val.count > 0 && val.single.boolean;
+	knotd_conf_t policy = knotd_conf_zone(mod, (const yp_name_t *)"\x0d""dnssec-policy", zone);
+	if (policy.count > 0 && policy.single.data != NULL) {
+		val = knotd_conf(mod, (const yp_name_t *)"\x06""policy",
+		                 (const yp_name_t *)"\x05""nsec3", &policy);
+		z.nsec3 = val.count > 0 && val.single.boolean;
+	}
+	/* A module reference is the module's name (length-prefixed) and the
+	 * section id. */
+	static const uint8_t onlinesign[] = "\x0e""mod-onlinesign";
+	knotd_conf_t mods = knotd_conf_zone(mod, (const yp_name_t *)"\x06""module", zone);
+	for (size_t i = 0; i < mods.count; i++) {
+		const knotd_conf_val_t *m = &mods.multi[i];
+		if (m->data != NULL && m->data_len >= sizeof(onlinesign) - 1 &&
+		    memcmp(m->data, onlinesign, sizeof(onlinesign) - 1) == 0) {
+			z.onlinesign = true;
+		}
+	}
+	knotd_conf_free(&mods);
+
+	ctx->below_apex = z.below_apex;
+	const char *msg = NULL;
+	int ret = tgc_sign_zone_check(&z, &msg);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "not loading: %s", msg);
+	} else if (msg != NULL) {
+		knotd_mod_log(mod, LOG_NOTICE, "'name' %s %s", ctx->name_txt, msg);
+	}
+	return ret;
 }
 
 int tgcluster_load(knotd_mod_t *mod)
@@ -2702,6 +2783,10 @@ int tgcluster_load(knotd_mod_t *mod)
 	atomic_store_explicit(&ctx->table.hdr->min_live,
 	                      knotd_conf_mod(mod, MOD_MIN_LIVE).single.integer,
 	                      memory_order_relaxed);
+	if ((ret = sign_zone_check(ctx, mod)) != KNOT_EOK) {
+		ctx_free(ctx);
+		return ret;
+	}
 
 	ret = become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
 	if (ret != KNOT_EOK) {
@@ -2772,6 +2857,9 @@ int tgcluster_load(knotd_mod_t *mod)
 	}
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
+	}
+	if (ret == KNOT_EOK && ctx->sign_on && ctx->below_apex) {
+		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_ANSWER, tgcluster_zone_nodata);
 	}
 	if (ret != KNOT_EOK) {
 		/* knotd does not unload a module whose load failed. */

@@ -86,22 +86,32 @@ class Dnssec(tgc.TgcTestCase):
         self.v4 = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp"),
                               ("127.0.0.13", "tcp")])
 
-    def signed_lb(self):
+    def signed_lb(self, name=None, records=None, zone_conf=(), policy=None):
         conf = {"node": [n.spec for n in self.v4],
                 "check-interval": 200, "check-timeout": 100,
                 "check-rise": 1, "check-fall": 1, "ttl": 7}
-        k = self.knotd({ZONE: conf}, zone_conf=["dnssec-signing: on"])
+        if name:
+            conf["name"] = name
+        k = self.knotd({ZONE: conf}, records=records, start=False,
+                       zone_conf=["dnssec-signing: on"] + list(zone_conf))
+        if policy:
+            # A policy is referenced by the zone: it goes before the zones.
+            with open(k.conf) as f:
+                text = f.read()
+            with open(k.conf, "w") as f:
+                f.write(text.replace("template:\n", policy + "\ntemplate:\n", 1))
+        k.start()
         wait_until(lambda: query(k.port, APEX, "DNSKEY").ancount > 0, 20,
                    what="zone signed")
         # knotd 3.2 gives a module the keys that exist when it loads: on a
         # first start it makes them after that, and a reload hands them over.
         k.knotc("reload")
-        wait_until(lambda: dns.rdatatype.RRSIG in self.do_types(k), 20,
+        wait_until(lambda: dns.rdatatype.RRSIG in self.do_types(k, name=name), 20,
                    what="module signs after reload")
         return k
 
-    def do_types(self, k, rdtype="A"):
-        q = dns.message.make_query(APEX, rdtype, want_dnssec=True)
+    def do_types(self, k, rdtype="A", name=None):
+        q = dns.message.make_query(name or APEX, rdtype, want_dnssec=True)
         r = dns.query.udp(q, "127.0.0.1", port=k.port, timeout=5)
         return [rr.rdtype for rr in r.answer]
 
@@ -112,8 +122,8 @@ class Dnssec(tgc.TgcTestCase):
         self.addCleanup(u.close)
         return u
 
-    def validated(self, u, rdtype):
-        r = u.ask(APEX, rdtype)
+    def validated(self, u, rdtype, name=APEX):
+        r = u.ask(name, rdtype)
         return r if (r.rcode() == dns.rcode.NOERROR and
                      r.flags & dns.flags.AD) else None
 
@@ -156,6 +166,57 @@ class Dnssec(tgc.TgcTestCase):
                              % u.ask(APEX, "AAAA"))
         self.assertEqual([rr for rr in r.answer
                           if rr.rdtype == dns.rdatatype.AAAA], [])
+
+    def test_nsec3_nodata_validates(self):
+        k = self.signed_lb(zone_conf=["dnssec-policy: n3"],
+                           policy="policy:\n  - id: n3\n    nsec3: on\n")
+        u = self.resolver(k)
+        self.assertIsNotNone(self.validated(u, "A"))
+        r = self.validated(u, "AAAA")
+        self.assertIsNotNone(r, "AAAA NODATA (NSEC3) not validated: %s"
+                             % u.ask(APEX, "AAAA"))
+        self.assertEqual([rr for rr in r.answer
+                          if rr.rdtype == dns.rdatatype.AAAA], [])
+        q = dns.message.make_query(APEX, "AAAA", want_dnssec=True)
+        d = dns.query.udp(q, "127.0.0.1", port=k.port, timeout=5)
+        self.assertIn(dns.rdatatype.NSEC3, [rr.rdtype for rr in d.authority])
+
+    def test_name_below_apex_validates(self):
+        name = "lb." + APEX
+        records = tgc.DEFAULT_RECORDS + ['lb TXT "cluster"']
+        k = self.signed_lb(name=name, records=records)
+        self.assertIn("is below the apex of a signed zone", k.log_text())
+        u = self.resolver(k)
+        r = self.validated(u, "A", name)
+        self.assertIsNotNone(r, "A below the apex not validated: %s"
+                             % u.ask(name, "A"))
+        addrs = sorted(rd.address for rr in r.answer
+                       if rr.rdtype == dns.rdatatype.A for rd in rr)
+        self.assertEqual(addrs, sorted(n.addr for n in self.v4))
+        r = self.validated(u, "AAAA", name)
+        self.assertIsNotNone(r, "AAAA NODATA below the apex not validated: %s"
+                             % u.ask(name, "AAAA"))
+        self.assertEqual([rr for rr in r.answer
+                          if rr.rdtype == dns.rdatatype.AAAA], [])
+        self.assertNotIn("is answered from the zone", k.log_text())
+
+    def test_name_below_apex_without_record_is_logged(self):
+        name = "gone." + APEX
+        k = self.signed_lb(name=name)
+        q = dns.message.make_query(name, "AAAA", want_dnssec=True)
+        r = dns.query.udp(q, "127.0.0.1", port=k.port, timeout=5)
+        self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN)
+        wait_until(lambda: "a NODATA for AAAA is answered from the zone, which "
+                   "has no record" in k.log_text(), 10, what="warning logged")
+
+    def test_onlinesign_beside_is_refused(self):
+        conf = {"node": [n.spec for n in self.v4], "ttl": 7}
+        k = self.knotd({ZONE: conf}, zone_conf=["module: mod-onlinesign"])
+        wait_until(lambda: "mod-tgcluster and mod-onlinesign cannot serve one "
+                   "zone" in k.log_text(), 10, what="refusal logged")
+        # The zone is served without the module: A at the apex comes from
+        # the zone (it has none), never the cluster's nodes unsigned.
+        self.assertEqual(query(k.port, APEX, "A").addrs, [])
 
     def test_zsk_rollover_keeps_answers_validating(self):
         k = self.signed_lb()
