@@ -1473,8 +1473,10 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 				tgc_sign_cache_set_gen(&ctx->sign, keys);
 			} else {
 				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
-				              "the zone's DNSSEC keys (%s), reload after "
-				              "knotd made them", knot_strerror(ret));
+				              "the zone's DNSSEC keys (%s): its DNSKEY set "
+				              "changed since the module loaded, run 'knotc "
+				              "reload' to use the keys knotd has now",
+				              knot_strerror(ret));
 			}
 			atomic_store_explicit(&ctx->sign_keys, keys, memory_order_release);
 		}

@@ -22,6 +22,15 @@ import dns.rdatatype  # noqa: E402
 ZONE = "cluster.test"
 APEX = ZONE + "."
 UNBOUND = shutil.which("unbound", path="/usr/sbin:/usr/bin")
+# A policy whose ZSK rollover runs in seconds (knotd waits DNSKEY TTL +
+# propagation delay to switch, zone max TTL + propagation delay to remove).
+FAST_POLICY = """\
+policy:
+  - id: fast
+    dnskey-ttl: 2
+    zone-max-ttl: 2
+    propagation-delay: 0
+"""
 
 
 class Unbound:
@@ -235,6 +244,40 @@ class Dnssec(tgc.TgcTestCase):
         k.knotc("reload")
         wait_until(lambda: self.validated(u, "A") is not None, 20,
                    what="A validated after reload")
+
+    def test_zsk_rollover_old_key_removed(self):
+        # Short timings: the whole ZSK rollover (publish, switch, remove)
+        # takes seconds. Each change of the DNSKEY set needs a reload.
+        k = self.signed_lb(zone_conf=["dnssec-policy: fast"], policy=FAST_POLICY)
+        u = self.resolver(k)
+        self.assertIsNotNone(self.validated(u, "A"))
+
+        def keys():
+            return {rd.to_text() for rd in query(k.port, APEX, "DNSKEY").msg.answer[0]}
+        before = keys()
+        k.knotc("zone-key-rollover", ZONE, "zsk")
+        wait_until(lambda: len(keys() - before) == 1, 30, what="new ZSK published")
+        new = keys() - before
+        # The documented step: a reload hands the module the new key.
+        k.knotc("reload")
+        wait_until(lambda: keys() == (before | new) - {
+            rd for rd in before if rd.startswith("256 ")}, 60,
+            what="old ZSK removed")
+        # knotd 3.2 gives a module the key list once per load: the new
+        # instance knows both keys, signs with the old one (still published)
+        # until it goes, and cannot load that list once the old key's
+        # private key is deleted. It answers unsigned and says so...
+        # (The module notices the new DNSKEY set at the next DO query.)
+        wait_until(lambda: self.do_types(k) == [dns.rdatatype.A] and
+                   "run 'knotc reload' to use the keys" in k.log_text(), 20,
+                   what="warning after the removal")
+        self.assertEqual(self.do_types(k), [dns.rdatatype.A])
+        # ...and the documented second reload restores validating answers.
+        k.knotc("reload")
+        wait_until(lambda: self.validated(u, "A") is not None, 20,
+                   what="A validated after the second reload")
+        self.assertIsNotNone(self.validated(u, "AAAA"),
+                             "AAAA NODATA not validated after the second reload")
 
     def test_large_signed_answer_truncates_then_tcp(self):
         # 26 nodes (the A RRset fits 512 bytes, its RRSIG does not), not probed (check: none): answered as data only.
