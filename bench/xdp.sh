@@ -9,8 +9,8 @@
 # pairs: xs0/xc0 (192.0.2.1 <- 192.0.2.2) to the module's knotd, xs1/xc1
 # (198.51.100.1 <- .2) to the static zone's knotd; each knotd binds XDP on
 # its end (native mode) and a socket on 127.0.0.1 of the server namespace.
-# The nodes are socat listeners on 127.0.0.11-13 inside the server
-# namespace. kxdpgun (knot-dnsutils) sends from the client namespace at a
+# The nodes are the harness's simulator (tgc.py nodesim) on
+# 127.0.0.11-13 inside the server namespace. kxdpgun (knot-dnsutils) sends from the client namespace at a
 # fixed rate; rounds are interleaved (the order flips every round). Every
 # knotd thread runs on SERVER_CPU, kxdpgun on CLIENT_CPU. Everything is
 # stopped by PID and both namespaces are deleted on exit.
@@ -68,9 +68,11 @@ done
 declare -A IFACE=([module]=0 [static]=1)
 
 # ---- nodes and knotd inside the server namespace ----
+# The harness's node simulator (lib.sh's, run inside the namespace); the
+# module's answer of the 3 nodes below shows they listen.
 for ip in "${NODE_IPS[@]}"; do
-	ip netns exec "$NS_SRV" socat -u "TCP-LISTEN:$NODE_PORT,bind=$ip,reuseaddr,fork,backlog=128" \
-		/dev/null >>"$WORK/node-$ip.log" 2>&1 &
+	ip netns exec "$NS_SRV" "$PYTHON" "$HARNESS" nodesim --listen "$ip:$NODE_PORT" \
+		--mode tcp >/dev/null 2>>"$WORK/node-$ip.log" &
 	NODE_PID[$ip]=$!
 done
 
@@ -159,7 +161,7 @@ done
 [ "$(xdp_answer_ips module)" = "$ALL3" ] || log "WARN: module answer changed during the runs"
 
 cpu_summary module static " (over XDP; lost = not answered at kxdpgun's rate)"
-python3 - "$OUT/runs.tsv" <<'PY' | tee -a "$OUT/summary.txt"
+"$PYTHON" - "$OUT/runs.tsv" <<'PY' | tee -a "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 for s in ("module", "static"):
@@ -173,7 +175,7 @@ if [ "$GDNSD" = 1 ]; then
 	PEERS=C_gdnsd ROUNDS=$ROUNDS DURATION=$DURATION OUT=$OUT/gdnsd \
 		"$BENCH_DIR/side_by_side.sh" >"$OUT/gdnsd.log" 2>&1 ||
 		die "side_by_side.sh failed: $(tail -5 "$OUT/gdnsd.log")"
-	python3 - "$OUT/gdnsd/runs.tsv" "$OUT/runs.tsv" <<'PY' | tee -a "$OUT/summary.txt"
+	"$PYTHON" - "$OUT/gdnsd/runs.tsv" "$OUT/runs.tsv" <<'PY' | tee -a "$OUT/summary.txt"
 import csv, statistics, sys
 g = [float(r["qps"]) / max(float(r["server_cpu_pct"]), 0.1) * 100
      for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["peer"] == "C_gdnsd"]

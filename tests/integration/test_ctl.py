@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -369,7 +368,7 @@ class CtlLb(CtlCase):
             good = bytearray(f.read())
 
         other = bytearray(good)
-        struct.pack_into("<I", other, tgc.H_VERSION, tgc.TABLE_VERSION + 1)
+        tgc.seg_put(other, "HDR", "version", tgc.TABLE_VERSION + 1)
         name = self.fake_segment(other)
         self.ctl_fails(EXIT_VERSION, "status", name, stderr_has=(
             "segment layout version %d, this tgclusterctl understands %d"

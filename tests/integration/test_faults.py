@@ -58,18 +58,22 @@ def segment_image(addrs, version=tgc.TABLE_VERSION, port=5900, health=1):
     """A load-balancer segment image (layout of module/table.h) whose nodes
     are \\a addrs (IPv4 text), all with health \\a health."""
     count = len(addrs)
-    size = tgc.HDR_SIZE + count * tgc.REC_SIZE
+    size = tgc.rec_base(count)
     b = bytearray(size)
-    struct.pack_into("<IIQIIII", b, 0, tgc.TABLE_MAGIC, version, size,
-                     tgc.HDR_SIZE, tgc.REC_SIZE, count, 1)
-    b[40:40 + len(ZONE)] = ZONE.encode()
-    b[296:298] = b"lb"
-    b[360:360 + len(APEX)] = APEX.encode()
+    for name, value in (("magic", tgc.TABLE_MAGIC), ("version", version),
+                        ("size", size), ("hdr_size", tgc.HDR_SIZE),
+                        ("rec_size", tgc.REC_SIZE), ("node_count", count),
+                        ("role", tgc.LAYOUT.ROLE_LB)):
+        tgc.seg_put(b, "HDR", name, value)
+    tgc.seg_put_bytes(b, "HDR", "zone", ZONE.encode())
+    tgc.seg_put_bytes(b, "HDR", "instance", b"lb")
+    tgc.seg_put_bytes(b, "HDR", "name", APEX.encode())
     for i, a in enumerate(addrs):
-        o = tgc.HDR_SIZE + i * tgc.REC_SIZE
-        struct.pack_into("<IHB", b, o, 0, port, socket.AF_INET)
-        b[o + tgc.R_ADDR:o + tgc.R_ADDR + 4] = socket.inet_aton(a)
-        b[o + tgc.R_HEALTH] = health
+        o = tgc.rec_base(i)
+        tgc.seg_put(b, "REC", "port", port, o)
+        tgc.seg_put(b, "REC", "family", socket.AF_INET, o)
+        tgc.seg_put_bytes(b, "REC", "addr", socket.inet_aton(a), o)
+        tgc.seg_put(b, "REC", "health", health, o)
     return bytes(b)
 
 
@@ -137,9 +141,9 @@ class Faults(tgc.TgcTestCase):
         # What a crash between tgc_table_write_begin() and _end() leaves.
         fd = os.open(seg.path, os.O_RDWR)
         try:
-            m = mmap.mmap(fd, tgc.HDR_SIZE + 2 * tgc.REC_SIZE)
-            seq, = struct.unpack_from("<I", m, tgc.HDR_SIZE + tgc.REC_SIZE)
-            struct.pack_into("<I", m, tgc.HDR_SIZE + tgc.REC_SIZE, seq | 1)
+            m = mmap.mmap(fd, tgc.rec_base(2))
+            seq = tgc.seg_get(m, "REC", "seq", tgc.rec_base(1))
+            tgc.seg_put(m, "REC", "seq", seq | 1, tgc.rec_base(1))
             m.close()
         finally:
             os.close(fd)
@@ -610,7 +614,7 @@ class SharedSegment(tgc.TgcTestCase):
         # knotc reload recreates a trusted segment.
         k.reload()
         wait_until(lambda: seg.exists() and
-                   os.stat(seg.path).st_size == tgc.HDR_SIZE + 2 * tgc.REC_SIZE and
+                   os.stat(seg.path).st_size == tgc.rec_base(2) and
                    seg.health()[0] == "down", 5, what="segment recreated")
         st = os.stat(seg.path)
         self.assertEqual(st.st_mode & 0o777, 0o600)
@@ -647,18 +651,16 @@ class SharedSegment(tgc.TgcTestCase):
         """The owner word of process \\a pid (table.h TGC_TABLE_OWNER)."""
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[19]) << 22) | pid
+        return (int(fields[19]) << tgc.LAYOUT.OWNER_PID_BITS) | pid
 
     @staticmethod
     def poke_header(seg, **fields):
-        offsets = {"writer": 640, "heartbeat_ms": tgc.H_HEARTBEAT,
-                   "owner": tgc.H_OWNER}
         fd = os.open(seg.path, os.O_RDWR)
         try:
             m = mmap.mmap(fd, tgc.HDR_SIZE)
             try:
                 for name, value in fields.items():
-                    struct.pack_into("<Q", m, offsets[name], value)
+                    tgc.seg_put(m, "HDR", name, value)
             finally:
                 m.close()
         finally:
@@ -715,9 +717,10 @@ class SharedSegment(tgc.TgcTestCase):
         # The layout of table.h, the real knotd's pid and owner word and a
         # fresh heartbeat, planted by another user.
         image = bytearray(segment_image([n[0].addr, n[1].addr]))
-        struct.pack_into("<QQ", image, 640, 1, k.pid)
-        struct.pack_into("<Q", image, tgc.H_HEARTBEAT, int(time.time() * 1000))
-        struct.pack_into("<Q", image, tgc.H_OWNER, real["owner"])
+        tgc.seg_put(image, "HDR", "writer", 1)
+        tgc.seg_put(image, "HDR", "writer_pid", k.pid)
+        tgc.seg_put(image, "HDR", "heartbeat_ms", int(time.time() * 1000))
+        tgc.seg_put(image, "HDR", "owner", real["owner"])
         plant(path, bytes(image), uid=NOBODY)
         for args in (("set", forged, n[0].addr, "drain"), ("status", forged)):
             rc, out = ctl(*args)

@@ -45,7 +45,8 @@ USE_VALGRIND = not tgc.PRELOAD
 # knotd under valgrind starts in seconds here, but a loaded CI machine may be
 # far slower: a generous readiness deadline.
 READY_TIMEOUT = 180.0 if USE_VALGRIND else 20.0
-MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "health.c",
+MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "table_rec.c",
+              "table_owner.c", "table_view.c", "health.c",
               "policy.c", "answer.c", "natmap.c", "forward.c")
 
 
