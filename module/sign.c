@@ -228,17 +228,21 @@ int tgc_sign_zone_check(const tgc_sign_zone_t *z, const char **msg)
 	}
 	if (z->signing && z->below_apex) {
 		*msg = z->nsec3 ?
-		       "is below the apex of a zone signed with NSEC3: its NODATA "
-		       "is proven by the zone's NSEC3 for that name, so the zone "
-		       "must have a record at the name (e.g. TXT) and no A or AAAA" :
-		       "is below the apex of a signed zone: its NODATA is proven "
-		       "by the zone's NSEC for that name, so the zone must have a "
-		       "record at the name (e.g. TXT) and no A or AAAA";
+		       "is below the apex of a zone signed with NSEC3: the zone's "
+		       "NSEC3 for that name must list the answered types, so the "
+		       "zone needs a placeholder A record at the name if the "
+		       "cluster has IPv4 nodes, AAAA if it has IPv6 nodes, and "
+		       "none of a family without nodes" :
+		       "is below the apex of a signed zone: the zone's NSEC for "
+		       "that name must list the answered types, so the zone needs "
+		       "a placeholder A record at the name if the cluster has "
+		       "IPv4 nodes, AAAA if it has IPv6 nodes, and none of a "
+		       "family without nodes";
 	}
 	return KNOT_EOK;
 }
 
-bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type)
+bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type, bool family_has_nodes)
 {
-	return !at_apex || !apex_has_type;
+	return at_apex ? !apex_has_type : !family_has_nodes;
 }

@@ -168,8 +168,8 @@ typedef struct {
  *   modules on one zone are refused.
  * - NODATA of a signed zone (NSEC or NSEC3) is proven by knotd's own answer
  *   from the zone (see tgc_sign_nodata_by_zone()). For a name below the apex
- *   this needs the name to exist in the zone without A or AAAA records;
- *   the caller logs \a msg as a notice.
+ *   the zone must hold placeholder records at the name (which the module
+ *   cannot check): the caller logs \a msg as a notice.
  *
  * \param z    The zone's configuration.
  * \param msg  Set to a message (without the zone or name) or NULL.
@@ -186,13 +186,21 @@ int tgc_sign_zone_check(const tgc_sign_zone_t *z, const char **msg);
  * knotd proves NODATA from the zone with the denial its own signing made
  * (NSEC or NSEC3, at any name), which the module API cannot read. That
  * answer is NODATA only when the zone has no record of the asked type at
- * the name: known for the apex (its RRsets are readable), assumed below it
- * (tgc_sign_zone_check() notes the requirement).
+ * the name. A type the module answers with addresses needs a record in the
+ * zone at the name (a placeholder the module's answers override), or the
+ * zone's NSEC/NSEC3 denies it and resolvers that synthesise answers from
+ * cached denials (RFC 8198) answer NODATA for the cluster name. So:
  *
- * \param at_apex        The cluster name is the zone apex.
- * \param apex_has_type  The zone's apex has records of the asked type.
+ * - at the apex (its RRsets are readable): left to knotd when the apex has
+ *   no record of the type;
+ * - below the apex: left to knotd when the cluster has no node of that
+ *   family (the zone then has no placeholder for it).
  *
- * \return true to let knotd answer, false to answer NODATA with the signed
- *         SOA only (no valid denial exists then).
+ * Otherwise no valid denial exists; the caller answers NODATA with the
+ * signed SOA only.
+ *
+ * \param at_apex           The cluster name is the zone apex.
+ * \param apex_has_type     The zone's apex has records of the asked type.
+ * \param family_has_nodes  The cluster has nodes of the asked family.
  */
-bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type);
+bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type, bool family_has_nodes);

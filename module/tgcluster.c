@@ -779,6 +779,9 @@ typedef struct {
 	                              *   release; readers: workers). */
 	bool below_apex;             /*!< The cluster name is below the zone
 	                              *   apex (immutable after load). */
+	_Atomic bool placeholder_logged; /*!< A signed answer of a type the
+	                              *   apex lacks was logged (workers:
+	                              *   exchange, relaxed). */
 	_Atomic bool nodata_logged;  /*!< A zone answer to a NODATA left to
 	                              *   knotd was not NODATA and was logged
 	                              *   (workers: exchange, relaxed). */
@@ -1485,6 +1488,20 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 	if (!atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
 		return KNOT_EOK;
 	}
+	/* The zone's apex NSEC/NSEC3 must list the type answered, or resolvers
+	 * that answer from cached denials (RFC 8198) deny the cluster name. */
+	if (!ctx->below_apex &&
+	    !atomic_load_explicit(&ctx->placeholder_logged, memory_order_relaxed) &&
+	    knotd_qdata_zone_apex_rrset(qdata, rr->type).rrs.count == 0 &&
+	    !atomic_exchange_explicit(&ctx->placeholder_logged, true, memory_order_relaxed)) {
+		knotd_mod_log(mod, LOG_WARNING, "the signed zone has no %s record at the "
+		              "apex: its denial says the type does not exist there, and "
+		              "resolvers that answer from cached denials (RFC 8198, e.g. "
+		              "unbound) answer NODATA for the cluster name; add a "
+		              "placeholder %s record at the apex (the module's answers "
+		              "override it)", rr->type == KNOT_RRTYPE_A ? "A" : "AAAA",
+		              rr->type == KNOT_RRTYPE_A ? "A" : "AAAA");
+	}
 
 	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
 	size_t n = rr->rrs.count;
@@ -1695,7 +1712,9 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	    knot_pkt_has_dnssec(qdata->query) &&
 	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
 		if (tgc_sign_nodata_by_zone(!ctx->below_apex,
-		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0)) {
+		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0,
+		                            (family == AF_INET ? ctx->answer.v4.count :
+		                                                 ctx->answer.v6.count) > 0)) {
 			return state;
 		}
 		int ret = lb_signed_nodata(pkt, qdata);
@@ -1860,8 +1879,9 @@ static knotd_in_state_t tgcluster_zone_nodata(knotd_in_state_t state, knot_pkt_t
 		return state;
 	}
 	knotd_mod_log(mod, LOG_WARNING, "'name' %s: a NODATA for %s is answered from the "
-	              "zone, which has %s at that name; add a record of another "
-	              "type (e.g. TXT) at the name and no A or AAAA",
+	              "zone, which has %s at that name; the zone needs a placeholder "
+	              "record at the name for each family the cluster has nodes of, "
+	              "and none of a family without nodes",
 	              ctx->name_txt, qtype == KNOT_RRTYPE_A ? "A" : "AAAA",
 	              state == KNOTD_IN_STATE_MISS ? "no record" : "records of that type");
 	return state;

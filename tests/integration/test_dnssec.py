@@ -37,7 +37,7 @@ class Unbound:
     """unbound on loopback: validating, stub zone ZONE to knotd, trust
     anchor given as DNSKEY records."""
 
-    def __init__(self, knot_port, anchors):
+    def __init__(self, knot_port, anchors, cache=False):
         self.dir = tempfile.mkdtemp(prefix="tgc-unbound-")
         self.port = tgc.free_port(("127.0.0.1",))
         self.proc = None
@@ -58,7 +58,7 @@ server:
     do-not-query-localhost: no
     module-config: "validator iterator"
     cache-min-ttl: 0
-    cache-max-ttl: 0
+{cache}
     local-zone: "." refuse
     local-zone: "{zone}." transparent
 {anchors}
@@ -68,6 +68,9 @@ stub-zone:
     name: "{zone}."
     stub-addr: 127.0.0.1@{kport}
 """.format(d=self.dir, port=self.port, zone=ZONE, kport=knot_port,
+           # With the cache: denials are used for other names and types too
+           # (RFC 8198, unbound's default since 1.15; set explicitly).
+           cache="    aggressive-nsec: yes" if cache else "    cache-max-ttl: 0",
            anchors="".join('    trust-anchor: "%s"\n' % a for a in anchors)))
         self.log = open(os.path.join(self.dir, "unbound.log"), "w")
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
@@ -95,10 +98,10 @@ class Dnssec(tgc.TgcTestCase):
         self.v4 = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp"),
                               ("127.0.0.13", "tcp")])
 
-    def signed_lb(self, name=None, records=None, zone_conf=(), policy=None):
+    def signed_lb(self, name=None, records=None, zone_conf=(), policy=None, ttl=7):
         conf = {"node": [n.spec for n in self.v4],
                 "check-interval": 200, "check-timeout": 100,
-                "check-rise": 1, "check-fall": 1, "ttl": 7}
+                "check-rise": 1, "check-fall": 1, "ttl": ttl}
         if name:
             conf["name"] = name
         k = self.knotd({ZONE: conf}, records=records, start=False,
@@ -124,10 +127,10 @@ class Dnssec(tgc.TgcTestCase):
         r = dns.query.udp(q, "127.0.0.1", port=k.port, timeout=5)
         return [rr.rdtype for rr in r.answer]
 
-    def resolver(self, k):
+    def resolver(self, k, cache=False):
         keys = query(k.port, APEX, "DNSKEY").msg.answer[0]
         anchors = ["%s DNSKEY %s" % (APEX, rd.to_text()) for rd in keys]
-        u = Unbound(k.port, anchors)
+        u = Unbound(k.port, anchors, cache=cache)
         self.addCleanup(u.close)
         return u
 
@@ -176,6 +179,34 @@ class Dnssec(tgc.TgcTestCase):
         self.assertEqual([rr for rr in r.answer
                           if rr.rdtype == dns.rdatatype.AAAA], [])
 
+    def test_apex_without_placeholder_is_logged(self):
+        k = self.signed_lb()
+        wait_until(lambda: "the signed zone has no A record at the apex"
+                   in k.log_text(), 10, what="warning logged")
+
+    def test_placeholder_keeps_answers_after_cached_denial(self):
+        # The zone has a placeholder A at the apex: its NSEC lists A, and a
+        # resolver holding that NSEC (from the AAAA NODATA) still asks for
+        # A when the module's answer expires, instead of denying it.
+        k = self.signed_lb(records=tgc.DEFAULT_RECORDS + ["@ A 192.0.2.1"], ttl=1)
+        u = self.resolver(k, cache=True)
+        self.assertIsNotNone(self.validated(u, "AAAA"), "AAAA NODATA not validated")
+        first = self.validated(u, "A")
+        self.assertIsNotNone(first, "A not validated")
+        answered = sum(n["answers"] for n in k.shm().nodes())
+
+        def refetched():
+            r = self.validated(u, "A")
+            addrs = sorted(rd.address for rr in (r.answer if r else [])
+                           if rr.rdtype == dns.rdatatype.A for rd in rr)
+            self.assertEqual(addrs, sorted(n.addr for n in self.v4),
+                             "A from the resolver's cache: %s" % u.ask(APEX, "A"))
+            return sum(n["answers"] for n in k.shm().nodes()) > answered
+        # Until the resolver asked knotd again (its cached A expired), every
+        # answer carries the nodes.
+        wait_until(refetched, 20, what="resolver refetched A")
+        self.assertNotIn("has no A record at the apex", k.log_text())
+
     def test_nsec3_nodata_validates(self):
         k = self.signed_lb(zone_conf=["dnssec-policy: n3"],
                            policy="policy:\n  - id: n3\n    nsec3: on\n")
@@ -192,7 +223,9 @@ class Dnssec(tgc.TgcTestCase):
 
     def test_name_below_apex_validates(self):
         name = "lb." + APEX
-        records = tgc.DEFAULT_RECORDS + ['lb TXT "cluster"']
+        # A placeholder of the cluster's only family: the zone's NSEC for
+        # the name lists A, not AAAA.
+        records = tgc.DEFAULT_RECORDS + ["lb A 192.0.2.1"]
         k = self.signed_lb(name=name, records=records)
         self.assertIn("is below the apex of a signed zone", k.log_text())
         u = self.resolver(k)
