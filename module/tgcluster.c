@@ -2664,9 +2664,6 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}
-	if (ret == KNOT_EOK && ctx->sign_on && ctx->below_apex) {
-		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_ANSWER, tgcluster_zone_nodata);
-	}
 	if (ret != KNOT_EOK) {
 		/* The caller stops the poller (knotd does not unload a module
 		 * whose load failed). */
