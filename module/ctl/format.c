@@ -24,6 +24,7 @@
 
 #include <libknot/errcode.h>
 
+#include "module/conf.h"
 #include "module/ctl/format.h"
 #include "module/health.h"
 
@@ -298,15 +299,7 @@ const char *tgc_ctl_role_str(uint32_t role)
 
 const char *tgc_ctl_check_str(uint32_t check)
 {
-	switch (check) {
-	case TGC_CHECK_TCP:  return "tcp";
-	case TGC_CHECK_RFB:  return "rfb";
-	case TGC_CHECK_NONE: return "none";
-	case TGC_CHECK_HTTP: return "http";
-	case TGC_CHECK_HTTPS: return "https";
-	case TGC_CHECK_TLS:  return "tls";
-	default:             return "invalid";
-	}
+	return tgc_conf_check_str(check);
 }
 
 /* -- Aligned tables ------------------------------------------------------- */

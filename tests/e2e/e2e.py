@@ -205,16 +205,20 @@ def netns_problem():
 
 
 def require_netns(test):
+    """Skips \\a test without network namespaces (a failure where
+    TGC_NO_SKIP is set, see tgc.skip_for_environment())."""
     why = netns_problem()
     if why:
-        test.skipTest("network namespaces unavailable, needs root/CAP_NET_ADMIN "
-                      "(%s)" % why)
+        tgc.skip_for_environment(
+            test, "network namespaces unavailable, needs root/CAP_NET_ADMIN "
+            "(%s)" % why)
 
 
 def require_binary(test, path, what, package):
+    """Fails \\a test when a program scripts/deps.sh installs is missing."""
     if not path or not os.access(path, os.X_OK):
-        test.skipTest("%s not installed (Debian package %s; scripts/deps.sh "
-                      "installs it)" % (what, package))
+        test.fail("%s not installed (Debian package %s; scripts/deps.sh "
+                  "installs it)" % (what, package))
 
 
 # --------------------------------------------------------------------------
@@ -382,32 +386,6 @@ class NsNodeGroup(tgc.NodeGroup):
         self.loop.start()
         tgc._sims.append(self.loop)
         self.nodes = []
-
-
-_TRANSLATOR = None
-
-
-def translator_problem():
-    """None when the module accepts a translator section (`upstream`), else
-    why not (tried once with knotc conf-check)."""
-    global _TRANSLATOR
-    if _TRANSLATOR is None:
-        k = tgc.Knotd({ZONE: {"upstream": ["lb1"], "nat-map":
-                              "203.0.113.0/24=198.51.100.0/24"}})
-        try:
-            with open(k.conf) as f:
-                text = f.read()
-            text = text.replace("\nmodule:\n", "\n" + remotes_text(
-                [("lb1", "127.0.0.1@53")]) + "\nmodule:\n", 1)
-            with open(k.conf, "w") as f:
-                f.write(text)
-            rc, out = k.conf_check()
-            _TRANSLATOR = "" if rc == 0 else (
-                "translator mode not available (knotc conf-check of an "
-                "`upstream` section: %s)" % out.strip().splitlines()[-1:])
-        finally:
-            k.cleanup()
-    return _TRANSLATOR or None
 
 
 # --------------------------------------------------------------------------

@@ -274,6 +274,7 @@ class Faults(tgc.TgcTestCase):
         errors = []
 
         def flap():
+            # Paces the flapping (a load generator, not a wait).
             try:
                 while not stop.is_set():
                     for x in n:
@@ -345,10 +346,13 @@ class Faults(tgc.TgcTestCase):
         self.addCleanup(restore)
         # The lowest free descriptor number of knotd must be >= the limit
         # for every new socket: cap it at the longest run 0..L-1 of
-        # descriptors present in two snapshots (not probe sockets, which
-        # come and go).
+        # descriptors present in two snapshots with a whole probe round
+        # between them (not probe sockets, which come and go).
         fds1 = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
-        time.sleep(0.3)
+        probes = [x["probes"] for x in seg.nodes()]
+        wait_until(lambda: all(x["probes"] > p for x, p in
+                               zip(seg.nodes(), probes)), 5,
+                   what="a probe round")
         fds2 = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
         limit = 0
         while limit in fds1 and limit in fds2:
@@ -360,8 +364,11 @@ class Faults(tgc.TgcTestCase):
         # Every node dies; without sockets the checker cannot see it.
         for x in n:
             x.stop()
-        time.sleep(2.0)   # 10 intervals
-        self.assertEqual(seg.health(), ["up"] * count, "states not kept")
+        wait_until(lambda: "cannot probe node" in k.log_since(mark), 5,
+                   what="the failing probes logged")
+        # A window of 10 intervals in which no state may change.
+        self.assertStays(lambda: seg.health() == ["up"] * count, 2.0,
+                         what="states kept")
         self.assertEqual(query(k.port, APEX).addrs, addrs)
         log = k.log_since(mark)
         self.assertEqual(log.count("cannot probe node"), 1,
@@ -708,7 +715,8 @@ class SharedSegment(tgc.TgcTestCase):
 
     def test_forged_segment_refused_by_ctl(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root to plant a segment owned by another user")
+            tgc.skip_for_environment(
+                self, "needs root to plant a segment owned by another user")
         k, n, seg = self._running()
         real = seg.header()
         forged = tgc.unique("faults-forged")

@@ -60,6 +60,9 @@ MODULE = os.path.abspath(os.environ.get(
 KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
 KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
 KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# Set where the environment must be complete (.ci/run): a test that would
+# be skipped for want of root or network namespaces fails instead.
+NO_SKIP = os.environ.get("TGC_NO_SKIP", "") not in ("", "0")
 # knotd's compiled-in module directory (pkg-config knotd module_instdir).
 MODULE_DIR = os.environ.get("TGC_MODULE_DIR",
                             "/usr/lib/x86_64-linux-gnu/knot/modules-3.2")
@@ -1398,6 +1401,11 @@ class Knotd:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def threads(self):
+        """Number of threads of our knotd (/proc/PID/task): every checker
+        or poller of a module instance is one of them."""
+        return len(os.listdir("/proc/%d/task" % self.proc.pid))
+
     def stop(self, timeout=10.0):
         """SIGTERM to our knotd, SIGKILL after \\a timeout; returns the exit
         status (None if it was not running)."""
@@ -1600,6 +1608,17 @@ def installed_module():
     """
     path = os.path.join(MODULE_DIR, "mod-tgcluster.so")
     return path if os.path.exists(path) else None
+
+
+def skip_for_environment(test, why):
+    """Skips \\a test because the machine lacks what it needs (\\a why: not
+    root, no network namespaces); fails it instead where TGC_NO_SKIP is set.
+    Only for what a developer's machine may lack: a tool scripts/deps.sh
+    installs is never a reason to skip (fail with the package to install)."""
+    if NO_SKIP:
+        test.fail("%s (TGC_NO_SKIP is set: this machine must provide it)"
+                  % why)
+    test.skipTest(why)
 
 
 def require_module():

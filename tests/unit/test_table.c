@@ -41,6 +41,7 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/table.h"
 
@@ -2083,14 +2084,4 @@ static Suite *table_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	test_runner_pid = getpid();
-	SRunner *sr = srunner_create(table_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_shm_cleanup("table");
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(table)
