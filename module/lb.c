@@ -218,8 +218,10 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 				tgc_sign_cache_set_gen(&ctx->lb.sign, keys);
 			} else {
 				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
-				              "the zone's DNSSEC keys (%s), reload after "
-				              "knotd made them", knot_strerror(ret));
+				              "the zone's DNSSEC keys (%s): its DNSKEY set "
+				              "changed since the module loaded, run 'knotc "
+				              "reload' to use the keys knotd has now",
+				              knot_strerror(ret));
 			}
 			atomic_store_explicit(&ctx->lb.sign_keys, keys, memory_order_release);
 		}
@@ -227,6 +229,20 @@ static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
 	}
 	if (!atomic_load_explicit(&ctx->lb.sign_ok, memory_order_relaxed)) {
 		return KNOT_EOK;
+	}
+	/* The zone's apex NSEC/NSEC3 must list the type answered, or resolvers
+	 * that answer from cached denials (RFC 8198) deny the cluster name. */
+	if (!ctx->lb.below_apex &&
+	    !atomic_load_explicit(&ctx->lb.placeholder_logged, memory_order_relaxed) &&
+	    knotd_qdata_zone_apex_rrset(qdata, rr->type).rrs.count == 0 &&
+	    !atomic_exchange_explicit(&ctx->lb.placeholder_logged, true, memory_order_relaxed)) {
+		knotd_mod_log(mod, LOG_WARNING, "the signed zone has no %s record at the "
+		              "apex: its denial says the type does not exist there, and "
+		              "resolvers that answer from cached denials (RFC 8198, e.g. "
+		              "unbound) answer NODATA for the cluster name; add a "
+		              "placeholder %s record at the apex (the module's answers "
+		              "override it)", rr->type == KNOT_RRTYPE_A ? "A" : "AAAA",
+		              rr->type == KNOT_RRTYPE_A ? "A" : "AAAA");
 	}
 
 	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
@@ -443,6 +459,12 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->lb.sign_on &&
 	    knot_pkt_has_dnssec(qdata->query) &&
 	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		if (tgc_sign_nodata_by_zone(!ctx->lb.below_apex,
+		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0,
+		                            (family == AF_INET ? ctx->lb.answer.v4.count :
+		                                                 ctx->lb.answer.v6.count) > 0)) {
+			return state;
+		}
 		int ret = lb_signed_nodata(pkt, qdata);
 		if (ret == KNOT_ESPACE) {
 			knot_wire_set_tc(pkt->wire);
@@ -513,6 +535,71 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	}
 
 	return KNOTD_STATE_DONE;
+}
+
+knotd_in_state_t tgc_lb_zone_nodata(knotd_in_state_t state, knot_pkt_t *pkt,
+                                    knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	(void)pkt;
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	if (state == KNOTD_IN_STATE_NODATA || ctx == NULL ||
+	    qdata->type != KNOTD_QUERY_TYPE_NORMAL ||
+	    (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
+	    !knot_pkt_has_dnssec(qdata->query) || !tgc_ctx_is_cluster_name(qdata, ctx) ||
+	    atomic_exchange_explicit(&ctx->lb.nodata_logged, true, memory_order_relaxed)) {
+		return state;
+	}
+	knotd_mod_log(mod, LOG_WARNING, "'name' %s: a NODATA for %s is answered from the "
+	              "zone, which has %s at that name; the zone needs a placeholder "
+	              "record at the name for each family the cluster has nodes of, "
+	              "and none of a family without nodes",
+	              ctx->lb.name_txt, qtype == KNOT_RRTYPE_A ? "A" : "AAAA",
+	              state == KNOTD_IN_STATE_MISS ? "no record" : "records of that type");
+	return state;
+}
+
+/*!
+ * \brief Checks the zone's signing against what the module can sign
+ *        (tgc_sign_zone_check()), logs what it says.
+ */
+static int sign_zone_check(tgc_ctx_t *ctx, knotd_mod_t *mod)
+{
+	const knot_dname_t *zone = knotd_mod_zone(mod);
+	if (zone == NULL) {
+		return KNOT_EOK;
+	}
+	tgc_sign_zone_t z = { .below_apex = !knot_dname_is_equal(ctx->name, zone) };
+	knotd_conf_t val = knotd_conf_zone(mod, (const yp_name_t *)"\x0e""dnssec-signing", zone);
+	z.signing = val.count > 0 && val.single.boolean;
+	knotd_conf_t policy = knotd_conf_zone(mod, (const yp_name_t *)"\x0d""dnssec-policy", zone);
+	if (policy.count > 0 && policy.single.data != NULL) {
+		val = knotd_conf(mod, (const yp_name_t *)"\x06""policy",
+		                 (const yp_name_t *)"\x05""nsec3", &policy);
+		z.nsec3 = val.count > 0 && val.single.boolean;
+	}
+	/* A module reference is the module's name (length-prefixed) and the
+	 * section id. */
+	static const uint8_t onlinesign[] = "\x0e""mod-onlinesign";
+	knotd_conf_t mods = knotd_conf_zone(mod, (const yp_name_t *)"\x06""module", zone);
+	for (size_t i = 0; i < mods.count; i++) {
+		const knotd_conf_val_t *m = &mods.multi[i];
+		if (m->data != NULL && m->data_len >= sizeof(onlinesign) - 1 &&
+		    memcmp(m->data, onlinesign, sizeof(onlinesign) - 1) == 0) {
+			z.onlinesign = true;
+		}
+	}
+	knotd_conf_free(&mods);
+
+	ctx->lb.below_apex = z.below_apex;
+	const char *msg = NULL;
+	int ret = tgc_sign_zone_check(&z, &msg);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "not loading: %s", msg);
+	} else if (msg != NULL) {
+		knotd_mod_log(mod, LOG_NOTICE, "'name' %s %s", ctx->lb.name_txt, msg);
+	}
+	return ret;
 }
 
 /*!
@@ -762,6 +849,9 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	atomic_store_explicit(&ctx->table.hdr->min_live,
 	                      knotd_conf_mod(mod, MOD_MIN_LIVE).single.integer,
 	                      memory_order_relaxed);
+	if ((ret = sign_zone_check(ctx, mod)) != KNOT_EOK) {
+		return ret;
+	}
 
 	ret = tgc_ctx_become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
 	if (ret != KNOT_EOK) {
