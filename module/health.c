@@ -37,148 +37,6 @@
 
 /*! \brief Period of the admin-state scan and of the heartbeat, in ms. */
 #define ADMIN_SCAN_MS		200
-/*! \brief Shortest fast-pace delay while a change is pending, in ms. */
-#define FAST_PACE_MIN_MS	10
-
-/*
- * The state machine.
- */
-
-/*! \brief Anti-flap threshold: a zero parameter counts as one. */
-static uint32_t threshold(uint32_t value)
-{
-	return (value == 0) ? 1 : value;
-}
-
-/*! \brief Increments a counter without wrapping. */
-static uint32_t sat_inc(uint32_t value)
-{
-	return (value == UINT32_MAX) ? value : value + 1;
-}
-
-bool tgc_health_feed(tgc_health_sm_t *sm, bool ok,
-                     const tgc_health_params_t *params)
-{
-	tgc_health_t old = sm->health;
-
-	if (ok) {
-		sm->consec_ok = sat_inc(sm->consec_ok);
-		sm->consec_fail = 0;
-		if (old == TGC_HEALTH_UNKNOWN ||
-		    (old == TGC_HEALTH_DOWN && sm->consec_ok >= threshold(params->rise))) {
-			sm->health = TGC_HEALTH_UP;
-		}
-	} else {
-		sm->consec_fail = sat_inc(sm->consec_fail);
-		sm->consec_ok = 0;
-		if (old != TGC_HEALTH_DOWN &&
-		    sm->consec_fail >= threshold(params->fall)) {
-			sm->health = TGC_HEALTH_DOWN;
-		}
-	}
-
-	return sm->health != old;
-}
-
-uint32_t tgc_health_next_delay(const tgc_health_sm_t *sm,
-                               const tgc_health_params_t *params)
-{
-	bool pending = (sm->health == TGC_HEALTH_DOWN) ? (sm->consec_ok > 0) :
-	                                                 (sm->consec_fail > 0);
-	if (!pending) {
-		return params->interval_ms;
-	}
-
-	uint32_t fast = params->interval_ms / 4;
-	if (fast < FAST_PACE_MIN_MS) {
-		fast = FAST_PACE_MIN_MS;
-	}
-	/* Never slower than the normal pace (tiny intervals). */
-	return (fast < params->interval_ms) ? fast : params->interval_ms;
-}
-
-uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
-                            const tgc_health_params_t *params)
-{
-	if (count == 0) {
-		return 0;
-	}
-
-	return (uint32_t)((uint64_t)(idx % count) * params->interval_ms / count);
-}
-
-/*! \brief a + b, saturating (recorded times are not trusted). */
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return (a > UINT64_MAX - b) ? UINT64_MAX : a + b;
-}
-
-/*!
- * \brief Delay until \a due_ms from \a now_ms, at most \a max_ms. Overdue
- *        by less than an interval: 0; by more: the next slot of the old
- *        phase (due + k x interval).
- */
-static uint32_t due_delay(uint64_t due_ms, uint64_t now_ms, uint32_t max_ms,
-                          uint32_t interval_ms)
-{
-	if (due_ms > now_ms) {
-		uint64_t delay = due_ms - now_ms;
-		return (delay < max_ms) ? (uint32_t)delay : max_ms;
-	}
-	uint64_t overdue = now_ms - due_ms;
-	if (interval_ms == 0 || overdue < interval_ms) {
-		return 0;
-	}
-	uint32_t slot = (uint32_t)((interval_ms - overdue % interval_ms) % interval_ms);
-	return (slot < max_ms) ? slot : max_ms;
-}
-
-tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
-                                      const tgc_health_hist_t *hist,
-                                      uint64_t now_ms, uint32_t idx,
-                                      uint32_t count,
-                                      const tgc_health_params_t *params)
-{
-	tgc_health_resume_t out = { .kind = TGC_RESUME_FRESH };
-	uint32_t interval = params->interval_ms;
-
-	if (hist->probe_start_ms != 0) {
-		uint64_t deadline = sat_add(hist->probe_start_ms, params->timeout_ms);
-		if (now_ms < deadline) {
-			uint64_t left = deadline - now_ms;
-			out.kind = TGC_RESUME_PROBE;
-			out.timeout_ms = (left < params->timeout_ms) ? (uint32_t)left :
-			                                               params->timeout_ms;
-			return out;
-		}
-		/* The next probe follows the failed one as the checker would
-		 * have scheduled it: the next delay after its start, not
-		 * before its deadline. */
-		tgc_health_sm_t failed = *sm;
-		(void)tgc_health_feed(&failed, false, params);
-		uint32_t next = tgc_health_next_delay(&failed, params);
-		uint64_t due = sat_add(hist->probe_start_ms, next);
-		out.kind = TGC_RESUME_EXPIRED;
-		out.delay_ms = due_delay((due > deadline) ? due : deadline, now_ms,
-		                         next, interval);
-		return out;
-	}
-
-	uint32_t next = tgc_health_next_delay(sm, params);
-	if (hist->next_due_ms != 0) {
-		out.kind = TGC_RESUME_DUE;
-		out.delay_ms = due_delay(hist->next_due_ms, now_ms, next, interval);
-	} else if (hist->last_check_ms != 0) {
-		out.kind = TGC_RESUME_DUE;
-		out.delay_ms = due_delay(sat_add(hist->last_check_ms, next), now_ms, next,
-		                         interval);
-	} else {
-		out.delay_ms = tgc_health_stagger(idx, count, params);
-	}
-
-	return out;
-}
-
 /*
  * The checker.
  */
@@ -241,36 +99,28 @@ typedef struct {
  * Ownership across threads: tgc_checker_start() fills everything before it
  * creates the checker thread; from then on the loop, the handles and the
  * nodes belong to the checker thread, until tgc_checker_stop() has joined it.
- * The only cross-thread operation in between is uv_async_send() on
- * \a stop_async (libuv makes it thread-safe).
+ * The only cross-thread operations in between are uv_async_send() on the
+ * stop async (module/uvloop.h) and on \a wake_async (libuv makes it
+ * thread-safe).
  */
 struct tgc_checker {
+	tgc_uvloop_t ul;          /*!< Thread and loop (module/uvloop.h); first,
+	                           *   so that the setup callback finds the
+	                           *   checker. */
 	tgc_checker_conf_t conf;  /*!< Written by start, then read-only. */
 	uint32_t count;           /*!< Number of nodes (read-only). */
 	node_t *nodes;            /*!< Per-node state (checker thread). */
-	uv_loop_t loop;           /*!< The loop (checker thread). */
-	uv_async_t stop_async;    /*!< Sent by the stopping thread, handled in
-	                           *   the checker thread. */
 	uv_timer_t admin_timer;   /*!< Admin scan and heartbeat (checker thread). */
 	uv_async_t wake_async;    /*!< Sent by a query worker that posted zone
 	                           *   admin states (tgc_checker_wake()), handled
 	                           *   in the checker thread: an admin scan now. */
-	uv_thread_t thread;       /*!< Written by start, joined by stop. */
-	bool stopping;            /*!< Stop requested (checker thread only). */
 	bool sock_failing;        /*!< Socket creation failing, logged
 	                           *   (checker thread only). */
 	bool disabled_marked;     /*!< check: none recorded (checker thread only). */
-	int loop_close_ret;       /*!< uv_loop_close() result: written by the
-	                           *   checker thread before it ends, read by
-	                           *   stop after the join. */
 };
 
 /*! \brief Logs through the configured logger, unless stopping. */
-#define CK_LOG(ck, prio, fmt, ...) do { \
-	if ((ck)->conf.log != NULL && !(ck)->stopping) { \
-		(ck)->conf.log((ck)->conf.ctx, (prio), (fmt), ##__VA_ARGS__); \
-	} \
-} while (0)
+#define CK_LOG(ck, prio, fmt, ...) TGC_UVTHREAD_LOG(&(ck)->ul.th, prio, fmt, ##__VA_ARGS__)
 
 /*! \brief Converts a libuv error code to a KNOT_E* code. */
 static int uv_to_knot(int ret)
@@ -324,7 +174,7 @@ static tgc_probe_t status_probe(int status)
 /*! \brief Tells whether this instance may write the table now. */
 static bool is_writer(const tgc_checker_t *ck)
 {
-	return atomic_load(&ck->conf.table->hdr->writer) == ck->conf.writer_token;
+	return tgc_uvthread_is_writer(&ck->ul.th);
 }
 
 /*!
@@ -356,7 +206,7 @@ static void node_schedule_next(node_t *n)
 {
 	tgc_checker_t *ck = n->ck;
 	uint64_t delay = tgc_health_next_delay(&n->sm, &ck->conf.params);
-	uint64_t elapsed = uv_now(&ck->loop) - n->start_ms;
+	uint64_t elapsed = uv_now(&ck->ul.loop) - n->start_ms;
 
 	node_schedule(n, (delay > elapsed) ? delay - elapsed : 0);
 }
@@ -412,7 +262,7 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 
 	n->sm = sm;
 
-	if (!changed || ck->stopping) {
+	if (!changed || ck->ul.th.stopping) {
 		return;
 	}
 	if (ck->conf.event != NULL) {
@@ -435,7 +285,7 @@ static void on_tcp_closed(uv_handle_t *handle)
 	http_free(n);
 	n->tcp_open = false;
 	n->phase = NODE_IDLE;
-	if (!n->ck->stopping) {
+	if (!n->ck->ul.th.stopping) {
 		node_schedule_next(n);
 	}
 }
@@ -467,7 +317,7 @@ static void on_probe_timeout(uv_timer_t *timer)
 {
 	node_t *n = timer->data;
 
-	if (n->ck->stopping || n->phase != NODE_PROBING) {
+	if (n->ck->ul.th.stopping || n->phase != NODE_PROBING) {
 		return;
 	}
 	probe_end(n, TGC_PROBE_TIMEOUT, true);
@@ -503,7 +353,7 @@ static void rfb_track(node_t *n, tgc_probe_t probe)
 {
 	tgc_checker_t *ck = n->ck;
 
-	if (ck->stopping || !is_writer(ck)) {
+	if (ck->ul.th.stopping || !is_writer(ck)) {
 		return;
 	}
 	if (probe == TGC_PROBE_RFB_REFUSED) {
@@ -566,7 +416,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	node_t *n = stream->data;
 	(void)buf;
 
-	if (n->ck->stopping || n->phase != NODE_PROBING || nread == 0) {
+	if (n->ck->ul.th.stopping || n->phase != NODE_PROBING || nread == 0) {
 		return;
 	}
 	if (nread < 0) {
@@ -824,7 +674,7 @@ static void on_http_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
 	node_t *n = stream->data;
 	http_probe_t *h = n->http;
 
-	if (n->ck->stopping || n->phase != NODE_PROBING || nread == 0) {
+	if (n->ck->ul.th.stopping || n->phase != NODE_PROBING || nread == 0) {
 		return;
 	}
 	if (nread < 0) {
@@ -861,7 +711,7 @@ static void on_http_written(uv_write_t *req, int status)
 {
 	node_t *n = req->data;
 
-	if (status != 0 && !n->ck->stopping && n->phase == NODE_PROBING) {
+	if (status != 0 && !n->ck->ul.th.stopping && n->phase == NODE_PROBING) {
 		probe_end(n, status_probe(status), true);
 	}
 }
@@ -931,7 +781,7 @@ static void on_connect(uv_connect_t *req, int status)
 	tgc_checker_t *ck = n->ck;
 
 	/* UV_ECANCELED after a timeout or a stop closed the handle. */
-	if (ck->stopping || n->phase != NODE_PROBING) {
+	if (ck->ul.th.stopping || n->phase != NODE_PROBING) {
 		return;
 	}
 	if (status != 0) {
@@ -1000,19 +850,19 @@ static void probe_start(node_t *n, uint64_t started_rt, uint32_t timeout_ms)
 
 	/* The loop time is that of the iteration start: refresh it so that
 	 * the timeout counts from now. */
-	uv_update_time(&ck->loop);
+	uv_update_time(&ck->ul.loop);
 	uint64_t now_rt = tgc_table_now_ms();
 	uint64_t ago = (started_rt != 0 && now_rt > started_rt) ?
 	               now_rt - started_rt : 0;
 	n->start_ns = uv_hrtime();
 	n->start_ns -= (ago * 1000000u < n->start_ns) ? ago * 1000000u : 0;
-	n->start_ms = uv_now(&ck->loop);
+	n->start_ms = uv_now(&ck->ul.loop);
 	n->start_ms -= (ago < n->start_ms) ? ago : 0;
 	n->start_rt = (started_rt != 0) ? started_rt : now_rt;
 	n->phase = NODE_PROBING;
 	node_record_start(n);
 
-	int ret = uv_tcp_init_ex(&ck->loop, &n->tcp, n->sa.ss_family);
+	int ret = uv_tcp_init_ex(&ck->ul.loop, &n->tcp, n->sa.ss_family);
 	if (ret != 0) {
 		probe_local_error(n, ret);
 		return;
@@ -1046,7 +896,7 @@ static void on_probe_due(uv_timer_t *timer)
 	node_t *n = timer->data;
 	tgc_checker_t *ck = n->ck;
 
-	if (ck->stopping || n->phase != NODE_IDLE) {
+	if (ck->ul.th.stopping || n->phase != NODE_IDLE) {
 		return;
 	}
 	if (!is_writer(ck)) {
@@ -1121,27 +971,6 @@ static void mark_disabled(tgc_checker_t *ck)
 	ck->disabled_marked = true;
 }
 
-/*!
- * \brief Exchanges the checker's view with its segment (see
- *        tgc_table_sync()) and logs what happened.
- */
-static void table_sync(tgc_checker_t *ck)
-{
-	tgc_table_sync_t ev;
-	tgc_table_sync(ck->conf.table, ck->conf.writer_token, &ev);
-	if (ev.retaken) {
-		CK_LOG(ck, LOG_WARNING, "segment %s: took the writer role back from "
-		       "pid %d, which is gone (%u records closed)",
-		       ck->conf.table->name, (int)ev.gone_pid, ev.closed);
-	}
-	if (ev.dropped) {
-		CK_LOG(ck, ev.removed ? LOG_NOTICE : LOG_ERR,
-		       "segment %s: %s; no longer using it, answers "
-		       "continue from this instance's own copy (knotc reload "
-		       "recreates the segment)", ck->conf.table->name, ev.why);
-	}
-}
-
 /*! \brief Takes the zone admin states posted by the query workers into
  *         the view (checker thread). */
 static void admin_zone_take(tgc_checker_t *ck)
@@ -1212,10 +1041,9 @@ static void admin_scan(tgc_checker_t *ck)
 {
 	admin_zone_take(ck);
 	if (is_writer(ck)) {
-		atomic_store_explicit(&ck->conf.table->hdr->heartbeat_ms,
-		                      tgc_table_now_ms(), memory_order_relaxed);
+		tgc_uvthread_heartbeat(&ck->ul.th);
 	}
-	table_sync(ck);
+	tgc_uvthread_table_sync(&ck->ul.th);
 	bool writer = is_writer(ck);
 
 	if (writer) {
@@ -1259,7 +1087,7 @@ static void on_admin_timer(uv_timer_t *timer)
 {
 	tgc_checker_t *ck = timer->data;
 
-	if (!ck->stopping) {
+	if (!ck->ul.th.stopping) {
 		admin_scan(ck);
 	}
 }
@@ -1269,30 +1097,17 @@ static void on_wake_async(uv_async_t *async)
 {
 	tgc_checker_t *ck = async->data;
 
-	if (!ck->stopping) {
+	if (!ck->ul.th.stopping) {
 		admin_scan(ck);
 	}
 }
 
-/*! \brief Stop request: close every handle so that uv_run() returns. */
-static void on_stop_async(uv_async_t *async)
+/*! \brief First in the checker thread, before its loop runs: the first
+ *         admin scan, the admin timer and each node's first probe. */
+static void checker_setup(tgc_uvloop_t *ul)
 {
-	tgc_checker_t *ck = async->data;
+	tgc_checker_t *ck = (tgc_checker_t *)ul;
 
-	ck->stopping = true;
-	tgc_uvloop_close_all(&ck->loop);
-}
-
-/*! \brief Body of the checker thread. */
-static void checker_run(void *arg)
-{
-	tgc_checker_t *ck = arg;
-
-	if (ck->conf.thread_start != NULL) {
-		ck->conf.thread_start(ck->conf.ctx);
-	}
-
-	uv_update_time(&ck->loop);
 	admin_scan(ck);
 	/* At least once per check interval: a writer role left by a process
 	 * that is gone is taken back within two intervals. */
@@ -1307,17 +1122,6 @@ static void checker_run(void *arg)
 				node_takeover(&ck->nodes[i]);
 			}
 		}
-	}
-
-	(void)uv_run(&ck->loop, UV_RUN_DEFAULT);
-
-	/* Stopped (or, defensively, out of work): nothing may stay open. */
-	ck->stopping = true;
-	ck->loop_close_ret = tgc_uvloop_shutdown(&ck->loop);
-	assert(ck->loop_close_ret == 0);
-
-	if (ck->conf.thread_stop != NULL) {
-		ck->conf.thread_stop(ck->conf.ctx);
 	}
 }
 
@@ -1340,7 +1144,7 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 	}
 	(void)tgc_addr_format(&addr, n->text, sizeof(n->text));
 
-	(void)uv_timer_init(&ck->loop, &n->timer);
+	(void)uv_timer_init(&ck->ul.loop, &n->timer);
 	n->timer.data = n;
 }
 
@@ -1383,45 +1187,36 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 		}
 	}
 
-	int ret = uv_loop_init(&ck->loop);
+	ck->ul.th = (tgc_uvthread_t){
+		.table = conf->table, .writer_token = conf->writer_token,
+		.log = conf->log, .thread_start = conf->thread_start,
+		.thread_stop = conf->thread_stop, .ctx = conf->ctx,
+	};
+	ck->ul.setup = checker_setup;
+	int ret = tgc_uvloop_init(&ck->ul);
 	if (ret != 0) {
 		checker_free(ck);
 		return uv_to_knot(ret);
 	}
-	ret = uv_async_init(&ck->loop, &ck->stop_async, on_stop_async);
+	ret = uv_async_init(&ck->ul.loop, &ck->wake_async, on_wake_async);
 	if (ret != 0) {
-		(void)tgc_uvloop_shutdown(&ck->loop);
-		checker_free(ck);
-		return uv_to_knot(ret);
-	}
-	ck->stop_async.data = ck;
-	ret = uv_async_init(&ck->loop, &ck->wake_async, on_wake_async);
-	if (ret != 0) {
-		(void)tgc_uvloop_shutdown(&ck->loop);
+		(void)tgc_uvloop_shutdown(&ck->ul.loop);
 		checker_free(ck);
 		return uv_to_knot(ret);
 	}
 	ck->wake_async.data = ck;
-	(void)uv_timer_init(&ck->loop, &ck->admin_timer);
+	(void)uv_timer_init(&ck->ul.loop, &ck->admin_timer);
 	ck->admin_timer.data = ck;
 	for (uint32_t i = 0; i < ck->count; i++) {
 		node_init(ck, i);
 	}
 
-	/* The thread starts with every signal blocked: they belong to knotd's
-	 * main thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = uv_thread_create(&ck->thread, checker_run, ck);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = tgc_uvloop_start(&ck->ul);
 	if (ret != 0) {
-		ck->stopping = true;
-		ret = uv_to_knot(ret);
-		if (tgc_uvloop_shutdown(&ck->loop) == 0) {
+		if (ck->ul.close_ret == 0) {
 			checker_free(ck);
 		} /* else leak rather than free a live loop. */
-		return ret;
+		return uv_to_knot(ret);
 	}
 
 	*out = ck;
@@ -1441,15 +1236,7 @@ void tgc_checker_stop(tgc_checker_t *checker)
 		return;
 	}
 
-	int ret = uv_async_send(&checker->stop_async);
-	assert(ret == 0);
-	(void)ret;
-	ret = uv_thread_join(&checker->thread);
-	assert(ret == 0);
-
-	/* A loop that failed to close still owns kernel objects and memory
-	 * that libuv may reference: leak it rather than free it. */
-	if (checker->loop_close_ret == 0) {
+	if (tgc_uvloop_stop(&checker->ul)) {
 		checker_free(checker);
 	}
 }
