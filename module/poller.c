@@ -305,27 +305,26 @@ int tgc_poller_start(tgc_poller_t **out, const tgc_poller_conf_t *conf)
 	    conf->name == NULL || conf->interval_ms == 0) {
 		return KNOT_EINVAL;
 	}
-	if (!conf->table->writable) {
-		return KNOT_EACCES;
-	}
 
 	tgc_poller_t *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		return KNOT_ENOMEM;
 	}
+	int ret = tgc_uvthread_init(&p->th, conf->table, conf->writer_token,
+	                            conf->log, conf->thread_start,
+	                            conf->thread_stop, conf->ctx);
+	if (ret != KNOT_EOK) {
+		free(p);
+		return ret;
+	}
 	p->conf = *conf;
-	p->th = (tgc_uvthread_t){
-		.table = conf->table, .writer_token = conf->writer_token,
-		.log = conf->log, .thread_start = conf->thread_start,
-		.thread_stop = conf->thread_stop, .ctx = conf->ctx,
-	};
 	if (knot_dname_to_str(p->name_txt, conf->name, sizeof(p->name_txt)) == NULL) {
 		strcpy(p->name_txt, "?");
 	}
 	p->sm = calloc(conf->fwd->count, sizeof(*p->sm));
 	p->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->sm == NULL || p->cancel_fd < 0) {
-		int ret = (p->sm == NULL) ? KNOT_ENOMEM : knot_map_errno();
+		ret = (p->sm == NULL) ? KNOT_ENOMEM : knot_map_errno();
 		pl_free(p);
 		return ret;
 	}

@@ -19,6 +19,8 @@
 #include <stdatomic.h>
 #include <syslog.h>
 
+#include <libknot/errcode.h>
+
 #include "module/uvloop.h"
 
 /*! \brief Entry of a module thread: the hooks around the body. */
@@ -34,6 +36,20 @@ static void uvthread_main(void *arg)
 	if (t->thread_stop != NULL) {
 		t->thread_stop(t->ctx);
 	}
+}
+
+int tgc_uvthread_init(tgc_uvthread_t *t, tgc_table_t *table,
+                      uint64_t writer_token, tgc_uvthread_log_f log,
+                      tgc_uvthread_hook_f thread_start,
+                      tgc_uvthread_hook_f thread_stop, void *ctx)
+{
+	*t = (tgc_uvthread_t){
+		.table = table, .writer_token = writer_token, .log = log,
+		.thread_start = thread_start, .thread_stop = thread_stop,
+		.ctx = ctx,
+	};
+
+	return table->writable ? KNOT_EOK : KNOT_EACCES;
 }
 
 int tgc_uvthread_spawn(tgc_uvthread_t *t, tgc_uvthread_body_f body, void *arg)

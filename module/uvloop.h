@@ -74,6 +74,17 @@ typedef struct {
 	uv_thread_t thread;          /*!< Written by spawn, joined by join. */
 } tgc_uvthread_t;
 
+/*!
+ * \brief Fills the thread's role (owner thread, before the spawn).
+ *
+ * \retval KNOT_EOK     Success.
+ * \retval KNOT_EACCES  The table is read-only: nothing to run for.
+ */
+int tgc_uvthread_init(tgc_uvthread_t *t, tgc_table_t *table,
+                      uint64_t writer_token, tgc_uvthread_log_f log,
+                      tgc_uvthread_hook_f thread_start,
+                      tgc_uvthread_hook_f thread_stop, void *ctx);
+
 /*! \brief Logs through the thread's logger, unless stopping. */
 #define TGC_UVTHREAD_LOG(t, prio, fmt, ...) do { \
 	if ((t)->log != NULL && !(t)->stopping) { \
