@@ -598,15 +598,9 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 		return KNOT_EINVAL;
 	}
 
-	tgc_checker_t *ck = calloc(1, sizeof(*ck));
-	if (ck == NULL) {
-		return KNOT_ENOMEM;
-	}
-	int ret = tgc_uvthread_init(&ck->ul.th, conf->table, conf->writer_token,
-	                            conf->log, conf->thread_start,
-	                            conf->thread_stop, conf->ctx);
+	tgc_checker_t *ck = NULL;
+	int ret = TGC_UVTHREAD_NEW(&ck, conf);
 	if (ret != KNOT_EOK) {
-		free(ck);
 		return ret;
 	}
 	ck->conf = *conf;

@@ -306,27 +306,21 @@ int tgc_poller_start(tgc_poller_t **out, const tgc_poller_conf_t *conf)
 		return KNOT_EINVAL;
 	}
 
-	tgc_poller_t *p = calloc(1, sizeof(*p));
-	if (p == NULL) {
-		return KNOT_ENOMEM;
-	}
-	int ret = tgc_uvthread_init(&p->th, conf->table, conf->writer_token,
-	                            conf->log, conf->thread_start,
-	                            conf->thread_stop, conf->ctx);
+	tgc_poller_t *p = NULL;
+	int ret = TGC_UVTHREAD_NEW(&p, conf);
 	if (ret != KNOT_EOK) {
-		free(p);
+		return ret;
+	}
+	p->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->sm = calloc(conf->fwd->count, sizeof(*p->sm));
+	if (p->sm == NULL || p->cancel_fd < 0) {
+		ret = (p->sm == NULL) ? KNOT_ENOMEM : knot_map_errno();
+		pl_free(p);
 		return ret;
 	}
 	p->conf = *conf;
 	if (knot_dname_to_str(p->name_txt, conf->name, sizeof(p->name_txt)) == NULL) {
 		strcpy(p->name_txt, "?");
-	}
-	p->sm = calloc(conf->fwd->count, sizeof(*p->sm));
-	p->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->sm == NULL || p->cancel_fd < 0) {
-		ret = (p->sm == NULL) ? KNOT_ENOMEM : knot_map_errno();
-		pl_free(p);
-		return ret;
 	}
 
 	if (tgc_uvthread_spawn(&p->th, pl_run, p) != 0) {

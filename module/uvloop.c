@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <syslog.h>
 
 #include <libknot/errcode.h>
@@ -38,18 +39,27 @@ static void uvthread_main(void *arg)
 	}
 }
 
-int tgc_uvthread_init(tgc_uvthread_t *t, tgc_table_t *table,
-                      uint64_t writer_token, tgc_uvthread_log_f log,
-                      tgc_uvthread_hook_f thread_start,
-                      tgc_uvthread_hook_f thread_stop, void *ctx)
+int tgc_uvthread_new(void **out, size_t size, tgc_table_t *table,
+                     uint64_t writer_token, tgc_uvthread_log_f log,
+                     tgc_uvthread_hook_f thread_start,
+                     tgc_uvthread_hook_f thread_stop, void *ctx)
 {
+	assert(size >= sizeof(tgc_uvthread_t));
+	if (!table->writable) {
+		return KNOT_EACCES;
+	}
+	tgc_uvthread_t *t = calloc(1, size);
+	if (t == NULL) {
+		return KNOT_ENOMEM;
+	}
 	*t = (tgc_uvthread_t){
 		.table = table, .writer_token = writer_token, .log = log,
 		.thread_start = thread_start, .thread_stop = thread_stop,
 		.ctx = ctx,
 	};
 
-	return table->writable ? KNOT_EOK : KNOT_EACCES;
+	*out = t;
+	return KNOT_EOK;
 }
 
 int tgc_uvthread_spawn(tgc_uvthread_t *t, tgc_uvthread_body_f body, void *arg)

@@ -43,6 +43,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -75,15 +76,27 @@ typedef struct {
 } tgc_uvthread_t;
 
 /*!
- * \brief Fills the thread's role (owner thread, before the spawn).
+ * \brief Allocates a zeroed object of \a size bytes that starts with a
+ *        tgc_uvthread_t (as its first member, or as the first member of a
+ *        tgc_uvloop_t that is its first member) and fills that thread's
+ *        role (owner thread, before the spawn). Free it with free().
  *
  * \retval KNOT_EOK     Success.
  * \retval KNOT_EACCES  The table is read-only: nothing to run for.
+ * \retval KNOT_ENOMEM  Out of memory.
  */
-int tgc_uvthread_init(tgc_uvthread_t *t, tgc_table_t *table,
-                      uint64_t writer_token, tgc_uvthread_log_f log,
-                      tgc_uvthread_hook_f thread_start,
-                      tgc_uvthread_hook_f thread_stop, void *ctx);
+int tgc_uvthread_new(void **out, size_t size, tgc_table_t *table,
+                     uint64_t writer_token, tgc_uvthread_log_f log,
+                     tgc_uvthread_hook_f thread_start,
+                     tgc_uvthread_hook_f thread_stop, void *ctx);
+
+/*! \brief tgc_uvthread_new() of \a *out's type from an owner's configuration
+ *         with the fields table, writer_token, log, thread_start,
+ *         thread_stop and ctx (checker, poller). */
+#define TGC_UVTHREAD_NEW(out, conf) \
+	tgc_uvthread_new((void **)(out), sizeof(**(out)), (conf)->table, \
+	                 (conf)->writer_token, (conf)->log, \
+	                 (conf)->thread_start, (conf)->thread_stop, (conf)->ctx)
 
 /*! \brief Logs through the thread's logger, unless stopping. */
 #define TGC_UVTHREAD_LOG(t, prio, fmt, ...) do { \
