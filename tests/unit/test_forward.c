@@ -1615,7 +1615,7 @@ START_TEST(query_cancel)
 END_TEST
 
 /*
- * The poller (libuv thread) against the in-process upstream.
+ * The poller (module thread) against the in-process upstream.
  */
 
 START_TEST(poller_publishes)
@@ -1680,6 +1680,74 @@ START_TEST(poller_publishes)
 	u.silent = true;
 	usleep(150000);
 	tgc_poller_stop(p);
+	upstream_stop(&u);
+	tgc_table_close(&table);
+}
+END_TEST
+
+/*! \brief Counts of the poller's thread hooks (written by the poller
+ *         thread, read by the test after the stop joined it). */
+typedef struct {
+	int started;
+	int stopped;
+} hooks_t;
+
+static void hook_start(void *ctx)
+{
+	((hooks_t *)ctx)->started++;
+}
+
+static void hook_stop(void *ctx)
+{
+	((hooks_t *)ctx)->stopped++;
+}
+
+START_TEST(poller_waits_interval_and_stops_at_once)
+{
+	upstream_t u = { 0 };
+	upstream_start(&u);
+	tgc_fwd_target_t t;
+	target_at(&t, u.port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 1000 };
+
+	tgc_table_t table;
+	tgc_table_node_t node = { .port = u.port };
+	tgc_addr_parse("127.0.0.1", &node.addr);
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_TRANSLATOR, .zone = "intern.netz", .instance = "t",
+		.name = "internet.intern.netz", .nodes = &node, .node_count = 1,
+		.interval_ms = 120000, .timeout_ms = 1000, .stale_limit_s = 60,
+	};
+	ck_assert_int_eq(tgc_table_open(&table, seg_name, &spec, NULL, NULL), KNOT_EOK);
+	atomic_store(&table.hdr->writer, 42);
+	hooks_t hooks = { 0 };
+	tgc_poller_conf_t pc = {
+		.table = &table, .writer_token = 42, .fwd = &c, .name = NAME,
+		.interval_ms = 120000, .stale_limit_s = 60,
+		.thread_start = hook_start, .thread_stop = hook_stop, .ctx = &hooks,
+	};
+	tgc_poller_t *p = NULL;
+	ck_assert_int_eq(tgc_poller_start(&p, &pc), KNOT_EOK);
+
+	/* The first poll (A, then AAAA) starts at once. */
+	tgc_cache_snap_t s;
+	bool got = false;
+	for (int i = 0; i < 1000 && !got; i++) {
+		got = tgc_table_cache_read(&table, TGC_CACHE_AAAA, &s, false) == KNOT_EOK &&
+		      s.valid;
+		if (!got) {
+			usleep(10000);
+		}
+	}
+	ck_assert(got);
+
+	/* Now it waits two minutes for the next poll: a stop ends the wait. */
+	time_t t0 = time(NULL);
+	tgc_poller_stop(p);
+	ck_assert_int_le(time(NULL) - t0, 30);
+	ck_assert_int_eq(atomic_load(&u.udp_queries), 2);
+	ck_assert_int_eq(hooks.started, 1);
+	ck_assert_int_eq(hooks.stopped, 1);
 	upstream_stop(&u);
 	tgc_table_close(&table);
 }
@@ -1754,6 +1822,7 @@ static Suite *forward_suite(void)
 	tcase_add_checked_fixture(tc, seg_setup, seg_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, poller_publishes);
+	tcase_add_test(tc, poller_waits_interval_and_stops_at_once);
 	suite_add_tcase(s, tc);
 
 	return s;
