@@ -46,7 +46,8 @@ USE_VALGRIND = not tgc.PRELOAD
 # far slower: a generous readiness deadline.
 READY_TIMEOUT = 180.0 if USE_VALGRIND else 20.0
 MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "health.c",
-              "policy.c", "answer.c", "natmap.c", "forward.c")
+              "health_sm.c", "checker_probe.c", "uvloop.c", "policy.c",
+              "answer.c", "natmap.c", "reply.c", "fwd_client.c", "poller.c")
 
 
 class ValgrindKnotd(tgc.Knotd):
