@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libknot/libknot.h>
@@ -259,8 +260,13 @@ static bool pl_wait(const tgc_poller_t *p, uint64_t delay_ms)
 			return false;
 		}
 		if (n < 0 && errno != EINTR) {
-			/* Cannot wait: stop rather than spin. */
-			return true;
+			/* poll() itself failed (ENOMEM): sleep the time out
+			 * instead (a stop then waits for the next poll's
+			 * cancel check). */
+			struct timespec ts = { .tv_sec = left / 1000,
+			                       .tv_nsec = (left % 1000) * 1000000L };
+			(void)nanosleep(&ts, NULL);
+			return false;
 		}
 	}
 }
