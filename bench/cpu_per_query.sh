@@ -40,9 +40,8 @@ if [ "$SIGNED" = 1 ]; then
     check-port: $NODE_PORT
     ttl: 5
     policy: $POLICY
-    shm: $SHM-s"
+    shm: $SHM-s" --zone-item "dnssec-signing: on"
 	SHM_NAMES+=("$SHM-s")
-	sed -i 's/^    module: mod-tgcluster\/bench$/&\n    dnssec-signing: on/' "${KNOT_CONF[static]}"
 	DNSPERF_ARGS=-D
 else
 	knot_write static "$STATIC_PORT" \

@@ -82,7 +82,7 @@ class Dnssec(tgc.TgcTestCase):
 
     def setUp(self):
         if UNBOUND is None:
-            self.skipTest("unbound not installed")
+            self.fail("unbound not installed (scripts/deps.sh: unbound)")
         self.v4 = self.nodes([("127.0.0.11", "tcp"), ("127.0.0.12", "tcp"),
                               ("127.0.0.13", "tcp")])
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NAT/alias address mapping (issue 3): nat-base, nat-map and nat-client.
+"""NAT/alias address mapping: nat-base, nat-map and nat-client.
 
 Simulated nodes listen on 127.0.1.1-3. A client in a nat-client range (the
 query's source, or its EDNS Client Subnet when present) gets the mapped (LAN)
@@ -18,7 +18,6 @@ loopback is ever contacted.
 import os
 import re
 import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,9 +38,6 @@ INSIDE = "127.0.0.2"    # source address in nat-client: mapped answers
 OUTSIDE = "127.0.0.1"   # source address outside nat-client: own addresses
 NODE_ADDRS = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
 
-# Record offsets of the mapped address in the segment (module/table.h).
-R_MAPPED_FAMILY, R_MAPPED = 7, 24
-
 
 def segment_mapped(seg):
     """Mapped address per record of a segment (None where unset)."""
@@ -50,9 +46,9 @@ def segment_mapped(seg):
     count = seg.header()["count"]
     out = []
     for i in range(count):
-        o = tgc.HDR_SIZE + i * tgc.REC_SIZE
-        fam = b[o + R_MAPPED_FAMILY]
-        raw = b[o + R_MAPPED:o + R_MAPPED + 16]
+        o = tgc.rec_base(i)
+        fam = tgc.seg_get(b, "REC", "mapped_family", o)
+        raw = tgc.seg_bytes(b, "REC", "mapped", o)
         if fam == 0:
             out.append(None)
         elif fam == socket.AF_INET:

@@ -45,9 +45,10 @@ USE_VALGRIND = not tgc.PRELOAD
 # knotd under valgrind starts in seconds here, but a loaded CI machine may be
 # far slower: a generous readiness deadline.
 READY_TIMEOUT = 180.0 if USE_VALGRIND else 20.0
-MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "health.c",
-              "health_sm.c", "checker_probe.c", "uvloop.c", "policy.c",
-              "answer.c", "natmap.c", "reply.c", "fwd_client.c", "poller.c")
+MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "table_rec.c",
+              "table_owner.c", "table_view.c", "health.c", "health_sm.c",
+              "checker_probe.c", "uvloop.c", "policy.c", "answer.c",
+              "natmap.c", "reply.c", "fwd_client.c", "poller.c")
 
 
 class ValgrindKnotd(tgc.Knotd):

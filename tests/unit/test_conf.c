@@ -27,6 +27,7 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/conf.h"
 #include "module/table.h"
@@ -272,12 +273,4 @@ static Suite *conf_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(conf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(conf)

@@ -37,6 +37,7 @@
 #include "module/ctl/format.h"
 #include "module/health.h"
 #include "module/table.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Checks the text of a buffer and empties it. */
 #define ck_buf(buf, expect) do { \
@@ -1216,12 +1217,4 @@ static Suite *ctl_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(ctl_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(ctl)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "module/health_sm.h"
+#include "tests/unit/test_main.h"
 
 START_TEST(feed_rise_fall_of_one)
 {
@@ -120,7 +121,7 @@ START_TEST(resume_with_pace)
 }
 END_TEST
 
-int main(void)
+static Suite *health_sm_suite(void)
 {
 	Suite *s = suite_create("health_sm");
 	TCase *tc = tcase_create("feed");
@@ -131,11 +132,7 @@ int main(void)
 	tcase_add_test(tc, pace);
 	tcase_add_test(tc, resume_with_pace);
 	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
+
+TEST_MAIN(health_sm)

@@ -19,7 +19,7 @@
  * with host bits kept, duplicate FROM detection, nat-base checks and base + i
  * arithmetic, nat-client ranges.
  *
- * The seed's addresses (10.10.10.x NAT side, 192.168.1.x LAN side) are pure
+ * The example addresses (10.10.10.x NAT side, 192.168.1.x LAN side) are pure
  * data here: nothing is ever contacted.
  */
 
@@ -32,6 +32,7 @@
 
 #include "module/addr.h"
 #include "module/natmap.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Parses an address literal that must be valid. */
 static tgc_addr_t A(const char *str)
@@ -100,7 +101,7 @@ static void expect_nomap(const tgc_natmap_rule_t *rules, size_t count,
 
 START_TEST(parse_seed_rules)
 {
-	/* Prefix pair of the seed: NAT 10.10.10.0/24 -> LAN 192.168.1.0/24. */
+	/* Prefix pair of the example: NAT 10.10.10.0/24 -> LAN 192.168.1.0/24. */
 	tgc_natmap_rule_t r = R("10.10.10.0/24=192.168.1.0/24");
 	ck_assert_uint_eq(r.prefix, 24);
 	ck_assert_addr(r.from, "10.10.10.0");
@@ -108,7 +109,7 @@ START_TEST(parse_seed_rules)
 	ck_assert_int_eq(r.from.family, AF_INET);
 	ck_assert_int_eq(r.from.len, 4);
 
-	/* Single address pair (the seed's third server): a host rule. */
+	/* Single address pair (the example's third server): a host rule. */
 	r = R("10.10.10.102=192.168.1.103");
 	ck_assert_uint_eq(r.prefix, 32);
 	ck_assert_addr(r.from, "10.10.10.102");
@@ -241,7 +242,7 @@ END_TEST
 
 START_TEST(match_most_specific)
 {
-	/* The seed: the /24 maps 10.10.10.x onto 192.168.1.x, but server 3
+	/* The example: the /24 maps 10.10.10.x onto 192.168.1.x, but server 3
 	 * (10.10.10.102) is answered as 192.168.1.103. */
 	tgc_natmap_rule_t rules[] = {
 		R("10.10.10.0/24=192.168.1.0/24"),
@@ -358,7 +359,7 @@ START_TEST(rules_duplicate_from)
 	const char *err = NULL;
 	size_t bad = 99;
 
-	/* The seed's two rules are fine together: different FROM. */
+	/* The example's two rules are fine together: different FROM. */
 	tgc_natmap_rule_t ok[] = {
 		R("10.10.10.0/24=192.168.1.0/24"),
 		R("10.10.10.102=192.168.1.103"),
@@ -765,12 +766,4 @@ static Suite *natmap_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(natmap_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(natmap)

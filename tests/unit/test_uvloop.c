@@ -27,6 +27,7 @@
 #include <libknot/libknot.h>
 
 #include "module/uvloop.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Counts close callbacks of handles closed by the test itself. */
 static int closed;
@@ -239,7 +240,7 @@ START_TEST(uvloop_start_stop)
 }
 END_TEST
 
-int main(void)
+static Suite *uvloop_suite(void)
 {
 	Suite *s = suite_create("uvloop");
 	TCase *tc = tcase_create("shutdown_closes_every_handle");
@@ -253,11 +254,7 @@ int main(void)
 	tcase_add_test(tc, uvthread_hooks_signals_logging);
 	tcase_add_test(tc, uvloop_start_stop);
 	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
+
+TEST_MAIN(uvloop)
