@@ -120,7 +120,8 @@ void tgc_uvthread_join(tgc_uvthread_t *t);
  *         load of the header's writer). */
 bool tgc_uvthread_is_writer(const tgc_uvthread_t *t);
 
-/*! \brief Stores the heartbeat (relaxed; tgc_table_sync() publishes it). */
+/*! \brief Stores the heartbeat in the view (relaxed; the next
+ *         tgc_uvthread_table_sync() copies it to the segment). */
 void tgc_uvthread_heartbeat(const tgc_uvthread_t *t);
 
 /*!
