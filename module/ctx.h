@@ -411,6 +411,32 @@ knotd_in_state_t tgc_lb_zone_nodata(knotd_in_state_t state, knot_pkt_t *pkt,
                                     knotd_qdata_t *qdata, knotd_mod_t *mod);
 
 /*!
+ * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
+ *        from the cache or signed now and cached.
+ */
+int tgc_lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                tgc_ctx_t *ctx, const knot_rrset_t *rr);
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+int tgc_lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata);
+
+/*!
+ * \brief Checks the zone's signing against what the module can sign
+ *        (tgc_sign_zone_check()), logs what it says.
+ */
+int tgc_lb_sign_zone_check(tgc_ctx_t *ctx, knotd_mod_t *mod);
+
+/*!
+ * \brief When knotd signs the zone: opens the zone's DNSSEC context and the
+ *        instance's RRSIG cache, and turns signed answers on.
+ */
+int tgc_lb_sign_setup(tgc_ctx_t *ctx, knotd_mod_t *mod);
+
+/*!
  * \brief Load of a translator instance after the common items: upstreams,
  *        NAT, table, counters and poller.
  *
