@@ -201,6 +201,20 @@ static bool try_accept(try_t *try, size_t len, bool source_ok, int *last)
 }
 
 /*!
+ * \brief A non-blocking socket of \a type for the try's upstream; -1 (counted
+ *        as a network error) when there is none.
+ */
+static int try_socket(try_t *try, int type)
+{
+	int fd = socket(try->target->addr.ss_family,
+	                type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		try->stats->errors[TGC_FWD_ERR_NETWORK]++;
+	}
+	return fd;
+}
+
+/*!
  * \brief One try over UDP: waits for an acceptable reply until the deadline.
  *
  * \return TGC_FWD_TRY_OK, a tgc_fwd_err_t (the last rejection when replies
@@ -209,9 +223,8 @@ static bool try_accept(try_t *try, size_t len, bool source_ok, int *last)
 static int try_udp(try_t *try)
 {
 	const struct sockaddr_storage *to = &try->target->addr;
-	int fd = socket(to->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = try_socket(try, SOCK_DGRAM);
 	if (fd < 0) {
-		try->stats->errors[TGC_FWD_ERR_NETWORK]++;
 		return TGC_FWD_ERR_NETWORK;
 	}
 	/* Connected: the kernel picks a random source port and drops
@@ -298,9 +311,8 @@ static int stream_io(int fd, uint8_t *data, size_t len, bool out,
 static int try_tcp(try_t *try)
 {
 	const struct sockaddr_storage *to = &try->target->addr;
-	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = try_socket(try, SOCK_STREAM);
 	if (fd < 0) {
-		try->stats->errors[TGC_FWD_ERR_NETWORK]++;
 		return TGC_FWD_ERR_NETWORK;
 	}
 
