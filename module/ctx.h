@@ -197,6 +197,14 @@ typedef struct {
 	pthread_rwlock_t key_lock;   /*!< Shared while a worker signs with
 	                              *   knotd's keyset, exclusive while one
 	                              *   reloads it after a key change. */
+	bool below_apex;             /*!< The cluster name is below the zone
+	                              *   apex (immutable after load). */
+	_Atomic bool placeholder_logged; /*!< A signed answer of a type the
+	                              *   apex lacks was logged (workers:
+	                              *   exchange, relaxed). */
+	_Atomic bool nodata_logged;  /*!< A zone answer to a NODATA left to
+	                              *   knotd was not NODATA and was logged
+	                              *   (workers: exchange, relaxed). */
 } tgc_lb_ctx_t;
 
 /*! \brief Translator part of the context (role TGC_ROLE_TRANSLATOR):
@@ -405,6 +413,41 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
  */
 knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
                             knotd_qdata_t *qdata, knotd_mod_t *mod);
+
+/*!
+ * \brief Query hook at ANSWER (load balancer in a signed zone, cluster name
+ *        below the apex): a NODATA that tgc_lb_answer() left to knotd must
+ *        come out of the zone as NODATA. Logs once when the zone answers
+ *        otherwise. Registered when ctx->lb.sign_on and ctx->lb.below_apex.
+ */
+knotd_in_state_t tgc_lb_zone_nodata(knotd_in_state_t state, knot_pkt_t *pkt,
+                                    knotd_qdata_t *qdata, knotd_mod_t *mod);
+
+/*!
+ * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
+ *        from the cache or signed now and cached.
+ */
+int tgc_lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                tgc_ctx_t *ctx, const knot_rrset_t *rr);
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+int tgc_lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata);
+
+/*!
+ * \brief Checks the zone's signing against what the module can sign
+ *        (tgc_sign_zone_check()), logs what it says.
+ */
+int tgc_lb_sign_zone_check(tgc_ctx_t *ctx, knotd_mod_t *mod);
+
+/*!
+ * \brief When knotd signs the zone: opens the zone's DNSSEC context and the
+ *        instance's RRSIG cache, and turns signed answers on.
+ */
+int tgc_lb_sign_setup(tgc_ctx_t *ctx, knotd_mod_t *mod);
 
 /*!
  * \brief Load of a translator instance after the common items: upstreams,

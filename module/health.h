@@ -17,11 +17,12 @@
 /*!
  * \file
  *
- * \brief Health checking: the per-node state machine and the checker thread.
+ * \brief Health checking: the checker thread.
  *
- * The state machine is pure (time is passed in) so that it can be tested with
- * a fake clock. The checker runs one libuv loop in its own thread per module
- * instance and is the only writer of the health fields of the table.
+ * The checker runs one libuv loop in its own thread (module/uvloop.h) per
+ * module instance and is the only writer of the health fields of the
+ * table. Its state machine is module/health_sm.h; the functions below that
+ * take tgc_health_params_t apply it with the configured pace.
  */
 
 #pragma once
@@ -30,7 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "module/health_sm.h"
 #include "module/table.h"
+#include "module/uvloop.h"
 
 /*! \brief Kind of probe. */
 typedef enum {
@@ -43,7 +46,7 @@ typedef enum {
 	TGC_CHECK_TLS   = 5, /*!< TLS handshake (and verification) alone. */
 } tgc_check_t;
 
-/*! rief Tells whether a check kind speaks HTTP or TLS after connecting. */
+/*! \brief Tells whether a check kind speaks HTTP or TLS after connecting. */
 static inline bool tgc_health_check_is_http(tgc_check_t check)
 {
 	return check == TGC_CHECK_HTTP || check == TGC_CHECK_HTTPS ||
@@ -66,109 +69,49 @@ typedef struct {
 	struct tgc_tls_creds *tls; /*!< TLS credentials (https, tls). */
 } tgc_health_params_t;
 
-/*! \brief State machine of one node. */
-typedef struct {
-	tgc_health_t health;  /*!< Current state. */
-	uint32_t consec_ok;   /*!< Consecutive successes. */
-	uint32_t consec_fail; /*!< Consecutive failures. */
-} tgc_health_sm_t;
+/*! \brief The pace and thresholds of \a params. */
+static inline tgc_health_pace_t tgc_health_pace(const tgc_health_params_t *params)
+{
+	return (tgc_health_pace_t){
+		.interval_ms = params->interval_ms, .timeout_ms = params->timeout_ms,
+		.rise = params->rise, .fall = params->fall,
+	};
+}
 
-/*!
- * \brief Feeds one probe result into the state machine.
- *
- * Unknown behaves like up, except that its first success confirms it as up
- * at once; up goes down after \a fall consecutive failures; down goes up after
- * \a rise consecutive successes.
- *
- * \return True if the health state changed.
- */
-bool tgc_health_feed(tgc_health_sm_t *sm, bool ok,
-                     const tgc_health_params_t *params);
+/*! \brief tgc_health_sm_feed() with the thresholds of \a params. */
+static inline bool tgc_health_feed(tgc_health_sm_t *sm, bool ok,
+                                   const tgc_health_params_t *params)
+{
+	return tgc_health_sm_feed(sm, ok, params->rise, params->fall);
+}
 
-/*!
- * \brief Delay before the next probe of a node, in ms.
- *
- * The normal interval, or a faster pace (interval / 4, at least 10 ms) while a
- * state change is pending confirmation (an up node that has failed, a down
- * node that has succeeded).
- */
-uint32_t tgc_health_next_delay(const tgc_health_sm_t *sm,
-                               const tgc_health_params_t *params);
+/*! \brief tgc_health_sm_next_delay() with the interval of \a params. */
+static inline uint32_t tgc_health_next_delay(const tgc_health_sm_t *sm,
+                                             const tgc_health_params_t *params)
+{
+	return tgc_health_sm_next_delay(sm, params->interval_ms);
+}
 
-/*!
- * \brief Delay of the first probe of node \a idx of \a count, in ms: spreads
- *        the first probes evenly across the first interval (the first node is
- *        probed at once).
- */
-uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
-                            const tgc_health_params_t *params);
+/*! \brief tgc_health_sm_stagger() with the interval of \a params. */
+static inline uint32_t tgc_health_stagger(uint32_t idx, uint32_t count,
+                                          const tgc_health_params_t *params)
+{
+	return tgc_health_sm_stagger(idx, count, params->interval_ms);
+}
 
-/*!
- * \brief Probe schedule of a node as its record holds it (CLOCK_REALTIME ms,
- *        0 = none), left by the instance that wrote the table last.
- */
-typedef struct {
-	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
-	uint64_t next_due_ms;    /*!< Next probe due (0 = never scheduled). */
-	uint64_t last_check_ms;  /*!< End of the last probe (0 = never probed). */
-} tgc_health_hist_t;
-
-/*! \brief How a checker taking over a node starts probing it. */
-typedef enum {
-	TGC_RESUME_FRESH   = 0, /*!< No history: first probe after the stagger
-	                         *   delay. */
-	TGC_RESUME_DUE     = 1, /*!< First probe after \a delay_ms, as the
-	                         *   recorded schedule says. */
-	TGC_RESUME_PROBE   = 2, /*!< A probe was in flight and its deadline has
-	                         *   not passed: probe at once, with the time
-	                         *   left until that deadline (\a timeout_ms). */
-	TGC_RESUME_EXPIRED = 3, /*!< A probe was in flight and its deadline has
-	                         *   passed with no result: count one timeout
-	                         *   failure now, next probe after \a delay_ms. */
-} tgc_resume_kind_t;
-
-/*! \brief First step of a checker taking over a node. */
-typedef struct {
-	tgc_resume_kind_t kind; /*!< What to do. */
-	uint32_t delay_ms;      /*!< Delay of the first probe (not for PROBE). */
-	uint32_t timeout_ms;    /*!< Time the resumed probe has left (PROBE). */
-} tgc_health_resume_t;
-
-/*!
- * \brief Plans the first probe of node \a idx of \a count by a checker that
- *        takes the table over (reload, restart), so that probing goes on
- *        where the previous instance left it.
- *
- * - No history: the stagger delay (tgc_health_stagger()).
- * - A probe in flight whose deadline (start + timeout) lies ahead: probe at
- *   once, bounded by that same deadline, so that reloads never extend it.
- * - A probe in flight whose deadline passed: one timeout failure; the next
- *   probe is due when it would have followed that probe.
- * - Otherwise the recorded due time (or, from a record without one, the end
- *   of the last probe plus the next delay).
- *
- * A due time up to one interval in the past means probe at once; a longer
- * gap (knotd was stopped) keeps the node's phase in the old schedule (due +
- * k x interval), so that nodes stay spread across the interval. Delays never
- * exceed the next delay of \a sm, nor a resumed timeout the configured one,
- * whatever the recorded times say (e.g. after the clock was set back).
- *
- * \param[in] sm      State machine as recorded (before any EXPIRED failure).
- * \param[in] hist    Recorded schedule.
- * \param[in] now_ms  Current CLOCK_REALTIME ms.
- * \param[in] idx     Node index (for the stagger).
- * \param[in] count   Number of nodes (for the stagger).
- * \param[in] params  Probe parameters of the taking-over instance.
- */
-tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
-                                      const tgc_health_hist_t *hist,
-                                      uint64_t now_ms, uint32_t idx,
-                                      uint32_t count,
-                                      const tgc_health_params_t *params);
+/*! \brief tgc_health_sm_resume() with the pace of \a params. */
+static inline tgc_health_resume_t tgc_health_resume(const tgc_health_sm_t *sm,
+                                                    const tgc_health_hist_t *hist,
+                                                    uint64_t now_ms, uint32_t idx,
+                                                    uint32_t count,
+                                                    const tgc_health_params_t *params)
+{
+	tgc_health_pace_t pace = tgc_health_pace(params);
+	return tgc_health_sm_resume(sm, hist, now_ms, idx, count, &pace);
+}
 
 /*! \brief Log callback of the checker (printf-like). */
-typedef void (*tgc_health_log_f)(void *ctx, int priority, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+typedef tgc_uvthread_log_f tgc_health_log_f;
 
 /*! \brief Transition callback: node \a idx went from \a from to \a to. */
 typedef void (*tgc_health_event_f)(void *ctx, uint32_t idx, tgc_health_t from,
@@ -182,7 +125,7 @@ typedef void (*tgc_health_event_f)(void *ctx, uint32_t idx, tgc_health_t from,
 typedef void (*tgc_health_refused_f)(void *ctx, uint32_t idx);
 
 /*! \brief Thread hook (e.g. rcu_register_thread), called in the checker thread. */
-typedef void (*tgc_health_thread_f)(void *ctx);
+typedef tgc_uvthread_hook_f tgc_health_thread_f;
 
 /*! \brief Checker configuration. */
 typedef struct {

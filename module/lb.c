@@ -28,7 +28,6 @@
 #include <time.h>
 
 #include <libknot/rrtype/soa.h>
-#include <libknot/rrtype/rrsig.h>
 
 #include "module/conf.h"
 #include "module/ctx.h"
@@ -155,193 +154,6 @@ static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
 }
 
 
-/*! \brief Seconds before an RRSIG expires that the module re-signs. */
-#define SIGN_REFRESH_S	3600
-/*! \brief RRSIG cache slots per instance. */
-#define SIGN_SLOTS	1024
-
-/*! \brief Hash of the zone's apex DNSKEY rdata (0 when there is none). */
-static uint64_t dnskey_hash(knotd_qdata_t *qdata)
-{
-	knot_rrset_t keys = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY);
-	if (keys.rrs.count == 0) {
-		return 0;
-	}
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const uint8_t *p = (const uint8_t *)keys.rrs.rdata;
-	for (uint32_t i = 0; i < keys.rrs.size; i++) {
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	}
-	return h | 1;
-}
-
-/*!
- * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
- *        from the cache or signed now and cached.
- */
-static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
-                   tgc_ctx_t *ctx, const knot_rrset_t *rr)
-{
-	/* The keyset follows the zone's DNSKEY set: knotd creates the keys
-	 * after load on a first signing and changes them on rollovers. One
-	 * worker reloads per change; the others wait on key_lock. */
-	uint64_t keys = dnskey_hash(qdata);
-	if (keys == 0) {
-		return KNOT_EOK; /* Zone not signed (yet). */
-	}
-	if (atomic_load_explicit(&ctx->lb.sign_keys, memory_order_acquire) != keys) {
-		pthread_rwlock_wrlock(&ctx->lb.key_lock);
-		int ret = KNOT_EOK;
-		if (atomic_load_explicit(&ctx->lb.sign_keys, memory_order_relaxed) != keys) {
-			if (atomic_load_explicit(&ctx->lb.sign_ok, memory_order_relaxed)) {
-				knotd_mod_dnssec_unload_keyset(mod);
-			}
-			ret = knotd_mod_dnssec_load_keyset(mod, false);
-			/* Tried once per DNSKEY set: a failure leaves answers
-			 * unsigned until the set changes or a reload. */
-			atomic_store_explicit(&ctx->lb.sign_ok, ret == KNOT_EOK,
-			                      memory_order_relaxed);
-			if (ret == KNOT_EOK) {
-				tgc_sign_cache_set_gen(&ctx->lb.sign, keys);
-			} else {
-				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
-				              "the zone's DNSSEC keys (%s), reload after "
-				              "knotd made them", knot_strerror(ret));
-			}
-			atomic_store_explicit(&ctx->lb.sign_keys, keys, memory_order_release);
-		}
-		pthread_rwlock_unlock(&ctx->lb.key_lock);
-	}
-	if (!atomic_load_explicit(&ctx->lb.sign_ok, memory_order_relaxed)) {
-		return KNOT_EOK;
-	}
-
-	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
-	size_t n = rr->rrs.count;
-	tgc_sign_key_t key;
-	bool cacheable = (n <= TGC_SIGN_RDATA_MAX);
-	if (cacheable) {
-		knot_rdata_t *it = rr->rrs.rdata;
-		for (size_t i = 0; i < n; i++) {
-			rd[i] = (tgc_sign_rdata_t){ it->data, it->len };
-			it = knot_rdataset_next(it);
-		}
-		cacheable = tgc_sign_key_build(&key, rr->type, rr->ttl, rd, n) == KNOT_EOK;
-	}
-
-	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
-	uint8_t *blob = qdata->mm->alloc(qdata->mm->ctx, TGC_SIGN_SIG_MAX);
-	if (sigs == NULL || blob == NULL) {
-		return KNOT_ENOMEM;
-	}
-	knot_rrset_init(sigs, rr->owner, KNOT_RRTYPE_RRSIG, KNOT_CLASS_IN, rr->ttl);
-	size_t got = 0;
-	if (cacheable) {
-		got = tgc_sign_cache_get(&ctx->lb.sign, &key, (uint32_t)time(NULL),
-		                         blob, TGC_SIGN_SIG_MAX);
-	}
-	if (got > 2) {
-		/* Blob: count (2 bytes, host order) and the rdataset. */
-		memcpy(&sigs->rrs.count, blob, 2);
-		sigs->rrs.size = (uint32_t)(got - 2);
-		sigs->rrs.rdata = (knot_rdata_t *)(blob + 2);
-	} else {
-		/* The rdataset is signed in canonical order whatever the
-		 * answer order: sign a sorted copy. */
-		knot_rrset_t copy;
-		knot_rrset_init(&copy, rr->owner, rr->type, rr->rclass, rr->ttl);
-		int ret = KNOT_EOK;
-		knot_rdata_t *it = rr->rrs.rdata;
-		for (uint16_t i = 0; i < rr->rrs.count && ret == KNOT_EOK; i++) {
-			/* knot_rdataset_add() keeps the set sorted. */
-			ret = knot_rdataset_add(&copy.rrs, it, qdata->mm);
-			it = knot_rdataset_next(it);
-		}
-		if (ret == KNOT_EOK) {
-			pthread_rwlock_rdlock(&ctx->lb.key_lock);
-			ret = knotd_mod_dnssec_sign_rrset(mod, sigs, &copy, qdata->mm);
-			pthread_rwlock_unlock(&ctx->lb.key_lock);
-		}
-		if (ret != KNOT_EOK) {
-			return ret;
-		}
-		if (cacheable && sigs->rrs.count > 0 &&
-		    sigs->rrs.size + 2 <= TGC_SIGN_SIG_MAX) {
-			uint32_t expire = UINT32_MAX;
-			knot_rdata_t *it = sigs->rrs.rdata;
-			for (uint16_t i = 0; i < sigs->rrs.count; i++) {
-				uint32_t e = knot_rrsig_sig_expiration(it);
-				expire = e < expire ? e : expire;
-				it = knot_rdataset_next(it);
-			}
-			memcpy(blob, &sigs->rrs.count, 2);
-			memcpy(blob + 2, sigs->rrs.rdata, sigs->rrs.size);
-			(void)tgc_sign_cache_put(&ctx->lb.sign, &key, keys, expire,
-			                         blob, sigs->rrs.size + 2);
-		}
-	}
-	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, sigs, 0);
-}
-
-/*! \brief Puts the apex RRset of \a type and the RRSIGs covering it. */
-static int put_apex_signed(knot_pkt_t *pkt, knotd_qdata_t *qdata, uint16_t type)
-{
-	knot_rrset_t rr = knotd_qdata_zone_apex_rrset(qdata, type);
-	knot_rrset_t all = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_RRSIG);
-	if (rr.rrs.count == 0 || all.rrs.count == 0) {
-		return KNOT_ENOENT;
-	}
-	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
-	knot_rrset_t *copy = qdata->mm->alloc(qdata->mm->ctx, sizeof(*copy));
-	if (sigs == NULL || copy == NULL) {
-		return KNOT_ENOMEM;
-	}
-	*copy = rr;
-	knot_rrset_init(sigs, all.owner, KNOT_RRTYPE_RRSIG, all.rclass, all.ttl);
-	knot_rdata_t *it = all.rrs.rdata;
-	for (uint16_t i = 0; i < all.rrs.count; i++) {
-		if (knot_rrsig_type_covered(it) == type) {
-			int ret = knot_rdataset_add(&sigs->rrs, it, qdata->mm);
-			if (ret != KNOT_EOK) {
-				return ret;
-			}
-		}
-		it = knot_rdataset_next(it);
-	}
-	if (sigs->rrs.count == 0) {
-		return KNOT_ENOENT;
-	}
-	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, copy, 0);
-	if (ret == KNOT_EOK) {
-		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, sigs, 0);
-	}
-	return ret;
-}
-
-/*!
- * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
- *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
- *        unmodified (its RRSIG covers the MINIMUM field).
- */
-static int lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata)
-{
-	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
-	if (ret == KNOT_EOK) {
-		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_SOA);
-	}
-	/* An NSEC3 zone has no apex NSEC, and a name below the apex would
-	 * need its own NSEC: the module API reads apex RRsets only. Those
-	 * answers carry the signed SOA without a denial proof. */
-	if (ret == KNOT_EOK &&
-	    knot_dname_is_equal(knot_pkt_qname(qdata->query), knotd_qdata_zone_name(qdata))) {
-		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_NSEC);
-		if (ret == KNOT_ENOENT) {
-			ret = KNOT_EOK;
-		}
-	}
-	return ret;
-}
-
 knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
                             knotd_qdata_t *qdata, knotd_mod_t *mod)
 {
@@ -430,7 +242,13 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->lb.sign_on &&
 	    knot_pkt_has_dnssec(qdata->query) &&
 	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
-		int ret = lb_signed_nodata(pkt, qdata);
+		if (tgc_sign_nodata_by_zone(!ctx->lb.below_apex,
+		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0,
+		                            (family == AF_INET ? ctx->lb.answer.v4.count :
+		                                                 ctx->lb.answer.v6.count) > 0)) {
+			return state;
+		}
+		int ret = tgc_lb_signed_nodata(pkt, qdata);
 		if (ret == KNOT_ESPACE) {
 			knot_wire_set_tc(pkt->wire);
 		} else if (ret != KNOT_EOK) {
@@ -461,7 +279,7 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
 	                         qdata->mm);
 	if (ret == KNOT_EOK && ctx->lb.sign_on && knot_pkt_has_dnssec(qdata->query)) {
-		ret = lb_sign(pkt, qdata, mod, ctx, &pkt->rr[pkt->rrset_count - 1]);
+		ret = tgc_lb_sign(pkt, qdata, mod, ctx, &pkt->rr[pkt->rrset_count - 1]);
 		if (ret == KNOT_ESPACE) {
 			knot_wire_set_tc(pkt->wire);
 		}
@@ -749,6 +567,9 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	atomic_store_explicit(&ctx->table.hdr->min_live,
 	                      knotd_conf_mod(mod, MOD_MIN_LIVE).single.integer,
 	                      memory_order_relaxed);
+	if ((ret = tgc_lb_sign_zone_check(ctx, mod)) != KNOT_EOK) {
+		return ret;
+	}
 
 	ret = tgc_ctx_become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
 	if (ret != KNOT_EOK) {
@@ -782,29 +603,5 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 		return ret;
 	}
 
-	/* Signed answers when knotd signs the zone: its keys, from its KASP
-	 * DB. */
-	knotd_conf_t signing = knotd_conf_zone(mod, (const yp_name_t *)"\x0e""dnssec-signing",
-	                                       knotd_mod_zone(mod));
-	if (signing.count > 0 && signing.single.boolean) {
-		/* The keyset itself is loaded by the first signed answer
-		 * (lb_sign): on a first start knotd makes the keys after
-		 * the module is loaded. */
-		ret = knotd_mod_dnssec_init(mod);
-		if (ret == KNOT_EOK) {
-			ret = tgc_sign_cache_init(&ctx->lb.sign, SIGN_SLOTS, SIGN_REFRESH_S);
-		}
-		if (ret == KNOT_EOK && pthread_rwlock_init(&ctx->lb.key_lock, NULL) != 0) {
-			tgc_sign_cache_deinit(&ctx->lb.sign);
-			ret = KNOT_ENOMEM;
-		}
-		if (ret != KNOT_EOK) {
-			knotd_mod_log(mod, LOG_ERR, "cannot open the zone's DNSSEC context (%s)",
-			              knot_strerror(ret));
-			return ret;
-		}
-		ctx->lb.sign_on = true;
-	}
-
-	return KNOT_EOK;
+	return tgc_lb_sign_setup(ctx, mod);
 }

@@ -105,9 +105,8 @@ static void rotate(uint32_t *cand, size_t count, size_t k)
 		return;
 	}
 	/* Through a buffer for the shorter side (4 KiB: every rotation of up
-	 * to 2048 nodes): three libc copies. With 1,000 nodes this takes about
-	 * a tenth of the instructions of the element-wise reversals below
-	 * (callgrind, bench/README.md). */
+	 * to 2048 nodes): three libc copies, which beat element-wise reversals
+	 * by far on large candidate lists. */
 	uint32_t tmp[1024];
 	const size_t tmp_len = sizeof(tmp) / sizeof(tmp[0]);
 	if (k <= tmp_len) {
@@ -237,27 +236,22 @@ size_t tgc_policy_order_unique(tgc_policy_t policy, uint32_t *cand, size_t count
 		rotate(cand, count, (size_t)(st->rr++ % count));
 		return keep_unique(cand, count, want, rep, seen);
 	case TGC_POLICY_RANDOM:
-		/* Partial Fisher-Yates as in tgc_policy_order(); a pick whose
-		 * address is answered already is replaced by the last of the
-		 * remaining candidates and the draw is repeated, so the kept
-		 * ones are a uniform random ordered sample of the addresses'
-		 * first picks, as a full shuffle followed by dropping the
-		 * repeats would give. */
-		while (out < want && out < count) {
-			size_t j = out + rng_below(&st->rng, count - out);
-			uint32_t t = cand[out]; cand[out] = cand[j]; cand[j] = t;
-			if (first_of_address(cand[out], rep, seen)) {
-				out++;
-			} else {
-				cand[out] = cand[--count];
-			}
-		}
-		return out;
 	case TGC_POLICY_STICKY:
-		/* Best-scoring first, as sticky_order(); a node whose address
-		 * a better-scoring node answers already is dropped. */
+		/* One pick at a time. Random: partial Fisher-Yates as in
+		 * tgc_policy_order(); sticky: the best-scoring remaining node,
+		 * as sticky_order(). A pick whose address is answered already
+		 * is replaced by the last of the remaining candidates and the
+		 * pick is repeated: random keeps a uniform random ordered
+		 * sample of the addresses' first picks (as a full shuffle
+		 * followed by dropping the repeats would give), sticky drops
+		 * a node whose address a better-scoring node answers. */
 		while (out < want && out < count) {
-			sticky_order(cand + out, count - out, 1, client, node_keys);
+			if (policy == TGC_POLICY_RANDOM) {
+				size_t j = out + rng_below(&st->rng, count - out);
+				uint32_t t = cand[out]; cand[out] = cand[j]; cand[j] = t;
+			} else {
+				sticky_order(cand + out, count - out, 1, client, node_keys);
+			}
 			if (first_of_address(cand[out], rep, seen)) {
 				out++;
 			} else {

@@ -659,6 +659,9 @@ int tgcluster_load(knotd_mod_t *mod)
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}
+	if (ret == KNOT_EOK && ctx->role == TGC_ROLE_LB && ctx->lb.sign_on && ctx->lb.below_apex) {
+		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_ANSWER, tgc_lb_zone_nodata);
+	}
 	if (ret != KNOT_EOK) {
 		knotd_mod_log(mod, LOG_ERR, "cannot register the query hooks (%s)",
 		              knot_strerror(ret));
