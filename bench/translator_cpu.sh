@@ -11,10 +11,12 @@
 #
 # The LB (3 live simulated nodes on 127.0.0.11-13) is also the translator's
 # upstream; neither maps addresses, so both send the same 3 A records (same
-# response size). The translator's CPU includes its poller thread.
+# response size). The translator applies its policy (TR_POLICY, by default
+# round-robin, the module's default) to the cached addresses on every answer, as the LB does to its
+# live nodes. The translator's CPU includes its poller thread.
 #
 # Env: ROUNDS=5 DURATION=10 CLIENTS=10 OUTSTANDING=100 LB_PORT=25365
-#      TR_PORT=25366 NODE_PORT=15900 SERVER_CPU=1 CLIENT_CPU=0 UDP_WORKERS=1
+#      TR_PORT=25366 TR_POLICY=round-robin NODE_PORT=15900 SERVER_CPU=1 CLIENT_CPU=0 UDP_WORKERS=1
 #      MODULE_SO=build/mod-tgcluster.so KEEP=1 OUT=...
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +24,7 @@ set -u
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10}
 OUTSTANDING=${OUTSTANDING:-100}
 LB_PORT=${LB_PORT:-25365} TR_PORT=${TR_PORT:-25366}
+TR_POLICY=${TR_POLICY:-round-robin}
 command -v dnsperf >/dev/null || die "dnsperf missing: apt-get install -y dnsperf"
 
 bench_init translator
@@ -42,12 +45,24 @@ knot_write translator "$TR_PORT" "" "    upstream: lb
     upstream-interval: 1000
     upstream-timeout: 500
     ttl: 5
+    policy: $TR_POLICY
     shm: $SHM_TR" --remote "lb=127.0.0.1@$LB_PORT"
 knot_start lb
 knot_start translator
 ALL3="${NODE_IPS[*]}"
 wait_answer lb "$ALL3" 5 || die "LB does not answer the 3 live nodes"
-wait_answer translator "$ALL3" 5 || die "translator does not answer the 3 nodes"
+# The translator rotates its answers: compare the sorted addresses.
+wait_answer_set() {   # wait_answer_set NAME "want" TIMEOUT_S
+	local i have=""
+	for i in $(seq 1 $(( $3 * 20 ))); do
+		have=$(answer_ips "$1" | tr ' ' '\n' | sort | xargs)
+		[ "$have" = "$2" ] && return 0
+		sleep 0.05
+	done
+	log "$1: want '$2', have '$have'"
+	return 1
+}
+wait_answer_set translator "$ALL3" 5 || die "translator does not answer the 3 nodes"
 for n in lb translator; do
 	kdig @127.0.0.1 -p "${KNOT_PORT[$n]}" "$ZONE" A >"$OUT/answer-$n.txt" 2>&1
 done
@@ -58,13 +73,13 @@ HZ=$(getconf CLK_TCK)
 
 { machine_notes
   echo "rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS outstanding=$OUTSTANDING udp-workers=$UDP_WORKERS"
-  echo "server cpu=$SERVER_CPU client cpu=$CLIENT_CPU CLK_TCK=$HZ"
+  echo "server cpu=$SERVER_CPU client cpu=$CLIENT_CPU CLK_TCK=$HZ translator policy=$TR_POLICY"
   echo "lb response size: $(grep -o 'Received [0-9]* B' "$OUT/answer-lb.txt")," \
        "translator response size: $(grep -o 'Received [0-9]* B' "$OUT/answer-translator.txt")"
 } | tee "$OUT/meta.txt" >&2
 
 cpu_rounds translator lb
-wait_answer translator "$ALL3" 2 || log "WARN: translator answer changed during the runs"
+wait_answer_set translator "$ALL3" 2 || log "WARN: translator answer changed during the runs"
 "$KNOTC" -c "${KNOT_CONF[translator]}" zone-stats "$ZONE" >"$OUT/translator-stats.txt" 2>&1
 
 cpu_summary translator lb ' (bound: <= 1.1)'

@@ -249,6 +249,7 @@ static void tr_free(tgc_tr_ctx_t *tr)
 	}
 	void *const arrays[] = {
 		tr->scope, tr->targets, tr->keys, tr->rules, tr->rest_until,
+		tr->states,
 	};
 	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
 }

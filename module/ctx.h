@@ -69,6 +69,9 @@
 #define MOD_STALE_LIMIT		"\x0b""stale-limit"
 #define MOD_FORWARD_LIMIT	"\x0d""forward-limit"
 #define MOD_FORWARD_UDP		"\x0b""forward-udp"
+#define MOD_FORWARD_ECS		"\x0b""forward-ecs"
+#define MOD_FORWARD_ECS_PREFIX4	"\x13""forward-ecs-prefix4"
+#define MOD_FORWARD_ECS_PREFIX6	"\x13""forward-ecs-prefix6"
 
 /*! \brief Largest `forward-limit`. */
 #define TGC_FORWARD_LIMIT_MAX	1024
@@ -236,6 +239,16 @@ typedef struct {
 	                              *   failed one (written and read only by
 	                              *   the worker with that thread_id). */
 	uint64_t failed_key;         /*!< Key of the name hash. */
+	/* Answers from the cache: `policy` and `answers` over the cached
+	 * addresses, as a load balancer applies them to its live nodes. */
+	tgc_policy_t policy;         /*!< policy. */
+	uint32_t answers;            /*!< answers (0 = all cached). */
+	tgc_policy_state_t *states;  /*!< Per worker: written and read only by
+	                              *   the worker with that thread_id. */
+	/* Client subnet sent with on-demand forwards (forward-ecs). */
+	bool ecs_on;                 /*!< forward-ecs. */
+	uint8_t ecs_prefix4;         /*!< forward-ecs-prefix4. */
+	uint8_t ecs_prefix6;         /*!< forward-ecs-prefix6. */
 	_Atomic uint64_t failed[TGC_FAILED_SLOTS]; /*!< Recently failed names:
 	                              *   tag << TGC_FAILED_TIME_BITS | expiry
 	                              *   ms, 0 = empty (writers and readers:

@@ -431,7 +431,8 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 		}
 
 		tgc_fwd_sent_t sent;
-		int res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key);
+		int res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key,
+		                        conf->ecs);
 		if (res != KNOT_EOK) {
 			ret = res;
 			break;
@@ -448,7 +449,8 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 			knot_pkt_free(try.reply);
 			try.reply = NULL;
 			stats->tcp++;
-			res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key);
+			res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key,
+			                        conf->ecs);
 			if (res != KNOT_EOK) {
 				ret = res;
 				break;

@@ -68,6 +68,9 @@ typedef struct {
 	const knot_dname_t *scope;       /*!< Replies are confined to this name
 	                                  *   and below (tgc_fwd_sent_t.scope;
 	                                  *   NULL = not confined). */
+	const knot_edns_client_subnet_t *ecs; /*!< EDNS Client Subnet option
+	                                  *   every query carries (NULL =
+	                                  *   none); set per forward on a copy. */
 } tgc_fwd_conf_t;
 
 /*! \brief Counts of one tgc_forward_query() call. */

@@ -61,19 +61,6 @@ static void checker_refused(void *arg, uint32_t idx)
 }
 
 /*!
- * \brief Sticky key of a client: its subnet, at most /24 or /56 long.
- *
- * \param[out] hashed  Prefix length the key was made of.
- */
-static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix,
-                           unsigned *hashed)
-{
-	unsigned dflt = (addr->family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
-	*hashed = (prefix < dflt) ? prefix : dflt;
-	return tgc_policy_client_key(addr, *hashed);
-}
-
-/*!
  * \brief Applies the zone's admin records (apex TXT) when the zone's SOA
  *        serial changed since they were last read: parses them and posts
  *        the per-node states to the checker (tgc_admin_box_post()).
@@ -207,7 +194,7 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	uint64_t client = 0;
 	unsigned scope = 0;
 	if (ctx->lb.answer.policy == TGC_POLICY_STICKY && have_client) {
-		client = client_key(&client_addr, client_prefix, &scope);
+		client = tgc_policy_sticky_key(&client_addr, client_prefix, &scope);
 	}
 	if (ctx->clients.count > 0 && have_client) {
 		scope = client_prefix;

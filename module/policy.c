@@ -14,6 +14,7 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
+#include <netinet/in.h>
 #include <string.h>
 
 #include "module/policy.h"
@@ -69,6 +70,15 @@ uint64_t tgc_policy_client_key(const tgc_addr_t *client, unsigned prefix)
 	buf[1] = (uint8_t)prefix;
 	memcpy(buf + 2, masked.bytes, 16);
 	return hash_bytes(buf, sizeof(buf), 0x636c6e74ULL);
+}
+
+uint64_t tgc_policy_sticky_key(const tgc_addr_t *client, unsigned prefix,
+                               unsigned *hashed)
+{
+	unsigned cap = (client->family == AF_INET) ? TGC_STICKY_PREFIX4 :
+	                                             TGC_STICKY_PREFIX6;
+	*hashed = (prefix < cap) ? prefix : cap;
+	return tgc_policy_client_key(client, *hashed);
 }
 
 /*! \brief xorshift64* step. */

@@ -69,6 +69,19 @@ uint64_t tgc_policy_node_key(const tgc_addr_t *addr, uint16_t port);
 uint64_t tgc_policy_client_key(const tgc_addr_t *client, unsigned prefix);
 
 /*!
+ * \brief Sticky key of a client: its subnet, at most TGC_STICKY_PREFIX4 or
+ *        TGC_STICKY_PREFIX6 bits long (shorter when \a prefix is).
+ *
+ * \param[in]  client  Client address (the subnet address of its ECS).
+ * \param[in]  prefix  Known bits of \a client (ECS source prefix, or the
+ *                     full length).
+ * \param[out] hashed  Prefix length the key was made of (the ECS scope of
+ *                     the answer).
+ */
+uint64_t tgc_policy_sticky_key(const tgc_addr_t *client, unsigned prefix,
+                               unsigned *hashed);
+
+/*!
  * \brief Orders candidates in place and returns how many to answer.
  *
  * \param[in]     policy     Policy.

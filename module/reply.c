@@ -20,6 +20,7 @@
 #include <libknot/libknot.h>
 
 #include "module/answer.h"
+#include "module/ecs.h"
 #include "module/reply.h"
 
 /*
@@ -28,7 +29,8 @@
 
 int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
                       const knot_dname_t *qname, uint16_t qtype,
-                      uint16_t qclass, const knot_tsig_key_t *key)
+                      uint16_t qclass, const knot_tsig_key_t *key,
+                      const knot_edns_client_subnet_t *ecs)
 {
 	if (query == NULL || sent == NULL || qname == NULL) {
 		return KNOT_EINVAL;
@@ -54,6 +56,10 @@ int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
 	knot_rrset_t opt;
 	ret = knot_edns_init(&opt, TGC_FORWARD_EDNS_PAYLOAD, 0, 0, &query->mm);
 	if (ret != KNOT_EOK) {
+		return ret;
+	}
+	if (ecs != NULL && (ret = tgc_ecs_add(&opt, ecs, &query->mm)) != KNOT_EOK) {
+		knot_rrset_clear(&opt, &query->mm);
 		return ret;
 	}
 	ret = knot_pkt_put(query, KNOT_COMPR_HINT_NONE, &opt, KNOT_PF_FREE);
@@ -275,7 +281,9 @@ int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
 		return KNOT_EINVAL;
 	}
 	uint8_t rcode = knot_wire_get_rcode(reply->wire);
-	if (rcode != KNOT_RCODE_NOERROR && rcode != KNOT_RCODE_NXDOMAIN) {
+	unsigned scope = 0;
+	if ((rcode != KNOT_RCODE_NOERROR && rcode != KNOT_RCODE_NXDOMAIN) ||
+	    tgc_ecs_reply_scope(reply, NULL, &scope) != KNOT_EOK) {
 		return KNOT_EINVAL;
 	}
 

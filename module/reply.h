@@ -82,7 +82,8 @@ typedef struct {
 } tgc_fwd_sent_t;
 
 /*!
- * \brief Builds a query: random ID, RD clear, EDNS, signed with \a key.
+ * \brief Builds a query: random ID, RD clear, EDNS (with the client subnet
+ *        option \a ecs unless NULL), signed with \a key.
  *
  * \param[in,out] query  Empty packet (max size >= 512 + TSIG room).
  * \param[out] sent      What the reply must match (keeps \a qname, \a key).
@@ -92,7 +93,8 @@ typedef struct {
  */
 int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
                       const knot_dname_t *qname, uint16_t qtype,
-                      uint16_t qclass, const knot_tsig_key_t *key);
+                      uint16_t qclass, const knot_tsig_key_t *key,
+                      const knot_edns_client_subnet_t *ecs);
 
 /*!
  * \brief Validates a reply (pure apart from TSIG's clock).
@@ -137,8 +139,11 @@ const char *tgc_forward_verdict_str(tgc_fwd_verdict_t verdict);
  *        negative answer the SOA of the authority section with
  *        min(TTL, MINIMUM) as the TTL.
  *
+ * The cache serves every client: a reply whose client subnet option has a
+ * non-zero scope (an answer for one subnet only) is not usable.
+ *
  * \retval KNOT_EOK     Filled (valid, ok set; times left to the caller).
- * \retval KNOT_EINVAL  Not a usable answer (RCODE, type).
+ * \retval KNOT_EINVAL  Not a usable answer (RCODE, type, ECS scope).
  */
 int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
                         uint16_t qtype, tgc_cache_snap_t *out);

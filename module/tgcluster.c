@@ -141,6 +141,9 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
 	{ MOD_FORWARD_UDP,    YP_TOPT,   YP_VOPT = { forward_udp_modes,
 	                                             TGC_FORWARD_UDP_TRUNCATE } },
+	{ MOD_FORWARD_ECS,    YP_TBOOL,  YP_VBOOL = { false } },
+	{ MOD_FORWARD_ECS_PREFIX4, YP_TINT, YP_VINT = { 0, 32, 24 } },
+	{ MOD_FORWARD_ECS_PREFIX6, YP_TINT, YP_VINT = { 0, 128, 56 } },
 	/* http, https, tls checks and the backup tier. */
 	{ MOD_CHECK_PATH,     YP_TSTR,   YP_VSTR = { "/" }, YP_FNONE, { check_path } },
 	{ MOD_CHECK_HOST,     YP_TSTR,   YP_VNONE, YP_FNONE, { check_host } },
@@ -328,6 +331,16 @@ static int conf_read_lb(const conf_src_t *src, tgc_conf_t *conf,
 		                 " exceeds the %zu nodes (backups would always "
 		                 "answer)", when.single.integer, nodes->count);
 	}
+	static const char *const tr_only[] = {
+		MOD_FORWARD_ECS, MOD_FORWARD_ECS_PREFIX4, MOD_FORWARD_ECS_PREFIX6,
+	};
+	for (size_t i = 0; src->args != NULL && i < sizeof(tr_only) / sizeof(tr_only[0]); i++) {
+		/* Only the dry run tells an explicit value from the default. */
+		if (conf_get(src, tr_only[i]).count > 0) {
+			return conf_fail(src, KNOT_EINVAL, "'%s' needs 'upstream'",
+			                 tr_only[i] + 1);
+		}
+	}
 	knotd_conf_t min_live = conf_get(src, MOD_MIN_LIVE);
 	if ((size_t)min_live.single.integer > nodes->count) {
 		return conf_fail(src, KNOT_EINVAL, "'min-live' %" PRId64
@@ -373,6 +386,15 @@ static int conf_read_translator(const conf_src_t *src)
 	if (base.count > 0) {
 		return conf_fail(src, KNOT_EINVAL, "'nat-base' cannot be used "
 		                 "with 'upstream' (use 'nat-map')");
+	}
+	if (src->args != NULL && !conf_get(src, MOD_FORWARD_ECS).single.boolean) {
+		const char *prefixes[] = { MOD_FORWARD_ECS_PREFIX4, MOD_FORWARD_ECS_PREFIX6 };
+		for (size_t i = 0; i < 2; i++) {
+			if (conf_get(src, prefixes[i]).count > 0) {
+				return conf_fail(src, KNOT_EINVAL, "'%s' needs "
+				                 "'forward-ecs: on'", prefixes[i] + 1);
+			}
+		}
 	}
 	const char *why = NULL;
 	int ret = tgc_conf_timing_check(TGC_CONF_TIMING_UPSTREAM,

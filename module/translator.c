@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "module/ctx.h"
+#include "module/ecs.h"
 
 /*! \brief Index names of the upstream-error counter. */
 static char *upstream_error_to_str(uint32_t idx, uint32_t count)
@@ -174,6 +175,27 @@ static bool forward_slot_take(tgc_ctx_t *ctx)
 	return true;
 }
 
+/*!
+ * \brief The client subnet option of a forward (forward-ecs): the query's
+ *        own ECS or the client's address, cut to forward-ecs-prefix4/6.
+ *
+ * \return \a buf filled, or NULL: no option to send.
+ */
+static const knot_edns_client_subnet_t *translator_ecs(tgc_ctx_t *ctx,
+                                                       knotd_qdata_t *qdata,
+                                                       knot_edns_client_subnet_t *buf)
+{
+	tgc_addr_t client;
+	unsigned prefix = 0;
+	if (!ctx->tr.ecs_on || !tgc_ctx_query_client(qdata, &client, &prefix) ||
+	    tgc_ecs_for_client(&client, prefix, ctx->tr.ecs_prefix4,
+	                       ctx->tr.ecs_prefix6, buf) != KNOT_EOK) {
+		return NULL;
+	}
+
+	return buf;
+}
+
 /*! \brief Answers SERVFAIL at once for a forward not attempted (counted). */
 static knotd_state_t translator_refused(knotd_qdata_t *qdata, knotd_mod_t *mod,
                                         unsigned thr, int why)
@@ -241,8 +263,11 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	memset(&stats, 0, sizeof(stats));
 	knot_pkt_t *reply = NULL;
 	size_t used = 0;
+	tgc_fwd_conf_t fwd = ctx->tr.fwd;
+	knot_edns_client_subnet_t ecs;
+	fwd.ecs = translator_ecs(ctx, qdata, &ecs);
 
-	int ret = tgc_forward_query(&ctx->tr.fwd, first % ctx->tr.fwd.count, qname,
+	int ret = tgc_forward_query(&fwd, first % fwd.count, qname,
 	                            qtype, KNOT_CLASS_IN, ctx->tr.budget_ms, -1,
 	                            qdata->mm, &reply, &used, &stats, NULL, NULL);
 	atomic_fetch_sub_explicit(&ctx->tr.forwards, 1, memory_order_relaxed);
@@ -255,6 +280,16 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 		}
 		return translator_servfail(qdata, mod, thr);
 	}
+	/* RFC 7871: a reply whose option does not repeat the subnet sent is
+	 * not used; the answer holds for the scope the upstream gave, which
+	 * the client's resolver learns from the option knotd echoes. */
+	unsigned scope = 0;
+	if (tgc_ecs_reply_scope(reply, fwd.ecs, &scope) != KNOT_EOK) {
+		knotd_mod_stats_incr(mod, thr, TCTR_UPSTREAM_ERROR,
+		                     TGC_FWD_ERR_INVALID, 1);
+		return translator_servfail(qdata, mod, thr);
+	}
+	tgc_ctx_ecs_scope(qdata, scope);
 	atomic_fetch_add_explicit(&ctx->table.nodes[used].answers, 1,
 	                          memory_order_relaxed);
 
@@ -333,6 +368,43 @@ static int translator_put_soa(knot_pkt_t *pkt, const tgc_cache_snap_t *snap,
 }
 
 /*!
+ * \brief Orders the cached addresses of one answer by `policy` and cuts
+ *        them to `answers`, as a load balancer orders its live nodes:
+ *        `ordered` keeps the upstream's order, `sticky` hashes the client
+ *        (ECS subnet or address) against each address.
+ *
+ * \param[out] order  Indexes into snap->addrs, in answer order.
+ *
+ * \return Number of leading entries of \a order to answer.
+ */
+static size_t translator_order(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
+                               unsigned thr, const tgc_cache_snap_t *snap,
+                               uint32_t *order)
+{
+	for (uint32_t i = 0; i < snap->count; i++) {
+		order[i] = i;
+	}
+	uint64_t client = 0;
+	uint64_t keys[TGC_CACHE_ADDRS_MAX];
+	if (ctx->tr.policy == TGC_POLICY_STICKY) {
+		tgc_addr_t addr;
+		unsigned prefix = 0, hashed = 0;
+		if (tgc_ctx_query_client(qdata, &addr, &prefix)) {
+			client = tgc_policy_sticky_key(&addr, prefix, &hashed);
+			tgc_ctx_ecs_scope(qdata, hashed);
+		}
+		/* The key of an address, not of its position: a client keeps
+		 * its address whatever order the upstream answers in. */
+		for (uint32_t i = 0; i < snap->count; i++) {
+			keys[i] = tgc_policy_node_key(&snap->addrs[i], 0);
+		}
+	}
+
+	return tgc_policy_order(ctx->tr.policy, order, snap->count,
+	                        ctx->tr.answers, &ctx->tr.states[thr], client, keys);
+}
+
+/*!
  * \brief Answers A/AAAA for the cluster name from the polled cache.
  *
  * \return False if there is no answer yet and no poll has finished (the
@@ -380,19 +452,22 @@ static bool translator_cached(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	}
 
 	const tgc_natmap_rule_t *rules = translator_rules(ctx, qdata);
+	uint32_t order[TGC_CACHE_ADDRS_MAX];
+	size_t count = translator_order(ctx, qdata, thr, &snap, order);
 	const tgc_addr_t *addrs[TGC_CACHE_ADDRS_MAX];
 	tgc_addr_t mapped[TGC_CACHE_ADDRS_MAX];
 	bool any_mapped = false;
-	for (unsigned i = 0; i < snap.count; i++) {
-		addrs[i] = &snap.addrs[i];
+	for (size_t i = 0; i < count; i++) {
+		const tgc_addr_t *addr = &snap.addrs[order[i]];
+		addrs[i] = addr;
 		if (rules != NULL &&
-		    tgc_natmap_apply(rules, ctx->tr.rule_count, &snap.addrs[i], &mapped[i]) &&
-		    mapped[i].family == snap.addrs[i].family) {
+		    tgc_natmap_apply(rules, ctx->tr.rule_count, addr, &mapped[i]) &&
+		    mapped[i].family == addr->family) {
 			addrs[i] = &mapped[i];
 			any_mapped = true;
 		}
 	}
-	int ret = tgc_answer_put(pkt, qname, qtype, ttl, addrs, snap.count,
+	int ret = tgc_answer_put(pkt, qname, qtype, ttl, addrs, count,
 	                         qdata->mm);
 	if (ret == KNOT_ESPACE) {
 		knotd_mod_stats_incr(mod, thr, TCTR_TRUNCATED, 0, 1);
@@ -664,6 +739,18 @@ int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
 	if (ctx->tr.rest_until == NULL) {
 		return KNOT_ENOMEM;
 	}
+	ctx->tr.policy = knotd_conf_mod(mod, MOD_POLICY).single.option;
+	ctx->tr.answers = knotd_conf_mod(mod, MOD_ANSWERS).single.integer;
+	ctx->tr.states = aligned_alloc(64, ctx->threads * sizeof(*ctx->tr.states));
+	if (ctx->tr.states == NULL) {
+		return KNOT_ENOMEM;
+	}
+	for (unsigned i = 0; i < ctx->threads; i++) {
+		tgc_policy_state_init(&ctx->tr.states[i], seed + i);
+	}
+	ctx->tr.ecs_on = knotd_conf_mod(mod, MOD_FORWARD_ECS).single.boolean;
+	ctx->tr.ecs_prefix4 = knotd_conf_mod(mod, MOD_FORWARD_ECS_PREFIX4).single.integer;
+	ctx->tr.ecs_prefix6 = knotd_conf_mod(mod, MOD_FORWARD_ECS_PREFIX6).single.integer;
 
 	static const tgc_ctx_counter_t counters[] = {
 		[TCTR_CACHED]         = { "cached", 1, NULL },

@@ -30,9 +30,10 @@ Variants:
             them with `nat-map`.
   forwarder the LBs answer LAN addresses (`nat-base`) and the NAT host runs a
             plain forwarding resolver (unbound) instead of the translator.
-In each: steps 1-8, another name of the zone resolves (through a translator:
-TC over UDP, then TCP), a killed node leaves the answers the viewer gets, a
-killed LB does not break resolution.
+In each: steps 1-8, the translator's answers spread the first address over
+all three nodes (translator variants), another name of the zone resolves
+(through a translator: TC over UDP, then TCP), a killed node leaves the
+answers the viewer gets, a killed LB does not break resolution.
 
 Needs root (or CAP_NET_ADMIN) for the namespaces: skipped with the reason
 otherwise (the run then reports SKIP, never a pass), failed where TGC_NO_SKIP
@@ -126,6 +127,22 @@ class TestSeedNat(e2e.E2eTestCase):
         return tgc.stat_sum(lb.zone_stats(ZONE), "answer")
 
     # -- the scenario -----------------------------------------------------
+    def assert_translator_spreads(self, variant, queries=60):
+        """What the internal DNS gets from the translator, asked from the
+        client LAN as it asks: the first address spreads over every node
+        (the translator's default policy, round-robin over its cache), not
+        one node per poll interval."""
+        firsts = {}
+        for _ in range(queries):
+            a = self.topo.client.call(e2e.resolve, LB_LAN[0])
+            self.assertEqual(sorted(a.addrs), LAN, a.addrs)
+            firsts[a.addrs[0]] = firsts.get(a.addrs[0], 0) + 1
+        log("%s: first addresses of %d answers of the translator: %s"
+            % (variant, queries, firsts))
+        self.assertGreaterEqual(len(firsts), 3, firsts)
+        self.assertGreaterEqual(min(firsts.values()), queries / len(LAN) / 2,
+                                firsts)
+
     def assert_lan_unreachable(self):
         """The NAT barrier: the client LAN cannot reach the cluster network,
         neither the nodes nor the LBs (hence the translator)."""
@@ -173,6 +190,9 @@ class TestSeedNat(e2e.E2eTestCase):
             self.assertGreater(tgc.stat_sum(st, "cached"), 0, st)
             if variant == "nat-map":
                 self.assertGreater(tgc.stat_sum(st, "mapped"), 0, st)
+
+        if tr is not None:
+            self.assert_translator_spreads(variant)
 
         # Another name of the zone: a translator answers it over UDP with an
         # empty TC answer, unbound asks again over TCP, the translator

@@ -28,18 +28,21 @@
  * poller and the knotd workers do), the negative-answer SOA put into a
  * response the way translator_put_soa() does, the cached addresses mapped
  * and put with tgc_answer_put(), and tgc_forward_rewrite() of every answer
- * RRset (on-demand forwarding).
+ * RRset (on-demand forwarding), and tgc_ecs_reply_scope() on the client
+ * subnet option of the reply.
  *
  * Input: one control byte (bit 0: ask AAAA instead of A; bit 1: the
  * upstream has a TSIG key; bit 2: the reply is confined to the zone
- * intern.netz., as a translator's are; bit 3: the reply came over TCP),
- * then the reply wire.
+ * intern.netz., as a translator's are; bit 3: the reply came over TCP;
+ * bit 4: the query carried the client subnet 192.0.2.0/24), then the reply
+ * wire.
  */
 
 #include <netinet/in.h>
 
 #include "fuzz_util.h"
 #include "module/answer.h"
+#include "module/ecs.h"
 #include "module/forward.h"
 #include "module/natmap.h"
 #include "module/table.h"
@@ -179,11 +182,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	/* The client subnet option: an echo of the one sent or nothing, a
+	 * scope within the family; a poll answer scoped to a subnet is never
+	 * cached. */
+	knot_edns_client_subnet_t ecs_sent;
+	tgc_addr_t client = { .family = AF_INET, .len = 4, .bytes = { 192, 0, 2, 9 } };
+	FUZZ_ASSERT(tgc_ecs_for_client(&client, 32, 24, 56, &ecs_sent) == KNOT_EOK);
+	unsigned ecs_scope = 0;
+	int ecs_ret = tgc_ecs_reply_scope(reply, (ctl & 16) ? &ecs_sent : NULL,
+	                                  &ecs_scope);
+	FUZZ_ASSERT(ecs_ret == KNOT_EOK || ecs_ret == KNOT_EMALF ||
+	            ecs_ret == KNOT_EINVAL);
+	FUZZ_ASSERT(ecs_ret == KNOT_EOK || ecs_scope == 0);
+	FUZZ_ASSERT((ctl & 16) ? ecs_scope <= 32 : ecs_scope == 0);
+	bool ecs_unscoped = (ctl & 16) ?
+	                    tgc_ecs_reply_scope(reply, NULL, &ecs_scope) == KNOT_EOK :
+	                    ecs_ret == KNOT_EOK;
+
 	tgc_cache_snap_t *snap = mm.alloc(mm.ctx, sizeof(*snap));
 	tgc_cache_snap_t *back = mm.alloc(mm.ctx, sizeof(*back));
 	FUZZ_ASSERT(snap != NULL && back != NULL);
 	memset(snap, 0, sizeof(*snap));
 	if (tgc_forward_extract(reply, qname, qtype, snap) == KNOT_EOK) {
+		FUZZ_ASSERT(ecs_unscoped);
 		FUZZ_ASSERT(snap->count <= TGC_CACHE_ADDRS_MAX);
 		FUZZ_ASSERT((size_t)snap->soa_owner_len + snap->soa_rdata_len <= TGC_CACHE_SOA_MAX);
 		FUZZ_ASSERT(snap->count == 0 || snap->soa_owner_len == 0);

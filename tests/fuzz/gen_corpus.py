@@ -112,7 +112,7 @@ def conf_seeds():
 
 def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
           name=NAME, extra_owner=None, tc=False, keyring=None,
-          soa_owner="intern.netz.", additional=()):
+          soa_owner="intern.netz.", additional=(), ecs=None):
     q = dns.message.make_query(NAME, rdtype)
     q.id = qid
     if keyring is not None:
@@ -133,12 +133,15 @@ def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
             "ns.intern.netz. hostmaster.intern.netz. 1 3600 900 604800 60"))
     for owner, rtype, rdata in additional:
         r.additional.append(dns.rrset.from_text(owner, 5, "IN", rtype, rdata))
+    if ecs is not None:
+        r.use_edns(0, payload=1232, options=[dns.edns.ECSOption(*ecs)])
     return r.to_wire()
 
 
 def forward_seeds():
     # 1 control byte (bit 0 AAAA, bit 1 TSIG key, bit 2 confined to the zone
-    # intern.netz., bit 3 over TCP), then the reply.
+    # intern.netz., bit 3 over TCP, bit 4 the query carried the client
+    # subnet 192.0.2.0/24), then the reply.
     ring = dns.tsigkeyring.from_text({"tgc-key.": ("hmac-sha256",
                                       "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")})
     many = ["10.10.10.%d" % i for i in range(1, 41)]
@@ -171,6 +174,14 @@ def forward_seeds():
             "A", ["10.10.10.1"], soa=True, soa_owner="com.")),
         ("tcp-tc", b"\x0c" + reply("A", tc=True)),
         ("tcp-tc-answer", b"\x08" + reply("A", ["10.10.10.1"], tc=True)),
+        # Client subnet: the echo of the one sent, a scoped answer to a
+        # poll (none sent), the echo of another subnet.
+        ("ecs-echo", b"\x10" + reply("A", ["10.10.10.1"],
+                                     ecs=("192.0.2.0", 24, 16))),
+        ("ecs-scoped-poll", b"\x00" + reply("A", ["10.10.10.1"],
+                                            ecs=("192.0.2.0", 24, 24))),
+        ("ecs-other-subnet", b"\x10" + reply("A", ["10.10.10.1"],
+                                             ecs=("198.51.100.0", 24, 24))),
     ]
 
 

@@ -17,6 +17,15 @@ over TCP never reach a client, a TSIG-keyed
 remote (valid key works, wrong key rejected), the global-module setup and the
 conf-check rules of the upstream items.
 
+Balancing at the translator (TranslatorBalancing): the default policy
+spreads the first address evenly over a second of queries although the
+cached order changes at most once, answers cuts the cached set, ordered
+keeps the upstream's order, sticky keeps each client's first node across
+polls and a reload; forward-ecs sends the client subnet (cut to the
+configured prefix) with on-demand forwards and nothing without it, an echo
+for another subnet is not used, the polls carry no client, and the conf-check
+rules of the forward-ecs items.
+
 Everything runs on loopback; every daemon and segment is removed by the
 harness cleanups, also on failure.
 """
@@ -32,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tgc  # noqa: E402
 from tgc import query, wait_until  # noqa: E402
 
+import dns.edns  # noqa: E402
 import dns.exception  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
@@ -302,6 +312,51 @@ class HostileUpstream(FakeUpstream):
             conn.sendall(struct.pack("!H", len(out)) + out)
 
 
+class EcsUpstream(FakeUpstream):
+    """A plain upstream (no poisoning) that records the client subnet
+    option of every query as (name, "ADDR/SOURCE") or (name, None), and
+    echoes it with scope \a scope, or with another address when
+    \a wrong_echo is set."""
+
+    def __init__(self, scope=24, wrong_echo=False):
+        super().__init__()
+        self.seen = []
+        self.scope = scope
+        self.wrong_echo = wrong_echo
+
+    def reply_to(self, wire):
+        q = dns.message.from_wire(wire)
+        ecs = [o for o in q.options if isinstance(o, dns.edns.ECSOption)]
+        name = q.question[0].name.to_text().lower()
+        self.seen.append((name, "%s/%d" % (ecs[0].address, ecs[0].srclen)
+                          if ecs else None))
+        r = self.answer(q)
+        if ecs:
+            addr = "10.99.0.0" if self.wrong_echo else ecs[0].address
+            r.use_edns(0, payload=1232, options=[dns.edns.ECSOption(
+                addr, ecs[0].srclen, self.scope)])
+        return r.to_wire()
+
+    def serve_udp(self):
+        wire, peer = self.udp.recvfrom(65535)
+        self.udp_queries += 1
+        self.udp.sendto(self.reply_to(wire), peer)
+
+    def serve_tcp(self):
+        conn, _ = self.tcp.accept()
+        with conn:
+            conn.settimeout(2)
+            n = struct.unpack("!H", tgc._recv_exact(conn, 2))[0]
+            self.tcp_queries += 1
+            out = self.reply_to(tgc._recv_exact(conn, n))
+            conn.sendall(struct.pack("!H", len(out)) + out)
+
+    def ecs_of(self, name):
+        """Options seen in the queries for \a name."""
+        name = name.lower()
+        return [e for n, e in self.seen if n == name]
+
+
 def names_in(answer):
     """Owner names of every record of an answer (all sections)."""
     return {rr.name.to_text().lower()
@@ -309,7 +364,8 @@ def names_in(answer):
                         answer.msg.additional) for rr in sec}
 
 
-class Translator(tgc.TgcTestCase):
+class TranslatorBase(tgc.TgcTestCase):
+    """Building blocks: load balancers, translators, simulated nodes."""
 
     # -- building blocks ----------------------------------------------------
     def lb(self, port=None, edits=(), zone_items=None):
@@ -325,10 +381,13 @@ class Translator(tgc.TgcTestCase):
 
     def translator(self, upstreams, key=None, items=None, extra_edits=(),
                    start=True, pre=""):
+        # policy ordered: the tests below compare whole answers with the
+        # load balancers' order (their policy is ordered too).
         conf = {"upstream": ["lb%d" % (i + 1) for i in range(len(upstreams))],
                 "upstream-interval": INTERVAL, "upstream-timeout": TIMEOUT,
-                "stale-limit": STALE, "nat-map": NAT_MAP}
+                "stale-limit": STALE, "nat-map": NAT_MAP, "policy": "ordered"}
         conf.update(items or {})
+        conf = {k_: v for k_, v in conf.items() if v is not None}
         text = pre + remotes_text(upstreams, key)
         k = Knotd({ZONE: conf}, edits=[before("module", text)] + list(extra_edits),
                   name="translator")
@@ -350,6 +409,10 @@ class Translator(tgc.TgcTestCase):
         return wait_until(lambda: query(k.port, APEX, rdtype).addrs == want,
                           timeout, interval=0.02,
                           what="translator answers %s" % (want,))
+
+
+
+class Translator(TranslatorBase):
 
     # -- tests ------------------------------------------------------------
     def test_failover_stale_and_recovery(self):
@@ -656,6 +719,186 @@ class Translator(tgc.TgcTestCase):
         tr = self.translator([lb1], start=False)
         rc, out = tr.conf_check()
         self.assertEqual(rc, 0, out)
+
+
+BAL_IPS = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+BAL_MAPPED = ["192.168.1.1", "192.168.1.2", "192.168.1.3"]
+
+
+class TranslatorBalancing(TranslatorBase):
+    """Policies at the translator over its cached live set, and the client
+    subnet sent to the upstreams with forward-ecs."""
+
+    def setUp(self):
+        self.sims = self.nodes([(ip, "tcp") for ip in BAL_IPS])
+        self.node_port = self.sims[0].port
+        for sim in self.sims[1:]:
+            sim.stop()
+            sim.port = self.node_port
+            sim.start()
+
+    def balanced_pair(self, tr_items=None):
+        """One LB answering every live node round-robin, behind a
+        translator with \a tr_items (policy left to its default unless
+        given); returns the translator once it answers all three."""
+        lb = self.lb(zone_items={
+            "node": ["%s@%d" % (ip, self.node_port) for ip in BAL_IPS],
+            "policy": "round-robin", "answers": 0})
+        items = {"policy": None}
+        items.update(tr_items or {})
+        tr = self.translator([lb], items=items)
+        want = min(len(BAL_MAPPED), items.get("answers") or len(BAL_MAPPED))
+        wait_until(lambda: len(query(tr.port, APEX).addrs) == want and
+                   set(query(tr.port, APEX).addrs) <= set(BAL_MAPPED),
+                   10, interval=0.02, what="translator answers live nodes")
+        return lb, tr
+
+    def test_default_policy_spreads_first_address(self):
+        # The default poll interval: the upstream's order changes at most
+        # twice in the second measured, the spread comes from the policy.
+        _, tr = self.balanced_pair({"upstream-interval": 1000,
+                                    "upstream-timeout": 500})
+        counts = {a: 0 for a in BAL_MAPPED}
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            a = query(tr.port, APEX)
+            self.assertEqual(sorted(a.addrs), BAL_MAPPED, "every node answered")
+            counts[a.first] += 1
+        total = sum(counts.values())
+        tgc.log("first addresses over 1 s through the translator: %s" % counts)
+        self.assertGreaterEqual(total, 30, "too few queries for a spread")
+        mean = total / len(counts)
+        for addr, n in counts.items():
+            self.assertLessEqual(abs(n - mean), 0.35 * mean,
+                                 "%s first %d times, mean %.1f: %s"
+                                 % (addr, n, mean, counts))
+
+    def test_answers_cuts_the_cached_set(self):
+        _, tr = self.balanced_pair({"answers": 1})
+        firsts = set()
+        for _ in range(12):
+            a = query(tr.port, APEX)
+            self.assertEqual(len(a.addrs), 1, a.addrs)
+            firsts.add(a.first)
+        self.assertEqual(firsts, set(BAL_MAPPED))
+
+    def test_ordered_keeps_the_upstream_order(self):
+        lb, tr = self.balanced_pair({"policy": "ordered"})
+        # The LB rotates per query; the translator repeats what one poll
+        # got for every query until the next poll.
+        same = 0
+        for _ in range(20):
+            one, two = query(tr.port, APEX).addrs, query(tr.port, APEX).addrs
+            same += (one == two)
+        self.assertGreaterEqual(same, 15, "ordered did not keep the polled "
+                                "order (%d of 20 pairs equal)" % same)
+
+    def test_sticky_across_polls_and_reload(self):
+        _, tr = self.balanced_pair({"policy": "sticky"})
+        clients = ["10.%d.%d.0/24" % (i, i * 7 % 256) for i in range(1, 25)]
+
+        def firsts():
+            return {c: query(tr.port, APEX, ecs=c).first for c in clients}
+        first = firsts()
+        self.assertGreaterEqual(len(set(first.values())), 2,
+                                "sticky sent every client to one node: %s"
+                                % first)
+        own = query(tr.port, APEX, source="127.0.0.7").first
+        # The LB rotates its answer every poll (200 ms): hold for 5 polls.
+        self.assertStays(lambda: firsts() == first, 1.0,
+                         what="sticky first node across polls")
+        self.assertEqual(query(tr.port, APEX, source="127.0.0.7").first, own)
+        mark = tr.log_mark()
+        tr.reload()
+        wait_until(lambda: "translator for" in tr.log_since(mark), 10,
+                   what="reloaded translator instance loaded")
+        self.assertTrue(tr.alive())
+        self.assertEqual(firsts(), first, "sticky first node after reload")
+        self.assertEqual(query(tr.port, APEX, source="127.0.0.7").first, own)
+
+    def test_forward_ecs(self):
+        up = EcsUpstream(scope=16)
+        up.start()
+        self.addCleanup(up.stop)
+        tr = self.translator([up], items={
+            "forward-ecs": "on", "forward-ecs-prefix4": 16,
+            "forward-udp": "forward", "nat-map": None})
+        wait_until(lambda: query(tr.port, APEX).addrs == [FakeUpstream.REAL],
+                   10, interval=0.02, what="poll answered")
+        # The client's own address, cut to forward-ecs-prefix4.
+        a = query(tr.port, "www." + APEX, source="127.0.0.9")
+        self.assertEqual(a.addrs, [FakeUpstream.REAL])
+        self.assertEqual(up.ecs_of("www." + APEX)[-1], "127.0.0.0/16")
+        # A client's own ECS, cut further; a shorter one is kept.
+        query(tr.port, "a." + APEX, ecs="10.20.30.0/24")
+        self.assertEqual(up.ecs_of("a." + APEX)[-1], "10.20.0.0/16")
+        query(tr.port, "b." + APEX, ecs="10.20.30.0/12")
+        self.assertEqual(up.ecs_of("b." + APEX)[-1], "10.16.0.0/12")
+        # The polls of the cluster name carry no client.
+        self.assertTrue(up.ecs_of(APEX))
+        self.assertEqual(set(up.ecs_of(APEX)), {None})
+
+    def test_forward_ecs_off_and_wrong_echo(self):
+        up = EcsUpstream()
+        up.start()
+        self.addCleanup(up.stop)
+        tr = self.translator([up], items={"forward-udp": "forward",
+                                          "nat-map": None})
+        self.assertEqual(query(tr.port, "www." + APEX).addrs, [FakeUpstream.REAL])
+        self.assertEqual(query(tr.port, "w2." + APEX, ecs="10.1.2.0/24").addrs,
+                         [FakeUpstream.REAL])
+        self.assertEqual(up.ecs_of("www." + APEX), [None])
+        self.assertEqual(up.ecs_of("w2." + APEX), [None])
+
+        bad = EcsUpstream(wrong_echo=True)
+        bad.start()
+        self.addCleanup(bad.stop)
+        tr2 = self.translator([bad], items={"forward-udp": "forward",
+                                            "forward-ecs": "on",
+                                            "nat-map": None})
+        a = query(tr2.port, "www." + APEX)
+        self.assertEqual(a.rcode, dns.rcode.SERVFAIL,
+                         "an answer for another subnet was used")
+        self.assertEqual(bad.ecs_of("www." + APEX), ["127.0.0.0/24"])
+
+    def test_forward_ecs_through_a_real_lb(self):
+        # knotd with edns-client-subnet on echoes the option: the
+        # translator accepts the echo and the forward succeeds.
+        ecs_on = ("    background-workers: 1\n",
+                  "    background-workers: 1\n    edns-client-subnet: on\n")
+        lb = self.lb(edits=[ecs_on])
+        tr = self.translator([lb], items={"forward-ecs": "on",
+                                          "forward-udp": "forward"})
+        a = query(tr.port, "www." + APEX, ecs="10.20.30.0/24")
+        self.assertEqual(a.rcode, dns.rcode.NOERROR)
+        self.assertEqual(a.addrs, ["192.168.1.50"])
+
+    def test_forward_ecs_conf_check(self):
+        lb1 = self.lb()
+        for items, msg in [
+                ({"forward-ecs-prefix4": 20},
+                 "'forward-ecs-prefix4' needs 'forward-ecs: on'"),
+                ({"forward-ecs-prefix6": 48},
+                 "'forward-ecs-prefix6' needs 'forward-ecs: on'"),
+                ({"forward-ecs": "on", "forward-ecs-prefix4": 33},
+                 "forward-ecs-prefix4")]:
+            with self.subTest(msg=msg):
+                tr = self.translator([lb1], items=items, start=False)
+                rc, out = tr.conf_check()
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn(msg, out)
+        tr = self.translator([lb1], items={"forward-ecs": "on",
+                                           "forward-ecs-prefix6": 48},
+                             start=False)
+        rc, out = tr.conf_check()
+        self.assertEqual(rc, 0, out)
+        lbx = Knotd({ZONE: {"node": ["127.0.0.11"], "forward-ecs": "on"}},
+                    name="lb-ecs")
+        self.addCleanup(lbx.cleanup)
+        lbx.write_conf()
+        rc, out = lbx.conf_check()
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("'forward-ecs' needs 'upstream'", out)
 
 
 if __name__ == "__main__":

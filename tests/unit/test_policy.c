@@ -699,6 +699,24 @@ START_TEST(unique_many_shared)
 }
 END_TEST
 
+START_TEST(sticky_key_caps_the_prefix)
+{
+	tgc_addr_t a = A("192.0.2.10"), b = A("2001:db8:0:100::1");
+	unsigned hashed = 0;
+	/* A full address is hashed as its /24 or /56. */
+	ck_assert(tgc_policy_sticky_key(&a, 32, &hashed) ==
+	          tgc_policy_client_key(&a, TGC_STICKY_PREFIX4));
+	ck_assert_uint_eq(hashed, TGC_STICKY_PREFIX4);
+	ck_assert(tgc_policy_sticky_key(&b, 128, &hashed) ==
+	          tgc_policy_client_key(&b, TGC_STICKY_PREFIX6));
+	ck_assert_uint_eq(hashed, TGC_STICKY_PREFIX6);
+	/* A shorter ECS prefix is hashed as it is. */
+	ck_assert(tgc_policy_sticky_key(&a, 16, &hashed) ==
+	          tgc_policy_client_key(&a, 16));
+	ck_assert_uint_eq(hashed, 16);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -712,6 +730,7 @@ static Suite *policy_suite(void)
 	test_add_case(s, "sticky_spread", sticky_spread, 120);
 	test_add_case(s, "sticky_stability", sticky_stability, 120);
 	test_add_case(s, "client_key", client_key, 120);
+	test_add_case(s, "sticky_key_caps_the_prefix", sticky_key_caps_the_prefix, 120);
 	test_add_case(s, "node_key", node_key, 120);
 	test_add_case(s, "unique_many_shared", unique_many_shared, 120);
 	return s;
