@@ -1914,8 +1914,23 @@ typedef struct {
 	tgc_table_t *t;
 	uint64_t token;
 	atomic_bool *stop;
-	uint64_t writes, syncs, busy;
+	/* Written by the writer thread, read by the test's thread while it
+	 * runs: relaxed atomics (counts only). */
+	_Atomic uint64_t writes, syncs, busy;
 } rw_writer_t;
+
+/*! \brief Waits (up to 30 s) until \a counter exceeds \a than. */
+static bool rw_wait_above(_Atomic uint64_t *counter, uint64_t than)
+{
+	struct timespec pause = { .tv_nsec = 1000 * 1000 };
+	for (int i = 0; i < 30000; i++) {
+		if (atomic_load_explicit(counter, memory_order_relaxed) > than) {
+			return true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
 
 static void *rw_writer(void *arg)
 {
@@ -1925,19 +1940,19 @@ static void *rw_writer(void *arg)
 		for (uint32_t i = 0; i < w->t->hdr->node_count; i++) {
 			tgc_node_rec_t *r = &w->t->nodes[i];
 			if (!tgc_table_write_begin(r)) {
-				w->busy++;
+				atomic_fetch_add_explicit(&w->busy, 1, memory_order_relaxed);
 				continue;
 			}
 			v++;
 			STORE(r->consec_ok, v);
 			STORE(r->probes, (uint64_t)v);
 			tgc_table_write_end(w->t, r);
-			w->writes++;
+			atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
 		}
 		atomic_store_explicit(&w->t->hdr->heartbeat_ms, tgc_table_now_ms(),
 		                      memory_order_relaxed);
 		tgc_table_sync(w->t, w->token, NULL);
-		w->syncs++;
+		atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -1958,8 +1973,8 @@ static void *rw_reader(void *arg)
 		for (uint32_t i = 0; i < 3; i++) {
 			(void)tgc_table_health(r->view, i);
 			(void)tgc_table_admin(r->view, i);
-			tgc_table_node_read(r->cli, i, &s);
-			if (s.probes != s.consec_ok) {
+			if (tgc_table_node_read(r->cli, i, &s) == KNOT_EOK &&
+			    s.probes != s.consec_ok) {
 				r->torn++;
 			}
 		}
@@ -1991,14 +2006,17 @@ START_TEST(reload_while_writing)
 	pthread_t ta, tb, tr;
 	ck_assert_int_eq(pthread_create(&ta, NULL, rw_writer, &wa), 0);
 	ck_assert_int_eq(pthread_create(&tr, NULL, rw_reader, &rd), 0);
-	struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
-	nanosleep(&pause, NULL);
+	/* A writes and syncs before B arrives. */
+	ck_assert(rw_wait_above(&wa.syncs, 100));
 
 	unsigned closed = 99;
 	instance_open(&b, spec, TOKEN_B, &closed);
 	ck_assert_uint_eq(closed, 0);
 	ck_assert_int_eq(pthread_create(&tb, NULL, rw_writer, &wb), 0);
-	nanosleep(&pause, NULL);
+	/* Both write at once: B syncs, and A goes on after B started. */
+	uint64_t a_syncs = atomic_load(&wa.syncs);
+	ck_assert(rw_wait_above(&wb.syncs, 100));
+	ck_assert(rw_wait_above(&wa.syncs, a_syncs + 100));
 
 	/* Unload of the old instance: its checker stops, then it goes. */
 	atomic_store(&stop_a, true);
@@ -2007,18 +2025,20 @@ START_TEST(reload_while_writing)
 	pthread_join(tr, NULL);
 	tgc_table_close(&a);
 	tgc_table_release(TOKEN_A);
-	nanosleep(&pause, NULL);
+	/* B goes on alone. */
+	uint64_t b_syncs = atomic_load(&wb.syncs);
+	ck_assert(rw_wait_above(&wb.syncs, b_syncs + 100));
 	atomic_store(&stop_b, true);
 	pthread_join(tb, NULL);
 	tgc_table_sync(&b, TOKEN_B, NULL);
 
 	fprintf(stderr, "reload_while_writing: A %llu writes %llu syncs, B %llu "
 	        "writes %llu syncs (%llu busy), %llu reads\n",
-	        (unsigned long long)wa.writes, (unsigned long long)wa.syncs,
-	        (unsigned long long)wb.writes, (unsigned long long)wb.syncs,
-	        (unsigned long long)wb.busy, (unsigned long long)rd.reads);
-	ck_assert_uint_gt(wa.syncs, 0);
-	ck_assert_uint_gt(wb.syncs, 0);
+	        (unsigned long long)atomic_load(&wa.writes),
+	        (unsigned long long)atomic_load(&wa.syncs),
+	        (unsigned long long)atomic_load(&wb.writes),
+	        (unsigned long long)atomic_load(&wb.syncs),
+	        (unsigned long long)atomic_load(&wb.busy), (unsigned long long)rd.reads);
 	ck_assert_uint_eq(rd.torn, 0);
 	ck_assert_uint_eq(atomic_load(&m.hdr->writer), TOKEN_B);
 	for (uint32_t i = 0; i < 3; i++) {
