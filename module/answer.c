@@ -21,6 +21,7 @@
 #include <libknot/libknot.h>
 
 #include "module/answer.h"
+#include "module/probe_agent.h"
 
 /*! \brief Tells whether a node may answer: 1 live, 2 live but drained, 0 not. */
 static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
@@ -29,11 +30,13 @@ static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
 	if (admin == TGC_ADMIN_UP) {
 		return 1;
 	}
-	if (admin == TGC_ADMIN_DOWN || tgc_table_health(table, idx) == TGC_HEALTH_DOWN) {
+	uint8_t agent = tgc_table_agent_state(table, idx);
+	if (admin == TGC_ADMIN_DOWN || tgc_table_health(table, idx) == TGC_HEALTH_DOWN ||
+	    (agent & (TGC_AGENT_DOWN | TGC_AGENT_MAINT)) != 0) {
 		return 0;
 	}
 
-	return (admin == TGC_ADMIN_DRAIN) ? 2 : 1;
+	return (admin == TGC_ADMIN_DRAIN || (agent & TGC_AGENT_DRAIN) != 0) ? 2 : 1;
 }
 
 /*! \brief Allocates from a knot memory context (NULL without one). */
@@ -62,7 +65,8 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 	for (size_t i = 0; i < fam->count; i++) {
 		uint32_t idx = fam->idx[i];
 		/* Fast path of node_eligible() for the common admin state. */
-		if (tgc_table_admin(cfg->table, idx) == TGC_ADMIN_AUTO) {
+		if (tgc_table_admin(cfg->table, idx) == TGC_ADMIN_AUTO &&
+		    tgc_table_agent_state(cfg->table, idx) == 0) {
 			if (tgc_table_health(cfg->table, idx) != TGC_HEALTH_DOWN) {
 				out[live++] = idx;
 			}
@@ -104,7 +108,10 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		default:
 			for (size_t i = 0; i < fam->count; i++) {
 				uint32_t idx = fam->idx[i];
-				if (tgc_table_admin(cfg->table, idx) != TGC_ADMIN_DOWN) {
+				/* Agent maint is like admin down. */
+				if (tgc_table_admin(cfg->table, idx) != TGC_ADMIN_DOWN &&
+				    (tgc_table_agent_state(cfg->table, idx) &
+				     TGC_AGENT_MAINT) == 0) {
 					out[n++] = idx;
 				}
 			}

@@ -28,6 +28,7 @@
 
 #include "module/addr.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 #include "module/probe_rfb.h"
 #include "module/uvloop.h"
 #include "module/table.h"
@@ -222,6 +223,19 @@ typedef struct {
 	uint8_t rx[64];               /*!< Read buffer of the probe (rfb). */
 	bool rfb_refused;             /*!< The server refuses the checker (the
 	                               *   refusal is logged, not yet cleared). */
+	struct {
+		uv_timer_t timer;     /*!< Next poll while idle, its timeout
+		                       *   while polling. */
+		uv_tcp_t tcp;         /*!< Poll connection (while tcp_open). */
+		uv_connect_t connect; /*!< Connect request of the poll. */
+		bool tcp_open;        /*!< tcp initialised and not yet closed. */
+		bool polling;         /*!< A poll is in flight. */
+		struct sockaddr_storage sa; /*!< Agent address. */
+		tgc_agent_reader_t rd; /*!< Line of the poll. */
+		uint8_t rx[64];       /*!< Read buffer of the poll. */
+		bool unknown_logged;  /*!< Unknown words were logged. */
+		bool failing;         /*!< The agent's failure was logged. */
+	} agent;                      /*!< Agent poll (agent_port set). */
 	tgc_health_sm_t sm;           /*!< State machine (mirrors the record). */
 	bool synced;                  /*!< sm was loaded from the record since
 	                               *   we last (re)gained the writer role. */
@@ -251,6 +265,8 @@ struct tgc_checker {
 	bool sock_failing;        /*!< Socket creation failing, logged
 	                           *   (checker thread only). */
 	bool disabled_marked;     /*!< check: none recorded (checker thread only). */
+	bool agent_cleared;       /*!< No agent: agent fields cleared (checker
+	                           *   thread only). */
 	int loop_close_ret;       /*!< uv_loop_close() result: written by the
 	                           *   checker thread before it ends, read by
 	                           *   stop after the join. */
@@ -769,6 +785,268 @@ static void node_takeover(node_t *n)
 	}
 }
 
+/*
+ * The agent poll: a second connection per node, to agent_port, every
+ * check-interval, bounded by check-timeout, reading one line.
+ */
+
+static void agent_schedule(node_t *n, uint64_t delay_ms);
+
+/*!
+ * \brief Writes an agent poll's outcome into the record: the report of a
+ *        line (\a rep), or NULL when the agent gave no usable line (its
+ *        state is then unknown: cleared, the health check decides).
+ */
+static void agent_record(node_t *n, const tgc_agent_report_t *rep)
+{
+	tgc_checker_t *ck = n->ck;
+	tgc_table_t *table = ck->conf.table;
+	tgc_node_rec_t *rec = &table->nodes[n->idx];
+
+	if (!is_writer(ck) || !tgc_table_write_begin(rec)) {
+		return;
+	}
+	uint8_t flags = (uint8_t)REC_LOAD(rec->agent_flags) | TGC_AGENT_F_POLLED;
+	uint8_t old_state = REC_LOAD(rec->agent_state);
+	uint8_t state = 0;
+	if (rep == NULL) {
+		flags &= (uint8_t)~(TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
+		REC_STORE(rec->agent_errors, REC_LOAD(rec->agent_errors) + 1);
+	} else {
+		flags |= TGC_AGENT_F_ANSWERED;
+		/* State words persist until the agent changes them (a
+		 * failed poll has cleared them). */
+		state = tgc_agent_apply_state(old_state, rep);
+		if (rep->has_sessions) {
+			flags |= TGC_AGENT_F_SESSIONS;
+			REC_STORE(rec->agent_sessions, rep->sessions);
+		}
+		if (rep->has_maxconn) {
+			flags |= TGC_AGENT_F_MAXCONN;
+			REC_STORE(rec->agent_maxconn, rep->maxconn);
+		}
+		if (rep->has_pct) {
+			flags |= TGC_AGENT_F_PCT;
+			REC_STORE(rec->agent_pct, rep->pct);
+		}
+	}
+	REC_STORE(rec->agent_state, state);
+	REC_STORE(rec->agent_flags, flags);
+	tgc_table_write_end(table, rec);
+	tgc_table_publish(table, ck->conf.writer_token, n->idx);
+
+	if (ck->stopping) {
+		return;
+	}
+	if (rep == NULL && ck->conf.agent_error != NULL) {
+		ck->conf.agent_error(ck->conf.ctx, n->idx);
+	}
+	if (state != old_state) {
+		CK_LOG(ck, LOG_NOTICE, "node %s agent port %u: state%s%s%s%s "
+		       "(agent)", n->text, ck->conf.agent_port,
+		       (state == 0) ? " ready" : "",
+		       (state & TGC_AGENT_DOWN) ? " down" : "",
+		       (state & TGC_AGENT_DRAIN) ? " drain" : "",
+		       (state & TGC_AGENT_MAINT) ? " maint" : "");
+	}
+}
+
+/*! \brief Close callback of an agent connection: next poll. */
+static void on_agent_closed(uv_handle_t *handle)
+{
+	node_t *n = handle->data;
+
+	n->agent.tcp_open = false;
+	if (!n->ck->stopping) {
+		agent_schedule(n, n->ck->conf.params.interval_ms);
+	}
+}
+
+/*! \brief Ends the agent poll in flight with \a status (a reader status,
+ *         or MORE for a connection that failed) and the line read. */
+static void agent_end(node_t *n, tgc_agent_status_t status, const char *why)
+{
+	tgc_checker_t *ck = n->ck;
+
+	n->agent.polling = false;
+	uv_timer_stop(&n->agent.timer);
+	if (status == TGC_AGENT_LINE) {
+		tgc_agent_report_t rep;
+		tgc_agent_parse(n->agent.rd.line, n->agent.rd.len, &rep);
+		if (rep.unknown > 0 && !n->agent.unknown_logged && is_writer(ck)) {
+			n->agent.unknown_logged = true;
+			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: ignoring "
+			       "%u unknown word(s), first '%s' (logged once)",
+			       n->text, ck->conf.agent_port, rep.unknown,
+			       rep.first_unknown);
+		}
+		if (n->agent.failing && is_writer(ck)) {
+			CK_LOG(ck, LOG_NOTICE, "node %s agent port %u answers "
+			       "again", n->text, ck->conf.agent_port);
+		}
+		n->agent.failing = false;
+		agent_record(n, &rep);
+	} else {
+		if (!n->agent.failing && is_writer(ck)) {
+			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: %s; agent "
+			       "state unknown, the health check decides",
+			       n->text, ck->conf.agent_port, why);
+		}
+		n->agent.failing = true;
+		agent_record(n, NULL);
+	}
+	if (n->agent.tcp_open) {
+		if (!uv_is_closing((uv_handle_t *)&n->agent.tcp)) {
+			uv_close((uv_handle_t *)&n->agent.tcp, on_agent_closed);
+		}
+	} else if (!ck->stopping) {
+		agent_schedule(n, ck->conf.params.interval_ms);
+	}
+}
+
+/*! \brief Text of a reader status that ends a poll without a line. */
+static const char *agent_status_str(tgc_agent_status_t st)
+{
+	switch (st) {
+	case TGC_AGENT_LONG:    return "line too long";
+	case TGC_AGENT_BADBYTE: return "control byte in the line";
+	case TGC_AGENT_EMPTY:   return "closed without a line";
+	default:                return "no line";
+	}
+}
+
+/*! \brief Agent poll timeout. */
+static void on_agent_timeout(uv_timer_t *timer)
+{
+	node_t *n = timer->data;
+
+	if (n->ck->stopping || !n->agent.polling) {
+		return;
+	}
+	agent_end(n, TGC_AGENT_MORE, "no line within check-timeout");
+}
+
+/*! \brief Read buffer of an agent poll. */
+static void on_agent_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	node_t *n = handle->data;
+	(void)suggested;
+
+	buf->base = (char *)n->agent.rx;
+	buf->len = sizeof(n->agent.rx);
+}
+
+/*! \brief Data of an agent poll. */
+static void on_agent_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	node_t *n = stream->data;
+	(void)buf;
+
+	if (n->ck->stopping || !n->agent.polling || nread == 0) {
+		return;
+	}
+	tgc_agent_status_t st;
+	if (nread < 0) {
+		st = (nread == UV_EOF) ? tgc_agent_eof(&n->agent.rd) :
+		                         TGC_AGENT_MORE;
+		agent_end(n, st, (nread == UV_EOF) ? agent_status_str(st) :
+		                                     uv_strerror((int)nread));
+		return;
+	}
+	st = tgc_agent_feed(&n->agent.rd, n->agent.rx, (size_t)nread, NULL);
+	if (st != TGC_AGENT_MORE) {
+		agent_end(n, st, agent_status_str(st));
+	}
+}
+
+/*! \brief Connect result of an agent poll. */
+static void on_agent_connect(uv_connect_t *req, int status)
+{
+	node_t *n = req->data;
+
+	if (n->ck->stopping || !n->agent.polling) {
+		return;
+	}
+	if (status != 0) {
+		agent_end(n, TGC_AGENT_MORE, uv_strerror(status));
+		return;
+	}
+	tgc_agent_reader_init(&n->agent.rd);
+	int ret = uv_read_start((uv_stream_t *)&n->agent.tcp, on_agent_alloc,
+	                        on_agent_read);
+	if (ret != 0) {
+		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
+	}
+}
+
+/*! \brief The agent timer fired: time for a poll. */
+static void on_agent_due(uv_timer_t *timer)
+{
+	node_t *n = timer->data;
+	tgc_checker_t *ck = n->ck;
+
+	if (ck->stopping || n->agent.polling || n->agent.tcp_open) {
+		return;
+	}
+	if (!is_writer(ck)) {
+		agent_schedule(n, ck->conf.params.interval_ms);
+		return;
+	}
+	n->agent.polling = true;
+	uv_update_time(&ck->loop);
+	int ret = uv_tcp_init_ex(&ck->loop, &n->agent.tcp, n->agent.sa.ss_family);
+	if (ret != 0) {
+		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
+		return;
+	}
+	n->agent.tcp_open = true;
+	n->agent.tcp.data = n;
+	n->agent.connect.data = n;
+	ret = uv_tcp_connect(&n->agent.connect, &n->agent.tcp,
+	                     (const struct sockaddr *)&n->agent.sa,
+	                     on_agent_connect);
+	if (ret != 0) {
+		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
+		return;
+	}
+	uv_timer_start(&n->agent.timer, on_agent_timeout,
+	               ck->conf.params.timeout_ms, 0);
+}
+
+static void agent_schedule(node_t *n, uint64_t delay_ms)
+{
+	uv_timer_start(&n->agent.timer, on_agent_due, delay_ms, 0);
+}
+
+/*!
+ * \brief Clears what an agent reported into every record once, when this
+ *        configuration polls no agent (a drain left by an earlier one must
+ *        not stay).
+ */
+static void agent_clear_all(tgc_checker_t *ck)
+{
+	tgc_table_t *table = ck->conf.table;
+
+	for (uint32_t i = 0; i < ck->count; i++) {
+		tgc_node_rec_t *rec = &table->nodes[i];
+		if (REC_LOAD(rec->agent_flags) == 0 &&
+		    REC_LOAD(rec->agent_state) == 0) {
+			continue;
+		}
+		if (!tgc_table_write_begin(rec)) {
+			continue;
+		}
+		REC_STORE(rec->agent_state, 0);
+		REC_STORE(rec->agent_flags, 0);
+		REC_STORE(rec->agent_sessions, 0);
+		REC_STORE(rec->agent_maxconn, 0);
+		REC_STORE(rec->agent_pct, 0);
+		tgc_table_write_end(table, rec);
+		tgc_table_publish(table, ck->conf.writer_token, i);
+	}
+	ck->agent_cleared = true;
+}
+
 /*! \brief Records check: none once per node (health untouched). */
 static void mark_disabled(tgc_checker_t *ck)
 {
@@ -823,6 +1101,9 @@ static void admin_scan(tgc_checker_t *ck)
 	if (writer) {
 		if (ck->conf.params.check == TGC_CHECK_NONE && !ck->disabled_marked) {
 			mark_disabled(ck);
+		}
+		if (ck->conf.agent_port == 0 && !ck->agent_cleared) {
+			agent_clear_all(ck);
 		}
 	}
 
@@ -887,6 +1168,13 @@ static void checker_run(void *arg)
 		}
 	}
 
+	for (uint32_t i = 0; ck->conf.agent_port != 0 && i < ck->count; i++) {
+		if (ck->nodes[i].valid) {
+			agent_schedule(&ck->nodes[i], tgc_health_stagger(i,
+			               ck->count, &ck->conf.params));
+		}
+	}
+
 	(void)uv_run(&ck->loop, UV_RUN_DEFAULT);
 
 	/* Stopped (or, defensively, out of work): nothing may stay open. */
@@ -920,6 +1208,11 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 
 	(void)uv_timer_init(&ck->loop, &n->timer);
 	n->timer.data = n;
+	if (n->valid && ck->conf.agent_port != 0) {
+		tgc_addr_to_sockaddr(&addr, ck->conf.agent_port, &n->agent.sa);
+		(void)uv_timer_init(&ck->loop, &n->agent.timer);
+		n->agent.timer.data = n;
+	}
 }
 
 /*! \brief Frees a checker whose loop is closed (or was never opened). */

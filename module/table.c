@@ -43,8 +43,8 @@ _Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, owner) == 688 &&
                offsetof(tgc_table_hdr_t, admin_ack) == 696, "header layout changed");
 _Static_assert(offsetof(tgc_node_rec_t, probe_start_ms) == 96 &&
-               offsetof(tgc_node_rec_t, _reserved) == 112 &&
-               sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
+               offsetof(tgc_node_rec_t, agent_sessions) == 112 &&
+               offsetof(tgc_node_rec_t, agent_errors) == 124,
                "record layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
                ATOMIC_CHAR_LOCK_FREE == 2,
@@ -54,6 +54,18 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
 #define LOAD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
 /*! \brief Relaxed atomic store shorthand. */
 #define STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+/*! \brief Copies the agent fields of a node record. */
+static void agent_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
+{
+	tgc_node_rec_t *src = (tgc_node_rec_t *)src_c;
+	STORE(dst->agent_sessions, LOAD(src->agent_sessions));
+	STORE(dst->agent_maxconn, LOAD(src->agent_maxconn));
+	STORE(dst->agent_pct, LOAD(src->agent_pct));
+	STORE(dst->agent_state, LOAD(src->agent_state));
+	STORE(dst->agent_flags, LOAD(src->agent_flags));
+	STORE(dst->agent_errors, LOAD(src->agent_errors));
+}
 
 uint64_t tgc_table_now_ms(void)
 {
@@ -366,6 +378,7 @@ static void rec_copy_state(tgc_node_rec_t *dst, const tgc_node_rec_t *src)
 	STORE(dst->answers, LOAD(src->answers));
 	STORE(dst->probe_start_ms, LOAD(src->probe_start_ms));
 	STORE(dst->next_due_ms, LOAD(src->next_due_ms));
+	agent_copy(dst, src);
 }
 
 /*!
@@ -706,6 +719,12 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 			out->transitions = LOAD(r->transitions);
 			out->probe_start_ms = LOAD(r->probe_start_ms);
 			out->next_due_ms = LOAD(r->next_due_ms);
+			out->agent_sessions = LOAD(r->agent_sessions);
+			out->agent_maxconn = LOAD(r->agent_maxconn);
+			out->agent_pct = LOAD(r->agent_pct);
+			out->agent_state = LOAD(r->agent_state);
+			out->agent_flags = LOAD(r->agent_flags);
+			out->agent_errors = LOAD(r->agent_errors);
 			atomic_thread_fence(memory_order_acquire);
 			uint32_t s2 = atomic_load_explicit(&r->seq, memory_order_relaxed);
 			if (s1 == s2) {
@@ -1298,7 +1317,7 @@ static void rec_details_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
 	STORE(dst->transitions, LOAD(src->transitions));
 	STORE(dst->probe_start_ms, LOAD(src->probe_start_ms));
 	STORE(dst->next_due_ms, LOAD(src->next_due_ms));
-	words_copy(dst->_reserved, src->_reserved, sizeof(src->_reserved));
+	agent_copy(dst, src);
 }
 
 /*! \brief Copies a whole cache record except its sequence number. */

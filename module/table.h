@@ -65,7 +65,7 @@
  * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
- * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
+ * | rec probe details, agent fields | checker/poller inside seq, sync | node_read, sync; workers: agent_state alone | relaxed inside seq |
  * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
  * | rec \a answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
@@ -224,8 +224,37 @@ typedef struct {
 	                           *   (seq; writer: checker at probe end;
 	                           *   readers: the taking-over checker, which
 	                           *   keeps this schedule, and the CLI). */
-	uint8_t _reserved[128 - 112];
+	/* What the node's agent reports (agent-port; all zero without one).
+	 * Writer: the checker, inside seq, after each agent poll; the view
+	 * and segment copies (sync). Readers: workers read agent_state alone
+	 * (tgc_table_agent_state(): relaxed, one byte, like health); the CLI
+	 * and node_read read all of them inside seq. */
+	_Atomic uint32_t agent_sessions; /*!< Sessions the node holds now
+	                           *   (sessions:N; valid with
+	                           *   TGC_AGENT_F_SESSIONS). */
+	_Atomic uint32_t agent_maxconn; /*!< Capacity in sessions (maxconn:N;
+	                           *   valid with TGC_AGENT_F_MAXCONN). */
+	_Atomic uint16_t agent_pct; /*!< Weight percentage (NN%; valid with
+	                           *   TGC_AGENT_F_PCT). */
+	_Atomic uint8_t agent_state; /*!< TGC_AGENT_DOWN/DRAIN/MAINT bits in
+	                           *   force (0 when the agent does not
+	                           *   answer: the health check decides). */
+	_Atomic uint8_t agent_flags; /*!< TGC_AGENT_F_* bits. */
+	_Atomic uint32_t agent_errors; /*!< Agent polls that gave no usable
+	                           *   line (no connection, timeout, long
+	                           *   line, bad byte, closed empty). */
 } tgc_node_rec_t;
+
+/*! \brief agent_flags: the last agent poll gave a line. */
+#define TGC_AGENT_F_ANSWERED	0x01u
+/*! \brief agent_flags: agent_sessions holds a reported value. */
+#define TGC_AGENT_F_SESSIONS	0x02u
+/*! \brief agent_flags: agent_maxconn holds a reported value. */
+#define TGC_AGENT_F_MAXCONN	0x04u
+/*! \brief agent_flags: agent_pct holds a reported value. */
+#define TGC_AGENT_F_PCT		0x08u
+/*! \brief agent_flags: the node has an agent (agent-port set). */
+#define TGC_AGENT_F_POLLED	0x10u
 
 /*! \brief Most addresses a cache record holds (more are dropped). */
 #define TGC_CACHE_ADDRS_MAX	32
@@ -307,6 +336,12 @@ typedef struct {
 	uint64_t answers;     /*!< Answers served. */
 	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
 	uint64_t next_due_ms; /*!< Next probe due (0 = never scheduled). */
+	uint32_t agent_sessions; /*!< Agent: sessions (see the record). */
+	uint32_t agent_maxconn;  /*!< Agent: maxconn. */
+	uint16_t agent_pct;      /*!< Agent: weight percentage. */
+	uint8_t agent_state;     /*!< Agent: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
+	uint8_t agent_flags;     /*!< Agent: TGC_AGENT_F_* bits. */
+	uint32_t agent_errors;   /*!< Agent: polls without a usable line. */
 } tgc_node_snap_t;
 
 /*! \brief Immutable description of a node, used to create a segment. */
@@ -660,6 +695,13 @@ static inline tgc_admin_t tgc_table_admin(const tgc_table_t *table, uint32_t idx
 {
 	return (tgc_admin_t)atomic_load_explicit(&table->nodes[idx].admin,
 	                                         memory_order_relaxed);
+}
+
+/*! \brief Agent state bits of node \a idx (one atomic load, hot path). */
+static inline uint8_t tgc_table_agent_state(const tgc_table_t *table, uint32_t idx)
+{
+	return atomic_load_explicit(&table->nodes[idx].agent_state,
+	                            memory_order_relaxed);
 }
 
 /*! \brief Text of a health state. */

@@ -69,6 +69,8 @@
 #define MOD_STALE_LIMIT		"\x0b""stale-limit"
 #define MOD_FORWARD_LIMIT	"\x0d""forward-limit"
 #define MOD_FORWARD_UDP		"\x0b""forward-udp"
+/* Node-reported load (agent check). */
+#define MOD_AGENT_PORT		"\x0a""agent-port"
 
 /*! \brief Largest `forward-limit`. */
 #define TGC_FORWARD_LIMIT_MAX	1024
@@ -206,6 +208,8 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
 	{ MOD_FORWARD_UDP,    YP_TOPT,   YP_VOPT = { forward_udp_modes,
 	                                             TGC_FORWARD_UDP_TRUNCATE } },
+	/* Node-reported load (agent check); 0 = no agent. */
+	{ MOD_AGENT_PORT,     YP_TINT,   YP_VINT = { 0, 65535, 0 } },
 	{ NULL }
 };
 
@@ -481,6 +485,7 @@ enum {
 	CTR_STALE_TABLE = 6, /*!< Answers given while the table's heartbeat
 	                      *   was stale. */
 	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
+	CTR_AGENT_ERROR = 8, /*!< Agent polls without a usable line (per node). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -662,6 +667,14 @@ static void checker_refused(void *arg, uint32_t idx)
 	tgc_ctx_t *ctx = arg;
 	/* Slot 0 is shared with the workers: knotd updates it atomically. */
 	knotd_mod_stats_incr(ctx->mod, 0, CTR_RFB_REFUSED, idx, 1);
+}
+
+/*! \brief Checker agent callback: counts agent polls without a line. */
+static void checker_agent_error(void *arg, uint32_t idx)
+{
+	tgc_ctx_t *ctx = arg;
+	/* Slot 0 is shared with the workers: knotd updates it atomically. */
+	knotd_mod_stats_incr(ctx->mod, 0, CTR_AGENT_ERROR, idx, 1);
 }
 
 /*! \brief Registers the checker thread with RCU (knotd's log needs it). */
@@ -2114,7 +2127,8 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "truncated", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
-	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK) {
+	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "agent-error", ctx->node_count, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
@@ -2140,6 +2154,8 @@ int tgcluster_load(knotd_mod_t *mod)
 		.log = checker_log,
 		.event = checker_event,
 		.refused = checker_refused,
+		.agent_port = (uint16_t)knotd_conf_mod(mod, MOD_AGENT_PORT).single.integer,
+		.agent_error = checker_agent_error,
 		.thread_start = checker_thread_start,
 		.thread_stop = checker_thread_stop,
 		.ctx = ctx,

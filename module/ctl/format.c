@@ -26,6 +26,7 @@
 
 #include "module/ctl/format.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 
 /*! \brief Relaxed atomic load shorthand (header fields). */
 #define LOAD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
@@ -895,6 +896,30 @@ static void json_u64(tgc_ctl_buf_t *out, bool valid, uint64_t val)
 	}
 }
 
+/*!
+ * \brief Appends ",\"agent\":{...}" with what a node's agent reports, or
+ *        ",\"agent\":null" when no agent is polled.
+ */
+static void json_agent(tgc_ctl_buf_t *out, const tgc_node_snap_t *n)
+{
+	if ((n->agent_flags & TGC_AGENT_F_POLLED) == 0) {
+		tgc_ctl_buf_printf(out, ",\"agent\":null");
+		return;
+	}
+	tgc_ctl_buf_printf(out, ",\"agent\":{\"answered\":%s,\"down\":%s,"
+	                   "\"drain\":%s,\"maint\":%s,\"sessions\":",
+	                   (n->agent_flags & TGC_AGENT_F_ANSWERED) ? "true" : "false",
+	                   (n->agent_state & TGC_AGENT_DOWN) ? "true" : "false",
+	                   (n->agent_state & TGC_AGENT_DRAIN) ? "true" : "false",
+	                   (n->agent_state & TGC_AGENT_MAINT) ? "true" : "false");
+	json_u64(out, (n->agent_flags & TGC_AGENT_F_SESSIONS) != 0, n->agent_sessions);
+	tgc_ctl_buf_printf(out, ",\"maxconn\":");
+	json_u64(out, (n->agent_flags & TGC_AGENT_F_MAXCONN) != 0, n->agent_maxconn);
+	tgc_ctl_buf_printf(out, ",\"weight_pct\":");
+	json_u64(out, (n->agent_flags & TGC_AGENT_F_PCT) != 0, n->agent_pct);
+	tgc_ctl_buf_printf(out, ",\"errors\":%u}", n->agent_errors);
+}
+
 /*! \brief Appends the translator cache as JSON (null for a load balancer). */
 static void render_cache_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 {
@@ -993,9 +1018,11 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		              n->last_probe != TGC_PROBE_DISABLED, n->last_rtt_us);
 		tgc_ctl_buf_printf(out, ",\"consec_ok\":%u,\"consec_fail\":%u,"
 		                   "\"probes\":%" PRIu64 ",\"transitions\":%" PRIu64
-		                   ",\"answers\":%" PRIu64 "}",
+		                   ",\"answers\":%" PRIu64,
 		                   n->consec_ok, n->consec_fail, n->probes,
 		                   n->transitions, n->answers);
+		json_agent(out, n);
+		tgc_ctl_buf_printf(out, "}");
 	}
 	tgc_ctl_buf_printf(out, "%s],\"cache\":", (st->node_count > 0) ? "\n" : "");
 	render_cache_json(out, st);

@@ -184,7 +184,7 @@ def tcp_connectable(addr, port, timeout=0.2):
 # Simulated nodes
 # --------------------------------------------------------------------------
 
-MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute")
+MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute", "agent")
 RFB_BANNER = b"RFB 003.008\n"
 # Answer of an RFB 3.8 server to the client's version: one security type,
 # VncAuth (what Xvnc offers with -SecurityTypes VncAuth).
@@ -323,7 +323,9 @@ class NodeSim:
     connection open a while), hung (accept, send nothing), badbanner (send a
     banner that is not RFB), rfbrefuse (what a VNC server that blacklisted
     the prober sends: RFB 3.3, no security type, a reason; then close),
-    rfbmute (send the RFB banner, then never answer). stop() closes the listener and every connection
+    rfbmute (send the RFB banner, then never answer), agent (a node's load
+    agent: send agent_line, bytes or a callable giving them, then close;
+    agent_line None: accept and send nothing). stop() closes the listener and every connection
     (connection refused from then on); start() listens again on the same port.
     Counts accepted connections (= probes that reached it).
     """
@@ -339,6 +341,7 @@ class NodeSim:
         self.loop = loop
         self.listener = None
         self.accepted = 0
+        self.agent_line = b"up\n"
         self._own_loop = loop is None
 
     # -- public ----------------------------------------------------------
@@ -421,6 +424,15 @@ class NodeSim:
             mode = self.mode
             try:
                 if mode == "tcp":
+                    conn.close()
+                    continue
+                if mode == "agent":
+                    line = self.agent_line
+                    line = line() if callable(line) else line
+                    if line is None:
+                        loop.add_conn(conn, self, 30.0)
+                        continue
+                    conn.sendall(line)
                     conn.close()
                     continue
                 if mode == "rfbrefuse":
@@ -787,6 +799,10 @@ H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
 R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
 R_CONSEC = 44
 R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
+R_AGENT = 112       # sessions, maxconn (u32), pct (u16), state, flags (u8), errors (u32)
+AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = 1, 2, 4
+AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED = \
+    1, 2, 4, 8, 16
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
@@ -857,6 +873,8 @@ class Segment:
                 addr = socket.inet_ntop(socket.AF_INET6, raw)
             probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
             consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
+            a_sess, a_max, a_pct, a_state, a_flags, a_err = struct.unpack_from(
+                "<IIHBBI", b, o + R_AGENT)
             out.append({"addr": addr, "port": port,
                         "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
                         "admin": b[o + R_ADMIN],
@@ -864,7 +882,10 @@ class Segment:
                                                 b[o + R_LAST_PROBE]),
                         "consec_ok": consec_ok, "consec_fail": consec_fail,
                         "probes": probes, "transitions": transitions,
-                        "answers": answers})
+                        "answers": answers,
+                        "agent": {"sessions": a_sess, "maxconn": a_max,
+                                  "pct": a_pct, "state": a_state,
+                                  "flags": a_flags, "errors": a_err}})
         return out
 
     def health(self):
