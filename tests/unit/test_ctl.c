@@ -36,6 +36,7 @@
 
 #include "module/ctl/format.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 #include "module/table.h"
 
 /*! \brief Checks the text of a buffer and empties it. */
@@ -839,6 +840,14 @@ START_TEST(status_json)
 	atomic_store(&seg_table.nodes[0].answers, 5);
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DOWN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 300);
+	/* Node 1's agent: drained, 17 sessions, 50 %, no maxconn. */
+	atomic_store(&seg_table.nodes[1].agent_flags, TGC_AGENT_F_POLLED |
+	             TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS | TGC_AGENT_F_PCT);
+	atomic_store(&seg_table.nodes[1].agent_state, TGC_AGENT_DRAIN);
+	atomic_store(&seg_table.nodes[1].agent_sessions, 17);
+	atomic_store(&seg_table.nodes[1].agent_pct, 50);
+	atomic_store(&seg_table.nodes[1].agent_maxconn, 99); /* not flagged */
+	atomic_store(&seg_table.nodes[1].agent_errors, 3);
 
 	tgc_ctl_status_t st;
 	ck_assert_int_eq(tgc_ctl_status_load(&st, &seg_table, now), KNOT_EOK);
@@ -860,17 +869,21 @@ START_TEST(status_json)
 	    "\"mapped\":\"192.168.1.100\",\"health\":\"up\",\"admin\":\"auto\","
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
-	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},\n"
+	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5,"
+	    "\"agent\":null},\n"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
 	    "\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
-	    "\"transitions\":0,\"answers\":0},\n"
+	    "\"transitions\":0,\"answers\":0,\"agent\":{\"answered\":true,"
+	    "\"down\":false,\"drain\":true,\"maint\":false,\"sessions\":17,"
+	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3}},\n"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
 	    "\"mapped\":null,\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
-	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}\n"
+	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0,"
+	    "\"agent\":null}\n"
 	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
 	    now - 65000, now - 65000), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
