@@ -990,6 +990,12 @@ START_TEST(metrics_render)
 	put_probe(1, TGC_HEALTH_DOWN, TGC_PROBE_REFUSED, 0, 3, 2000123, now - 1500, 4);
 	atomic_store(&seg_table.nodes[0].answers, 123456789);
 	atomic_store(&seg_table.nodes[1].transitions, 2);
+	/* Node 0's agent: maint, 12 sessions, no maxconn, 5 errors. */
+	atomic_store(&seg_table.nodes[0].agent_flags, TGC_AGENT_F_POLLED |
+	             TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
+	atomic_store(&seg_table.nodes[0].agent_state, TGC_AGENT_MAINT);
+	atomic_store(&seg_table.nodes[0].agent_sessions, 12);
+	atomic_store(&seg_table.nodes[0].agent_errors, 5);
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->writer_pid, 4242);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 1300);
@@ -1024,8 +1030,9 @@ START_TEST(metrics_render)
 	HAS("\ntgcluster_writer_pid{%s} 4242\n", lbl);
 	HAS("\ntgcluster_heartbeat_age_seconds{%s} 1.300\n", lbl);
 	HAS("\ntgcluster_nodes{%s} 3\n", lbl);
-	/* Node 1 is down; node 2 (drain, never probed) still counts. */
-	HAS("\ntgcluster_live_nodes{%s} 2\n", lbl);
+	/* Node 1 is down, node 0's agent says maint; node 2 (drain, never
+	 * probed) still counts. */
+	HAS("\ntgcluster_live_nodes{%s} 1\n", lbl);
 	HAS("\ntgcluster_all_down{%s} 0\n", lbl);
 	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
 	    "state=\"up\"} 1\n", lbl);
@@ -1053,6 +1060,19 @@ START_TEST(metrics_render)
 	HAS("\ntgcluster_node_probes_total{%s,address=\"127.0.0.11\","
 	    "port=\"5900\"} 9\n", lbl);
 	HAS("# TYPE tgcluster_node_answers_total counter\n");
+	HAS("\ntgcluster_node_agent_sessions{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 12\n", lbl);
+	HAS("\ntgcluster_node_agent_state{%s,address=\"127.0.0.11\","
+	    "port=\"5900\",state=\"maint\"} 1\n", lbl);
+	HAS("\ntgcluster_node_agent_state{%s,address=\"127.0.0.11\","
+	    "port=\"5900\",state=\"drain\"} 0\n", lbl);
+	HAS("\ntgcluster_node_agent_errors_total{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 5\n", lbl);
+	HAS("# TYPE tgcluster_node_agent_errors_total counter\n");
+	/* Not reported, or no agent: no sample. */
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_maxconn{"), 0);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_sessions{"), 1);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_errors_total{"), 1);
 	HAS("# TYPE tgcluster_node_health gauge\n");
 	/* The leftover: writer_alive 0, and no node samples at all. */
 	HAS("\ntgcluster_writer_alive{zone=\"old.test\",cluster=\"we\\\"ird\\\\name"
@@ -1067,8 +1087,8 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
 	/* One HELP and one TYPE per family, before its samples. */
-	ck_assert_int_eq(lines_with(text, "# TYPE "), 13);
-	ck_assert_int_eq(lines_with(text, "# HELP "), 13);
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 17);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 17);
 	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
 	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
 	ck_assert(type != NULL && sample != NULL && type < sample);
@@ -1078,7 +1098,7 @@ START_TEST(metrics_render)
 	tgc_ctl_buf_reset(&b);
 	tgc_ctl_render_metrics(&b, st, 0);
 	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
-	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 13);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 17);
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st[0]);
