@@ -7,26 +7,44 @@
 # WINDOW s. Reports knotd's CPU % over the window, the split by thread, and
 # the top symbols (perf report --sort dso,symbol).
 #
+# CHECK=http or https profiles those checks (the simulator serves them; https
+# with a certificate of a CA made here, verified with check-tls-ca).
+#
 # Env: NODES=1000 INTERVAL=1000 WINDOW=30 NODE_PORT=15993 PORT=25391
-#      MODULE_SO=build/mod-tgcluster.so OUT= KEEP=
+#      CHECK=tcp MODULE_SO=build/mod-tgcluster.so OUT= KEEP=
 set -u
 . "$(dirname "$0")/lib.sh"
 NODES=${NODES:-1000} INTERVAL=${INTERVAL:-1000} WINDOW=${WINDOW:-30}
-NODE_PORT=${NODE_PORT:-15993} PORT=${PORT:-25391}
+NODE_PORT=${NODE_PORT:-15993} PORT=${PORT:-25391} CHECK=${CHECK:-tcp}
 command -v perf >/dev/null || die "perf missing"
 bench_init profck
 OUT=${OUT:-${TMPDIR:-/tmp}/tgc-bench-results/profile-checker-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 SIM_PID=""
 trap '[ -n "$SIM_PID" ] && { kill -TERM "$SIM_PID" 2>/dev/null; wait "$SIM_PID"; }; bench_cleanup' EXIT
+mkdir -p "$WORK/pki"
+( cd "$WORK/pki" &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout ca.pem.key -out ca.pem -subj "/CN=bench CA" -days 2 &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout node.pem.key -out node.csr -subj /CN=bench.test &&
+  printf 'subjectAltName=DNS:bench.test\n' >node.ext &&
+  openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.pem.key -CAcreateserial \
+	-out node.pem -days 2 -extfile node.ext ) >/dev/null 2>&1 || die "openssl failed"
+check_items="    check: $CHECK
+    check-host: bench.test"
+[ "$CHECK" = https ] && check_items="$check_items
+    check-tls-ca: $WORK/pki/ca.pem"
 taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first 127.2.0.1 --count "$NODES" \
-	--port "$NODE_PORT" --list "$WORK/nodes.txt" >"$WORK/sim.log" 2>&1 &
+	--port "$NODE_PORT" --mode "$CHECK" --cert "$WORK/pki/node.pem" \
+	--list "$WORK/nodes.txt" >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim.log" && break; sleep 0.1; done
 grep -q '^ready' "$WORK/sim.log" || die "simulator did not start"
 list=$(paste -sd, "$WORK/nodes.txt" | sed 's/,/, /g')
 SHM=tgcluster.bench-profck-$$; SHM_NAMES+=("$SHM")
 knot_write module "$PORT" "" "    node: [ $list ]
+$check_items
     check-port: $NODE_PORT
     check-interval: $INTERVAL
     answers: 3

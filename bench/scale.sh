@@ -13,6 +13,12 @@
 #   - answer CPU: server CPU per answered query with dnsperf unlimited,
 #     ROUNDS x DURATION s, the three servers interleaved (order rotates);
 #   - latency at a fixed LAT_QPS (dnsperf -Q) for each server.
+# Then, per N and per kind in CHECKS (default "http https"): the simulator
+# serves that protocol (https: a full handshake per probe, no tickets, a
+# certificate of a CA made here with the openssl CLI, verified by the probes
+# with check-tls-ca and check-host), one knotd checks it, and its CPU over
+# IDLE s without queries is the checker's (checks.tsv; the nodes seen up and
+# the probes served tell whether the simulator kept up). CHECKS="" skips it.
 # knotd (every thread) runs on SERVER_CPU, dnsperf and the simulator on
 # CLIENT_CPU. Every process is stopped by PID on exit; segments are removed
 # by their exact names.
@@ -20,14 +26,17 @@
 # Env: SIZES="10 100 1000" IDLE=60 ROUNDS=3 DURATION=10 INTERVAL=1000
 #      NODE_PORT=15990 FIRST=127.1.0.1 LAT_QPS=2000 LAT_DURATION=5
 #      CLIENTS=10 OUTSTANDING=100 PORTS="25371 25372 25373" (static ans0 ans3)
-#      MODULE_SO=build/mod-tgcluster.so OUT= KEEP=
+#      MODULE_SO=build/mod-tgcluster.so OUT= KEEP= CHECKS="http https"
+#      CHECK_SIZES=1000 CHECK_TIMEOUT=500
+#      (SIZES="" with CHECKS runs only the http/https part)
 set -u
 . "$(dirname "$0")/lib.sh"
 
-SIZES=${SIZES:-10 100 1000} IDLE=${IDLE:-60} ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10}
+SIZES=${SIZES-10 100 1000} IDLE=${IDLE:-60} ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10}
 INTERVAL=${INTERVAL:-1000} FIRST=${FIRST:-127.1.0.1} LAT_QPS=${LAT_QPS:-2000}
 LAT_DURATION=${LAT_DURATION:-5} CLIENTS=${CLIENTS:-10} OUTSTANDING=${OUTSTANDING:-100}
 NODE_PORT=${NODE_PORT:-15990}
+CHECKS=${CHECKS-http https} CHECK_TIMEOUT=${CHECK_TIMEOUT:-500}
 read -r P_STATIC P_ANS0 P_ANS3 <<<"${PORTS:-25371 25372 25373}"
 command -v dnsperf >/dev/null || die "dnsperf missing"
 
@@ -119,6 +128,69 @@ for N in $SIZES; do
 	log "simulator: $(tail -1 "$WORK/sim-$N.log")"
 done
 
+# Checker CPU of the http and https checks.
+printf "nodes\tcheck\tidle_cpu_pct\tnodes_up\tnodes_down\tserved/resumed\n" >"$OUT/checks.tsv"
+if [ -n "$CHECKS" ]; then
+	PKI=$WORK/pki
+	mkdir -p "$PKI"
+	( cd "$PKI" &&
+	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.pem.key -out ca.pem -subj "/CN=bench CA" -days 2 &&
+	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout node.pem.key -out node.csr -subj /CN=bench.test &&
+	  printf 'subjectAltName=DNS:bench.test\n' >node.ext &&
+	  openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.pem.key -CAcreateserial \
+		-out node.pem -days 2 -extfile node.ext ) >/dev/null 2>&1 || die "openssl failed"
+fi
+for N in ${CHECK_SIZES:-1000}; do
+	for C in $CHECKS; do
+		# https-full: https against servers that issue no session
+		# tickets (a full handshake every probe).
+		kind=${C%-full} sim_args=()
+		[ "$C" = https-full ] && sim_args=(--no-tickets)
+		log "=== $N nodes, check: $C"
+		taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first "$FIRST" --count "$N" \
+			--port "$NODE_PORT" --mode "$kind" --cert "$PKI/node.pem" "${sim_args[@]}" \
+			--list "$WORK/nodes-$C-$N.txt" >"$WORK/sim-$C-$N.log" 2>&1 &
+		SIM_PID=$!
+		for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim-$C-$N.log" && break; sleep 0.1; done
+		grep -q '^ready' "$WORK/sim-$C-$N.log" || die "simulator did not start"
+		list=$(paste -sd, "$WORK/nodes-$C-$N.txt" | sed 's/,/, /g')
+		shm=tgcluster.bench-scale-$$-$N-$C
+		SHM_NAMES+=("$shm")
+		tls_items=""
+		[ "$kind" = https ] && tls_items="
+    check-tls-ca: $PKI/ca.pem"
+		knot_write "chk$C" "$P_ANS0" "" "    node: [ $list ]
+    check: $kind
+    check-path: /health
+    check-host: bench.test$tls_items
+    check-port: $NODE_PORT
+    check-interval: $INTERVAL
+    check-timeout: $CHECK_TIMEOUT
+    ttl: 5
+    shm: $shm"
+		knot_start "chk$C"
+		sleep 5
+		knot_pin "chk$C"
+		c0=$(cpu_ticks "${KNOT_PID[chk$C]}")
+		sleep "$IDLE"
+		c1=$(cpu_ticks "${KNOT_PID[chk$C]}")
+		pct=$(awk -v d=$((c1 - c0)) -v hz="$HZ" -v t="$IDLE" 'BEGIN{printf "%.2f", 100*d/hz/t}')
+		st=$("$KNOTC" -c "${KNOT_CONF[chk$C]}" zone-stats "$ZONE" 2>/dev/null)
+		up=$(awk -F' = ' '/transition\[up\]/{s+=$2} END{print s+0}' <<<"$st")
+		down=$(awk -F' = ' '/transition\[down\]/{s+=$2} END{print s+0}' <<<"$st")
+		knot_stop "chk$C"
+		sim_stop
+		served=$(awk '/^accepted/{print $4 "/" $6}' "$WORK/sim-$C-$N.log")
+		printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$N" "$C" "$pct" "$up" "$down" "${served:-?}" |
+			tee -a "$OUT/checks.tsv" >&2
+	done
+done
+[ -n "$CHECKS" ] && { echo "checker CPU by check kind (idle, % of one core):"; column -t "$OUT/checks.tsv"; } |
+	tee "$OUT/checks.txt"
+
+[ -n "$SIZES" ] || { log "raw results in $OUT"; exit 0; }
 python3 - "$OUT/size.tsv" "$OUT/runs.tsv" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics as st, sys
 size = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))

@@ -84,6 +84,25 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		}
 	}
 
+	/* Enough live primaries: the backups found live are left out (one
+	 * stable pass; only instances with backups pay for it). */
+	if (cfg->backup_from > 0 && live > 0) {
+		size_t primaries = 0;
+		for (size_t i = 0; i < live; i++) {
+			primaries += (out[i] < cfg->backup_from);
+		}
+		uint32_t when = (cfg->backup_when > 0) ? cfg->backup_when : 1;
+		if (primaries >= when && primaries < live) {
+			size_t k = 0;
+			for (size_t i = 0; i < live; i++) {
+				if (out[i] < cfg->backup_from) {
+					out[k++] = out[i];
+				}
+			}
+			live = k;
+		}
+	}
+
 	tgc_answer_kind_t kind = TGC_ANSWER_LIVE;
 	size_t n = live;
 	if (live == 0 && drained > 0) {

@@ -71,6 +71,11 @@ typedef struct {
 	const uint32_t *rep_mapped;     /*!< The same over the mapped (NAT)
 	                                 *   addresses; NULL when they all differ
 	                                 *   or nothing is mapped. */
+	uint32_t backup_from;           /*!< First backup node index (backups
+	                                 *   follow the primaries); 0 = no
+	                                 *   backups. */
+	uint32_t backup_when;           /*!< Backups answer while fewer primaries
+	                                 *   of the family are live (>= 1). */
 } tgc_answer_cfg_t;
 
 /*!
@@ -78,7 +83,12 @@ typedef struct {
  *
  * Eligible: admin up; admin auto and not health down (unknown counts as up).
  * If none, admin drain and not health down. If none, the all-down behaviour.
- * Admin down is never answered. An address is answered once: of the nodes
+ * Admin down is never answered.
+ *
+ * Backup nodes (index >= backup_from) are left out while at least
+ * backup_when primaries of the family are live (admin up, or auto and not
+ * down); below that, primaries and backups are one set for the rules above
+ * (live, then drained, then all-down over both tiers). An address is answered once: of the nodes
  * sharing it, the first in the policy's order stands for it (the
  * representatives of \a cfg, by node or by mapped address); `answers`
  * counts addresses. The cost is linear in the number of nodes whether or not

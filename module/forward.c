@@ -40,11 +40,6 @@
 /*! \brief Size of a query buffer: a question, OPT and a TSIG. */
 #define QUERY_MAX		1024
 
-/*! \brief Relaxed atomic store into a seqlock-protected record field. */
-#define REC_STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
-/*! \brief Relaxed atomic load of a record field. */
-#define REC_LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
-
 /*
  * Queries and replies (pure).
  */
@@ -952,28 +947,23 @@ static void on_tried(void *arg, size_t idx, tgc_fwd_err_t res, uint32_t rtt_us)
 	if (idx >= table->hdr->node_count || !pl_is_writer(p)) {
 		return;
 	}
-	tgc_node_rec_t *rec = &table->nodes[idx];
 
 	tgc_health_sm_t sm = p->sm[idx];
 	tgc_health_t from = sm.health;
 	bool changed = tgc_health_feed(&sm, res == TGC_FWD_TRY_OK, &upstream_params);
 	uint64_t now = tgc_table_now_ms();
-	if (!tgc_table_write_begin(rec)) {
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_RESULT | (changed ? TGC_NODE_UPD_HEALTH : 0),
+		.health = sm.health,
+		.consec_ok = sm.consec_ok,
+		.consec_fail = sm.consec_fail,
+		.last_probe = try_probe(res),
+		.last_rtt_us = rtt_us,
+		.now_ms = now,
+	};
+	if (!tgc_table_node_update(table, (uint32_t)idx, &upd)) {
 		return;
 	}
-	if (changed) {
-		atomic_store_explicit(&rec->health, (uint8_t)sm.health,
-		                      memory_order_relaxed);
-		REC_STORE(rec->since_ms, now);
-		REC_STORE(rec->transitions, REC_LOAD(rec->transitions) + 1);
-	}
-	REC_STORE(rec->consec_ok, sm.consec_ok);
-	REC_STORE(rec->consec_fail, sm.consec_fail);
-	REC_STORE(rec->last_probe, (uint8_t)try_probe(res));
-	REC_STORE(rec->last_rtt_us, rtt_us);
-	REC_STORE(rec->last_check_ms, now);
-	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
-	tgc_table_write_end(table, rec);
 	p->sm[idx] = sm;
 
 	if (changed) {

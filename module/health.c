@@ -29,6 +29,8 @@
 #include "module/addr.h"
 #include "module/health.h"
 #include "module/probe_agent.h"
+#include "module/probe_http.h"
+#include "module/probe_tls.h"
 #include "module/probe_rfb.h"
 #include "module/uvloop.h"
 #include "module/table.h"
@@ -37,11 +39,6 @@
 #define ADMIN_SCAN_MS		200
 /*! \brief Shortest fast-pace delay while a change is pending, in ms. */
 #define FAST_PACE_MIN_MS	10
-
-/*! \brief Relaxed atomic store into a seqlock-protected record field. */
-#define REC_STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
-/*! \brief Relaxed atomic load of a record field. */
-#define REC_LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
 
 /*
  * The state machine.
@@ -241,6 +238,12 @@ typedef struct {
 	                               *   we last (re)gained the writer role. */
 	bool admin_known;             /*!< admin_seen is valid. */
 	tgc_admin_t admin_seen;       /*!< Last observed admin state. */
+	struct http_probe *http;      /*!< http/https/tls exchange of the probe
+	                               *   in flight (freed once closed). */
+	void *tls_sess;               /*!< https: session saved for resumption
+	                               *   (NULL = full handshake next). */
+	size_t tls_sess_len;          /*!< Its length. */
+	uint64_t tls_full_ms;         /*!< Loop time of the last full handshake. */
 } node_t;
 
 /*!
@@ -379,7 +382,6 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 {
 	tgc_checker_t *ck = n->ck;
 	tgc_table_t *table = ck->conf.table;
-	tgc_node_rec_t *rec = &table->nodes[n->idx];
 
 	if (!is_writer(ck)) {
 		/* A newer instance owns the table: drop the result, reload
@@ -399,26 +401,23 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 		next_due_ms = (next_due_ms > now) ? next_due_ms : now;
 	}
 
-	if (!tgc_table_write_begin(rec)) {
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_RESULT | TGC_NODE_UPD_START | TGC_NODE_UPD_DUE |
+		        (changed ? TGC_NODE_UPD_HEALTH : 0),
+		.health = sm.health,
+		.consec_ok = sm.consec_ok,
+		.consec_fail = sm.consec_fail,
+		.last_probe = probe,
+		.last_rtt_us = rtt_us,
+		.now_ms = now,
+		.probe_start_ms = 0,
+		.next_due_ms = next_due_ms,
+	};
+	if (!tgc_table_node_update(table, n->idx, &upd)) {
 		/* Someone else is inside the record: skip, resync later. */
 		n->synced = false;
 		return;
 	}
-	if (changed) {
-		atomic_store_explicit(&rec->health, (uint8_t)sm.health,
-		                      memory_order_relaxed);
-		REC_STORE(rec->since_ms, now);
-		REC_STORE(rec->transitions, REC_LOAD(rec->transitions) + 1);
-	}
-	REC_STORE(rec->consec_ok, sm.consec_ok);
-	REC_STORE(rec->consec_fail, sm.consec_fail);
-	REC_STORE(rec->last_probe, (uint8_t)probe);
-	REC_STORE(rec->last_rtt_us, rtt_us);
-	REC_STORE(rec->last_check_ms, now);
-	REC_STORE(rec->probes, REC_LOAD(rec->probes) + 1);
-	REC_STORE(rec->probe_start_ms, 0);
-	REC_STORE(rec->next_due_ms, next_due_ms);
-	tgc_table_write_end(table, rec);
 	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
 	n->sm = sm;
@@ -435,11 +434,15 @@ static void node_record(node_t *n, tgc_probe_t probe, bool feed,
 	       tgc_table_probe_str(probe), (unsigned)(rtt_us / 1000));
 }
 
+/*! \brief Frees the http/https/tls exchange of a node (closed handle). */
+static void http_free(node_t *n);
+
 /*! \brief Close callback of a probe connection. */
 static void on_tcp_closed(uv_handle_t *handle)
 {
 	node_t *n = handle->data;
 
+	http_free(n);
 	n->tcp_open = false;
 	n->phase = NODE_IDLE;
 	if (!n->ck->stopping) {
@@ -608,6 +611,329 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/*
+ * http, https and tls probes: after the connect, a TLS handshake (https,
+ * tls), then a GET whose response head is parsed (http, https). At most
+ * TGC_HTTP_HEAD_MAX response bytes are read; the probe timer bounds all.
+ */
+
+/*!
+ * \brief Longest time an https probe resumes the session of its last full
+ *        handshake, in ms: a full handshake (with certificate verification)
+ *        at least this often.
+ */
+#define TLS_RESUME_MS	60000
+
+/*! \brief The exchange of one http/https/tls probe. */
+typedef struct http_probe {
+	tgc_tls_t *tls;               /*!< TLS session (https, tls). */
+	bool handshaken;              /*!< TLS handshake done. */
+	bool keep;                    /*!< A complete response came: the TLS
+	                               *   session may be resumed. */
+	uv_write_t write;             /*!< Request write (plain http). */
+	size_t req_len;               /*!< Request length. */
+	char name[TGC_HTTP_HOST_MAX + 1]; /*!< Expected TLS name (GnuTLS keeps
+	                               *   a pointer to it for the session). */
+	char req[TGC_HTTP_PATH_MAX + TGC_HTTP_HOST_MAX + 128]; /*!< Request. */
+	size_t resp_len;              /*!< Response bytes in \a resp. */
+	uint8_t resp[TGC_HTTP_HEAD_MAX + 1]; /*!< Response head (one byte more
+	                               *   than a head may take). */
+	uint8_t raw[];                /*!< Read buffer (TLS records; none for
+	                               *   plain http). */
+} http_probe_t;
+
+/*! \brief Read buffer size of a TLS probe. */
+#define TLS_RAW_SIZE	16384
+
+/*! \brief Drops the saved TLS session of a node. */
+static void tls_forget(node_t *n)
+{
+	free(n->tls_sess);
+	n->tls_sess = NULL;
+	n->tls_sess_len = 0;
+}
+
+static void http_free(node_t *n)
+{
+	http_probe_t *h = n->http;
+	if (h == NULL) {
+		return;
+	}
+	if (h->tls != NULL && n->ck->conf.params.check == TGC_CHECK_HTTPS) {
+		/* Keep a session that served a complete response; a probe
+		 * that failed otherwise starts over with a full handshake. */
+		void *data = NULL;
+		size_t len = 0;
+		if (!h->keep) {
+			tls_forget(n);
+		} else if (tgc_tls_save(h->tls, &data, &len) == KNOT_EOK) {
+			tls_forget(n);
+			n->tls_sess = data;
+			n->tls_sess_len = len;
+		}
+		if (h->keep && !tgc_tls_resumed(h->tls)) {
+			n->tls_full_ms = n->start_ms;
+		}
+	}
+	tgc_tls_free(h->tls);
+	free(h);
+	n->http = NULL;
+}
+
+/*! \brief The expected TLS name: check-host without brackets and port, or
+ *         the node address. */
+static void tls_name(const node_t *n, char *buf, size_t size)
+{
+	const char *host = n->ck->conf.params.http_host;
+	if (host == NULL) {
+		snprintf(buf, size, "%s", n->text);
+		return;
+	}
+	const char *end = host + strlen(host);
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+		host++;
+		end = (close != NULL) ? close : end;
+	} else {
+		const char *colon = strchr(host, ':');
+		/* One colon is a port; more is a bare IPv6 address. */
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			end = colon;
+		}
+	}
+	snprintf(buf, size, "%.*s", (int)(end - host), host);
+}
+
+/*! \brief Builds the request of an http/https probe. */
+static bool http_request(node_t *n)
+{
+	const tgc_health_params_t *p = &n->ck->conf.params;
+	char host[TGC_HTTP_HOST_MAX + 1];
+	if (p->http_host != NULL) {
+		snprintf(host, sizeof(host), "%s", p->http_host);
+	} else if (tgc_http_default_host(host, sizeof(host), n->text,
+	                                 n->sa.ss_family == AF_INET6, n->port,
+	                                 p->check == TGC_CHECK_HTTPS) == 0) {
+		return false;
+	}
+	n->http->req_len = tgc_http_request(n->http->req, sizeof(n->http->req),
+	                                    p->http_path ? p->http_path : "/",
+	                                    host);
+	return n->http->req_len > 0;
+}
+
+/*! \brief Read buffer: the raw buffer (TLS) or the room left in the head. */
+static void on_http_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	node_t *n = handle->data;
+	http_probe_t *h = n->http;
+	(void)suggested;
+
+	if (h->tls != NULL) {
+		*buf = uv_buf_init((char *)h->raw, TLS_RAW_SIZE);
+	} else {
+		*buf = uv_buf_init((char *)h->resp + h->resp_len,
+		                   (unsigned)(sizeof(h->resp) - h->resp_len));
+	}
+}
+
+/*!
+ * \brief Judges the response head received so far; ends the probe when
+ *        the verdict is known. \a closed: the server closed the stream.
+ */
+static void http_judge(node_t *n, bool closed)
+{
+	const tgc_health_params_t *p = &n->ck->conf.params;
+	http_probe_t *h = n->http;
+	tgc_http_resp_t resp;
+
+	switch (tgc_http_parse(h->resp, h->resp_len, &resp)) {
+	case TGC_HTTP_DONE:
+		h->keep = true;
+		probe_end(n, tgc_http_status_ok(resp.status, p->statuses,
+		                                p->status_count) ?
+		             TGC_PROBE_OK : TGC_PROBE_STATUS, true);
+		break;
+	case TGC_HTTP_BAD:
+		probe_end(n, TGC_PROBE_BANNER, true);
+		break;
+	default:
+		if (closed) {
+			/* Closed before the head ended: nothing at all is a
+			 * refusal, a partial head a bad response. */
+			probe_end(n, (h->resp_len == 0) ? TGC_PROBE_REFUSED :
+			                                  TGC_PROBE_BANNER, true);
+		}
+		break;
+	}
+}
+
+/*! \brief Drives a TLS probe with the bytes fed so far. */
+static void tls_drive(node_t *n)
+{
+	tgc_checker_t *ck = n->ck;
+	http_probe_t *h = n->http;
+
+	if (!h->handshaken) {
+		const char *why = NULL;
+		switch (tgc_tls_handshake(h->tls, &why)) {
+		case TGC_TLS_AGAIN:
+			return;
+		case TGC_TLS_CERT:
+			CK_LOG(ck, LOG_DEBUG, "node %s port %u: %s", n->text,
+			       n->port, why);
+			probe_end(n, TGC_PROBE_CERT, true);
+			return;
+		case TGC_TLS_FAIL:
+			CK_LOG(ck, LOG_DEBUG, "node %s port %u: TLS %s", n->text,
+			       n->port, why);
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		default:
+			break;
+		}
+		h->handshaken = true;
+		if (ck->conf.params.check == TGC_CHECK_TLS) {
+			probe_end(n, TGC_PROBE_OK, true);
+			return;
+		}
+		if (tgc_tls_send(h->tls, h->req, h->req_len) != KNOT_EOK) {
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		}
+	}
+	for (;;) {
+		size_t room = sizeof(h->resp) - h->resp_len;
+		ssize_t got = tgc_tls_recv(h->tls, h->resp + h->resp_len, room);
+		if (got == KNOT_EAGAIN) {
+			http_judge(n, false);
+			return;
+		}
+		if (got < 0) {
+			probe_end(n, (h->resp_len == 0) ? TGC_PROBE_TLS :
+			                                  TGC_PROBE_BANNER, true);
+			return;
+		}
+		h->resp_len += (size_t)got;
+		if (got == 0 || h->resp_len == sizeof(h->resp)) {
+			http_judge(n, true);
+			return;
+		}
+		/* Judge what came so far: a bad head ends the probe now. */
+		tgc_http_resp_t resp;
+		if (tgc_http_parse(h->resp, h->resp_len, &resp) != TGC_HTTP_MORE) {
+			http_judge(n, false);
+			return;
+		}
+	}
+}
+
+/*! \brief Response data of an http/https/tls probe. */
+static void on_http_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	node_t *n = stream->data;
+	http_probe_t *h = n->http;
+
+	if (n->ck->stopping || n->phase != NODE_PROBING || nread == 0) {
+		return;
+	}
+	if (nread < 0) {
+		if (h->tls != NULL && !h->handshaken) {
+			probe_end(n, TGC_PROBE_TLS, true);
+		} else if (h->tls != NULL) {
+			tls_drive(n); /* What is left, then the end. */
+			if (n->phase == NODE_PROBING) {
+				http_judge(n, true);
+			}
+		} else if (nread == UV_EOF) {
+			http_judge(n, true);
+		} else {
+			probe_end(n, status_probe((int)nread), true);
+		}
+		return;
+	}
+	if (h->tls != NULL) {
+		if (tgc_tls_feed(h->tls, (const uint8_t *)buf->base,
+		                 (size_t)nread) != KNOT_EOK) {
+			probe_end(n, TGC_PROBE_TLS, true);
+			return;
+		}
+		tls_drive(n);
+		return;
+	}
+	h->resp_len += (size_t)nread;
+	/* A full buffer holds more than a head may take: bad. */
+	http_judge(n, h->resp_len == sizeof(h->resp));
+}
+
+/*! \brief Request written (plain http); a failure ends the probe. */
+static void on_http_written(uv_write_t *req, int status)
+{
+	node_t *n = req->data;
+
+	if (status != 0 && !n->ck->stopping && n->phase == NODE_PROBING) {
+		probe_end(n, status_probe(status), true);
+	}
+}
+
+/*! \brief Connected: starts the exchange of an http/https/tls probe. */
+static void http_begin(node_t *n)
+{
+	tgc_checker_t *ck = n->ck;
+	tgc_check_t check = ck->conf.params.check;
+
+	bool tls = (check != TGC_CHECK_HTTP);
+	n->http = malloc(sizeof(*n->http) + (tls ? TLS_RAW_SIZE : 0));
+	if (n->http != NULL) {
+		/* Only the head: the buffers need no clearing. */
+		memset(n->http, 0, offsetof(http_probe_t, req));
+		n->http->resp_len = 0;
+	}
+	if (n->http == NULL ||
+	    (check != TGC_CHECK_TLS && !http_request(n))) {
+		probe_end(n, TGC_PROBE_ERROR, false);
+		return;
+	}
+	int ret = uv_read_start((uv_stream_t *)&n->tcp, on_http_alloc, on_http_read);
+	if (ret != 0) {
+		probe_end(n, TGC_PROBE_ERROR, true);
+		return;
+	}
+	if (check == TGC_CHECK_HTTP) {
+		uv_buf_t buf = uv_buf_init(n->http->req, (unsigned)n->http->req_len);
+		/* A fresh connection takes the small request at once: no write
+		 * request, no extra loop turn. */
+		ret = uv_try_write((uv_stream_t *)&n->tcp, &buf, 1);
+		if (ret == (int)buf.len) {
+			return;
+		}
+		if (ret > 0) {
+			buf.base += ret;
+			buf.len -= (size_t)ret;
+		}
+		n->http->write.data = n;
+		ret = uv_write(&n->http->write, (uv_stream_t *)&n->tcp, &buf, 1,
+		               on_http_written);
+		if (ret != 0) {
+			probe_end(n, status_probe(ret), true);
+		}
+		return;
+	}
+	tls_name(n, n->http->name, sizeof(n->http->name));
+	if (ck->conf.params.tls == NULL ||
+	    tgc_tls_new(&n->http->tls, ck->conf.params.tls,
+	                (uv_stream_t *)&n->tcp, n->http->name) != KNOT_EOK) {
+		probe_end(n, TGC_PROBE_ERROR, false);
+		return;
+	}
+	if (n->tls_sess != NULL &&
+	    (n->start_ms - n->tls_full_ms < TLS_RESUME_MS) &&
+	    tgc_tls_resume(n->http->tls, n->tls_sess, n->tls_sess_len) != KNOT_EOK) {
+		tls_forget(n);
+	}
+	tls_drive(n); /* Sends the ClientHello. */
+}
+
 /*! \brief Connect result of a probe. */
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -620,6 +946,10 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	if (status != 0) {
 		probe_end(n, status_probe(status), true);
+		return;
+	}
+	if (tgc_health_check_is_http(ck->conf.params.check)) {
+		http_begin(n);
 		return;
 	}
 	if (ck->conf.params.check != TGC_CHECK_RFB) {
@@ -654,14 +984,15 @@ static void probe_local_error(node_t *n, int ret)
 static void node_record_start(node_t *n)
 {
 	tgc_table_t *table = n->ck->conf.table;
-	tgc_node_rec_t *rec = &table->nodes[n->idx];
 
 	if (!is_writer(n->ck)) {
 		return;
 	}
-	if (tgc_table_write_begin(rec)) {
-		REC_STORE(rec->probe_start_ms, n->start_rt);
-		tgc_table_write_end(table, rec);
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_START,
+		.probe_start_ms = n->start_rt,
+	};
+	if (tgc_table_node_update(table, n->idx, &upd)) {
 		/* A reload right now must see the probe in flight. */
 		tgc_table_publish(table, n->ck->conf.writer_token, n->idx);
 	}
@@ -792,6 +1123,11 @@ static void node_takeover(node_t *n)
 
 static void agent_schedule(node_t *n, uint64_t delay_ms);
 
+/*! \brief Relaxed atomic store into a seqlock-protected record field. */
+#define AGENT_STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
+/*! \brief Relaxed atomic load of a record field. */
+#define AGENT_LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
+
 /*!
  * \brief Writes an agent poll's outcome into the record: the report of a
  *        line (\a rep), or NULL when the agent gave no usable line (its
@@ -806,12 +1142,12 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 	if (!is_writer(ck) || !tgc_table_write_begin(rec)) {
 		return;
 	}
-	uint8_t flags = (uint8_t)REC_LOAD(rec->agent_flags) | TGC_AGENT_F_POLLED;
-	uint8_t old_state = REC_LOAD(rec->agent_state);
+	uint8_t flags = (uint8_t)AGENT_LOAD(rec->agent_flags) | TGC_AGENT_F_POLLED;
+	uint8_t old_state = AGENT_LOAD(rec->agent_state);
 	uint8_t state = 0;
 	if (rep == NULL) {
 		flags &= (uint8_t)~(TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
-		REC_STORE(rec->agent_errors, REC_LOAD(rec->agent_errors) + 1);
+		AGENT_STORE(rec->agent_errors, AGENT_LOAD(rec->agent_errors) + 1);
 	} else {
 		flags |= TGC_AGENT_F_ANSWERED;
 		/* State words persist until the agent changes them (a
@@ -819,19 +1155,19 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 		state = tgc_agent_apply_state(old_state, rep);
 		if (rep->has_sessions) {
 			flags |= TGC_AGENT_F_SESSIONS;
-			REC_STORE(rec->agent_sessions, rep->sessions);
+			AGENT_STORE(rec->agent_sessions, rep->sessions);
 		}
 		if (rep->has_maxconn) {
 			flags |= TGC_AGENT_F_MAXCONN;
-			REC_STORE(rec->agent_maxconn, rep->maxconn);
+			AGENT_STORE(rec->agent_maxconn, rep->maxconn);
 		}
 		if (rep->has_pct) {
 			flags |= TGC_AGENT_F_PCT;
-			REC_STORE(rec->agent_pct, rep->pct);
+			AGENT_STORE(rec->agent_pct, rep->pct);
 		}
 	}
-	REC_STORE(rec->agent_state, state);
-	REC_STORE(rec->agent_flags, flags);
+	AGENT_STORE(rec->agent_state, state);
+	AGENT_STORE(rec->agent_flags, flags);
 	tgc_table_write_end(table, rec);
 	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
@@ -1029,18 +1365,18 @@ static void agent_clear_all(tgc_checker_t *ck)
 
 	for (uint32_t i = 0; i < ck->count; i++) {
 		tgc_node_rec_t *rec = &table->nodes[i];
-		if (REC_LOAD(rec->agent_flags) == 0 &&
-		    REC_LOAD(rec->agent_state) == 0) {
+		if (AGENT_LOAD(rec->agent_flags) == 0 &&
+		    AGENT_LOAD(rec->agent_state) == 0) {
 			continue;
 		}
 		if (!tgc_table_write_begin(rec)) {
 			continue;
 		}
-		REC_STORE(rec->agent_state, 0);
-		REC_STORE(rec->agent_flags, 0);
-		REC_STORE(rec->agent_sessions, 0);
-		REC_STORE(rec->agent_maxconn, 0);
-		REC_STORE(rec->agent_pct, 0);
+		AGENT_STORE(rec->agent_state, 0);
+		AGENT_STORE(rec->agent_flags, 0);
+		AGENT_STORE(rec->agent_sessions, 0);
+		AGENT_STORE(rec->agent_maxconn, 0);
+		AGENT_STORE(rec->agent_pct, 0);
 		tgc_table_write_end(table, rec);
 		tgc_table_publish(table, ck->conf.writer_token, i);
 	}
@@ -1052,13 +1388,12 @@ static void mark_disabled(tgc_checker_t *ck)
 {
 	tgc_table_t *table = ck->conf.table;
 
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_PROBE,
+		.last_probe = TGC_PROBE_DISABLED,
+	};
 	for (uint32_t i = 0; i < ck->count; i++) {
-		tgc_node_rec_t *rec = &table->nodes[i];
-		if (!tgc_table_write_begin(rec)) {
-			continue;
-		}
-		REC_STORE(rec->last_probe, (uint8_t)TGC_PROBE_DISABLED);
-		tgc_table_write_end(table, rec);
+		(void)tgc_table_node_update(table, i, &upd);
 	}
 	ck->disabled_marked = true;
 }
@@ -1218,6 +1553,9 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 /*! \brief Frees a checker whose loop is closed (or was never opened). */
 static void checker_free(tgc_checker_t *ck)
 {
+	for (uint32_t i = 0; ck->nodes != NULL && i < ck->count; i++) {
+		tls_forget(&ck->nodes[i]);
+	}
 	free(ck->nodes);
 	free(ck);
 }
@@ -1226,7 +1564,7 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 {
 	if (out == NULL || conf == NULL || conf->table == NULL ||
 	    conf->table->hdr == NULL || conf->table->nodes == NULL ||
-	    (unsigned)conf->params.check > TGC_CHECK_NONE) {
+	    (unsigned)conf->params.check > TGC_CHECK_TLS) {
 		return KNOT_EINVAL;
 	}
 	if (conf->params.check != TGC_CHECK_NONE &&

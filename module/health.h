@@ -38,7 +38,17 @@ typedef enum {
 	TGC_CHECK_RFB  = 1, /*!< RFB handshake up to the security types
 	                     *   (module/probe_rfb.h). */
 	TGC_CHECK_NONE = 2, /*!< No probing: nodes stay unknown (= up). */
+	TGC_CHECK_HTTP  = 3, /*!< HTTP GET, status code in the accepted set. */
+	TGC_CHECK_HTTPS = 4, /*!< The same over TLS. */
+	TGC_CHECK_TLS   = 5, /*!< TLS handshake (and verification) alone. */
 } tgc_check_t;
+
+/*! rief Tells whether a check kind speaks HTTP or TLS after connecting. */
+static inline bool tgc_health_check_is_http(tgc_check_t check)
+{
+	return check == TGC_CHECK_HTTP || check == TGC_CHECK_HTTPS ||
+	       check == TGC_CHECK_TLS;
+}
 
 /*! \brief Probe and anti-flap parameters. */
 typedef struct {
@@ -47,6 +57,13 @@ typedef struct {
 	uint32_t timeout_ms;  /*!< Longest time a probe may take. */
 	uint32_t rise;        /*!< Successes that flip a down node up. */
 	uint32_t fall;        /*!< Failures that flip an up node down. */
+	/* http, https, tls: the strings and codes must outlive the checker. */
+	const char *http_path;    /*!< check-path (http, https). */
+	const char *http_host;    /*!< check-host: Host field and expected TLS
+	                           *   name; NULL = the node address. */
+	const uint16_t *statuses; /*!< check-status codes (http, https). */
+	size_t status_count;      /*!< Their number. */
+	struct tgc_tls_creds *tls; /*!< TLS credentials (https, tls). */
 } tgc_health_params_t;
 
 /*! \brief State machine of one node. */

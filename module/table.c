@@ -266,20 +266,22 @@ int tgc_table_validate(const void *mem, size_t size, const char **err)
 			*err = "bad mapped address family";
 			return KNOT_EMALF;
 		}
+		if (r->tier > 1) {
+			*err = "bad node tier";
+			return KNOT_EMALF;
+		}
 	}
 
 	return KNOT_EOK;
 }
 
-/*! \brief Fills a table structure from a mapping. */
-static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
-                      const char *name)
+/*! \brief The fields of table_set() that read nothing from \a mem. */
+static void table_set_common(tgc_table_t *table, void *mem, size_t size,
+                             bool writable, const char *name)
 {
 	table->hdr = mem;
 	table->nodes = (tgc_node_rec_t *)(table->hdr + 1);
-	table->cache = (table->hdr->role == TGC_ROLE_TRANSLATOR) ?
-	               (tgc_cache_rec_t *)((uint8_t *)mem + table->hdr->cache_off) :
-	               NULL;
+	table->cache = NULL;
 	table->size = size;
 	table->writable = writable;
 	table->fd = -1;
@@ -287,6 +289,31 @@ static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
 	size_t len = strnlen(name, sizeof(table->name) - 1);
 	memcpy(table->name, name, len);
 	table->name[len] = '\0';
+}
+
+static void table_set_layout(tgc_table_t *table, void *mem,
+                             const tgc_table_hdr_t *layout, size_t size,
+                             bool writable, const char *name);
+
+/*! \brief Fills a table structure from a mapping. */
+static void table_set(tgc_table_t *table, void *mem, size_t size, bool writable,
+                      const char *name)
+{
+	table_set_layout(table, mem, mem, size, writable, name);
+}
+
+/*!
+ * \brief Like table_set(), but takes the role and cache offset from
+ *        \a layout (a validated private copy) instead of reading \a mem.
+ */
+static void table_set_layout(tgc_table_t *table, void *mem,
+                             const tgc_table_hdr_t *layout, size_t size,
+                             bool writable, const char *name)
+{
+	table_set_common(table, mem, size, writable, name);
+	table->cache = (layout->role == TGC_ROLE_TRANSLATOR) ?
+	               (tgc_cache_rec_t *)((uint8_t *)mem + layout->cache_off) :
+	               NULL;
 }
 
 /*! \brief Converts errno to a KNOT_E* code. */
@@ -352,7 +379,7 @@ static bool same_spec(const tgc_table_hdr_t *hdr, const tgc_table_spec_t *spec)
 		const tgc_table_node_t *n = &spec->nodes[i];
 		tgc_addr_t mapped;
 		rec_addr(&mapped, recs[i].mapped_family, recs[i].mapped);
-		if (!rec_is_node(&recs[i], n) ||
+		if (!rec_is_node(&recs[i], n) || recs[i].tier != n->tier ||
 		    recs[i].mapped_family != n->mapped.family ||
 		    (n->mapped.family != 0 && !tgc_addr_equal(&mapped, &n->mapped))) {
 			return false;
@@ -477,6 +504,7 @@ static int table_create(tgc_table_t *table, const char *name,
 		r->port = n->port;
 		r->mapped_family = n->mapped.family;
 		memcpy(r->mapped, n->mapped.bytes, n->mapped.len);
+		r->tier = n->tier;
 		for (uint32_t j = 0; old != NULL && j < old->node_count; j++) {
 			if (rec_is_node(&old_recs[j], n)) {
 				rec_copy_state(r, &old_recs[j]);
@@ -545,50 +573,73 @@ int tgc_table_open(tgc_table_t *table, const char *name,
 		return KNOT_EACCES;
 	}
 
-	void *mem = MAP_FAILED;
+	/* The decisions below read a private copy taken with pread(): a
+	 * segment truncated or rewritten meanwhile cannot fault or change
+	 * what was validated (a short read fails the validation). */
+	uint8_t *snap = NULL;
+	size_t snap_len = 0;
 	if ((st.st_mode & 0077) == 0 && st.st_size >= (off_t)sizeof(tgc_table_hdr_t) &&
 	    st.st_size <= (off_t)table_size_max()) {
-		mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-		           MAP_SHARED, fd, 0);
+		snap = aligned_alloc(64, ((size_t)st.st_size + 63) & ~(size_t)63);
+		while (snap != NULL && snap_len < (size_t)st.st_size) {
+			ssize_t n = pread(fd, snap + snap_len,
+			                  (size_t)st.st_size - snap_len, (off_t)snap_len);
+			if (n < 0 && errno == EINTR) {
+				continue;
+			}
+			if (n <= 0) {
+				break;
+			}
+			snap_len += (size_t)n;
+		}
 	}
 
 	const char *why = "bad mode or size";
-	if (mem != MAP_FAILED &&
-	    tgc_table_validate(mem, (size_t)st.st_size, &why) == KNOT_EOK) {
+	if (snap != NULL && snap_len == (size_t)st.st_size &&
+	    tgc_table_validate(snap, snap_len, &why) == KNOT_EOK) {
+		const tgc_table_hdr_t *sh = (const tgc_table_hdr_t *)snap;
 		/* Never reuse, adopt or replace the segment of another live
 		 * process (a second knotd with the same configuration). */
-		uint64_t owner = atomic_load_explicit(&((tgc_table_hdr_t *)mem)->owner,
-		                                      memory_order_acquire);
+		uint64_t owner = LOAD(sh->owner);
 		if (owner != 0 && owner != tgc_table_owner_self() &&
 		    tgc_table_owner_alive(owner)) {
-			munmap(mem, (size_t)st.st_size);
+			free(snap);
 			close(fd);
 			table->owner_pid = TGC_TABLE_OWNER_PID(owner);
 			*err = "segment is in use by another live process";
 			return KNOT_EBUSY;
 		}
-		if (same_spec(mem, spec)) {
+		if (same_spec(sh, spec)) {
+			void *mem = mmap(NULL, snap_len, PROT_READ | PROT_WRITE,
+			                 MAP_SHARED, fd, 0);
+			if (mem == MAP_FAILED) {
+				int ret = errno_to_knot(errno);
+				free(snap);
+				close(fd);
+				*err = "cannot map the existing segment";
+				return ret;
+			}
 			*origin = TGC_TABLE_REUSED;
-			table_set(table, mem, (size_t)st.st_size, true, name);
+			table_set_layout(table, mem, sh, snap_len, true, name);
 			table->fd = fd;
 			table->fd_open = true;
+			free(snap);
 			return KNOT_EOK;
 		}
 		close(fd);
-		/* Other nodes: a new segment under the same name. A previous
-		 * instance that still maps the old one keeps a valid mapping. */
+		/* Other nodes: a new segment under the same name, states
+		 * adopted from the copy. A previous instance that still maps
+		 * the old one keeps a valid mapping. */
 		*origin = TGC_TABLE_ADOPTED;
 		(void)shm_unlink(name);
-		int ret = table_create(table, name, spec, mem, err);
-		munmap(mem, (size_t)st.st_size);
+		int ret = table_create(table, name, spec, sh, err);
+		free(snap);
 		return ret;
 	}
 
 	/* Ours but not trustworthy: never use its contents. */
 	close(fd);
-	if (mem != MAP_FAILED) {
-		munmap(mem, (size_t)st.st_size);
-	}
+	free(snap);
 	*origin = TGC_TABLE_REPLACED;
 	*err = why;
 	(void)shm_unlink(name);
@@ -689,11 +740,24 @@ int tgc_table_unlink(const char *name)
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Tells whether record \a idx exists and lies inside the mapping (the
+ *        node count of a segment mapped by the CLI can be rewritten after
+ *        it was validated).
+ */
+static bool rec_ok(const tgc_table_t *table, uint32_t idx)
+{
+	return table != NULL && table->hdr != NULL &&
+	       idx < table->hdr->node_count &&
+	       sizeof(tgc_table_hdr_t) + ((size_t)idx + 1) * sizeof(tgc_node_rec_t) <=
+	       table->size;
+}
+
 void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
                          tgc_node_snap_t *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
+	if (!rec_ok(table, idx)) {
 		return;
 	}
 	/* The record is mapped read-only by the CLI: only loads here. */
@@ -702,6 +766,7 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 	rec_addr(&out->addr, r->family, r->addr);
 	rec_addr(&out->mapped, r->mapped_family, r->mapped);
 	out->port = r->port;
+	out->tier = r->tier;
 
 	uint64_t deadline = 0;
 	uint32_t last_seq = 0;
@@ -802,6 +867,45 @@ void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec)
 	}
 }
 
+bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
+                           const tgc_node_update_t *u)
+{
+	if (table == NULL || table->hdr == NULL || u == NULL ||
+	    idx >= table->hdr->node_count) {
+		return false;
+	}
+	tgc_node_rec_t *rec = &table->nodes[idx];
+	uint32_t open = seq_begin(&rec->seq);
+	if (open == 0) {
+		return false;
+	}
+	if (u->what & TGC_NODE_UPD_HEALTH) {
+		STORE(rec->health, (uint8_t)u->health);
+		STORE(rec->since_ms, u->now_ms);
+		STORE(rec->transitions, LOAD(rec->transitions) + 1);
+	}
+	if (u->what & TGC_NODE_UPD_RESULT) {
+		STORE(rec->consec_ok, u->consec_ok);
+		STORE(rec->consec_fail, u->consec_fail);
+		STORE(rec->last_probe, (uint8_t)u->last_probe);
+		STORE(rec->last_rtt_us, u->last_rtt_us);
+		STORE(rec->last_check_ms, u->now_ms);
+		STORE(rec->probes, LOAD(rec->probes) + 1);
+	} else if (u->what & TGC_NODE_UPD_PROBE) {
+		STORE(rec->last_probe, (uint8_t)u->last_probe);
+	}
+	if (u->what & TGC_NODE_UPD_START) {
+		STORE(rec->probe_start_ms, u->probe_start_ms);
+	}
+	if (u->what & TGC_NODE_UPD_DUE) {
+		STORE(rec->next_due_ms, u->next_due_ms);
+	}
+	seq_end(&rec->seq, open);
+	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
+
+	return true;
+}
+
 bool tgc_table_node_reset(tgc_table_t *table, uint32_t idx)
 {
 	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count) {
@@ -833,16 +937,21 @@ static bool seq_force_close(_Atomic uint32_t *seq)
 	                                               memory_order_relaxed);
 }
 
-/*! \brief Closes every open record of a mapping (its writer is dead). */
-static unsigned unstick_mem(tgc_table_hdr_t *hdr)
+/*!
+ * \brief Closes every open record of a mapping (its writer is dead).
+ *
+ * \a layout gives node_count, role and cache_off: the checked copy of the
+ * header (a view's), never fields of a segment others can still write.
+ */
+static unsigned unstick_mem(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout)
 {
 	unsigned closed = 0;
 	tgc_node_rec_t *recs = (tgc_node_rec_t *)(hdr + 1);
-	for (uint32_t i = 0; i < hdr->node_count; i++) {
+	for (uint32_t i = 0; i < layout->node_count; i++) {
 		closed += seq_force_close(&recs[i].seq) ? 1 : 0;
 	}
-	if (hdr->role == TGC_ROLE_TRANSLATOR && hdr->cache_off != 0) {
-		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + hdr->cache_off);
+	if (layout->role == TGC_ROLE_TRANSLATOR && layout->cache_off != 0) {
+		tgc_cache_rec_t *c = (tgc_cache_rec_t *)((uint8_t *)hdr + layout->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			closed += seq_force_close(&c[i].seq) ? 1 : 0;
 		}
@@ -857,13 +966,12 @@ unsigned tgc_table_unstick(tgc_table_t *table)
 		return 0;
 	}
 
-	return unstick_mem(table->hdr);
+	return unstick_mem(table->hdr, table->hdr);
 }
 
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 {
-	if (table == NULL || table->hdr == NULL || idx >= table->hdr->node_count ||
-	    (unsigned)admin > TGC_ADMIN_DOWN) {
+	if (!rec_ok(table, idx) || (unsigned)admin > TGC_ADMIN_DOWN) {
 		return KNOT_EINVAL;
 	}
 	if (!table->writable) {
@@ -877,6 +985,14 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 	return KNOT_EOK;
 }
 
+/*! \brief CLOCK_MONOTONIC in milliseconds. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 {
 	if (table == NULL || table->hdr == NULL) {
@@ -884,9 +1000,10 @@ int tgc_table_admin_wait(const tgc_table_t *table, unsigned timeout_ms)
 	}
 	tgc_table_hdr_t *hdr = table->hdr;
 	uint64_t gen = atomic_load_explicit(&hdr->generation, memory_order_acquire);
-	uint64_t deadline = tgc_table_now_ms() + timeout_ms;
+	/* Monotonic: a clock set back must not stretch the wait. */
+	uint64_t deadline = mono_ms() + timeout_ms;
 	while (atomic_load_explicit(&hdr->admin_ack, memory_order_acquire) < gen) {
-		if (tgc_table_now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			return KNOT_ETIMEOUT;
 		}
 		struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
@@ -942,6 +1059,9 @@ const char *tgc_table_probe_str(tgc_probe_t probe)
 	case TGC_PROBE_DISABLED: return "disabled";
 	case TGC_PROBE_RFB_REFUSED: return "rfb-refused";
 	case TGC_PROBE_HANDSHAKE: return "bad-handshake";
+	case TGC_PROBE_STATUS:   return "bad-status";
+	case TGC_PROBE_TLS:      return "tls-failed";
+	case TGC_PROBE_CERT:     return "bad-cert";
 	default:                 return "invalid";
 	}
 }
@@ -1205,14 +1325,29 @@ static struct sigaction guard_prev;
 
 static void guard_handler(int sig, siginfo_t *info, void *uctx)
 {
-	(void)uctx;
 	sigjmp_buf *env = guard_env;
 	if (env != NULL && info != NULL && info->si_code > 0) {
 		guard_env = NULL;
 		siglongjmp(*env, 1);
 	}
-	/* Not ours: restore the previous disposition. A fault happens again
-	 * when the instruction is retried; a sent signal is sent again. */
+	/* Not ours: a previous handler gets it as if we were not there, and
+	 * the guard stays installed for the segment copies still to come. */
+	bool dfl = (guard_prev.sa_handler == SIG_DFL);
+	bool ign = (guard_prev.sa_handler == SIG_IGN);
+	if (!dfl && !ign) {
+		if ((guard_prev.sa_flags & SA_SIGINFO) != 0) {
+			guard_prev.sa_sigaction(sig, info, uctx);
+		} else {
+			guard_prev.sa_handler(sig);
+		}
+		return;
+	}
+	if (ign && (info == NULL || info->si_code <= 0)) {
+		return; /* A sent signal, ignored before us. */
+	}
+	/* Default action (a fault cannot be ignored): restore it. A fault
+	 * happens again when the instruction is retried; a sent signal is
+	 * sent again. Either ends the process. */
 	sigaction(SIGBUS, &guard_prev, NULL);
 	if (info == NULL || info->si_code <= 0) {
 		raise(sig);
@@ -1290,6 +1425,7 @@ struct tgc_table_seg {
 	bool pub_all;             /*!< Publish everything at the next sync. */
 	uint64_t *folded;         /*!< Per node: view answers already added
 	                           *   to the segment. */
+	uint64_t folded_all_down; /*!< View all-down answers already added. */
 };
 
 /*! \brief Relaxed copy of 64-bit words (seqlock-protected areas). */
@@ -1378,10 +1514,27 @@ static bool cache_read_consistent(tgc_cache_rec_t *tmp, const tgc_cache_rec_t *s
 	return false;
 }
 
+/*! \brief Arguments of the guarded read of a segment's node count. */
+typedef struct {
+	const tgc_table_hdr_t *hdr; /*!< The segment. */
+	uint32_t count;             /*!< Out: its node count. */
+} count_read_t;
+
+/*! \brief Reads a segment's node count (guarded). */
+static void count_read(void *arg)
+{
+	count_read_t *a = arg;
+	a->count = a->hdr->node_count;
+}
+
 /*! \brief Arguments of the guarded view copy. */
 typedef struct {
 	uint8_t *dst;               /*!< The view (zeroed, segment-sized). */
 	const tgc_table_hdr_t *src; /*!< The segment (validated). */
+	size_t size;                /*!< Size of both. */
+	uint32_t count;             /*!< Node count the view was sized for. */
+	bool bad;                   /*!< Out: the layout changed since the
+	                             *   validation; nothing was copied. */
 } view_copy_t;
 
 /*! \brief Copies a segment into a fresh view (nobody reads the view yet). */
@@ -1396,6 +1549,17 @@ static void view_copy(void *arg)
 	memcpy((uint8_t *)d + offsetof(tgc_table_hdr_t, cache_off),
 	       (const uint8_t *)h + offsetof(tgc_table_hdr_t, cache_off),
 	       offsetof(tgc_table_hdr_t, owner) - offsetof(tgc_table_hdr_t, cache_off));
+	/* The copied layout is the one every later access trusts: it must
+	 * still be the validated one (the segment may have been rewritten). */
+	if (d->node_count != a->count ||
+	    (d->role != TGC_ROLE_LB && d->role != TGC_ROLE_TRANSLATOR) ||
+	    tgc_table_size(d->role, d->node_count) != a->size ||
+	    d->cache_off != ((d->role == TGC_ROLE_TRANSLATOR) ?
+	                     sizeof(tgc_table_hdr_t) +
+	                     (size_t)d->node_count * sizeof(tgc_node_rec_t) : 0)) {
+		a->bad = true;
+		return;
+	}
 	tgc_table_hdr_t *hs = (tgc_table_hdr_t *)h;
 	atomic_store(&d->magic, LOAD(hs->magic));
 	STORE(d->writer, LOAD(hs->writer));
@@ -1455,7 +1619,19 @@ int tgc_table_view(tgc_table_t *table)
 	if (fstat(table->fd, &st) != 0) {
 		return errno_to_knot(errno);
 	}
-	uint32_t count = table->hdr->node_count;
+	/* Even the count is read under the guard: the segment may have been
+	 * truncated since the open. */
+	guard_get();
+	count_read_t cr = { .hdr = table->hdr };
+	if (!guarded(count_read, &cr)) {
+		guard_put();
+		return KNOT_EFILE;
+	}
+	uint32_t count = cr.count;
+	if (count > TGC_TABLE_NODES_MAX) {
+		guard_put();
+		return KNOT_EMALF; /* Rewritten since the open validated it. */
+	}
 	struct tgc_table_seg *seg = calloc(1, sizeof(*seg));
 	uint8_t *mem = aligned_alloc(64, (table->size + 63) & ~(size_t)63);
 	if (seg != NULL) {
@@ -1469,19 +1645,20 @@ int tgc_table_view(tgc_table_t *table)
 		}
 		free(seg);
 		free(mem);
+		guard_put();
 		return KNOT_ENOMEM;
 	}
 	memset(mem, 0, table->size);
 
-	guard_get();
-	view_copy_t arg = { .dst = mem, .src = table->hdr };
-	if (!guarded(view_copy, &arg)) {
+	view_copy_t arg = { .dst = mem, .src = table->hdr, .size = table->size,
+	                    .count = count };
+	if (!guarded(view_copy, &arg) || arg.bad) {
 		guard_put();
 		free(seg->pub_seq);
 		free(seg->folded);
 		free(seg);
 		free(mem);
-		return KNOT_EFILE;
+		return arg.bad ? KNOT_EMALF : KNOT_EFILE;
 	}
 
 	seg->hdr = table->hdr;
@@ -1493,6 +1670,7 @@ int tgc_table_view(tgc_table_t *table)
 	for (uint32_t i = 0; i < count; i++) {
 		seg->folded[i] = LOAD(vrecs[i].answers);
 	}
+	seg->folded_all_down = LOAD(((tgc_table_hdr_t *)mem)->all_down_answers);
 
 	table->seg = seg;
 	table->hdr = (tgc_table_hdr_t *)mem;
@@ -1517,12 +1695,26 @@ static void seg_drop(tgc_table_t *table)
 	}
 }
 
+/*! \brief Adds the view's all-down answers not yet in the segment. */
+static void fold_all_down(tgc_table_t *view)
+{
+	struct tgc_table_seg *seg = view->seg;
+	uint64_t n = LOAD(view->hdr->all_down_answers);
+	if (n != seg->folded_all_down) {
+		atomic_fetch_add_explicit(&seg->hdr->all_down_answers,
+		                          n - seg->folded_all_down,
+		                          memory_order_relaxed);
+		seg->folded_all_down = n;
+	}
+}
+
 /*! \brief Adds the view's answer counts not yet folded in (guarded). */
 static void fold_run(void *arg)
 {
 	tgc_table_t *view = arg;
 	struct tgc_table_seg *seg = view->seg;
 	tgc_node_rec_t *srecs = (tgc_node_rec_t *)(seg->hdr + 1);
+	fold_all_down(view);
 	for (uint32_t i = 0; i < view->hdr->node_count; i++) {
 		uint64_t answers = LOAD(view->nodes[i].answers);
 		if (answers != seg->folded[i]) {
@@ -1561,6 +1753,7 @@ static tgc_table_hdr_t *seg_hdr(const tgc_table_t *table)
 /*! \brief Arguments of the guarded claim. */
 typedef struct {
 	tgc_table_hdr_t *hdr;
+	const tgc_table_hdr_t *layout; /*!< Checked header (see unstick_mem()). */
 	uint64_t token;
 	uint64_t self;
 	bool take_dead_token;  /*!< Retake: also replace a token of a gone
@@ -1595,7 +1788,7 @@ static void claim_run(void *arg)
 	/* Open sections of a dead process are closed; those of this process
 	 * (the previous instance during a reload) end by themselves. */
 	if (c->prev != c->self) {
-		c->closed = unstick_mem(c->hdr);
+		c->closed = unstick_mem(c->hdr, c->layout);
 	}
 	c->ret = KNOT_EOK;
 }
@@ -1612,7 +1805,8 @@ int tgc_table_claim(tgc_table_t *table, uint64_t token, unsigned *closed)
 	if (hdr == NULL) {
 		return KNOT_EFILE;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = tgc_table_owner_self() };
+	claim_t c = { .hdr = hdr, .layout = table->hdr, .token = token,
+	              .self = tgc_table_owner_self() };
 	bool ok = (table->seg != NULL) ? guarded(claim_run, &c) :
 	                                 (claim_run(&c), true);
 	if (!ok) {
@@ -1644,7 +1838,8 @@ typedef struct {
 } sync_t;
 
 /*! \brief Decides who writes; retakes from a gone writer (see claim). */
-static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *out)
+static bool sync_writer(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout,
+                        uint64_t token, tgc_table_sync_t *out)
 {
 	uint64_t cur = LOAD(hdr->writer);
 	if (cur == token) {
@@ -1657,7 +1852,7 @@ static bool sync_writer(tgc_table_hdr_t *hdr, uint64_t token, tgc_table_sync_t *
 	if (!gone) {
 		return false;
 	}
-	claim_t c = { .hdr = hdr, .token = token, .self = self };
+	claim_t c = { .hdr = hdr, .layout = layout, .token = token, .self = self };
 	claim_run(&c);
 	if (c.ret != KNOT_EOK) {
 		return false;
@@ -1682,7 +1877,8 @@ static void sync_run(void *arg)
 
 	/* Admin states stored before this generation are copied below. */
 	uint64_t admin_gen = atomic_load_explicit(&sh->generation, memory_order_acquire);
-	bool writer = sync_writer(sh, a->token, a->out);
+	bool writer = sync_writer(sh, vh, a->token, a->out);
+	fold_all_down(view);
 	if (writer && !a->out->writer) {
 		seg->pub_all = true;
 	}
@@ -1725,7 +1921,8 @@ static void sync_run(void *arg)
 	}
 
 	if (view->cache != NULL) {
-		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + sh->cache_off);
+		/* The view's checked layout, not the segment's fields. */
+		tgc_cache_rec_t *sc = (tgc_cache_rec_t *)((uint8_t *)sh + vh->cache_off);
 		for (unsigned i = 0; i < TGC_CACHE_RECS; i++) {
 			tgc_cache_rec_t *v = &view->cache[i];
 			uint32_t vseq = LOAD(v->seq);
@@ -1856,7 +2053,7 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 	}
 	if (table->seg == NULL) {
 		/* A plain mapping: only the retake. */
-		out->writer = sync_writer(table->hdr, token, out);
+		out->writer = sync_writer(table->hdr, table->hdr, token, out);
 		return;
 	}
 	if (table->seg->hdr == NULL) {

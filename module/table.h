@@ -50,7 +50,12 @@
  * (tgc_table_write_end()), so a late end after a forced close never reopens
  * a record. Records are forced closed only when the process owning the
  * segment is gone (tgc_table_claim(), tgc_table_sync()). Readers retry a
- * bounded number of times and then report the record busy.
+ * bounded number of times and then report the record busy. Every record
+ * write goes through table.c: probe and poll results through
+ * tgc_table_node_update(), the load-time reset through
+ * tgc_table_node_reset(), admin changes through tgc_table_admin_set(),
+ * cache records through tgc_table_cache_write(), and the copies between a
+ * view and its segment through tgc_table_sync() and tgc_table_publish().
  *
  * Shared fields (W = writers, R = readers, order):
  *
@@ -67,7 +72,7 @@
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
  * | rec probe details, agent fields | checker/poller inside seq, sync | node_read, sync; workers: agent_state alone | relaxed inside seq |
  * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
- * | rec \a answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
+ * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
  *
  * Readers never block; a worker's read of the view meets only its own
@@ -123,7 +128,8 @@ typedef enum {
 	TGC_PROBE_OK       = 1, /*!< Connected (rfb: security types offered). */
 	TGC_PROBE_REFUSED  = 2, /*!< Connection refused or reset. */
 	TGC_PROBE_TIMEOUT  = 3, /*!< No connection or banner within the timeout. */
-	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB. */
+	TGC_PROBE_BANNER   = 4, /*!< Connected but the banner was not RFB, or
+	                         *   the response not HTTP/1.x (http, https). */
 	TGC_PROBE_ERROR    = 5, /*!< Local error (socket creation, unreachable). */
 	TGC_PROBE_DISABLED = 6, /*!< check: none. */
 	TGC_PROBE_RFB_REFUSED = 7, /*!< rfb: alive, but offers this client no
@@ -131,6 +137,9 @@ typedef enum {
 	                            *   as a success. */
 	TGC_PROBE_HANDSHAKE = 8, /*!< rfb: valid banner, then a broken or
 	                          *   truncated handshake. */
+	TGC_PROBE_STATUS   = 9, /*!< HTTP status not in check-status. */
+	TGC_PROBE_TLS      = 10, /*!< TLS handshake failed. */
+	TGC_PROBE_CERT     = 11, /*!< TLS certificate failed verification. */
 } tgc_probe_t;
 
 /*! \brief Segment header (1024 bytes). */
@@ -177,7 +186,13 @@ typedef struct {
 	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
 	                          *   taken the admin states in (writer: sync,
 	                          *   release; reader: CLI, acquire). */
-	uint8_t _reserved[1024 - 704];
+	_Atomic uint64_t all_down_answers; /*!< Answers given while no node
+	                          *   was eligible (the zone-stats all-down
+	                          *   counter); in the view: workers, relaxed
+	                          *   add; in the segment: sync and unload add
+	                          *   what the view counted since (relaxed);
+	                          *   reader: CLI. */
+	uint8_t _reserved[1024 - 712];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
@@ -203,7 +218,8 @@ typedef struct {
 	_Atomic uint8_t health;  /*!< tgc_health_t (writer: checker; readers: all). */
 	_Atomic uint8_t admin;   /*!< tgc_admin_t (writer: CLI; readers: all). */
 	_Atomic uint8_t last_probe; /*!< tgc_probe_t of the last probe (seq). */
-	uint8_t _pad0;
+	uint8_t tier;            /*!< 0 = primary (`node`), 1 = backup
+	                          *   (`backup`) (immutable). */
 	_Atomic uint32_t consec_ok;      /*!< Consecutive successes (seq). */
 	_Atomic uint32_t consec_fail;    /*!< Consecutive failures (seq). */
 	_Atomic uint32_t last_rtt_us;    /*!< Duration of the last probe (seq). */
@@ -323,6 +339,7 @@ typedef struct {
 	tgc_addr_t addr;      /*!< Node address. */
 	tgc_addr_t mapped;    /*!< Mapped address (family 0 if none). */
 	uint16_t port;        /*!< Check port. */
+	uint8_t tier;         /*!< 0 = primary, 1 = backup. */
 	tgc_health_t health;  /*!< Health state. */
 	tgc_admin_t admin;    /*!< Admin state. */
 	tgc_probe_t last_probe; /*!< Last probe outcome. */
@@ -349,6 +366,7 @@ typedef struct {
 	tgc_addr_t addr;   /*!< Node address. */
 	uint16_t port;     /*!< Check port. */
 	tgc_addr_t mapped; /*!< Mapped address (family 0 if none). */
+	uint8_t tier;      /*!< 0 = primary, 1 = backup. */
 } tgc_table_node_t;
 
 /*! \brief What an instance needs its segment to hold. */
@@ -541,6 +559,41 @@ uint32_t tgc_table_write_begin(tgc_node_rec_t *rec);
  */
 void tgc_table_write_end(tgc_table_t *table, tgc_node_rec_t *rec);
 
+/*! \brief Parts of a node record that tgc_table_node_update() writes. */
+enum {
+	TGC_NODE_UPD_RESULT = 1 << 0, /*!< A probe ended: consec_ok/fail,
+	                               *   last_probe, last_rtt_us,
+	                               *   last_check_ms = now_ms, probes + 1. */
+	TGC_NODE_UPD_HEALTH = 1 << 1, /*!< A transition: health, since_ms =
+	                               *   now_ms, transitions + 1. */
+	TGC_NODE_UPD_START  = 1 << 2, /*!< probe_start_ms (0 = none). */
+	TGC_NODE_UPD_DUE    = 1 << 3, /*!< next_due_ms. */
+	TGC_NODE_UPD_PROBE  = 1 << 4, /*!< last_probe alone. */
+};
+
+/*! \brief What tgc_table_node_update() writes (fields per TGC_NODE_UPD_*). */
+typedef struct {
+	unsigned what;           /*!< TGC_NODE_UPD_* bits. */
+	tgc_health_t health;     /*!< HEALTH. */
+	uint32_t consec_ok;      /*!< RESULT. */
+	uint32_t consec_fail;    /*!< RESULT. */
+	tgc_probe_t last_probe;  /*!< RESULT, PROBE. */
+	uint32_t last_rtt_us;    /*!< RESULT. */
+	uint64_t now_ms;         /*!< RESULT, HEALTH: CLOCK_REALTIME ms. */
+	uint64_t probe_start_ms; /*!< START. */
+	uint64_t next_due_ms;    /*!< DUE. */
+} tgc_node_update_t;
+
+/*!
+ * \brief Writes a checker's or poller's result into node \a idx inside one
+ *        write section: the only way probe results reach a record.
+ *
+ * \return False if the record was busy or \a idx out of range (the caller
+ *         keeps its own state and writes again next time).
+ */
+bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
+                           const tgc_node_update_t *upd);
+
 /*!
  * \brief Resets the health of node \a idx to unknown (0 consecutive
  *        successes and failures) inside a write section (load of an instance
@@ -583,6 +636,8 @@ bool tgc_table_owner_alive(uint64_t owner);
  * \retval KNOT_EOK     Success.
  * \retval KNOT_ENOMEM  Out of memory.
  * \retval KNOT_EFILE  The segment faulted while copied (truncated).
+ * \retval KNOT_EMALF  Its layout (node count, role, cache offset) changed
+ *                     after tgc_table_open() validated it.
  */
 int tgc_table_view(tgc_table_t *table);
 

@@ -45,6 +45,8 @@
 #include "module/health.h"
 #include "module/natmap.h"
 #include "module/policy.h"
+#include "module/probe_http.h"
+#include "module/probe_tls.h"
 #include "module/table.h"
 
 #define MOD_NAME		"\x04""name"
@@ -74,6 +76,13 @@
 
 /*! \brief Largest `forward-limit`. */
 #define TGC_FORWARD_LIMIT_MAX	1024
+#define MOD_CHECK_PATH		"\x0a""check-path"
+#define MOD_CHECK_HOST		"\x0a""check-host"
+#define MOD_CHECK_STATUS	"\x0c""check-status"
+#define MOD_CHECK_TLS_VERIFY	"\x10""check-tls-verify"
+#define MOD_CHECK_TLS_CA	"\x0c""check-tls-ca"
+#define MOD_BACKUP		"\x06""backup"
+#define MOD_BACKUP_WHEN		"\x0b""backup-when"
 
 /* knotd's own sections read by a translator (names of knot.conf's schema). */
 #define C_RMT			"\x06""remote"
@@ -87,6 +96,9 @@ static const knot_lookup_t check_kinds[] = {
 	{ TGC_CHECK_TCP,  "tcp" },
 	{ TGC_CHECK_RFB,  "rfb" },
 	{ TGC_CHECK_NONE, "none" },
+	{ TGC_CHECK_HTTP, "http" },
+	{ TGC_CHECK_HTTPS, "https" },
+	{ TGC_CHECK_TLS,  "tls" },
 	{ 0, NULL }
 };
 
@@ -127,6 +139,31 @@ static int check_node(knotd_conf_check_args_t *args)
 {
 	tgc_node_conf_t node;
 	return tgc_conf_node_parse((const char *)args->data, &node, &args->err_str);
+}
+
+/*! \brief Item check of `check-path`. */
+static int check_path(knotd_conf_check_args_t *args)
+{
+	if (!tgc_http_path_valid((const char *)args->data)) {
+		args->err_str = "expected '/' then at most "
+		                TGC_CONF_STR(TGC_HTTP_PATH_MAX) " visible ASCII "
+		                "characters";
+		return KNOT_EINVAL;
+	}
+
+	return KNOT_EOK;
+}
+
+/*! \brief Item check of `check-host`. */
+static int check_host(knotd_conf_check_args_t *args)
+{
+	if (!tgc_http_host_valid((const char *)args->data)) {
+		args->err_str = "expected a host name or address, optionally with "
+		                "':port' (letters, digits, - . _ : [ ])";
+		return KNOT_EINVAL;
+	}
+
+	return KNOT_EOK;
 }
 
 /*! \brief Item check of `shm`. */
@@ -208,6 +245,14 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_FORWARD_LIMIT,  YP_TINT,   YP_VINT = { 0, TGC_FORWARD_LIMIT_MAX, 0 } },
 	{ MOD_FORWARD_UDP,    YP_TOPT,   YP_VOPT = { forward_udp_modes,
 	                                             TGC_FORWARD_UDP_TRUNCATE } },
+	/* http, https, tls checks and the backup tier. */
+	{ MOD_CHECK_PATH,     YP_TSTR,   YP_VSTR = { "/" }, YP_FNONE, { check_path } },
+	{ MOD_CHECK_HOST,     YP_TSTR,   YP_VNONE, YP_FNONE, { check_host } },
+	{ MOD_CHECK_STATUS,   YP_TINT,   YP_VINT = { 100, 599, 200 }, YP_FMULTI },
+	{ MOD_CHECK_TLS_VERIFY, YP_TBOOL, YP_VBOOL = { true } },
+	{ MOD_CHECK_TLS_CA,   YP_TSTR,   YP_VNONE },
+	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
+	{ MOD_BACKUP_WHEN,    YP_TINT,   YP_VINT = { 1, TGC_CONF_NODES_MAX, 1 } },
 	/* Node-reported load (agent check); 0 = no agent. */
 	{ MOD_AGENT_PORT,     YP_TINT,   YP_VINT = { 0, 65535, 0 } },
 	{ NULL }
@@ -218,17 +263,6 @@ const yp_item_t tgcluster_conf[] = {
  *        call, and knotd runs configuration checks in one thread.
  */
 static char check_msg[256];
-
-/*! \brief Collects the string values of a multi-valued item. */
-static const char **conf_strings(const knotd_conf_t *conf)
-{
-	const char **out = calloc(conf->count + 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < conf->count; i++) {
-		out[i] = conf->multi[i].string;
-	}
-
-	return out;
-}
 
 /*!
  * \brief Checks `nat-base` or `nat-map` (one of them given) against the
@@ -418,16 +452,78 @@ static int translator_conf_check(knotd_conf_check_args_t *args)
 	return KNOT_EOK;
 }
 
+/*!
+ * \brief Collects the values of `node` then `backup` (one index space:
+ *        backups follow the nodes).
+ */
+static const char **node_strings(const knotd_conf_t *nodes,
+                                 const knotd_conf_t *backups)
+{
+	const char **out = calloc(nodes->count + backups->count + 1, sizeof(*out));
+	for (size_t i = 0; out != NULL && i < nodes->count; i++) {
+		out[i] = nodes->multi[i].string;
+	}
+	for (size_t i = 0; out != NULL && i < backups->count; i++) {
+		out[nodes->count + i] = backups->multi[i].string;
+	}
+
+	return out;
+}
+
+/*! \brief Section check of the http, https and tls items. */
+static int check_probe_items(knotd_conf_check_args_t *args)
+{
+	knotd_conf_t status = knotd_conf_check_item(args, MOD_CHECK_STATUS);
+	size_t codes = status.count;
+	knotd_conf_free(&status);
+	if (codes > TGC_HTTP_STATUS_MAX) {
+		args->err_str = "'check-status' more than "
+		                TGC_CONF_STR(TGC_HTTP_STATUS_MAX) " codes";
+		return KNOT_ERANGE;
+	}
+
+	knotd_conf_t check = knotd_conf_check_item(args, MOD_CHECK);
+	knotd_conf_t verify = knotd_conf_check_item(args, MOD_CHECK_TLS_VERIFY);
+	knotd_conf_t ca = knotd_conf_check_item(args, MOD_CHECK_TLS_CA);
+	int ret = KNOT_EOK;
+	if (ca.count > 0 && !verify.single.boolean) {
+		args->err_str = "'check-tls-ca' needs 'check-tls-verify: on'";
+		ret = KNOT_EINVAL;
+	} else if ((check.single.option == TGC_CHECK_HTTPS ||
+	            check.single.option == TGC_CHECK_TLS) &&
+	           verify.single.boolean) {
+		/* The trust anchors load now as they will at load. */
+		tgc_tls_creds_t *creds = NULL;
+		const char *why = NULL;
+		ret = tgc_tls_creds_new(&creds, true,
+		                        (ca.count > 0) ? ca.single.string : NULL, &why);
+		tgc_tls_creds_free(creds);
+		if (ret != KNOT_EOK) {
+			snprintf(check_msg, sizeof(check_msg), "'%s' %s",
+			         (ca.count > 0) ? "check-tls-ca" : "check-tls-verify",
+			         why ? why : knot_strerror(ret));
+			args->err_str = check_msg;
+		}
+	}
+	knotd_conf_free(&ca);
+
+	return ret;
+}
+
 /*! \brief Section check: rules spanning several items. */
 static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 {
 	knotd_conf_t nodes = knotd_conf_check_item(args, MOD_NODE);
+	knotd_conf_t backups = knotd_conf_check_item(args, MOD_BACKUP);
 	knotd_conf_t upstream = knotd_conf_check_item(args, MOD_UPSTREAM);
 	size_t upstreams = upstream.count;
 	knotd_conf_free(&upstream);
-	if (nodes.count > 0 && upstreams > 0) {
+	if ((nodes.count > 0 || backups.count > 0) && upstreams > 0) {
+		args->err_str = (nodes.count > 0) ?
+		                "'node' and 'upstream' cannot be used together" :
+		                "'backup' and 'upstream' cannot be used together";
 		knotd_conf_free(&nodes);
-		args->err_str = "'node' and 'upstream' cannot be used together";
+		knotd_conf_free(&backups);
 		return KNOT_EINVAL;
 	}
 	if (upstreams > 0) {
@@ -435,43 +531,68 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 		return translator_conf_check(args);
 	}
 	if (nodes.count == 0) {
-		args->err_str = "no 'node' or 'upstream' specified";
+		args->err_str = (backups.count > 0) ? "'backup' needs 'node'" :
+		                "no 'node' or 'upstream' specified";
+		knotd_conf_free(&backups);
+		return KNOT_EINVAL;
+	}
+	knotd_conf_t when = knotd_conf_check_item(args, MOD_BACKUP_WHEN);
+	if (when.count > 0 && backups.count == 0) {
+		args->err_str = "'backup-when' needs 'backup'";
+		knotd_conf_free(&nodes);
+		return KNOT_EINVAL;
+	}
+	if (when.single.integer > (int64_t)nodes.count) {
+		snprintf(check_msg, sizeof(check_msg), "'backup-when' %" PRId64
+		         " exceeds the %zu nodes (backups would always answer)",
+		         when.single.integer, nodes.count);
+		args->err_str = check_msg;
+		knotd_conf_free(&nodes);
+		knotd_conf_free(&backups);
 		return KNOT_EINVAL;
 	}
 
+	size_t total = nodes.count + backups.count;
 	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
-	const char **values = conf_strings(&nodes);
-	tgc_node_conf_t *parsed = calloc(nodes.count + 1, sizeof(*parsed));
+	const char **values = node_strings(&nodes, &backups);
+	tgc_node_conf_t *parsed = calloc(total + 1, sizeof(*parsed));
 	if (values == NULL || parsed == NULL) {
 		free(values);
 		free(parsed);
 		knotd_conf_free(&nodes);
+		knotd_conf_free(&backups);
 		return KNOT_ENOMEM;
 	}
 	size_t bad = 0;
 	const char *why = NULL;
-	int ret = tgc_conf_nodes_parse(values, nodes.count,
+	int ret = tgc_conf_nodes_parse(values, total,
 	                               (uint16_t)port.single.integer, parsed,
 	                               &why, &bad);
 	if (ret != KNOT_EOK) {
-		snprintf(check_msg, sizeof(check_msg), "'node' %s: %s",
-		         (bad < nodes.count) ? values[bad] : "", why);
+		snprintf(check_msg, sizeof(check_msg), "'%s' %s: %s",
+		         (bad < nodes.count || bad >= total) ? "node" : "backup",
+		         (bad < total) ? values[bad] : "", why);
 		args->err_str = check_msg;
 	} else {
-		ret = check_nat(args, parsed, nodes.count);
+		ret = check_nat(args, parsed, total);
 	}
 	free(values);
 	free(parsed);
 	knotd_conf_free(&nodes);
+	knotd_conf_free(&backups);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
 
 	knotd_conf_t interval = knotd_conf_check_item(args, MOD_CHECK_INTERVAL);
 	knotd_conf_t timeout = knotd_conf_check_item(args, MOD_CHECK_TIMEOUT);
+	ret = tgc_conf_timing_check(interval.single.integer,
+	                            timeout.single.integer, &args->err_str);
+	if (ret != KNOT_EOK) {
+		return ret;
+	}
 
-	return tgc_conf_timing_check(interval.single.integer,
-	                             timeout.single.integer, &args->err_str);
+	return check_probe_items(args);
 }
 
 /*! \brief Counters in `knotc zone-stats`. */
@@ -485,7 +606,8 @@ enum {
 	CTR_STALE_TABLE = 6, /*!< Answers given while the table's heartbeat
 	                      *   was stale. */
 	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
-	CTR_AGENT_ERROR = 8, /*!< Agent polls without a usable line (per node). */
+	CTR_BACKUP     = 8, /*!< Answers that included backup nodes. */
+	CTR_AGENT_ERROR = 9, /*!< Agent polls without a usable line (per node). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -567,6 +689,12 @@ typedef struct {
 	                              *   the worker with that thread_id. */
 	tgc_checker_t *checker;      /*!< Checker (started and stopped by knotd's
 	                              *   main thread in load/unload). */
+	/* http, https, tls checks: built in load, read by the checker,
+	 * freed after it stopped. */
+	char *http_path;             /*!< check-path. */
+	char *http_host;             /*!< check-host (NULL = node address). */
+	uint16_t *statuses;          /*!< check-status codes. */
+	tgc_tls_creds_t *tls;        /*!< TLS credentials (https, tls). */
 	/* Translator only: immutable after load unless said otherwise. */
 	tgc_role_t role;             /*!< TGC_ROLE_LB or TGC_ROLE_TRANSLATOR. */
 	bool tsig_later;             /*!< Zone instance: signed queries are
@@ -1230,6 +1358,8 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	    (kind == TGC_ANSWER_NODATA &&
 	     (family == AF_INET ? ctx->answer.v4.count : ctx->answer.v6.count) > 0)) {
 		knotd_mod_stats_incr(mod, thr, CTR_ALL_DOWN, 0, 1);
+		atomic_fetch_add_explicit(&ctx->table.hdr->all_down_answers, 1,
+		                          memory_order_relaxed);
 	}
 
 	if (kind == TGC_ANSWER_SERVFAIL) {
@@ -1272,6 +1402,14 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 		for (size_t i = 0; i < count; i++) {
 			if (ctx->is_mapped[sel[i]]) {
 				knotd_mod_stats_incr(mod, thr, CTR_MAPPED, 0, 1);
+				break;
+			}
+		}
+	}
+	if (ctx->answer.backup_from > 0) {
+		for (size_t i = 0; i < count; i++) {
+			if (sel[i] >= ctx->answer.backup_from) {
+				knotd_mod_stats_incr(mod, thr, CTR_BACKUP, 0, 1);
 				break;
 			}
 		}
@@ -1418,6 +1556,10 @@ static void ctx_free(tgc_ctx_t *ctx)
 	}
 	free(ctx->keys);
 	free(ctx->rules);
+	free(ctx->http_path);
+	free(ctx->http_host);
+	free(ctx->statuses);
+	tgc_tls_creds_free(ctx->tls);
 	free(ctx->rest_until);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
@@ -1757,6 +1899,55 @@ static int answer_reps_setup(tgc_ctx_t *ctx)
 	return KNOT_EOK;
 }
 
+/*! \brief Reads the http, https and tls items into the context. */
+static int probe_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
+                       tgc_health_params_t *params)
+{
+	if (!tgc_health_check_is_http(params->check)) {
+		return KNOT_EOK;
+	}
+	knotd_conf_t path = knotd_conf_mod(mod, MOD_CHECK_PATH);
+	knotd_conf_t host = knotd_conf_mod(mod, MOD_CHECK_HOST);
+	knotd_conf_t status = knotd_conf_mod(mod, MOD_CHECK_STATUS);
+	ctx->http_path = strdup((path.count > 0) ? path.single.string : "/");
+	ctx->http_host = (host.count > 0) ? strdup(host.single.string) : NULL;
+	size_t codes = (status.count > 0) ? status.count : 1;
+	ctx->statuses = calloc(codes, sizeof(*ctx->statuses));
+	if (ctx->statuses != NULL) {
+		ctx->statuses[0] = 200;
+		for (size_t i = 0; i < status.count; i++) {
+			ctx->statuses[i] = (uint16_t)status.multi[i].integer;
+		}
+	}
+	knotd_conf_free(&status);
+	if (ctx->http_path == NULL || ctx->statuses == NULL ||
+	    (host.count > 0 && ctx->http_host == NULL)) {
+		return KNOT_ENOMEM;
+	}
+	params->http_path = ctx->http_path;
+	params->http_host = ctx->http_host;
+	params->statuses = ctx->statuses;
+	params->status_count = codes;
+	if (params->check == TGC_CHECK_HTTP) {
+		return KNOT_EOK;
+	}
+
+	bool verify = knotd_conf_mod(mod, MOD_CHECK_TLS_VERIFY).single.boolean;
+	knotd_conf_t ca = knotd_conf_mod(mod, MOD_CHECK_TLS_CA);
+	const char *why = NULL;
+	int ret = tgc_tls_creds_new(&ctx->tls, verify,
+	                            (ca.count > 0) ? ca.single.string : NULL, &why);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'%s' %s",
+		              (ca.count > 0) ? "check-tls-ca" : "check-tls-verify",
+		              why ? why : knot_strerror(ret));
+	}
+	knotd_conf_free(&ca);
+	params->tls = ctx->tls;
+
+	return ret;
+}
+
 /*! \brief Reads the configuration and opens the table. */
 static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *params)
 {
@@ -1803,17 +1994,24 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	ctx->role = TGC_ROLE_LB;
 	ctx->tsig_later = (zone != NULL);
 
-	/* Nodes. */
+	int ret = probe_setup(ctx, mod, params);
+	if (ret != KNOT_EOK) {
+		return ret;
+	}
+
+	/* Nodes, then backups (one index space). */
 	knotd_conf_t nodes = knotd_conf_mod(mod, MOD_NODE);
-	const char **values = conf_strings(&nodes);
-	tgc_node_conf_t *parsed = calloc(nodes.count + 1, sizeof(*parsed));
-	tgc_table_node_t *spec_nodes = calloc(nodes.count + 1, sizeof(*spec_nodes));
-	ctx->node_count = nodes.count;
-	ctx->addrs = calloc(nodes.count + 1, sizeof(*ctx->addrs));
-	ctx->node_keys = calloc(nodes.count + 1, sizeof(*ctx->node_keys));
-	ctx->idx4 = calloc(nodes.count + 1, sizeof(*ctx->idx4));
-	ctx->idx6 = calloc(nodes.count + 1, sizeof(*ctx->idx6));
-	int ret = KNOT_ENOMEM;
+	knotd_conf_t backups = knotd_conf_mod(mod, MOD_BACKUP);
+	size_t total = nodes.count + backups.count;
+	const char **values = node_strings(&nodes, &backups);
+	tgc_node_conf_t *parsed = calloc(total + 1, sizeof(*parsed));
+	tgc_table_node_t *spec_nodes = calloc(total + 1, sizeof(*spec_nodes));
+	ctx->node_count = total;
+	ctx->addrs = calloc(total + 1, sizeof(*ctx->addrs));
+	ctx->node_keys = calloc(total + 1, sizeof(*ctx->node_keys));
+	ctx->idx4 = calloc(total + 1, sizeof(*ctx->idx4));
+	ctx->idx6 = calloc(total + 1, sizeof(*ctx->idx6));
+	ret = KNOT_ENOMEM;
 	if (values == NULL || parsed == NULL || spec_nodes == NULL ||
 	    ctx->addrs == NULL || ctx->node_keys == NULL || ctx->idx4 == NULL ||
 	    ctx->idx6 == NULL) {
@@ -1821,17 +2019,23 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 	}
 	const char *why = NULL;
 	size_t bad = 0;
-	ret = tgc_conf_nodes_parse(values, nodes.count, check_port, parsed, &why, &bad);
+	ret = tgc_conf_nodes_parse(values, total, check_port, parsed, &why, &bad);
 	if (ret != KNOT_EOK) {
-		knotd_mod_log(mod, LOG_ERR, "'node' %s: %s",
-		              (bad < nodes.count) ? values[bad] : "", why);
+		knotd_mod_log(mod, LOG_ERR, "'%s' %s: %s",
+		              (bad < nodes.count || bad >= total) ? "node" : "backup",
+		              (bad < total) ? values[bad] : "", why);
 		goto nodes_done;
 	}
+	if (backups.count > 0) {
+		ctx->answer.backup_from = nodes.count;
+		ctx->answer.backup_when = knotd_conf_mod(mod, MOD_BACKUP_WHEN).single.integer;
+	}
 	size_t n4 = 0, n6 = 0;
-	for (uint32_t i = 0; i < nodes.count; i++) {
+	for (uint32_t i = 0; i < total; i++) {
 		ctx->addrs[i] = parsed[i].addr;
 		spec_nodes[i].addr = parsed[i].addr;
 		spec_nodes[i].port = parsed[i].port ? parsed[i].port : check_port;
+		spec_nodes[i].tier = (i >= nodes.count) ? 1 : 0;
 		ctx->node_keys[i] = tgc_policy_node_key(&parsed[i].addr,
 		                                        spec_nodes[i].port);
 		if (parsed[i].addr.family == AF_INET) {
@@ -1873,7 +2077,7 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 		.instance = shm_name + 1,
 		.name = name_txt,
 		.nodes = spec_nodes,
-		.node_count = nodes.count,
+		.node_count = total,
 		.check = params->check,
 		.interval_ms = params->interval_ms,
 		.timeout_ms = params->timeout_ms,
@@ -1894,15 +2098,16 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 		[TGC_TABLE_REPLACED] = "replaced an invalid segment",
 	};
 	knotd_mod_log(mod, (origin == TGC_TABLE_REPLACED) ? LOG_WARNING : LOG_INFO,
-	              "segment %s %s%s%s, %u nodes", shm_name, origins[origin],
-	              (origin == TGC_TABLE_REPLACED) ? ": " : "",
+	              "segment %s %s%s%s, %u nodes, %u backups", shm_name,
+	              origins[origin], (origin == TGC_TABLE_REPLACED) ? ": " : "",
 	              (origin == TGC_TABLE_REPLACED && err) ? err : "",
-	              (unsigned)nodes.count);
+	              (unsigned)nodes.count, (unsigned)backups.count);
 nodes_done:
 	free(values);
 	free(parsed);
 	free(spec_nodes);
 	knotd_conf_free(&nodes);
+	knotd_conf_free(&backups);
 
 	return ret;
 }
@@ -2128,6 +2333,7 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "mapped", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "agent-error", ctx->node_count, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;

@@ -303,6 +303,9 @@ const char *tgc_ctl_check_str(uint32_t check)
 	case TGC_CHECK_TCP:  return "tcp";
 	case TGC_CHECK_RFB:  return "rfb";
 	case TGC_CHECK_NONE: return "none";
+	case TGC_CHECK_HTTP: return "http";
+	case TGC_CHECK_HTTPS: return "https";
+	case TGC_CHECK_TLS:  return "tls";
 	default:             return "invalid";
 	}
 }
@@ -665,6 +668,7 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 	st->created_ms = hdr->created_ms;
 	st->writer_pid = LOAD(((tgc_table_hdr_t *)hdr)->writer_pid);
 	st->heartbeat_ms = LOAD(((tgc_table_hdr_t *)hdr)->heartbeat_ms);
+	st->all_down_answers = LOAD(((tgc_table_hdr_t *)hdr)->all_down_answers);
 	st->owner = atomic_load_explicit(&((tgc_table_hdr_t *)hdr)->owner,
 	                                 memory_order_acquire);
 	st->writer_alive = tgc_table_owner_alive(st->owner);
@@ -672,6 +676,13 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 	                                      memory_order_acquire);
 	st->now_ms = now_ms;
 	st->node_count = hdr->node_count;
+	/* Never more records than the mapping holds (see tgc_table_node_read()). */
+	if (table->size < sizeof(tgc_table_hdr_t) + (size_t)st->node_count *
+	                  sizeof(tgc_node_rec_t)) {
+		st->node_count = (table->size < sizeof(tgc_table_hdr_t)) ? 0 :
+		                 (uint32_t)((table->size - sizeof(tgc_table_hdr_t)) /
+		                            sizeof(tgc_node_rec_t));
+	}
 	if (hdr->role == TGC_ROLE_TRANSLATOR && table->cache != NULL) {
 		st->stale_limit_s = hdr->stale_limit_s;
 		st->has_cache = true;
@@ -735,14 +746,14 @@ int64_t tgc_ctl_in_state(const tgc_ctl_status_t *st, uint32_t idx)
 
 /*! \brief Columns of the human status table. */
 enum {
-	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_HEALTH, COL_ADMIN,
+	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_TIER, COL_HEALTH, COL_ADMIN,
 	COL_IN_STATE, COL_LAST, COL_RTT, COL_OK, COL_FAIL, COL_PROBES,
 	COL_ANSWERS, STATUS_COLS
 };
 
 /*! \brief Titles of the human status table. */
 static const char *const status_head[STATUS_COLS] = {
-	"IDX", "ADDRESS", "PORT", "MAPPED", "HEALTH", "ADMIN", "IN-STATE",
+	"IDX", "ADDRESS", "PORT", "MAPPED", "TIER", "HEALTH", "ADMIN", "IN-STATE",
 	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS"
 };
 
@@ -870,6 +881,7 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		cells[COL_MAPPED] = (n->mapped.family != 0) ?
 		                    tgc_addr_format(&n->mapped, mapped, sizeof(mapped)) :
 		                    "-";
+		cells[COL_TIER] = n->tier ? "backup" : "primary";
 		cells[COL_HEALTH] = tgc_table_health_str(n->health);
 		cells[COL_ADMIN] = tgc_table_admin_str(n->admin);
 		cells[COL_IN_STATE] = (age >= 0) ? in_state : "-";
@@ -986,8 +998,10 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	json_u64(out, st->heartbeat_ms != 0, st->heartbeat_ms);
 	tgc_ctl_buf_printf(out, ",\"heartbeat_age_ms\":");
 	json_u64(out, hb_age >= 0, (uint64_t)hb_age);
-	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"nodes\":[",
-	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false");
+	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"all_down_answers\":%"
+	                   PRIu64 ",\"nodes\":[",
+	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false",
+	                   st->all_down_answers);
 
 	for (uint32_t i = 0; i < st->node_count; i++) {
 		const tgc_node_snap_t *n = &st->nodes[i];
@@ -1001,6 +1015,8 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		tgc_ctl_buf_json_str(out, (n->mapped.family != 0) ?
 		                     tgc_addr_format(&n->mapped, addr, sizeof(addr)) :
 		                     NULL);
+		tgc_ctl_buf_printf(out, ",\"tier\":");
+		tgc_ctl_buf_json_str(out, n->tier ? "backup" : "primary");
 		tgc_ctl_buf_printf(out, ",\"health\":");
 		tgc_ctl_buf_json_str(out, tgc_table_health_str(n->health));
 		tgc_ctl_buf_printf(out, ",\"admin\":");
@@ -1173,7 +1189,7 @@ typedef enum {
 /*! \brief Per-instance metric families. */
 typedef enum {
 	IM_WRITER_ALIVE, IM_WRITER_PID, IM_HEARTBEAT_AGE, IM_NODES, IM_LIVE_NODES,
-	IM_ALL_DOWN, INSTANCE_METRICS
+	IM_ALL_DOWN, IM_ALL_DOWN_ANSWERS, INSTANCE_METRICS
 } inst_metric_t;
 
 /*! \brief A metric family: name, type and help text. */
@@ -1223,6 +1239,8 @@ static const prom_family_t inst_families[INSTANCE_METRICS] = {
 		"Nodes that may be answered: admin up, or not admin down, health down or agent down/maint." },
 	[IM_ALL_DOWN] = { "tgcluster_all_down", PROM_GAUGE,
 		"1 while no node is live (answers follow the all-down setting)." },
+	[IM_ALL_DOWN_ANSWERS] = { "tgcluster_all_down_answers_total", PROM_COUNTER,
+		"Answers given while no node was eligible (the all-down setting applied)." },
 };
 
 /*! \brief Appends the HELP and TYPE lines of a family. */
@@ -1403,6 +1421,13 @@ static void prom_inst_sample(tgc_ctl_buf_t *out, inst_metric_t m,
 		tgc_ctl_buf_printf(out, "} %u\n", (m == IM_NODES) ? st->node_count :
 		                   (m == IM_LIVE_NODES) ? live :
 		                   (unsigned)(live == 0 && st->node_count > 0));
+		return;
+	case IM_ALL_DOWN_ANSWERS:
+		if (st->role != TGC_ROLE_LB) {
+			return;
+		}
+		prom_inst_labels(out, name, st);
+		tgc_ctl_buf_printf(out, "} %" PRIu64 "\n", st->all_down_answers);
 		return;
 	default:
 		return;

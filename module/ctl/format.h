@@ -299,6 +299,8 @@ typedef struct {
 	bool writer_alive;     /*!< \a owner names a live process. */
 	uint64_t heartbeat_ms; /*!< Last checker tick (0 = never). */
 	uint64_t generation;   /*!< Change counter. */
+	uint64_t all_down_answers; /*!< Answers given while no node was
+	                        *   eligible (load balancer). */
 	uint64_t now_ms;       /*!< When the snapshot was taken. */
 	uint32_t node_count;   /*!< Number of nodes (upstreams of a translator). */
 	tgc_node_snap_t *nodes; /*!< Node snapshots (NULL if none). */

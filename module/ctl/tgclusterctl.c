@@ -1267,6 +1267,21 @@ static int cmd_watch(const args_t *args)
 	return ret;
 }
 
+/*!
+ * \brief SIGBUS: a segment was truncated while mapped (by its owner, or a
+ *        look-alike's). Says so and exits as for a corrupt segment, instead
+ *        of dying with "Bus error" (async-signal-safe calls only).
+ */
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	static const char msg[] = PROGRAM ": a segment shrank while it was being "
+	                          "read (truncated under tgclusterctl)\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(TGC_CTL_EXIT_CORRUPT);
+}
+
 int main(int argc, char **argv)
 {
 	args_t args;
@@ -1276,6 +1291,9 @@ int main(int argc, char **argv)
 	}
 	/* A closed pipe is a write error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	struct sigaction bus = { .sa_handler = on_sigbus };
+	sigemptyset(&bus.sa_mask);
+	sigaction(SIGBUS, &bus, NULL);
 
 	switch (args.cmd) {
 	case CMD_LIST:   return cmd_list(&args);

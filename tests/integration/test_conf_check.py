@@ -39,7 +39,7 @@ BAD = [
     ("check-fall 0", {"check-fall": 0}, "check-fall"),
     ("no node and no upstream", {"node": None}, "node"),
     ("bad policy", {"policy": "weighted"}, "policy"),
-    ("bad check", {"check": "http"}, "check"),
+    ("bad check", {"check": "ftp"}, "check"),
     ("bad all-down", {"all-down": "some"}, "all-down"),
     ("check-port 0", {"check-port": 0}, "check-port"),
     ("check-port too big", {"check-port": 65536}, "check-port"),
@@ -52,6 +52,43 @@ BAD = [
     ("shm dot-dot", {"shm": ".."}, "shm"),
     ("shm too long", {"shm": "x" * 300}, "shm"),
     ("name not a domain name", {"name": "a..b"}, "name"),
+    # http, https, tls checks.
+    ("check-path without slash", {"check": "http", "check-path": "x"},
+     "check-path"),
+    ("check-path with a space", {"check-path": "/a b"}, "check-path"),
+    ("check-path with a line break", {"check-path": "/a\r\nX: y"},
+     "check-path"),
+    ("check-host with a space", {"check-host": "a b"}, "check-host"),
+    ("check-host with a slash", {"check-host": "a/b"}, "check-host"),
+    ("check-status below 100", {"check-status": [99]}, "check-status"),
+    ("check-status above 599", {"check-status": [200, 600]}, "check-status"),
+    ("check-status too many codes",
+     {"check-status": list(range(200, 233))}, "check-status"),
+    ("check-tls-verify not a boolean", {"check-tls-verify": "maybe"},
+     "check-tls-verify"),
+    ("check-tls-ca missing file",
+     {"check": "https", "check-tls-ca": "/nonexistent/ca.pem"},
+     "check-tls-ca"),
+    ("check-tls-ca not a certificate",
+     {"check": "tls", "check-tls-ca": "/etc/hostname"}, "check-tls-ca"),
+    ("check-tls-ca with verification off",
+     {"check": "https", "check-tls-ca": "/etc/hostname",
+      "check-tls-verify": False}, "check-tls-ca"),
+    # Backup tier.
+    ("backup not an address", {"backup": ["foo"]}, "backup"),
+    ("backup duplicates a node", {"backup": ["127.0.0.12@5900"]}, "backup"),
+    ("backup duplicated", {"backup": ["127.0.0.21", "127.0.0.21@5900"]},
+     "backup"),
+    ("backup without node", {"node": None, "backup": ["127.0.0.21"]},
+     "backup"),
+    ("backup-when without backup", {"backup-when": 1}, "backup-when"),
+    ("backup-when 0", {"backup": ["127.0.0.21"], "backup-when": 0},
+     "backup-when"),
+    ("backup-when above the nodes",
+     {"backup": ["127.0.0.21"], "backup-when": 4}, "backup-when"),
+    ("nat-base overflows on a backup",
+     {"node": ["127.0.0.11"], "backup": ["127.0.0.21"],
+      "nat-base": "255.255.255.255"}, "nat-base"),
 ]
 
 
@@ -129,6 +166,14 @@ class ConfCheck(tgc.TgcTestCase):
                                  % (desc, item, out))
                 # knotd refuses to start with it too.
                 k.cleanup()
+
+    def test_valid_http_and_backup_items_pass(self):
+        k = self.conf({"check": "https", "check-path": "/health?full=1",
+                       "check-host": "[2001:db8::1]:8443",
+                       "check-status": [200, 204], "check-tls-verify": False,
+                       "backup": ["127.0.0.21", "::2"], "backup-when": 3})
+        rc, out = k.conf_check()
+        self.assertEqual(rc, 0, out)
 
     def test_too_many_nodes_named(self):
         nodes = ["127.1.%d.%d" % (i // 250, i % 250 + 1)

@@ -171,6 +171,27 @@ class Metrics(OpsCase):
         self.assertNotEqual(os.stat(path).st_ino, st1.st_ino)
         self.assertEqual(os.listdir(out), ["tgcluster.prom"])
 
+    def test_all_down_answers_counted_like_zone_stats(self):
+        self.assertEqual(series(parse_metrics(self.ctl_ok(
+            "metrics", self.seg).stdout), "tgcluster_all_down_answers_total",
+            zone=self.zone), [0])
+        # Node 0 taken down too: every answer is an all-down answer (the
+        # default "all" lists every node).
+        self.ctl_ok("set", self.seg, "0", "down")
+        for _ in range(5):
+            query(self.k.port, self.zone + ".")
+        stats = self.k.zone_stats(self.zone)
+        knotd_count = tgc.stat_sum(stats, ".all-down")
+        self.assertEqual(knotd_count, 5, stats)
+        wait_until(lambda: json.loads(self.ctl_ok(
+            "status", self.seg, "--json").stdout)["all_down_answers"] == 5, 5,
+            what="all-down answers in the segment")
+        text = self.ctl_ok("metrics", self.seg).stdout
+        self.promtool(text)
+        self.assertEqual(series(parse_metrics(text),
+                                "tgcluster_all_down_answers_total",
+                                zone=self.zone), [5])
+
     def test_all_instances_and_write_errors(self):
         # Every instance on the host (other tests' too) passes promtool.
         p = self.ctl_ok("metrics")

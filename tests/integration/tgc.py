@@ -184,7 +184,20 @@ def tcp_connectable(addr, port, timeout=0.2):
 # Simulated nodes
 # --------------------------------------------------------------------------
 
-MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute", "agent")
+MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute",
+         "http200", "http503", "httpgarbage", "httpslow", "httpcut", "agent")
+# Responses of the http modes (after the request head has arrived).
+HTTP_REPLIES = {
+    "http200": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
+               b"\r\n\r\nok",
+    "http503": b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+               b"Connection: close\r\n\r\n",
+    "httpgarbage": b"GARBAGE GARBAGE\r\n\r\n",
+    # Never finishes the head (held open).
+    "httpslow": b"HTTP/1.1 200 OK\r\nServer: slow\r\n",
+    # Closes in the middle of the head.
+    "httpcut": b"HTTP/1.1 200 OK\r\nServ",
+}
 RFB_BANNER = b"RFB 003.008\n"
 # Answer of an RFB 3.8 server to the client's version: one security type,
 # VncAuth (what Xvnc offers with -SecurityTypes VncAuth).
@@ -269,6 +282,11 @@ class _SimLoop(threading.Thread):
         self.wake_w.close()
 
     def _conn_readable(self, conn):
+        node = self.conns.get(conn, (None, 0))[0]
+        if node is not None and (node.tls is not None or
+                                 conn in node.http_conns):
+            node._http_readable(self, conn)
+            return
         try:
             data = conn.recv(4096)
         except (BlockingIOError, InterruptedError):
@@ -323,17 +341,26 @@ class NodeSim:
     connection open a while), hung (accept, send nothing), badbanner (send a
     banner that is not RFB), rfbrefuse (what a VNC server that blacklisted
     the prober sends: RFB 3.3, no security type, a reason; then close),
-    rfbmute (send the RFB banner, then never answer), agent (a node's load
-    agent: send agent_line, bytes or a callable giving them, then close;
-    agent_line None: accept and send nothing). stop() closes the listener and every connection
+    rfbmute (send the RFB banner, then never answer); http200, http503,
+    httpgarbage, httpslow, httpcut read a request head and answer with
+    HTTP_REPLIES[mode] (then close, except httpslow). With \\a tls (a server
+    ssl.SSLContext) every connection is TLS first: tcp and hung then mean
+    handshake, then close or hold; agent (a node's load agent: send
+    agent_line, bytes or a callable giving them, then close; agent_line
+    None: accept and send nothing). stop() closes the listener and every connection
     (connection refused from then on); start() listens again on the same port.
     Counts accepted connections (= probes that reached it).
     """
 
     def __init__(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0,
-                 loop=None):
+                 loop=None, tls=None):
         if mode not in MODES:
             raise ValueError("bad mode %r" % mode)
+        self.tls = tls  # ssl.SSLContext (server side) or None
+        self.http_conns = {}  # conn -> bytes of the request head so far
+        self.requests = []  # request heads received (http modes)
+        self.handshakes = 0  # TLS handshakes completed
+        self.resumed = 0  # of which resumed a session
         self.addr = addr
         self.port = port
         self.mode = mode
@@ -422,6 +449,9 @@ class NodeSim:
                 return
             self.accepted += 1
             mode = self.mode
+            if self.tls is not None or mode in HTTP_REPLIES:
+                self._http_accept(loop, conn)
+                continue
             try:
                 if mode == "tcp":
                     conn.close()
@@ -449,6 +479,109 @@ class NodeSim:
             loop.add_conn(conn, self, self.hold if mode != "hung" else 30.0)
 
 
+    def _http_accept(self, loop, conn):
+        if self.tls is not None:
+            try:
+                conn.setblocking(False)
+                conn = self.tls.wrap_socket(conn, server_side=True,
+                                            do_handshake_on_connect=False)
+            except (OSError, ValueError):
+                conn.close()
+                return
+        self.http_conns[conn] = None if self.tls is not None else b""
+        loop.add_conn(conn, self, self.hold if self.mode != "httpslow" else 30.0)
+
+    def _http_readable(self, loop, conn):
+        """Handshake (TLS), then the request head, then the reply."""
+        import ssl
+        state = self.http_conns.get(conn)
+        data = b""
+        eof = False
+        try:
+            if state is None:  # TLS handshake pending
+                conn.do_handshake()
+                self.handshakes += 1
+                self.resumed += conn.session_reused
+                state = self.http_conns[conn] = b""
+                if self.mode == "tcp":
+                    self._http_close(loop, conn)
+                    return
+            # The request may have come with the handshake's last flight:
+            # read what the TLS layer holds, not only what the socket has.
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    eof = True
+                    break
+                data += chunk
+                if self.tls is None or not conn.pending():
+                    break
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            if not data:
+                return
+        except (OSError, ssl.SSLError) as e:
+            if os.environ.get("TGC_DEBUG_SIM"):
+                sys.stderr.write("sim %s: %r\n" % (self.spec, e))
+            self._http_close(loop, conn)
+            return
+        if eof and not data:
+            self._http_close(loop, conn)
+            return
+        if not data:
+            return
+        head = state + data
+        self.http_conns[conn] = head
+        if b"\r\n\r\n" not in head or self.mode not in HTTP_REPLIES:
+            return
+        self.requests.append(head)
+        try:
+            conn.sendall(HTTP_REPLIES[self.mode])
+        except (OSError, ssl.SSLError):
+            pass
+        if self.mode != "httpslow":
+            self._http_close(loop, conn)
+
+    def _http_close(self, loop, conn):
+        self.http_conns.pop(conn, None)
+        loop.close_conn(conn)
+
+
+def make_certs(directory, ips=("127.0.0.1", "::1"), name="node.test"):
+    """Test PKI made with the openssl CLI: a CA and, signed by it, a valid
+    certificate for \a name and \a ips, an expired one (same names) and one
+    for another name. Returns the paths: ca, valid, expired, wrongname
+    (certificate files, each with its key in FILE + ".key")."""
+    def run(*args):
+        subprocess.run(("openssl",) + args, check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    run("req", "-x509", *ec, "-keyout", "ca.pem.key", "-out", "ca.pem",
+        "-subj", "/CN=tgcluster test CA", "-days", "2")
+    out = {"ca": os.path.join(directory, "ca.pem")}
+    sans = ",".join(["DNS:" + name] + ["IP:" + ip for ip in ips])
+    for kind, san, days in (("valid", sans, "2"), ("expired", sans, "-1"),
+                            ("wrongname", "DNS:other.test", "2")):
+        cn = "other.test" if kind == "wrongname" else name
+        run("req", *ec, "-keyout", kind + ".pem.key", "-out", kind + ".csr",
+            "-subj", "/CN=" + cn)
+        with open(os.path.join(directory, kind + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        run("x509", "-req", "-in", kind + ".csr", "-CA", "ca.pem",
+            "-CAkey", "ca.pem.key", "-CAcreateserial", "-out", kind + ".pem",
+            "-days", days, "-extfile", kind + ".ext")
+        out[kind] = os.path.join(directory, kind + ".pem")
+    return out
+
+
+def server_tls(cert):
+    """A server ssl.SSLContext presenting \a cert (key in cert + ".key")."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, cert + ".key")
+    return ctx
+
+
 class NodeGroup:
     """Several NodeSims sharing one loop thread."""
 
@@ -458,8 +591,8 @@ class NodeGroup:
         _sims.append(self.loop)
         self.nodes = []
 
-    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0):
-        n = NodeSim(addr, port, mode, hold, loop=self.loop)
+    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0, tls=None):
+        n = NodeSim(addr, port, mode, hold, loop=self.loop, tls=tls)
         n.start()
         self.nodes.append(n)
         return n
@@ -797,6 +930,7 @@ H_HEARTBEAT = 664
 H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
 # Record offsets.
 R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
+R_TIER = 43
 R_CONSEC = 44
 R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
 R_AGENT = 112       # sessions, maxconn (u32), pct (u16), state, flags (u8), errors (u32)
@@ -806,7 +940,8 @@ AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
-         5: "error", 6: "disabled", 7: "rfb-refused", 8: "bad-handshake"}
+         5: "error", 6: "disabled", 7: "rfb-refused", 8: "bad-handshake",
+         9: "status", 10: "tls", 11: "cert"}
 ADMIN = {"auto": 0, "drain": 1, "up": 2, "down": 3}
 
 
@@ -876,6 +1011,7 @@ class Segment:
             a_sess, a_max, a_pct, a_state, a_flags, a_err = struct.unpack_from(
                 "<IIHBBI", b, o + R_AGENT)
             out.append({"addr": addr, "port": port,
+                        "tier": "backup" if b[o + R_TIER] else "primary",
                         "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
                         "admin": b[o + R_ADMIN],
                         "last_probe": PROBE.get(b[o + R_LAST_PROBE],
@@ -1233,14 +1369,16 @@ class TgcTestCase(unittest.TestCase):
 
     def nodes(self, specs):
         """Starts simulated nodes on one shared loop. \\a specs: list of
-        (addr, mode) or (addr, mode, port). Returns the NodeSims."""
+        (addr, mode), (addr, mode, port) or (addr, mode, port, tls).
+        Returns the NodeSims."""
         group = NodeGroup()
         self.addCleanup(group.close)
         out = []
         for spec in specs:
             addr, mode = spec[0], spec[1]
             port = spec[2] if len(spec) > 2 else 0
-            out.append(group.add(addr, port, mode))
+            tls = spec[3] if len(spec) > 3 else None
+            out.append(group.add(addr, port, mode, tls=tls))
         return out
 
     def knotd(self, zones, start=True, **kw):

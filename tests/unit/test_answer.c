@@ -289,6 +289,63 @@ START_TEST(select_all_down)
 }
 END_TEST
 
+START_TEST(select_backup_tier)
+{
+	/* Nodes 3, 4 (IPv4) and 5 (IPv6) are backups. */
+	cfg.backup_from = 3;
+	cfg.backup_when = 1;
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, 1, END);
+	check_select(AF_INET6, TGC_ANSWER_LIVE, 2, END);
+
+	/* One primary left is enough for backup-when 1. */
+	set_node(0, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 1, END);
+	/* Not for backup-when 2: the live primary and the live backups. */
+	cfg.backup_when = 2;
+	check_select(AF_INET, TGC_ANSWER_LIVE, 1, 3, 4, END);
+	cfg.backup_when = 1;
+
+	/* No primary: backups take over, per family. */
+	set_node(1, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 3, 4, END);
+	check_select(AF_INET6, TGC_ANSWER_LIVE, 2, END);
+	set_node(4, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 3, END);
+
+	/* A live backup beats a drained primary. */
+	set_node(1, TGC_HEALTH_UP, TGC_ADMIN_DRAIN);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 3, END);
+	/* Drained nodes of both tiers answer when nothing else is live. */
+	set_node(3, TGC_HEALTH_UP, TGC_ADMIN_DRAIN);
+	check_select(AF_INET, TGC_ANSWER_DRAIN, 1, 3, END);
+
+	/* All down: the all-down policy over both tiers. */
+	set_node(1, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	set_node(3, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	cfg.all_down = TGC_ALL_DOWN_ALL;
+	check_select(AF_INET, TGC_ANSWER_ALL, 0, 1, 3, 4, END);
+	set_node(4, TGC_HEALTH_DOWN, TGC_ADMIN_DOWN);
+	check_select(AF_INET, TGC_ANSWER_ALL, 0, 1, 3, END);
+	cfg.all_down = TGC_ALL_DOWN_SERVFAIL;
+	check_select(AF_INET, TGC_ANSWER_SERVFAIL, END);
+
+	/* A primary back: the backups hand back at once. */
+	set_node(3, TGC_HEALTH_UP, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 3, END);
+	set_node(0, TGC_HEALTH_UP, TGC_ADMIN_AUTO);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, END);
+	/* An admin-up primary counts as live. */
+	set_node(0, TGC_HEALTH_DOWN, TGC_ADMIN_UP);
+	check_select(AF_INET, TGC_ANSWER_LIVE, 0, END);
+
+	/* Backups follow the policy's limit like any node. */
+	set_node(0, TGC_HEALTH_DOWN, TGC_ADMIN_AUTO);
+	set_node(4, TGC_HEALTH_UP, TGC_ADMIN_AUTO);
+	cfg.answers = 1;
+	check_select(AF_INET, TGC_ANSWER_LIVE, 3, END);
+}
+END_TEST
+
 START_TEST(select_family)
 {
 	check_select(AF_INET6, TGC_ANSWER_LIVE, 2, 5, END);
@@ -1040,6 +1097,7 @@ static Suite *answer_suite(void)
 	add_case(s, "select_drain", select_drain, table_setup, table_teardown);
 	add_case(s, "select_drain_majority", select_drain_majority, table_setup, table_teardown);
 	add_case(s, "select_all_down", select_all_down, table_setup, table_teardown);
+	add_case(s, "select_backup_tier", select_backup_tier, table_setup, table_teardown);
 	add_case(s, "select_family", select_family, table_setup, table_teardown);
 	add_case(s, "select_answers_limit", select_answers_limit, table_setup, table_teardown);
 	add_case(s, "select_sticky", select_sticky, table_setup, table_teardown);

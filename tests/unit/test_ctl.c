@@ -697,6 +697,7 @@ static void seg_setup(void)
 	nodes[0].port = 5900;
 	nodes[1].port = 5900;
 	nodes[2].port = 15901;
+	nodes[2].tier = 1; /* A backup. */
 	tgc_table_spec_t spec = {
 		.role = TGC_ROLE_LB,
 		.zone = "cluster.test",
@@ -793,13 +794,17 @@ START_TEST(status_render)
 	char *save = NULL;
 	char *head = strtok_r(copy, "\n", &save);
 	size_t c_health = col_of(head, "HEALTH"), c_admin = col_of(head, "ADMIN");
+	size_t c_tier = col_of(head, "TIER");
 	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
 	ck_assert_uint_eq(strlen(head), c_answers_end);
 	const char *health[] = { "up", "down", "unknown" };
 	const char *admin[] = { "auto", "drain", "auto" };
+	const char *tier[] = { "primary", "primary", "backup" };
 	for (int i = 0; i < 3; i++) {
 		char *row = strtok_r(NULL, "\n", &save);
 		ck_assert_ptr_nonnull(row);
+		ck_assert_msg(strncmp(row + c_tier, tier[i], strlen(tier[i])) == 0,
+		              "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_health, health[i], strlen(health[i])) == 0,
 		              "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
@@ -864,22 +869,22 @@ START_TEST(status_json)
 	    "\"rise\":2,\"fall\":3},\"writer_pid\":null,\"created_ms\":%" PRIu64
 	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
-	    "\"heartbeat_stale\":false,\"nodes\":[\n"
+	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"nodes\":[\n"
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
-	    "\"mapped\":\"192.168.1.100\",\"health\":\"up\",\"admin\":\"auto\","
+	    "\"mapped\":\"192.168.1.100\",\"tier\":\"primary\",\"health\":\"up\",\"admin\":\"auto\","
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
 	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5,"
 	    "\"agent\":null},\n"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
-	    "\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
+	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
 	    "\"transitions\":0,\"answers\":0,\"agent\":{\"answered\":true,"
 	    "\"down\":false,\"drain\":true,\"maint\":false,\"sessions\":17,"
 	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3}},\n"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
-	    "\"mapped\":null,\"health\":\"unknown\",\"admin\":\"down\","
+	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
 	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0,"
@@ -999,6 +1004,7 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->writer_pid, 4242);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 1300);
+	atomic_store(&seg_table.hdr->all_down_answers, 17);
 
 	tgc_ctl_status_t st[2];
 	ck_assert_int_eq(tgc_ctl_status_load(&st[0], &seg_table, now), KNOT_EOK);
@@ -1034,6 +1040,8 @@ START_TEST(metrics_render)
 	 * probed) still counts. */
 	HAS("\ntgcluster_live_nodes{%s} 1\n", lbl);
 	HAS("\ntgcluster_all_down{%s} 0\n", lbl);
+	HAS("\ntgcluster_all_down_answers_total{%s} 17\n", lbl);
+	HAS("# TYPE tgcluster_all_down_answers_total counter\n");
 	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
 	    "state=\"up\"} 1\n", lbl);
 	HAS("\ntgcluster_node_health{%s,address=\"127.0.0.11\",port=\"5900\","
@@ -1087,8 +1095,8 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
 	/* One HELP and one TYPE per family, before its samples. */
-	ck_assert_int_eq(lines_with(text, "# TYPE "), 17);
-	ck_assert_int_eq(lines_with(text, "# HELP "), 17);
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 18);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 18);
 	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
 	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
 	ck_assert(type != NULL && sample != NULL && type < sample);
@@ -1098,7 +1106,7 @@ START_TEST(metrics_render)
 	tgc_ctl_buf_reset(&b);
 	tgc_ctl_render_metrics(&b, st, 0);
 	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
-	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 17);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 18);
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st[0]);

@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -520,6 +522,20 @@ START_TEST(adopt_on_settings_change)
 	check_records(&t, spec);
 	check_state(&t, 1, 20);
 	tgc_table_close(&t);
+
+	/* A node moved to the backup tier: a new table, its state carried,
+	 * the tier recorded and read back. */
+	sb.nodes[2].tier = 1;
+	open_ok(&t, spec, TGC_TABLE_ADOPTED);
+	check_state(&t, 2, 30);
+	ck_assert_uint_eq(t.nodes[2].tier, 1);
+	ck_assert_uint_eq(t.nodes[1].tier, 0);
+	tgc_node_snap_t snap;
+	tgc_table_node_read(&t, 2, &snap);
+	ck_assert_uint_eq(snap.tier, 1);
+	tgc_table_close(&t);
+	open_ok(&t, spec, TGC_TABLE_REUSED);
+	tgc_table_close(&t);
 }
 END_TEST
 
@@ -652,6 +668,11 @@ START_TEST(replace_bad_header)
 	t.nodes[1].mapped_family = 3;
 	tgc_table_close(&t);
 	check_replaced(spec, "mapped family");
+
+	make_victim(&t, spec);
+	t.nodes[1].tier = 2;
+	tgc_table_close(&t);
+	check_replaced(spec, "node tier");
 
 	/* File size not matching the header. */
 	make_victim(&t, spec);
@@ -954,6 +975,77 @@ START_TEST(node_read)
 	tgc_table_node_read(&t, 0, &s);
 	ck_assert_int_eq(s.mapped.family, 0);
 	ck_assert_uint_eq(s.port, 1);
+	tgc_table_close(&t);
+}
+END_TEST
+
+START_TEST(node_update_parts)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	tgc_node_snap_t s;
+
+	/* A probe start: only probe_start_ms changes. */
+	uint64_t gen = atomic_load(&t.hdr->generation);
+	tgc_node_update_t u = { .what = TGC_NODE_UPD_START, .probe_start_ms = 77 };
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_uint_eq(s.probe_start_ms, 77);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_int_eq(s.health, TGC_HEALTH_UNKNOWN);
+	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen + 1);
+
+	/* A result with a transition: counters move, start cleared, due set. */
+	u = (tgc_node_update_t) {
+		.what = TGC_NODE_UPD_RESULT | TGC_NODE_UPD_HEALTH |
+		        TGC_NODE_UPD_START | TGC_NODE_UPD_DUE,
+		.health = TGC_HEALTH_DOWN, .consec_ok = 0, .consec_fail = 2,
+		.last_probe = TGC_PROBE_REFUSED, .last_rtt_us = 5, .now_ms = 1000,
+		.probe_start_ms = 0, .next_due_ms = 2000,
+	};
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_DOWN);
+	ck_assert_uint_eq(s.since_ms, 1000);
+	ck_assert_uint_eq(s.transitions, 1);
+	ck_assert_uint_eq(s.consec_fail, 2);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_REFUSED);
+	ck_assert_uint_eq(s.last_rtt_us, 5);
+	ck_assert_uint_eq(s.last_check_ms, 1000);
+	ck_assert_uint_eq(s.probes, 1);
+	ck_assert_uint_eq(s.probe_start_ms, 0);
+	ck_assert_uint_eq(s.next_due_ms, 2000);
+
+	/* A result without a transition keeps health and since. */
+	u.what = TGC_NODE_UPD_RESULT;
+	u.health = TGC_HEALTH_UP;
+	u.now_ms = 3000;
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.health, TGC_HEALTH_DOWN);
+	ck_assert_uint_eq(s.since_ms, 1000);
+	ck_assert_uint_eq(s.transitions, 1);
+	ck_assert_uint_eq(s.probes, 2);
+	ck_assert_uint_eq(s.next_due_ms, 2000);
+
+	/* The probe outcome alone. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_PROBE,
+	                          .last_probe = TGC_PROBE_DISABLED };
+	ck_assert(tgc_table_node_update(&t, 1, &u));
+	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_DISABLED);
+	ck_assert_uint_eq(s.probes, 2);
+
+	/* Busy record or bad index: refused, nothing written. */
+	ck_assert(tgc_table_write_begin(&t.nodes[2]));
+	ck_assert(!tgc_table_node_update(&t, 2, &u));
+	tgc_table_write_end(&t, &t.nodes[2]);
+	ck_assert(!tgc_table_node_update(&t, 3, &u));
+	tgc_table_node_read(&t, 2, &s);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_NONE);
+
 	tgc_table_close(&t);
 }
 END_TEST
@@ -1546,6 +1638,189 @@ START_TEST(view_survives_truncate_and_chmod)
 }
 END_TEST
 
+/*
+ * A segment whose layout fields were overwritten after it was checked (a
+ * corrupted or forged header of the same size): the sync, the retake and
+ * the cache publish follow the layout the view was made from and stay
+ * inside the mapping.
+ */
+START_TEST(sync_ignores_forged_layout)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec_translator(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	tgc_cache_snap_t *in = calloc(1, sizeof(*in));
+	tgc_cache_snap_t *out = calloc(1, sizeof(*out));
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	in->valid = true;
+	in->ok = true;
+	in->count = 1;
+	in->ttl = 5;
+	in->addrs[0] = A("192.0.2.9");
+	in->fetched_ms = in->polled_ms = tgc_table_now_ms();
+	ck_assert_int_eq(tgc_table_cache_write(&a, TGC_CACHE_A, in), KNOT_EOK);
+
+	/* The writer publishes its cache: the forged offset points 4 GB away. */
+	m.hdr->cache_off = 0xfffff000u;
+	tgc_table_sync_t ev;
+	tgc_table_sync(&a, TOKEN_A, &ev);
+	ck_assert(ev.writer);
+	m.hdr->cache_off = (uint32_t)(sizeof(tgc_table_hdr_t) +
+	                              3 * sizeof(tgc_node_rec_t));
+	ck_assert_int_eq(tgc_table_cache_read(&m, TGC_CACHE_A, out, false), KNOT_EOK);
+	ck_assert(out->valid);
+	ck_assert(tgc_addr_equal(&out->addrs[0], &in->addrs[0]));
+
+	/* A dead owner left a record open and a forged node count and cache
+	 * offset: the retake closes exactly that record. */
+	atomic_store(&m.hdr->owner, dead_owner(NULL));
+	atomic_store(&m.hdr->writer, TOKEN_B);
+	ck_assert(tgc_table_write_begin(&m.nodes[1]));
+	m.hdr->node_count = TGC_TABLE_NODES_MAX;
+	m.hdr->cache_off = 0xfffff000u;
+	tgc_table_sync(&a, TOKEN_A, &ev);
+	ck_assert(ev.writer && ev.retaken);
+	ck_assert_uint_eq(ev.closed, 1);
+	ck_assert_uint_eq(atomic_load(&m.nodes[1].seq) & 1u, 0);
+
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+	free(in);
+	free(out);
+}
+END_TEST
+
+/*
+ * A segment's node count raised after tgclusterctl attached it (anyone may
+ * plant a segment and rewrite it at will): reads and admin writes stay
+ * inside the mapping.
+ */
+START_TEST(attach_forged_count_stays_in_mapping)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t t, cli;
+	open_ok(&t, spec, TGC_TABLE_CREATED);
+	ck_assert_int_eq(tgc_table_attach(&cli, seg, true, NULL), KNOT_EOK);
+	t.hdr->node_count = TGC_TABLE_NODES_MAX;
+
+	ck_assert_int_eq(tgc_table_admin_set(&cli, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin_set(&cli, 3, TGC_ADMIN_DRAIN), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_table_admin_set(&cli, TGC_TABLE_NODES_MAX - 1,
+	                                     TGC_ADMIN_DRAIN), KNOT_EINVAL);
+	tgc_node_snap_t s;
+	tgc_table_node_read(&cli, 2, &s);
+	ck_assert_int_eq(s.admin, TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(s.port, 5900);
+	memset(&s, 0xff, sizeof(s));
+	tgc_table_node_read(&cli, TGC_TABLE_NODES_MAX - 1, &s);
+	ck_assert_int_eq(s.addr.family, 0);
+	ck_assert_uint_eq(s.port, 0);
+	tgc_table_close(&cli);
+	tgc_table_close(&t);
+}
+END_TEST
+
+/*! \brief Another SIGBUS handler of the process (knotd, a library), one
+ *         that recovers: it jumps back to its own caller. */
+static sigjmp_buf other_env;
+static volatile sig_atomic_t other_hits;
+
+static void other_handler(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig;
+	(void)info;
+	(void)uctx;
+	other_hits++;
+	siglongjmp(other_env, 1);
+}
+
+/*
+ * A SIGBUS that is not a segment access goes to the handler installed
+ * before the guard, and the guard stays: a segment truncated afterwards is
+ * still caught (the other handler never sees it).
+ */
+START_TEST(guard_chains_and_stays)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = other_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGBUS, &sa, &old), 0);
+
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	char path[TGC_TABLE_NAME_MAX + 16];
+	seg_path(path, sizeof(path), seg);
+	tgc_table_t b;
+	const char *err = NULL;
+	ck_assert_int_eq(tgc_table_open(&b, seg, spec, NULL, &err), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_view(&b), KNOT_EOK);
+
+	/* A fault of the process's own: a mapping of a file that shrank. */
+	char tmp[] = "/tmp/tgc-test-bus-XXXXXX";
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	unlink(tmp);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	volatile uint8_t *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	if (sigsetjmp(other_env, 1) == 0) {
+		(void)p[0];
+		ck_abort_msg("no fault");
+	}
+	ck_assert_int_eq(other_hits, 1);
+	munmap((void *)p, 4096);
+	close(fd);
+
+	/* The segment shrinks: the guard turns the fault into an error. */
+	ck_assert_int_eq(truncate(path, 0), 0);
+	volatile int ret = 0;
+	if (sigsetjmp(other_env, 1) == 0) {
+		ret = tgc_table_claim(&b, TOKEN_B, NULL);
+	} else {
+		ret = -12345;
+	}
+	ck_assert_int_eq(other_hits, 1);
+	ck_assert_int_eq(ret, KNOT_EFILE);
+	tgc_table_close(&b);
+	ck_assert_int_eq(sigaction(SIGBUS, &old, NULL), 0);
+}
+END_TEST
+
+/*
+ * The header changed between the open's validation and the copy into the
+ * private view (a corrupted or forged segment): the view is refused, no
+ * copy runs past the view's buffer.
+ */
+START_TEST(view_refuses_changed_layout)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec_translator(&sb);
+	for (int round = 0; round < 2; round++) {
+		tgc_table_t t, m;
+		const char *err = NULL;
+		ck_assert_int_eq(tgc_table_open(&t, seg, spec, NULL, &err), KNOT_EOK);
+		ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+		if (round == 0) {
+			m.hdr->node_count = TGC_TABLE_NODES_MAX;
+		} else {
+			m.hdr->cache_off = 0xfffff000u;
+		}
+		ck_assert_int_eq(tgc_table_view(&t), KNOT_EMALF);
+		tgc_table_close(&t);
+		tgc_table_close(&m);
+		(void)tgc_table_unlink(seg);
+	}
+}
+END_TEST
+
 /*! \brief One instance's checker in reload_while_writing. */
 typedef struct {
 	tgc_table_t *t;
@@ -1698,6 +1973,7 @@ static Suite *table_suite(void)
 	add_case(s, "attach_errors", attach_errors, 30);
 	add_case(s, "node_read", node_read, 30);
 	add_case(s, "write_exclusive", write_exclusive, 60);
+	add_case(s, "node_update_parts", node_update_parts, 30);
 	add_case(s, "seqlock_race", seqlock_race, 60);
 	add_case(s, "state_names", state_names, 30);
 	add_case(s, "owner_self_and_proc", owner_self_and_proc, 30);
@@ -1711,6 +1987,11 @@ static Suite *table_suite(void)
 	add_case(s, "view_survives_truncate_and_chmod",
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
+	add_case(s, "sync_ignores_forged_layout", sync_ignores_forged_layout, 30);
+	add_case(s, "guard_chains_and_stays", guard_chains_and_stays, 30);
+	add_case(s, "view_refuses_changed_layout", view_refuses_changed_layout, 30);
+	add_case(s, "attach_forged_count_stays_in_mapping",
+	         attach_forged_count_stays_in_mapping, 30);
 	return s;
 }
 
