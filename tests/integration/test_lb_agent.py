@@ -73,6 +73,15 @@ class LbAgent(tgc.TgcTestCase):
         self.assertEqual(node["agent"]["drain"], False)
         self.assertEqual(node["agent"]["answered"], True)
         self.assertEqual(self.answers(), ADDRS)
+        p = subprocess.run([CTL, "status", os.path.basename(self.seg.path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("AGENT", p.stdout)
+        row = [line for line in p.stdout.splitlines()
+               if line.split()[:2] == ["0", ADDRS[0]]]
+        self.assertEqual(len(row), 1, p.stdout)
+        self.assertTrue(row[0].endswith("ready 12/40"), row[0])
 
     def test_drain_from_agent(self):
         self.say(0, b"drain sessions:5\n")

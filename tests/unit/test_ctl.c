@@ -796,7 +796,8 @@ START_TEST(status_render)
 	size_t c_health = col_of(head, "HEALTH"), c_admin = col_of(head, "ADMIN");
 	size_t c_tier = col_of(head, "TIER");
 	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
-	ck_assert_uint_eq(strlen(head), c_answers_end);
+	size_t c_agent = col_of(head, "AGENT");
+	ck_assert_uint_eq(strlen(head), c_agent + strlen("AGENT"));
 	const char *health[] = { "up", "down", "unknown" };
 	const char *admin[] = { "auto", "drain", "auto" };
 	const char *tier[] = { "primary", "primary", "backup" };
@@ -809,9 +810,11 @@ START_TEST(status_render)
 		              "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
 		              "row %d: %s", i, row);
-		/* ANSWERS is right-aligned and the widest row sets the width. */
-		ck_assert_uint_eq(strlen(row), strlen(head));
-		ck_assert(row[strlen(row) - 1] != ' ');
+		/* ANSWERS is right-aligned and the widest row sets the width;
+		 * AGENT follows ("-": no agent polled). */
+		ck_assert_uint_ge(strlen(row), c_agent + 1);
+		ck_assert(row[c_answers_end - 1] != ' ' && row[c_answers_end] == ' ');
+		ck_assert_msg(strcmp(row + c_agent, "-") == 0, "row %d: %s", i, row);
 	}
 	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
 	free(copy);
