@@ -225,7 +225,7 @@ cpu_rounds() {
 			f=$OUT/r$r-$n.txt
 			c0=$(cpu_ticks "${KNOT_PID[$n]}")
 			taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${KNOT_PORT[$n]}" -d "$QFILE" \
-				-c "$CLIENTS" -q "$OUTSTANDING" -l "$DURATION" ${QPS_LIMIT:+-Q "$QPS_LIMIT"} >"$f" 2>&1
+				-c "$CLIENTS" -q "$OUTSTANDING" -l "$DURATION" ${QPS_LIMIT:+-Q "$QPS_LIMIT"} ${DNSPERF_ARGS:-} >"$f" 2>&1
 			c1=$(cpu_ticks "${KNOT_PID[$n]}")
 			awk -v r="$r" -v n="$n" -v d=$((c1 - c0)) -v hz="$hz" -v t="$DURATION" '
 				/Queries completed:/ {done=$3}

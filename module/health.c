@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "module/addr.h"
+#include "module/admin.h"
 #include "module/health.h"
 #include "module/probe_agent.h"
 #include "module/probe_http.h"
@@ -244,6 +245,8 @@ typedef struct {
 	                               *   (NULL = full handshake next). */
 	size_t tls_sess_len;          /*!< Its length. */
 	uint64_t tls_full_ms;         /*!< Loop time of the last full handshake. */
+	uint8_t src_seen;             /*!< Its source (tgc_admin_src_t). */
+	bool guard_seen;              /*!< A zone drain/down was held back. */
 } node_t;
 
 /*!
@@ -263,6 +266,9 @@ struct tgc_checker {
 	uv_async_t stop_async;    /*!< Sent by the stopping thread, handled in
 	                           *   the checker thread. */
 	uv_timer_t admin_timer;   /*!< Admin scan and heartbeat (checker thread). */
+	uv_async_t wake_async;    /*!< Sent by a query worker that posted zone
+	                           *   admin states (tgc_checker_wake()), handled
+	                           *   in the checker thread: an admin scan now. */
 	uv_thread_t thread;       /*!< Written by start, joined by stop. */
 	bool stopping;            /*!< Stop requested (checker thread only). */
 	bool sock_failing;        /*!< Socket creation failing, logged
@@ -1123,11 +1129,6 @@ static void node_takeover(node_t *n)
 
 static void agent_schedule(node_t *n, uint64_t delay_ms);
 
-/*! \brief Relaxed atomic store into a seqlock-protected record field. */
-#define AGENT_STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
-/*! \brief Relaxed atomic load of a record field. */
-#define AGENT_LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
-
 /*!
  * \brief Writes an agent poll's outcome into the record: the report of a
  *        line (\a rep), or NULL when the agent gave no usable line (its
@@ -1137,38 +1138,47 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 {
 	tgc_checker_t *ck = n->ck;
 	tgc_table_t *table = ck->conf.table;
-	tgc_node_rec_t *rec = &table->nodes[n->idx];
 
-	if (!is_writer(ck) || !tgc_table_write_begin(rec)) {
+	if (!is_writer(ck)) {
 		return;
 	}
-	uint8_t flags = (uint8_t)AGENT_LOAD(rec->agent_flags) | TGC_AGENT_F_POLLED;
-	uint8_t old_state = AGENT_LOAD(rec->agent_state);
+	/* The checker is the records' only writer: its own read is stable. */
+	tgc_node_snap_t old;
+	tgc_table_node_read(table, n->idx, &old);
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_AGENT,
+		.agent_sessions = old.agent_sessions,
+		.agent_maxconn = old.agent_maxconn,
+		.agent_pct = old.agent_pct,
+		.agent_flags = old.agent_flags | TGC_AGENT_F_POLLED,
+	};
+	uint8_t old_state = old.agent_state;
 	uint8_t state = 0;
 	if (rep == NULL) {
-		flags &= (uint8_t)~(TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
-		AGENT_STORE(rec->agent_errors, AGENT_LOAD(rec->agent_errors) + 1);
+		upd.agent_flags &= (uint8_t)~(TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
+		upd.agent_errors_add = 1;
 	} else {
-		flags |= TGC_AGENT_F_ANSWERED;
+		upd.agent_flags |= TGC_AGENT_F_ANSWERED;
 		/* State words persist until the agent changes them (a
 		 * failed poll has cleared them). */
 		state = tgc_agent_apply_state(old_state, rep);
 		if (rep->has_sessions) {
-			flags |= TGC_AGENT_F_SESSIONS;
-			AGENT_STORE(rec->agent_sessions, rep->sessions);
+			upd.agent_flags |= TGC_AGENT_F_SESSIONS;
+			upd.agent_sessions = rep->sessions;
 		}
 		if (rep->has_maxconn) {
-			flags |= TGC_AGENT_F_MAXCONN;
-			AGENT_STORE(rec->agent_maxconn, rep->maxconn);
+			upd.agent_flags |= TGC_AGENT_F_MAXCONN;
+			upd.agent_maxconn = rep->maxconn;
 		}
 		if (rep->has_pct) {
-			flags |= TGC_AGENT_F_PCT;
-			AGENT_STORE(rec->agent_pct, rep->pct);
+			upd.agent_flags |= TGC_AGENT_F_PCT;
+			upd.agent_pct = rep->pct;
 		}
 	}
-	AGENT_STORE(rec->agent_state, state);
-	AGENT_STORE(rec->agent_flags, flags);
-	tgc_table_write_end(table, rec);
+	upd.agent_state = state;
+	if (!tgc_table_node_update(table, n->idx, &upd)) {
+		return;
+	}
 	tgc_table_publish(table, ck->conf.writer_token, n->idx);
 
 	if (ck->stopping) {
@@ -1364,21 +1374,16 @@ static void agent_clear_all(tgc_checker_t *ck)
 	tgc_table_t *table = ck->conf.table;
 
 	for (uint32_t i = 0; i < ck->count; i++) {
-		tgc_node_rec_t *rec = &table->nodes[i];
-		if (AGENT_LOAD(rec->agent_flags) == 0 &&
-		    AGENT_LOAD(rec->agent_state) == 0) {
+		tgc_node_snap_t old;
+		tgc_table_node_read(table, i, &old);
+		if (old.agent_flags == 0 && old.agent_state == 0) {
 			continue;
 		}
-		if (!tgc_table_write_begin(rec)) {
-			continue;
+		/* Errors stay: they count polls made. */
+		tgc_node_update_t upd = { .what = TGC_NODE_UPD_AGENT };
+		if (tgc_table_node_update(table, i, &upd)) {
+			tgc_table_publish(table, ck->conf.writer_token, i);
 		}
-		AGENT_STORE(rec->agent_state, 0);
-		AGENT_STORE(rec->agent_flags, 0);
-		AGENT_STORE(rec->agent_sessions, 0);
-		AGENT_STORE(rec->agent_maxconn, 0);
-		AGENT_STORE(rec->agent_pct, 0);
-		tgc_table_write_end(table, rec);
-		tgc_table_publish(table, ck->conf.writer_token, i);
 	}
 	ck->agent_cleared = true;
 }
@@ -1419,13 +1424,75 @@ static void table_sync(tgc_checker_t *ck)
 	}
 }
 
+/*! \brief Takes the zone admin states posted by the query workers into
+ *         the view (checker thread). */
+static void admin_zone_take(tgc_checker_t *ck)
+{
+	tgc_admin_box_t *box = ck->conf.admin_box;
+	if (box == NULL || box->count != ck->count) {
+		return;
+	}
+	tgc_admin_zone_t *nodes = calloc(ck->count + 1, sizeof(*nodes));
+	uint8_t *states = calloc(ck->count + 1, 1);
+	char (*reasons)[TGC_ADMIN_REASON_MAX] = calloc(ck->count + 1, sizeof(*reasons));
+	uint32_t serial = 0, malformed = 0;
+	if (nodes != NULL && states != NULL && reasons != NULL &&
+	    tgc_admin_box_take(box, &serial, &malformed, nodes)) {
+		for (uint32_t i = 0; i < ck->count; i++) {
+			states[i] = (uint8_t)nodes[i].state;
+			memcpy(reasons[i], nodes[i].reason, TGC_ADMIN_REASON_MAX);
+		}
+		(void)tgc_table_zone_admin(ck->conf.table, serial, malformed,
+		                           states, reasons);
+	}
+	free(nodes);
+	free(states);
+	free(reasons);
+}
+
+/*! \brief Logs a change of a node's effective admin state or its source
+ *         (the audit record: source, uid or serial, reason). */
+static void admin_log(tgc_checker_t *ck, node_t *n, tgc_admin_t admin)
+{
+	tgc_node_rec_t *r = &ck->conf.table->nodes[n->idx];
+	uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+	uint8_t local = atomic_load_explicit(&r->admin_local, memory_order_relaxed);
+	/* A plain table (no private view, no resolve): the CLI's state. */
+	if (src == TGC_ADMIN_SRC_LOCAL ||
+	    (src == TGC_ADMIN_SRC_NONE && local != TGC_ADMIN_AUTO && local == admin)) {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source local, uid %u)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->admin_uid, memory_order_relaxed));
+	} else if (src == TGC_ADMIN_SRC_ZONE) {
+		char reason[TGC_ADMIN_REASON_MAX];
+		for (size_t w = 0; w < TGC_ADMIN_REASON_MAX / 8; w++) {
+			uint64_t v = atomic_load_explicit(&r->zone_reason[w],
+			                                  memory_order_relaxed);
+			memcpy(reason + 8 * w, &v, 8);
+		}
+		reason[sizeof(reason) - 1] = '\0';
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(source zone, serial %u, reason '%s')", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin),
+		       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+		       reason);
+	} else {
+		CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
+		       "(no local or zone state left)", n->text, n->port,
+		       tgc_table_admin_str(n->admin_seen), tgc_table_admin_str(admin));
+	}
+}
+
 /*!
- * \brief Heartbeat, exchange with the segment and admin-state scan: logs
- *        each admin change made by the CLI once (the first observation is
- *        not a change).
+ * \brief Heartbeat, zone admin states in, exchange with the segment and
+ *        admin-state scan: logs each change of a node's effective admin
+ *        state or of its source once (the first observation is not a
+ *        change), and each zone state held back by min-live once.
  */
 static void admin_scan(tgc_checker_t *ck)
 {
+	admin_zone_take(ck);
 	if (is_writer(ck)) {
 		atomic_store_explicit(&ck->conf.table->hdr->heartbeat_ms,
 		                      tgc_table_now_ms(), memory_order_relaxed);
@@ -1445,15 +1512,29 @@ static void admin_scan(tgc_checker_t *ck)
 	for (uint32_t i = 0; i < ck->count; i++) {
 		node_t *n = &ck->nodes[i];
 		tgc_admin_t admin = tgc_table_admin(ck->conf.table, i);
-		if (n->admin_known && admin != n->admin_seen && writer) {
+		tgc_node_rec_t *r = &ck->conf.table->nodes[i];
+		uint8_t src = atomic_load_explicit(&r->admin_src, memory_order_relaxed);
+		bool guard = (atomic_load_explicit(&r->admin_flags, memory_order_relaxed) &
+		              TGC_ADMIN_F_GUARDED) != 0;
+		if (n->admin_known && (admin != n->admin_seen || src != n->src_seen) &&
+		    writer) {
 			/* Only the owning instance reports (no duplicates
 			 * while a reload overlaps two instances). */
-			CK_LOG(ck, LOG_NOTICE, "node %s port %u admin %s -> %s "
-			       "(operator)", n->text, n->port,
-			       tgc_table_admin_str(n->admin_seen),
-			       tgc_table_admin_str(admin));
+			admin_log(ck, n, admin);
+		}
+		if (guard && !n->guard_seen && writer) {
+			CK_LOG(ck, LOG_WARNING, "node %s port %u: zone admin %s "
+			       "(serial %u) not applied: min-live %u would not "
+			       "hold", n->text, n->port,
+			       tgc_table_admin_str((tgc_admin_t)atomic_load_explicit(
+			               &r->admin_zone, memory_order_relaxed)),
+			       atomic_load_explicit(&r->zone_serial, memory_order_relaxed),
+			       atomic_load_explicit(&ck->conf.table->hdr->min_live,
+			                            memory_order_relaxed));
 		}
 		n->admin_seen = admin;
+		n->src_seen = src;
+		n->guard_seen = guard;
 		n->admin_known = true;
 	}
 }
@@ -1462,6 +1543,16 @@ static void admin_scan(tgc_checker_t *ck)
 static void on_admin_timer(uv_timer_t *timer)
 {
 	tgc_checker_t *ck = timer->data;
+
+	if (!ck->stopping) {
+		admin_scan(ck);
+	}
+}
+
+/*! \brief Wake request: zone admin states were posted. */
+static void on_wake_async(uv_async_t *async)
+{
+	tgc_checker_t *ck = async->data;
 
 	if (!ck->stopping) {
 		admin_scan(ck);
@@ -1601,6 +1692,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 		return uv_to_knot(ret);
 	}
 	ck->stop_async.data = ck;
+	ret = uv_async_init(&ck->loop, &ck->wake_async, on_wake_async);
+	if (ret != 0) {
+		(void)tgc_uvloop_shutdown(&ck->loop);
+		checker_free(ck);
+		return uv_to_knot(ret);
+	}
+	ck->wake_async.data = ck;
 	(void)uv_timer_init(&ck->loop, &ck->admin_timer);
 	ck->admin_timer.data = ck;
 	for (uint32_t i = 0; i < ck->count; i++) {
@@ -1625,6 +1723,13 @@ int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf)
 
 	*out = ck;
 	return KNOT_EOK;
+}
+
+void tgc_checker_wake(tgc_checker_t *checker)
+{
+	if (checker != NULL) {
+		(void)uv_async_send(&checker->wake_async);
+	}
 }
 
 void tgc_checker_stop(tgc_checker_t *checker)

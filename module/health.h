@@ -200,6 +200,9 @@ typedef struct {
 	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */
 	tgc_health_thread_f thread_stop;  /*!< Called last in the thread (may be NULL). */
 	void *ctx;                   /*!< Passed to the callbacks. */
+	struct tgc_admin_box *admin_box; /*!< Zone admin states posted by the
+	                              *   query workers, taken in at each admin
+	                              *   tick (may be NULL). */
 } tgc_checker_conf_t;
 
 /*! \brief A running checker (opaque). */
@@ -215,6 +218,13 @@ typedef struct tgc_checker tgc_checker_t;
  * \retval KNOT_E*   Thread or loop creation failed.
  */
 int tgc_checker_start(tgc_checker_t **out, const tgc_checker_conf_t *conf);
+
+/*!
+ * \brief Asks the checker for an admin scan now (thread-safe; called by a
+ *        query worker after tgc_admin_box_post()). Valid between
+ *        tgc_checker_start() and tgc_checker_stop().
+ */
+void tgc_checker_wake(tgc_checker_t *checker);
 
 /*!
  * \brief Stops the checker: wakes the loop, closes every handle, joins the

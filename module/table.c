@@ -32,19 +32,30 @@
 
 #include <libknot/errcode.h>
 
+#include "module/admin.h"
 #include "module/table.h"
 
 _Static_assert(sizeof(tgc_table_hdr_t) == 1024, "header layout changed");
-_Static_assert(sizeof(tgc_node_rec_t) == 128, "record layout changed");
+_Static_assert(sizeof(tgc_node_rec_t) == 256, "record layout changed");
 _Static_assert(sizeof(tgc_cache_rec_t) == 1376, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, cache_off) == 672,
                "header layout changed");
 _Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, owner) == 688 &&
-               offsetof(tgc_table_hdr_t, admin_ack) == 696, "header layout changed");
+               offsetof(tgc_table_hdr_t, admin_ack) == 696 &&
+               offsetof(tgc_table_hdr_t, min_live) == 704 &&
+               offsetof(tgc_table_hdr_t, all_down_answers) == 720 &&
+               offsetof(tgc_table_hdr_t, _reserved) == 728, "header layout changed");
 _Static_assert(offsetof(tgc_node_rec_t, probe_start_ms) == 96 &&
-               offsetof(tgc_node_rec_t, agent_sessions) == 112 &&
-               offsetof(tgc_node_rec_t, agent_errors) == 124,
+               offsetof(tgc_node_rec_t, admin_local) == 112 &&
+               offsetof(tgc_node_rec_t, zone_serial) == 116 &&
+               offsetof(tgc_node_rec_t, admin_since_ms) == 120 &&
+               offsetof(tgc_node_rec_t, admin_uid) == 128 &&
+               offsetof(tgc_node_rec_t, zone_reason) == 136 &&
+               offsetof(tgc_node_rec_t, agent_sessions) == 232 &&
+               offsetof(tgc_node_rec_t, agent_errors) == 244 &&
+               offsetof(tgc_node_rec_t, _reserved) == 248 &&
+               sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
                "record layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
                ATOMIC_CHAR_LOCK_FREE == 2,
@@ -389,11 +400,28 @@ static bool same_spec(const tgc_table_hdr_t *hdr, const tgc_table_spec_t *spec)
 	return true;
 }
 
+/*! \brief Copies the zone admin state and the effective state's source. */
+static void rec_admin_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
+{
+	tgc_node_rec_t *src = (tgc_node_rec_t *)src_c;
+	STORE(dst->admin_zone, LOAD(src->admin_zone));
+	STORE(dst->admin_src, LOAD(src->admin_src));
+	STORE(dst->admin_flags, LOAD(src->admin_flags));
+	STORE(dst->zone_serial, LOAD(src->zone_serial));
+	STORE(dst->admin_since_ms, LOAD(src->admin_since_ms));
+	for (size_t i = 0; i < sizeof(src->zone_reason) / 8; i++) {
+		STORE(dst->zone_reason[i], LOAD(src->zone_reason[i]));
+	}
+}
+
 /*! \brief Copies the state of one record into another (same node). */
 static void rec_copy_state(tgc_node_rec_t *dst, const tgc_node_rec_t *src)
 {
 	STORE(dst->health, LOAD(src->health));
 	STORE(dst->admin, LOAD(src->admin));
+	STORE(dst->admin_local, LOAD(src->admin_local));
+	STORE(dst->admin_uid, LOAD(src->admin_uid));
+	rec_admin_copy(dst, src);
 	STORE(dst->last_probe, LOAD(src->last_probe));
 	STORE(dst->consec_ok, LOAD(src->consec_ok));
 	STORE(dst->consec_fail, LOAD(src->consec_fail));
@@ -784,6 +812,15 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 			out->transitions = LOAD(r->transitions);
 			out->probe_start_ms = LOAD(r->probe_start_ms);
 			out->next_due_ms = LOAD(r->next_due_ms);
+			out->admin_zone = LOAD(r->admin_zone);
+			out->admin_src = LOAD(r->admin_src);
+			out->admin_flags = LOAD(r->admin_flags);
+			out->zone_serial = LOAD(r->zone_serial);
+			out->admin_since_ms = LOAD(r->admin_since_ms);
+			for (size_t i = 0; i < sizeof(r->zone_reason) / 8; i++) {
+				uint64_t w = LOAD(r->zone_reason[i]);
+				memcpy(out->zone_reason + 8 * i, &w, 8);
+			}
 			out->agent_sessions = LOAD(r->agent_sessions);
 			out->agent_maxconn = LOAD(r->agent_maxconn);
 			out->agent_pct = LOAD(r->agent_pct);
@@ -816,6 +853,9 @@ void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
 		}
 	}
 	out->admin = LOAD(r->admin);
+	out->admin_local = LOAD(r->admin_local);
+	out->admin_uid = LOAD(r->admin_uid);
+	out->zone_reason[sizeof(out->zone_reason) - 1] = '\0';
 	out->answers = LOAD(r->answers);
 }
 
@@ -900,6 +940,14 @@ bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
 	if (u->what & TGC_NODE_UPD_DUE) {
 		STORE(rec->next_due_ms, u->next_due_ms);
 	}
+	if (u->what & TGC_NODE_UPD_AGENT) {
+		STORE(rec->agent_sessions, u->agent_sessions);
+		STORE(rec->agent_maxconn, u->agent_maxconn);
+		STORE(rec->agent_pct, u->agent_pct);
+		STORE(rec->agent_state, u->agent_state);
+		STORE(rec->agent_flags, u->agent_flags);
+		STORE(rec->agent_errors, LOAD(rec->agent_errors) + u->agent_errors_add);
+	}
 	seq_end(&rec->seq, open);
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
 
@@ -977,8 +1025,11 @@ int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin)
 	if (!table->writable) {
 		return KNOT_EACCES;
 	}
-	atomic_store_explicit(&table->nodes[idx].admin, (uint8_t)admin,
-	                      memory_order_relaxed);
+	tgc_node_rec_t *r = &table->nodes[idx];
+	STORE(r->admin_uid, (uint32_t)getuid());
+	STORE(r->admin_local, (uint8_t)admin);
+	/* knotd's sync recomputes the effective state from this. */
+	STORE(r->admin, (uint8_t)admin);
 	/* Pairs with the acquire load of tgc_table_sync(). */
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_release);
 
@@ -1426,6 +1477,8 @@ struct tgc_table_seg {
 	uint64_t *folded;         /*!< Per node: view answers already added
 	                           *   to the segment. */
 	uint64_t folded_all_down; /*!< View all-down answers already added. */
+	tgc_admin_in_t *adm_in;   /*!< Per node: tgc_admin_resolve() input. */
+	tgc_admin_out_t *adm_out; /*!< Per node: its output. */
 };
 
 /*! \brief Relaxed copy of 64-bit words (seqlock-protected areas). */
@@ -1453,7 +1506,9 @@ static void rec_details_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
 	STORE(dst->transitions, LOAD(src->transitions));
 	STORE(dst->probe_start_ms, LOAD(src->probe_start_ms));
 	STORE(dst->next_due_ms, LOAD(src->next_due_ms));
+	rec_admin_copy(dst, src);
 	agent_copy(dst, src);
+	words_copy(dst->_reserved, src->_reserved, sizeof(src->_reserved));
 }
 
 /*! \brief Copies a whole cache record except its sequence number. */
@@ -1580,6 +1635,8 @@ static void view_copy(void *arg)
 		}
 		rec_details_copy(&dr[i], &tmp);
 		STORE(dr[i].admin, LOAD(((tgc_node_rec_t *)&sr[i])->admin));
+		STORE(dr[i].admin_local, LOAD(((tgc_node_rec_t *)&sr[i])->admin_local));
+		STORE(dr[i].admin_uid, LOAD(((tgc_node_rec_t *)&sr[i])->admin_uid));
 		STORE(dr[i].answers, LOAD(((tgc_node_rec_t *)&sr[i])->answers));
 	}
 	if (d->role == TGC_ROLE_TRANSLATOR && d->cache_off != 0) {
@@ -1637,11 +1694,16 @@ int tgc_table_view(tgc_table_t *table)
 	if (seg != NULL) {
 		seg->pub_seq = calloc(count + 1, sizeof(*seg->pub_seq));
 		seg->folded = calloc(count + 1, sizeof(*seg->folded));
+		seg->adm_in = calloc(count + 1, sizeof(*seg->adm_in));
+		seg->adm_out = calloc(count + 1, sizeof(*seg->adm_out));
 	}
-	if (seg == NULL || mem == NULL || seg->pub_seq == NULL || seg->folded == NULL) {
+	if (seg == NULL || mem == NULL || seg->pub_seq == NULL || seg->folded == NULL ||
+	    seg->adm_in == NULL || seg->adm_out == NULL) {
 		if (seg != NULL) {
 			free(seg->pub_seq);
 			free(seg->folded);
+			free(seg->adm_in);
+			free(seg->adm_out);
 		}
 		free(seg);
 		free(mem);
@@ -1656,6 +1718,8 @@ int tgc_table_view(tgc_table_t *table)
 		guard_put();
 		free(seg->pub_seq);
 		free(seg->folded);
+		free(seg->adm_in);
+		free(seg->adm_out);
 		free(seg);
 		free(mem);
 		return arg.bad ? KNOT_EMALF : KNOT_EFILE;
@@ -1738,6 +1802,8 @@ static void seg_free(tgc_table_t *table)
 	seg_drop(table);
 	free(seg->pub_seq);
 	free(seg->folded);
+	free(seg->adm_in);
+	free(seg->adm_out);
 	free(seg);
 	free(table->hdr);
 	table->seg = NULL;
@@ -1864,6 +1930,54 @@ static bool sync_writer(tgc_table_hdr_t *hdr, const tgc_table_hdr_t *layout,
 	return true;
 }
 
+/*!
+ * \brief Recomputes the effective admin state of every node of a view
+ *        (tgc_admin_resolve(): local > zone > auto, min-live guard) and
+ *        records a change of state or source inside the record's seqlock.
+ *        Checker/poller thread only (the view's one writer).
+ */
+static void admin_apply(tgc_table_t *view, tgc_admin_in_t *in,
+                        tgc_admin_out_t *out)
+{
+	tgc_table_hdr_t *vh = view->hdr;
+	uint32_t count = vh->node_count;
+	for (uint32_t i = 0; i < count; i++) {
+		tgc_node_rec_t *v = &view->nodes[i];
+		uint8_t local = LOAD(v->admin_local);
+		uint8_t zone = LOAD(v->admin_zone);
+		in[i].health = (tgc_health_t)LOAD(v->health);
+		in[i].local = (local <= TGC_ADMIN_DOWN) ? (tgc_admin_t)local : TGC_ADMIN_AUTO;
+		in[i].zone = (zone <= TGC_ADMIN_DOWN) ? (tgc_admin_t)zone : TGC_ADMIN_AUTO;
+	}
+	tgc_admin_resolve(in, out, count, LOAD(vh->min_live));
+
+	uint32_t guarded = 0;
+	uint64_t now = tgc_table_now_ms();
+	for (uint32_t i = 0; i < count; i++) {
+		tgc_node_rec_t *v = &view->nodes[i];
+		uint8_t flags = out[i].guarded ? TGC_ADMIN_F_GUARDED : 0;
+		guarded += out[i].guarded;
+		if (LOAD(v->admin) == out[i].admin &&
+		    LOAD(v->admin_src) == out[i].src &&
+		    LOAD(v->admin_flags) == flags) {
+			continue;
+		}
+		uint32_t open = seq_begin(&v->seq);
+		if (open == 0) {
+			continue; /* Not reached: this thread is the view's writer. */
+		}
+		if (LOAD(v->admin) != out[i].admin || LOAD(v->admin_src) != out[i].src) {
+			STORE(v->admin_since_ms, now);
+		}
+		STORE(v->admin_src, (uint8_t)out[i].src);
+		STORE(v->admin_flags, flags);
+		/* Workers read this byte alone (relaxed). */
+		STORE(v->admin, (uint8_t)out[i].admin);
+		seq_end(&v->seq, open);
+	}
+	STORE(vh->admin_guarded, guarded);
+}
+
 /*! \brief The exchange between a view and its segment (guarded). */
 static void sync_run(void *arg)
 {
@@ -1885,11 +1999,21 @@ static void sync_run(void *arg)
 	a->out->writer = writer;
 	bool changed = false;
 
+	/* The CLI's admin states in; the effective states follow. */
+	for (uint32_t i = 0; i < count; i++) {
+		STORE(view->nodes[i].admin_local, LOAD(srecs[i].admin_local));
+		STORE(view->nodes[i].admin_uid, LOAD(srecs[i].admin_uid));
+	}
+	admin_apply(view, seg->adm_in, seg->adm_out);
+
 	for (uint32_t i = 0; i < count; i++) {
 		tgc_node_rec_t *v = &view->nodes[i];
 		tgc_node_rec_t *s = &srecs[i];
-		/* The CLI's admin state in, the workers' answer counts out. */
-		STORE(v->admin, LOAD(s->admin));
+		/* The effective admin state out (the CLI shows it), the
+		 * workers' answer counts out. */
+		if (writer && LOAD(s->admin) != LOAD(v->admin)) {
+			STORE(s->admin, LOAD(v->admin));
+		}
 		uint64_t answers = LOAD(v->answers);
 		if (answers != seg->folded[i]) {
 			atomic_fetch_add_explicit(&s->answers, answers - seg->folded[i],
@@ -1954,6 +2078,10 @@ static void sync_run(void *arg)
 	if (writer) {
 		seg->pub_all = false;
 		STORE(sh->heartbeat_ms, LOAD(vh->heartbeat_ms));
+		STORE(sh->min_live, LOAD(vh->min_live));
+		STORE(sh->admin_guarded, LOAD(vh->admin_guarded));
+		STORE(sh->zone_serial, LOAD(vh->zone_serial));
+		STORE(sh->zone_malformed, LOAD(vh->zone_malformed));
 		if (changed) {
 			/* Our own bump covers no admin change we missed unless
 			 * another one came in between. */
@@ -2060,6 +2188,7 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 		/* Segment dropped: this instance goes on with its view alone. */
 		out->writer = true;
 		STORE(table->hdr->writer, token);
+		admin_apply(table, table->seg->adm_in, table->seg->adm_out);
 		return;
 	}
 
@@ -2076,4 +2205,43 @@ void tgc_table_sync(tgc_table_t *table, uint64_t token, tgc_table_sync_t *out)
 		out->writer = true;
 		STORE(table->hdr->writer, token);
 	}
+}
+
+int tgc_table_zone_admin(tgc_table_t *view, uint32_t serial, uint32_t malformed,
+                         const uint8_t *states,
+                         const char (*reasons)[TGC_ADMIN_REASON_MAX])
+{
+	if (view == NULL || view->hdr == NULL || view->seg == NULL ||
+	    states == NULL || reasons == NULL) {
+		return KNOT_EINVAL;
+	}
+	uint32_t count = view->hdr->node_count;
+	for (uint32_t i = 0; i < count; i++) {
+		tgc_node_rec_t *v = &view->nodes[i];
+		uint64_t words[TGC_ADMIN_REASON_MAX / 8] = { 0 };
+		memcpy(words, reasons[i], TGC_ADMIN_REASON_MAX);
+		((char *)words)[TGC_ADMIN_REASON_MAX - 1] = '\0';
+		bool same = LOAD(v->admin_zone) == states[i];
+		for (size_t w = 0; same && w < TGC_ADMIN_REASON_MAX / 8; w++) {
+			same = LOAD(v->zone_reason[w]) == words[w];
+		}
+		if (same && (states[i] == TGC_ADMIN_AUTO || LOAD(v->zone_serial) == serial)) {
+			continue;
+		}
+		uint32_t open = seq_begin(&v->seq);
+		if (open == 0) {
+			return KNOT_EBUSY; /* Not reached: one writer per view. */
+		}
+		STORE(v->admin_zone, states[i]);
+		STORE(v->zone_serial, states[i] == TGC_ADMIN_AUTO ? 0 : serial);
+		for (size_t w = 0; w < TGC_ADMIN_REASON_MAX / 8; w++) {
+			STORE(v->zone_reason[w], words[w]);
+		}
+		seq_end(&v->seq, open);
+	}
+	STORE(view->hdr->zone_serial, serial);
+	STORE(view->hdr->zone_malformed, malformed);
+	admin_apply(view, view->seg->adm_in, view->seg->adm_out);
+
+	return KNOT_EOK;
 }

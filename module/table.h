@@ -70,8 +70,12 @@
  * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
- * | rec probe details, agent fields | checker/poller inside seq, sync | node_read, sync; workers: agent_state alone | relaxed inside seq |
- * | rec \a admin | CLI (segment), sync (view) | workers (view), checker, CLI | relaxed (single byte) |
+ * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
+ * | rec agent fields (bytes 232..247) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_AGENT), sync (segment) | node_read, sync, CLI; workers: agent_state, agent_sessions, agent_maxconn, agent_pct alone (tgc_table_agent_read()) | relaxed |
+ * | rec \a admin (effective) | sync (view, then segment); CLI (segment, until the next sync) | workers (view), checker, CLI | relaxed (single byte) |
+ * | rec \a admin_local, \a admin_uid | CLI (segment), sync (view) | sync, checker, CLI | relaxed |
+ * | rec admin_zone, zone_serial, zone_reason, admin_src/flags/since | checker (view, inside seq), sync (segment) | sync, CLI | relaxed inside seq |
+ * | hdr min_live, admin_guarded, zone_serial, zone_malformed | load/checker (view), sync (segment) | CLI | relaxed |
  * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
  * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
  *
@@ -93,7 +97,7 @@
 /*! \brief Segment magic, "TGCL" read as a little-endian integer. */
 #define TGC_TABLE_MAGIC		0x4c434754u
 /*! \brief Layout version; bumped on any incompatible change. */
-#define TGC_TABLE_VERSION	2u
+#define TGC_TABLE_VERSION	3u
 /*! \brief Most nodes an instance may have. */
 #define TGC_TABLE_NODES_MAX	16384u
 /*! \brief Prefix of every segment name in /dev/shm. */
@@ -186,13 +190,21 @@ typedef struct {
 	_Atomic uint64_t admin_ack; /*!< The generation up to which knotd has
 	                          *   taken the admin states in (writer: sync,
 	                          *   release; reader: CLI, acquire). */
+	/* Admin guard and zone admin records (writer: the checker in the
+	 * view, load for min_live; sync publishes them; readers: sync, CLI;
+	 * relaxed, informational outside the view). */
+	_Atomic uint32_t min_live;       /*!< min-live of the instance. */
+	_Atomic uint32_t admin_guarded;  /*!< Zone drains/downs held back. */
+	_Atomic uint32_t zone_serial;    /*!< Serial of the zone admin records
+	                                  *   last taken in (0 = none yet). */
+	_Atomic uint32_t zone_malformed; /*!< Malformed admin records in it. */
 	_Atomic uint64_t all_down_answers; /*!< Answers given while no node
 	                          *   was eligible (the zone-stats all-down
 	                          *   counter); in the view: workers, relaxed
 	                          *   add; in the segment: sync and unload add
 	                          *   what the view counted since (relaxed);
 	                          *   reader: CLI. */
-	uint8_t _reserved[1024 - 712];
+	uint8_t _reserved[1024 - 728];
 } tgc_table_hdr_t;
 
 /*! \brief Bits of the pid in an owner word (Linux pids are below 2^22). */
@@ -206,7 +218,20 @@ typedef struct {
 #define TGC_TABLE_OWNER_PID(owner) \
 	((pid_t)((owner) & ((1u << TGC_TABLE_OWNER_PID_BITS) - 1)))
 
-/*! \brief One node record (128 bytes). */
+/*! \brief Room for the reason of a zone admin record, incl. the zero. */
+#define TGC_ADMIN_REASON_MAX	96
+
+/*! \brief Where the effective admin state of a node comes from. */
+typedef enum {
+	TGC_ADMIN_SRC_NONE  = 0, /*!< Nothing set: auto. */
+	TGC_ADMIN_SRC_LOCAL = 1, /*!< tgclusterctl set on this load balancer. */
+	TGC_ADMIN_SRC_ZONE  = 2, /*!< An admin TXT record of the zone. */
+} tgc_admin_src_t;
+
+/*! \brief Admin flag: a zone drain/down is held back by min-live. */
+#define TGC_ADMIN_F_GUARDED	0x01
+
+/*! \brief One node record (256 bytes). */
 typedef struct {
 	_Atomic uint32_t seq;    /*!< Seqlock over the probe details below
 	                          *   (writer: checker; readers: CLI). */
@@ -240,11 +265,35 @@ typedef struct {
 	                           *   (seq; writer: checker at probe end;
 	                           *   readers: the taking-over checker, which
 	                           *   keeps this schedule, and the CLI). */
+	/* Admin state by source (see tgc_admin_resolve()); the effective
+	 * state is \a admin above. */
+	_Atomic uint8_t admin_local; /*!< tgc_admin_t set with tgclusterctl
+	                           *   (writer: CLI in the segment; sync copies
+	                           *   it into the view; relaxed, single byte). */
+	_Atomic uint8_t admin_zone; /*!< tgc_admin_t of the zone's admin record
+	                           *   (seq; writer: checker in the view, sync
+	                           *   publishes it). */
+	_Atomic uint8_t admin_src; /*!< tgc_admin_src_t of \a admin (seq; writer:
+	                           *   sync in the view, then in the segment). */
+	_Atomic uint8_t admin_flags; /*!< TGC_ADMIN_F_* (seq; like admin_src). */
+	_Atomic uint32_t zone_serial; /*!< Zone SOA serial of \a admin_zone
+	                           *   (seq; like admin_zone). */
+	_Atomic uint64_t admin_since_ms; /*!< Since when \a admin and
+	                           *   \a admin_src hold, CLOCK_REALTIME ms (seq;
+	                           *   like admin_src). */
+	_Atomic uint32_t admin_uid; /*!< User who made the last local change
+	                           *   (writer: CLI, before the generation bump;
+	                           *   readers: checker for the audit log, CLI). */
+	uint32_t _pad1;
+	_Atomic uint64_t zone_reason[TGC_ADMIN_REASON_MAX / 8]; /*!< The zone
+	                           *   record's reason, zero-padded text (seq;
+	                           *   like admin_zone). */
 	/* What the node's agent reports (agent-port; all zero without one).
-	 * Writer: the checker, inside seq, after each agent poll; the view
-	 * and segment copies (sync). Readers: workers read agent_state alone
-	 * (tgc_table_agent_state(): relaxed, one byte, like health); the CLI
-	 * and node_read read all of them inside seq. */
+	 * Writer: the checker, inside seq, after each agent poll, with
+	 * tgc_table_node_update() (TGC_NODE_UPD_AGENT); the view and segment
+	 * copies (sync). Readers: workers read them field by field, relaxed,
+	 * without seq (tgc_table_agent_state(), tgc_table_agent_read()); the
+	 * CLI and node_read read all of them inside seq. */
 	_Atomic uint32_t agent_sessions; /*!< Sessions the node holds now
 	                           *   (sessions:N; valid with
 	                           *   TGC_AGENT_F_SESSIONS). */
@@ -259,6 +308,7 @@ typedef struct {
 	_Atomic uint32_t agent_errors; /*!< Agent polls that gave no usable
 	                           *   line (no connection, timeout, long
 	                           *   line, bad byte, closed empty). */
+	uint8_t _reserved[256 - 248];
 } tgc_node_rec_t;
 
 /*! \brief agent_flags: the last agent poll gave a line. */
@@ -351,6 +401,14 @@ typedef struct {
 	uint64_t probes;      /*!< Probes done. */
 	uint64_t transitions; /*!< Health changes. */
 	uint64_t answers;     /*!< Answers served. */
+	tgc_admin_t admin_local; /*!< Admin state set locally. */
+	tgc_admin_t admin_zone;  /*!< Admin state from the zone. */
+	tgc_admin_src_t admin_src; /*!< Source of \a admin. */
+	uint8_t admin_flags;  /*!< TGC_ADMIN_F_*. */
+	uint32_t zone_serial; /*!< Serial of the zone record applied. */
+	uint32_t admin_uid;   /*!< User of the last local change. */
+	uint64_t admin_since_ms; /*!< Since when \a admin holds. */
+	char zone_reason[TGC_ADMIN_REASON_MAX]; /*!< Reason of the zone record. */
 	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
 	uint64_t next_due_ms; /*!< Next probe due (0 = never scheduled). */
 	uint32_t agent_sessions; /*!< Agent: sessions (see the record). */
@@ -569,6 +627,10 @@ enum {
 	TGC_NODE_UPD_START  = 1 << 2, /*!< probe_start_ms (0 = none). */
 	TGC_NODE_UPD_DUE    = 1 << 3, /*!< next_due_ms. */
 	TGC_NODE_UPD_PROBE  = 1 << 4, /*!< last_probe alone. */
+	TGC_NODE_UPD_AGENT  = 1 << 5, /*!< What the agent reports:
+	                               *   agent_sessions, agent_maxconn,
+	                               *   agent_pct, agent_state, agent_flags;
+	                               *   agent_errors + agent_errors_add. */
 };
 
 /*! \brief What tgc_table_node_update() writes (fields per TGC_NODE_UPD_*). */
@@ -582,6 +644,12 @@ typedef struct {
 	uint64_t now_ms;         /*!< RESULT, HEALTH: CLOCK_REALTIME ms. */
 	uint64_t probe_start_ms; /*!< START. */
 	uint64_t next_due_ms;    /*!< DUE. */
+	uint32_t agent_sessions; /*!< AGENT. */
+	uint32_t agent_maxconn;  /*!< AGENT. */
+	uint16_t agent_pct;      /*!< AGENT. */
+	uint8_t agent_state;     /*!< AGENT: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
+	uint8_t agent_flags;     /*!< AGENT: TGC_AGENT_F_* bits. */
+	uint32_t agent_errors_add; /*!< AGENT: added to agent_errors. */
 } tgc_node_update_t;
 
 /*!
@@ -696,6 +764,24 @@ void tgc_table_release(uint64_t token);
 int tgc_table_admin_set(tgc_table_t *table, uint32_t idx, tgc_admin_t admin);
 
 /*!
+ * \brief Stores the zone admin states of every node in a private view and
+ *        recomputes the effective states (checker thread, the view's one
+ *        writer; tgc_table_sync() publishes them).
+ *
+ * \param[in,out] view       Private view (tgc_table_view()).
+ * \param[in]     serial     Zone SOA serial the states come from.
+ * \param[in]     malformed  Malformed admin records in that serial.
+ * \param[in]     states     Per node: tgc_admin_t from the zone (auto = none).
+ * \param[in]     reasons    Per node: the record's reason.
+ *
+ * \retval KNOT_EOK     Stored.
+ * \retval KNOT_EINVAL  Not a private view.
+ */
+int tgc_table_zone_admin(tgc_table_t *view, uint32_t serial, uint32_t malformed,
+                         const uint8_t *states,
+                         const char (*reasons)[TGC_ADMIN_REASON_MAX]);
+
+/*!
  * \brief Waits until knotd has taken in the admin states written so far
  *        (CLI, after tgc_table_admin_set()).
  *
@@ -757,6 +843,31 @@ static inline uint8_t tgc_table_agent_state(const tgc_table_t *table, uint32_t i
 {
 	return atomic_load_explicit(&table->nodes[idx].agent_state,
 	                            memory_order_relaxed);
+}
+
+/*! \brief What a worker reads of a node's agent report. */
+typedef struct {
+	uint32_t sessions; /*!< agent_sessions. */
+	uint32_t maxconn;  /*!< agent_maxconn. */
+	uint16_t pct;      /*!< agent_pct. */
+	uint8_t state;     /*!< agent_state. */
+	uint8_t flags;     /*!< agent_flags. */
+} tgc_table_agent_t;
+
+/*!
+ * \brief Reads node \a idx's agent report without the seqlock (hot path:
+ *        relaxed loads, field by field; a mix of two polls is possible and
+ *        harmless to the least-loaded order, which only ranks nodes).
+ */
+static inline void tgc_table_agent_read(const tgc_table_t *table, uint32_t idx,
+                                        tgc_table_agent_t *out)
+{
+	tgc_node_rec_t *r = &table->nodes[idx];
+	out->flags = atomic_load_explicit(&r->agent_flags, memory_order_relaxed);
+	out->state = atomic_load_explicit(&r->agent_state, memory_order_relaxed);
+	out->sessions = atomic_load_explicit(&r->agent_sessions, memory_order_relaxed);
+	out->maxconn = atomic_load_explicit(&r->agent_maxconn, memory_order_relaxed);
+	out->pct = atomic_load_explicit(&r->agent_pct, memory_order_relaxed);
 }
 
 /*! \brief Text of a health state. */

@@ -38,15 +38,20 @@
 #include <urcu.h>
 
 #include <knot/module.h>
+#include <libknot/rrtype/soa.h>
+#include <libknot/rrtype/rrsig.h>
 
+#include "module/admin.h"
 #include "module/answer.h"
 #include "module/conf.h"
+#include "module/fault.h"
 #include "module/forward.h"
 #include "module/health.h"
 #include "module/natmap.h"
 #include "module/policy.h"
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
+#include "module/sign.h"
 #include "module/table.h"
 
 #define MOD_NAME		"\x04""name"
@@ -83,6 +88,7 @@
 #define MOD_CHECK_TLS_CA	"\x0c""check-tls-ca"
 #define MOD_BACKUP		"\x06""backup"
 #define MOD_BACKUP_WHEN		"\x0b""backup-when"
+#define MOD_MIN_LIVE		"\x08""min-live"
 
 /* knotd's own sections read by a translator (names of knot.conf's schema). */
 #define C_RMT			"\x06""remote"
@@ -253,6 +259,7 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_CHECK_TLS_CA,   YP_TSTR,   YP_VNONE },
 	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node } },
 	{ MOD_BACKUP_WHEN,    YP_TINT,   YP_VINT = { 1, TGC_CONF_NODES_MAX, 1 } },
+	{ MOD_MIN_LIVE,       YP_TINT,   YP_VINT = { 0, TGC_TABLE_NODES_MAX, 0 } },
 	/* Node-reported load (agent check); 0 = no agent. */
 	{ MOD_AGENT_PORT,     YP_TINT,   YP_VINT = { 0, 65535, 0 } },
 	{ NULL }
@@ -551,6 +558,15 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 		knotd_conf_free(&backups);
 		return KNOT_EINVAL;
 	}
+	knotd_conf_t min_live = knotd_conf_check_item(args, MOD_MIN_LIVE);
+	if ((size_t)min_live.single.integer > nodes.count) {
+		snprintf(check_msg, sizeof(check_msg), "'min-live' %" PRId64
+		         " exceeds the number of nodes (%zu)",
+		         min_live.single.integer, nodes.count);
+		args->err_str = check_msg;
+		knotd_conf_free(&nodes);
+		return KNOT_EINVAL;
+	}
 
 	size_t total = nodes.count + backups.count;
 	knotd_conf_t port = knotd_conf_check_item(args, MOD_CHECK_PORT);
@@ -607,7 +623,9 @@ enum {
 	                      *   was stale. */
 	CTR_RFB_REFUSED = 7, /*!< rfb probes a node's server refused (per node). */
 	CTR_BACKUP     = 8, /*!< Answers that included backup nodes. */
-	CTR_AGENT_ERROR = 9, /*!< Agent polls without a usable line (per node). */
+	CTR_ADMIN_MALFORMED = 9, /*!< Malformed zone admin records (once per
+	                          *   zone serial). */
+	CTR_AGENT_ERROR = 10, /*!< Agent polls without a usable line (per node). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -738,11 +756,35 @@ typedef struct {
 	                              *   workers; relaxed, each slot is one
 	                              *   self-contained value). */
 	knotd_mod_t *mod;            /*!< Module handle, for logs and stats. */
+	/* Zone admin records (load balancer). */
+	char *name_txt;              /*!< Cluster name text (immutable). */
+	tgc_admin_box_t admin_box;   /*!< To the checker (see admin.h). */
+	_Atomic uint64_t zone_seen;  /*!< Serial | 1 << 32 of the apex TXT
+	                              *   records last parsed, 0 = none (workers:
+	                              *   compare-and-swap, relaxed: the box's
+	                              *   lock orders the data). */
+	_Atomic uint64_t zone_seen_ms; /*!< When zone_seen last changed
+	                              *   (workers, relaxed). */
 	/* Log gate: the checker logs only while log_on is set; unload clears it
 	 * under log_lock before it stops the checker (knotd may have freed the
 	 * zone name by then). */
 	pthread_mutex_t log_lock;    /*!< Serialises log_on and checker logs. */
 	bool log_on;                 /*!< Writer: unload; reader: checker. */
+	/* Signed answers (zone with dnssec-signing: on). sign_on and the
+	 * keyset are set in load only; the cache locks itself. */
+	bool sign_on;                /*!< Sign positive answers. */
+	tgc_sign_cache_t sign;       /*!< RRSIGs per distinct RRset. */
+	_Atomic uint64_t sign_keys;  /*!< Hash of the apex DNSKEY set the keyset
+	                              *   and the cache generation were loaded
+	                              *   for, 0 before the first load (writer:
+	                              *   a worker holding key_lock exclusively,
+	                              *   release; readers: workers, acquire). */
+	_Atomic bool sign_ok;        /*!< The keyset of sign_keys loaded (same
+	                              *   writer, published by sign_keys'
+	                              *   release; readers: workers). */
+	pthread_rwlock_t key_lock;   /*!< Shared while a worker signs with
+	                              *   knotd's keyset, exclusive while one
+	                              *   reloads it after a key change. */
 } tgc_ctx_t;
 
 /*!
@@ -1296,6 +1338,286 @@ static knotd_state_t translator_begin(knotd_state_t state, knot_pkt_t *pkt,
 	return translator_forward(pkt, qdata, ctx, mod, thr);
 }
 
+/*!
+ * \brief Applies the zone's admin records (apex TXT) when the zone's SOA
+ *        serial changed since they were last read: parses them and posts
+ *        the per-node states to the checker (tgc_admin_box_post()).
+ *
+ * The module API offers no zone-load event: the zone is only visible to a
+ * query (knotd_qdata_zone_apex_rrset()). A new serial is therefore taken in
+ * at the first query for the cluster name (or the zone's SOA) after knotd
+ * loaded it; the checker, woken at once, applies it. A serial older than
+ * the one seen (a worker still on the previous zone contents) is ignored
+ * unless the seen one is more than a second old (a zone rolled back).
+ */
+static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
+                             knotd_mod_t *mod, unsigned thr)
+{
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	if (knot_rrset_empty(&soa) || ctx->admin_box.nodes == NULL) {
+		return;
+	}
+	uint32_t serial = knot_soa_serial(soa.rrs.rdata);
+	uint64_t tagged = (uint64_t)serial | (1ull << 32);
+	uint64_t seen = atomic_load_explicit(&ctx->zone_seen, memory_order_relaxed);
+	if (seen == tagged) {
+		return;
+	}
+	uint64_t now = tgc_table_now_ms();
+	if (seen != 0 && (int32_t)(serial - (uint32_t)seen) < 0 &&
+	    now < atomic_load_explicit(&ctx->zone_seen_ms, memory_order_relaxed) + 1000) {
+		return;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&ctx->zone_seen, &seen, tagged,
+	                                             memory_order_relaxed,
+	                                             memory_order_relaxed)) {
+		return; /* Another worker takes this serial in. */
+	}
+	atomic_store_explicit(&ctx->zone_seen_ms, now, memory_order_relaxed);
+
+	tgc_admin_zone_t *nodes = calloc(ctx->node_count + 1, sizeof(*nodes));
+	if (nodes == NULL) {
+		atomic_store_explicit(&ctx->zone_seen, 0, memory_order_relaxed);
+		return;
+	}
+	uint32_t malformed = 0;
+	knot_rrset_t txt = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_TXT);
+	knot_rdata_t *rd = txt.rrs.rdata;
+	for (uint16_t i = 0; i < txt.rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		tgc_admin_rec_t rec;
+		const char *why = NULL;
+		int ret = tgc_admin_parse(rd->data, rd->len, &rec, &why);
+		if (ret == KNOT_ENOENT) {
+			continue;
+		}
+		if (ret != KNOT_EOK) {
+			if (malformed++ < 4) {
+				knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+				              "(serial %u): %s", serial, why);
+			}
+			continue;
+		}
+		if (!tgc_admin_name_match(&rec, ctx->name_txt)) {
+			continue;
+		}
+		bool found = false;
+		for (uint32_t n = 0; n < ctx->node_count; n++) {
+			if (!tgc_addr_equal(&ctx->addrs[n], &rec.addr) ||
+			    (rec.port != 0 && ctx->table.nodes[n].port != rec.port)) {
+				continue;
+			}
+			found = true;
+			/* Several records for one node: the strongest wins
+			 * (down > drain > up), whatever their order. */
+			static const uint8_t rank[] = {
+				[TGC_ADMIN_AUTO] = 0, [TGC_ADMIN_UP] = 1,
+				[TGC_ADMIN_DRAIN] = 2, [TGC_ADMIN_DOWN] = 3,
+			};
+			if (rank[rec.state] > rank[nodes[n].state]) {
+				nodes[n].state = rec.state;
+				memcpy(nodes[n].reason, rec.reason, sizeof(rec.reason));
+			}
+		}
+		if (!found && malformed++ < 4) {
+			knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+			              "(serial %u): no such node", serial);
+		}
+	}
+	if (malformed > 0) {
+		knotd_mod_stats_incr(mod, thr, CTR_ADMIN_MALFORMED, 0, malformed);
+	}
+	tgc_admin_box_post(&ctx->admin_box, serial, malformed, nodes);
+	free(nodes);
+	tgc_checker_wake(ctx->checker);
+}
+
+/*! \brief Seconds before an RRSIG expires that the module re-signs. */
+#define SIGN_REFRESH_S	3600
+/*! \brief RRSIG cache slots per instance. */
+#define SIGN_SLOTS	1024
+
+/*! \brief Hash of the zone's apex DNSKEY rdata (0 when there is none). */
+static uint64_t dnskey_hash(knotd_qdata_t *qdata)
+{
+	knot_rrset_t keys = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY);
+	if (keys.rrs.count == 0) {
+		return 0;
+	}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *p = (const uint8_t *)keys.rrs.rdata;
+	for (uint32_t i = 0; i < keys.rrs.size; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
+/*!
+ * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
+ *        from the cache or signed now and cached.
+ */
+static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                   tgc_ctx_t *ctx, const knot_rrset_t *rr)
+{
+	/* The keyset follows the zone's DNSKEY set: knotd creates the keys
+	 * after load on a first signing and changes them on rollovers. One
+	 * worker reloads per change; the others wait on key_lock. */
+	uint64_t keys = dnskey_hash(qdata);
+	if (keys == 0) {
+		return KNOT_EOK; /* Zone not signed (yet). */
+	}
+	if (atomic_load_explicit(&ctx->sign_keys, memory_order_acquire) != keys) {
+		pthread_rwlock_wrlock(&ctx->key_lock);
+		int ret = KNOT_EOK;
+		if (atomic_load_explicit(&ctx->sign_keys, memory_order_relaxed) != keys) {
+			if (atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
+				knotd_mod_dnssec_unload_keyset(mod);
+			}
+			ret = knotd_mod_dnssec_load_keyset(mod, false);
+			/* Tried once per DNSKEY set: a failure leaves answers
+			 * unsigned until the set changes or a reload. */
+			atomic_store_explicit(&ctx->sign_ok, ret == KNOT_EOK,
+			                      memory_order_relaxed);
+			if (ret == KNOT_EOK) {
+				tgc_sign_cache_set_gen(&ctx->sign, keys);
+			} else {
+				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
+				              "the zone's DNSSEC keys (%s), reload after "
+				              "knotd made them", knot_strerror(ret));
+			}
+			atomic_store_explicit(&ctx->sign_keys, keys, memory_order_release);
+		}
+		pthread_rwlock_unlock(&ctx->key_lock);
+	}
+	if (!atomic_load_explicit(&ctx->sign_ok, memory_order_relaxed)) {
+		return KNOT_EOK;
+	}
+
+	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
+	size_t n = rr->rrs.count;
+	tgc_sign_key_t key;
+	bool cacheable = (n <= TGC_SIGN_RDATA_MAX);
+	if (cacheable) {
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (size_t i = 0; i < n; i++) {
+			rd[i] = (tgc_sign_rdata_t){ it->data, it->len };
+			it = knot_rdataset_next(it);
+		}
+		cacheable = tgc_sign_key_build(&key, rr->type, rr->ttl, rd, n) == KNOT_EOK;
+	}
+
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	uint8_t *blob = qdata->mm->alloc(qdata->mm->ctx, TGC_SIGN_SIG_MAX);
+	if (sigs == NULL || blob == NULL) {
+		return KNOT_ENOMEM;
+	}
+	knot_rrset_init(sigs, rr->owner, KNOT_RRTYPE_RRSIG, KNOT_CLASS_IN, rr->ttl);
+	size_t got = 0;
+	if (cacheable) {
+		got = tgc_sign_cache_get(&ctx->sign, &key, (uint32_t)time(NULL),
+		                         blob, TGC_SIGN_SIG_MAX);
+	}
+	if (got > 2) {
+		/* Blob: count (2 bytes, host order) and the rdataset. */
+		memcpy(&sigs->rrs.count, blob, 2);
+		sigs->rrs.size = (uint32_t)(got - 2);
+		sigs->rrs.rdata = (knot_rdata_t *)(blob + 2);
+	} else {
+		/* The rdataset is signed in canonical order whatever the
+		 * answer order: sign a sorted copy. */
+		knot_rrset_t copy;
+		knot_rrset_init(&copy, rr->owner, rr->type, rr->rclass, rr->ttl);
+		int ret = KNOT_EOK;
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (uint16_t i = 0; i < rr->rrs.count && ret == KNOT_EOK; i++) {
+			/* knot_rdataset_add() keeps the set sorted. */
+			ret = knot_rdataset_add(&copy.rrs, it, qdata->mm);
+			it = knot_rdataset_next(it);
+		}
+		if (ret == KNOT_EOK) {
+			pthread_rwlock_rdlock(&ctx->key_lock);
+			ret = knotd_mod_dnssec_sign_rrset(mod, sigs, &copy, qdata->mm);
+			pthread_rwlock_unlock(&ctx->key_lock);
+		}
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+		if (cacheable && sigs->rrs.count > 0 &&
+		    sigs->rrs.size + 2 <= TGC_SIGN_SIG_MAX) {
+			uint32_t expire = UINT32_MAX;
+			knot_rdata_t *it = sigs->rrs.rdata;
+			for (uint16_t i = 0; i < sigs->rrs.count; i++) {
+				uint32_t e = knot_rrsig_sig_expiration(it);
+				expire = e < expire ? e : expire;
+				it = knot_rdataset_next(it);
+			}
+			memcpy(blob, &sigs->rrs.count, 2);
+			memcpy(blob + 2, sigs->rrs.rdata, sigs->rrs.size);
+			(void)tgc_sign_cache_put(&ctx->sign, &key, keys, expire,
+			                         blob, sigs->rrs.size + 2);
+		}
+	}
+	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, sigs, 0);
+}
+
+/*! \brief Puts the apex RRset of \a type and the RRSIGs covering it. */
+static int put_apex_signed(knot_pkt_t *pkt, knotd_qdata_t *qdata, uint16_t type)
+{
+	knot_rrset_t rr = knotd_qdata_zone_apex_rrset(qdata, type);
+	knot_rrset_t all = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_RRSIG);
+	if (rr.rrs.count == 0 || all.rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	knot_rrset_t *copy = qdata->mm->alloc(qdata->mm->ctx, sizeof(*copy));
+	if (sigs == NULL || copy == NULL) {
+		return KNOT_ENOMEM;
+	}
+	*copy = rr;
+	knot_rrset_init(sigs, all.owner, KNOT_RRTYPE_RRSIG, all.rclass, all.ttl);
+	knot_rdata_t *it = all.rrs.rdata;
+	for (uint16_t i = 0; i < all.rrs.count; i++) {
+		if (knot_rrsig_type_covered(it) == type) {
+			int ret = knot_rdataset_add(&sigs->rrs, it, qdata->mm);
+			if (ret != KNOT_EOK) {
+				return ret;
+			}
+		}
+		it = knot_rdataset_next(it);
+	}
+	if (sigs->rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, copy, 0);
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, sigs, 0);
+	}
+	return ret;
+}
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+static int lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata)
+{
+	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret == KNOT_EOK) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_SOA);
+	}
+	/* An NSEC3 zone has no apex NSEC, and a name below the apex would
+	 * need its own NSEC: the module API reads apex RRsets only. Those
+	 * answers carry the signed SOA without a denial proof. */
+	if (ret == KNOT_EOK &&
+	    knot_dname_is_equal(knot_pkt_qname(qdata->query), knotd_qdata_zone_name(qdata))) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_NSEC);
+		if (ret == KNOT_ENOENT) {
+			ret = KNOT_EOK;
+		}
+	}
+	return ret;
+}
+
 /*! \brief Load-balancer answer: A/AAAA for the cluster name (returns
  *         \a state unchanged for every other query). */
 static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
@@ -1303,6 +1625,14 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 {
 	uint16_t qtype = knot_pkt_qtype(qdata->query);
 	uint16_t qclass = knot_pkt_qclass(qdata->query);
+	if (qtype == KNOT_RRTYPE_SOA) {
+		tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+		if (ctx != NULL) {
+			zone_admin_check(ctx, qdata, mod,
+			                 qdata->params->thread_id % ctx->threads);
+		}
+		return state;
+	}
 	/* QCLASS ANY gets the class IN records, as knotd answers it from a
 	 * zone. */
 	if ((qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
@@ -1316,6 +1646,7 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 	}
 
 	unsigned thr = qdata->params->thread_id % ctx->threads;
+	zone_admin_check(ctx, qdata, mod, thr);
 	table_watch(ctx, mod, thr, CTR_STALE_TABLE);
 	int family = (qtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
 	tgc_addr_t client_addr;
@@ -1366,6 +1697,18 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 		qdata->rcode = KNOT_RCODE_SERVFAIL;
 		return KNOTD_STATE_FAIL;
 	}
+	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->sign_on &&
+	    knot_pkt_has_dnssec(qdata->query) &&
+	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		int ret = lb_signed_nodata(pkt, qdata);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		} else if (ret != KNOT_EOK) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+		return KNOTD_STATE_DONE;
+	}
 	if (kind == TGC_ANSWER_NODATA || count == 0) {
 		knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
 		(void)tgc_answer_put_soa(pkt, &soa, ctx->ttl, qdata->mm);
@@ -1387,6 +1730,12 @@ static knotd_state_t lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 
 	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
 	                         qdata->mm);
+	if (ret == KNOT_EOK && ctx->sign_on && knot_pkt_has_dnssec(qdata->query)) {
+		ret = lb_sign(pkt, qdata, mod, ctx, &pkt->rr[pkt->rrset_count - 1]);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		}
+	}
 	if (ret == KNOT_ESPACE) {
 		knotd_mod_stats_incr(mod, thr, CTR_TRUNCATED, 0, 1);
 		return KNOTD_STATE_DONE;
@@ -1561,6 +1910,12 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->statuses);
 	tgc_tls_creds_free(ctx->tls);
 	free(ctx->rest_until);
+	free(ctx->name_txt);
+	tgc_admin_box_deinit(&ctx->admin_box);
+	if (ctx->sign_on) {
+		tgc_sign_cache_deinit(&ctx->sign);
+		pthread_rwlock_destroy(&ctx->key_lock);
+	}
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
 }
@@ -2257,9 +2612,19 @@ static int translator_load(tgc_ctx_t *ctx, knotd_mod_t *mod, uint64_t seed)
 
 	knotd_mod_ctx_set(mod, ctx);
 
-	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = KNOT_EOK;
+	TGC_FAULT_POINT(ret, "translator-hooks");
+	if (ret == KNOT_EOK) {
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	}
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
+	}
+	if (ret != KNOT_EOK) {
+		/* The caller stops the poller (knotd does not unload a module
+		 * whose load failed). */
+		knotd_mod_log(mod, LOG_ERR, "cannot register the query hooks (%s)",
+		              knot_strerror(ret));
 	}
 
 	return ret;
@@ -2334,10 +2699,22 @@ int tgcluster_load(knotd_mod_t *mod)
 	    (ret = knotd_mod_stats_add(mod, "stale-table", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "rfb-refused", ctx->node_count, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "backup", 1, NULL)) != KNOT_EOK ||
+	    (ret = knotd_mod_stats_add(mod, "admin-malformed", 1, NULL)) != KNOT_EOK ||
 	    (ret = knotd_mod_stats_add(mod, "agent-error", ctx->node_count, NULL)) != KNOT_EOK) {
 		ctx_free(ctx);
 		return ret;
 	}
+	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1];
+	dname_text(ctx->name, name_txt, sizeof(name_txt));
+	ctx->name_txt = strdup(name_txt);
+	if (ctx->name_txt == NULL ||
+	    (ret = tgc_admin_box_init(&ctx->admin_box, ctx->node_count)) != KNOT_EOK) {
+		ctx_free(ctx);
+		return KNOT_ENOMEM;
+	}
+	atomic_store_explicit(&ctx->table.hdr->min_live,
+	                      knotd_conf_mod(mod, MOD_MIN_LIVE).single.integer,
+	                      memory_order_relaxed);
 
 	ret = become_writer(ctx, mod, seed, 3 * params.interval_ms + params.timeout_ms);
 	if (ret != KNOT_EOK) {
@@ -2365,6 +2742,7 @@ int tgcluster_load(knotd_mod_t *mod)
 		.thread_start = checker_thread_start,
 		.thread_stop = checker_thread_stop,
 		.ctx = ctx,
+		.admin_box = &ctx->admin_box,
 	};
 	ret = tgc_checker_start(&ctx->checker, &cconf);
 	if (ret != KNOT_EOK) {
@@ -2374,9 +2752,39 @@ int tgcluster_load(knotd_mod_t *mod)
 		return ret;
 	}
 
+	/* Signed answers when knotd signs the zone: its keys, from its KASP
+	 * DB. */
+	knotd_conf_t signing = knotd_conf_zone(mod, (const yp_name_t *)"\x0e""dnssec-signing",
+	                                       knotd_mod_zone(mod));
+	if (signing.count > 0 && signing.single.boolean) {
+		/* The keyset itself is loaded by the first signed answer
+		 * (lb_sign): on a first start knotd makes the keys after
+		 * the module is loaded. */
+		ret = knotd_mod_dnssec_init(mod);
+		if (ret == KNOT_EOK) {
+			ret = tgc_sign_cache_init(&ctx->sign, SIGN_SLOTS, SIGN_REFRESH_S);
+		}
+		if (ret == KNOT_EOK && pthread_rwlock_init(&ctx->key_lock, NULL) != 0) {
+			tgc_sign_cache_deinit(&ctx->sign);
+			ret = KNOT_ENOMEM;
+		}
+		if (ret != KNOT_EOK) {
+			knotd_mod_log(mod, LOG_ERR, "cannot open the zone's DNSSEC context (%s)",
+			              knot_strerror(ret));
+			tgc_checker_stop(ctx->checker);
+			ctx_free(ctx);
+			return ret;
+		}
+		ctx->sign_on = true;
+	}
+
 	knotd_mod_ctx_set(mod, ctx);
 
-	ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	ret = KNOT_EOK;
+	TGC_FAULT_POINT(ret, "lb-hooks");
+	if (ret == KNOT_EOK) {
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, tgcluster_begin);
+	}
 	if (ret == KNOT_EOK && ctx->tsig_later) {
 		ret = knotd_mod_in_hook(mod, KNOTD_STAGE_PREANSWER, tgcluster_signed);
 	}

@@ -683,6 +683,11 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 		                 (uint32_t)((table->size - sizeof(tgc_table_hdr_t)) /
 		                            sizeof(tgc_node_rec_t));
 	}
+	tgc_table_hdr_t *mh = (tgc_table_hdr_t *)hdr;
+	st->min_live = LOAD(mh->min_live);
+	st->admin_guarded = LOAD(mh->admin_guarded);
+	st->zone_serial = LOAD(mh->zone_serial);
+	st->zone_malformed = LOAD(mh->zone_malformed);
 	if (hdr->role == TGC_ROLE_TRANSLATOR && table->cache != NULL) {
 		st->stale_limit_s = hdr->stale_limit_s;
 		st->has_cache = true;
@@ -742,19 +747,51 @@ int64_t tgc_ctl_in_state(const tgc_ctl_status_t *st, uint32_t idx)
 	return (st->now_ms > since) ? (int64_t)(st->now_ms - since) : 0;
 }
 
+const char *tgc_ctl_admin_src_str(tgc_admin_src_t src)
+{
+	switch (src) {
+	case TGC_ADMIN_SRC_LOCAL: return "local";
+	case TGC_ADMIN_SRC_ZONE:  return "zone";
+	default:                  return "none";
+	}
+}
+
+char *tgc_ctl_admin_source(const tgc_node_snap_t *n, char *buf, size_t len)
+{
+	if (n->admin_src == TGC_ADMIN_SRC_LOCAL) {
+		snprintf(buf, len, "local uid %u", n->admin_uid);
+	} else if (n->admin_src == TGC_ADMIN_SRC_ZONE) {
+		snprintf(buf, len, "zone %u", n->zone_serial);
+	} else if (n->admin_flags & TGC_ADMIN_F_GUARDED) {
+		snprintf(buf, len, "zone %u %s held", n->zone_serial,
+		         tgc_table_admin_str(n->admin_zone));
+	} else {
+		snprintf(buf, len, "-");
+	}
+	if (n->admin_src != TGC_ADMIN_SRC_ZONE && n->admin_zone != TGC_ADMIN_AUTO &&
+	    !(n->admin_flags & TGC_ADMIN_F_GUARDED)) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, " (zone %s)",
+		         tgc_table_admin_str(n->admin_zone));
+	}
+
+	return buf;
+}
+
 /* -- Rendering ------------------------------------------------------------ */
 
 /*! \brief Columns of the human status table. */
 enum {
 	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_TIER, COL_HEALTH, COL_ADMIN,
 	COL_IN_STATE, COL_LAST, COL_RTT, COL_OK, COL_FAIL, COL_PROBES,
-	COL_ANSWERS, COL_AGENT, STATUS_COLS
+	COL_ANSWERS, COL_AGENT, COL_SOURCE, COL_REASON, STATUS_COLS
 };
+_Static_assert(STATUS_COLS <= TGC_CTL_GRID_COLS, "status table wider than a grid");
 
 /*! \brief Titles of the human status table. */
 static const char *const status_head[STATUS_COLS] = {
 	"IDX", "ADDRESS", "PORT", "MAPPED", "TIER", "HEALTH", "ADMIN", "IN-STATE",
-	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "AGENT"
+	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "AGENT", "SOURCE", "REASON"
 };
 
 /*! \brief Right-aligned columns of the human status table. */
@@ -881,6 +918,17 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	                   tgc_ctl_check_str(st->check), st->interval_ms,
 	                   st->timeout_ms, st->rise, st->fall);
 	render_heartbeat(out, st);
+	if (st->role == TGC_ROLE_LB) {
+		tgc_ctl_buf_printf(out, "\nmin-live %u; zone admin records: ",
+		                   st->min_live);
+		if (st->zone_serial != 0) {
+			tgc_ctl_buf_printf(out, "serial %u, %u malformed, %u held "
+			                   "back by min-live", st->zone_serial,
+			                   st->zone_malformed, st->admin_guarded);
+		} else {
+			tgc_ctl_buf_printf(out, "none taken in yet");
+		}
+	}
 	tgc_ctl_buf_printf(out, "\n\n");
 
 	tgc_ctl_grid_t grid;
@@ -925,6 +973,14 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		cells[COL_PROBES] = probes;
 		cells[COL_ANSWERS] = answers;
 		cells[COL_AGENT] = agent_cell(n, agent, sizeof(agent));
+		char source[48], reason[TGC_CTL_SAFE_LEN(TGC_ADMIN_REASON_MAX)];
+		tgc_ctl_admin_source(n, source, sizeof(source));
+		cells[COL_SOURCE] = source;
+		cells[COL_REASON] = (n->admin_src == TGC_ADMIN_SRC_ZONE ||
+		                     (n->admin_flags & TGC_ADMIN_F_GUARDED)) &&
+		                    n->zone_reason[0] != '\0' ?
+		                    tgc_ctl_safe_copy(n->zone_reason, reason,
+		                                      sizeof(reason)) : "-";
 		tgc_ctl_grid_add(&grid, cells);
 	}
 	tgc_ctl_grid_render(&grid, out);
@@ -1033,9 +1089,12 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 	tgc_ctl_buf_printf(out, ",\"heartbeat_age_ms\":");
 	json_u64(out, hb_age >= 0, (uint64_t)hb_age);
 	tgc_ctl_buf_printf(out, ",\"heartbeat_stale\":%s,\"all_down_answers\":%"
-	                   PRIu64 ",\"nodes\":[",
+	                   PRIu64 ",\"min_live\":%u,\"zone_serial\":",
 	                   tgc_ctl_heartbeat_stale(st) ? "true" : "false",
-	                   st->all_down_answers);
+	                   st->all_down_answers, st->min_live);
+	json_u64(out, st->zone_serial != 0, st->zone_serial);
+	tgc_ctl_buf_printf(out, ",\"zone_malformed\":%u,\"admin_guarded\":%u,"
+	                   "\"nodes\":[", st->zone_malformed, st->admin_guarded);
 
 	for (uint32_t i = 0; i < st->node_count; i++) {
 		const tgc_node_snap_t *n = &st->nodes[i];
@@ -1055,6 +1114,22 @@ void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		tgc_ctl_buf_json_str(out, tgc_table_health_str(n->health));
 		tgc_ctl_buf_printf(out, ",\"admin\":");
 		tgc_ctl_buf_json_str(out, tgc_table_admin_str(n->admin));
+		tgc_ctl_buf_printf(out, ",\"admin_source\":");
+		tgc_ctl_buf_json_str(out, tgc_ctl_admin_src_str(n->admin_src));
+		tgc_ctl_buf_printf(out, ",\"admin_local\":");
+		tgc_ctl_buf_json_str(out, tgc_table_admin_str(n->admin_local));
+		tgc_ctl_buf_printf(out, ",\"admin_local_uid\":");
+		json_u64(out, n->admin_local != TGC_ADMIN_AUTO, n->admin_uid);
+		tgc_ctl_buf_printf(out, ",\"admin_zone\":");
+		tgc_ctl_buf_json_str(out, tgc_table_admin_str(n->admin_zone));
+		tgc_ctl_buf_printf(out, ",\"zone_serial\":");
+		json_u64(out, n->admin_zone != TGC_ADMIN_AUTO, n->zone_serial);
+		tgc_ctl_buf_printf(out, ",\"reason\":");
+		tgc_ctl_buf_json_str(out, (n->admin_zone != TGC_ADMIN_AUTO) ?
+		                     n->zone_reason : NULL);
+		tgc_ctl_buf_printf(out, ",\"admin_guarded\":%s,\"admin_since_ms\":",
+		                   (n->admin_flags & TGC_ADMIN_F_GUARDED) ? "true" : "false");
+		json_u64(out, n->admin_since_ms != 0, n->admin_since_ms);
 		tgc_ctl_buf_printf(out, ",\"since_ms\":");
 		json_u64(out, n->since_ms != 0, n->since_ms);
 		tgc_ctl_buf_printf(out, ",\"in_state_ms\":");

@@ -35,7 +35,7 @@
 /*! \brief Version of the JSON documents printed by tgclusterctl. */
 #define TGC_CTL_JSON_VERSION	1
 /*! \brief Most columns of an aligned text table. */
-#define TGC_CTL_GRID_COLS	16
+#define TGC_CTL_GRID_COLS	20
 
 /*! \brief Exit codes of tgclusterctl (part of its contract). */
 typedef enum {
@@ -47,6 +47,8 @@ typedef enum {
 	TGC_CTL_EXIT_VERSION  = 5, /*!< Segment of another layout version. */
 	TGC_CTL_EXIT_NONODE   = 6, /*!< No such (or ambiguous) node. */
 	TGC_CTL_EXIT_CORRUPT  = 7, /*!< Invalid or corrupt segment. */
+	TGC_CTL_EXIT_GUARD    = 8, /*!< Refused: min-live would not hold. */
+	TGC_CTL_EXIT_TIMEOUT  = 9, /*!< drain --wait: not drained in time. */
 } tgc_ctl_exit_t;
 
 /*! \brief Outcome of a node or instance lookup. */
@@ -127,6 +129,16 @@ void tgc_ctl_buf_safe_str(tgc_ctl_buf_t *buf, const char *str);
  * \return \a out.
  */
 const char *tgc_ctl_safe_copy(const char *str, char *out, size_t out_len);
+
+/*! \brief Name of an admin source ("local", "zone", "none"). */
+const char *tgc_ctl_admin_src_str(tgc_admin_src_t src);
+
+/*!
+ * \brief Describes where a node's admin state comes from, e.g.
+ *        "local uid 1000 (zone drain)", "zone 2026120401", "zone 5 drain
+ *        held" (held back by min-live) or "-".
+ */
+char *tgc_ctl_admin_source(const tgc_node_snap_t *n, char *buf, size_t len);
 
 /*!
  * \brief Formats a duration in milliseconds for humans.
@@ -305,6 +317,10 @@ typedef struct {
 	uint32_t node_count;   /*!< Number of nodes (upstreams of a translator). */
 	tgc_node_snap_t *nodes; /*!< Node snapshots (NULL if none). */
 	uint32_t stale_limit_s; /*!< stale-limit (translator). */
+	uint32_t min_live;      /*!< min-live (load balancer). */
+	uint32_t admin_guarded; /*!< Zone drains/downs held back by min-live. */
+	uint32_t zone_serial;   /*!< Zone serial of the admin records taken in. */
+	uint32_t zone_malformed; /*!< Malformed admin records in it. */
 	bool has_cache;        /*!< Translator: \a cache is valid. */
 	tgc_cache_snap_t cache[TGC_CACHE_RECS]; /*!< Translator answer cache
 	                        *   (A, AAAA; without the SOA). */

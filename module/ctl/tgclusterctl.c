@@ -41,9 +41,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <libknot/errcode.h>
 #include <libknot/error.h>
+#include <libknot/libknot.h>
 
+#include "module/admin.h"
 #include "module/ctl/format.h"
 #include "module/table.h"
 
@@ -64,16 +70,28 @@
 #define WATCH_DEFAULT_MS	1000
 #define WATCH_MIN_MS		10
 #define WATCH_MAX_MS		3600000
+/*! \brief Default of drain --timeout, s. */
+#define DRAIN_TIMEOUT_S		60
+/*! \brief drain --wait: answer count unchanged this long = no answers, ms
+ *         (knotd folds its workers' counts into the segment every 200 ms). */
+#define DRAIN_QUIET_MS		1000
 
 /*! \brief Commands. */
 typedef enum {
 	CMD_NONE, CMD_LIST, CMD_STATUS, CMD_SET, CMD_WATCH, CMD_METRICS, CMD_PRUNE,
+	CMD_DRAIN, CMD_EXPLAIN,
 } cmd_t;
 
 /*! \brief Parsed command line. */
 typedef struct {
 	cmd_t cmd;          /*!< Command. */
 	bool json;          /*!< --json given. */
+	bool force;         /*!< --force given. */
+	bool wait;          /*!< --wait given (drain). */
+	bool timeout_set;   /*!< --timeout given. */
+	uint32_t timeout_s; /*!< --timeout (drain --wait). */
+	int ecs;            /*!< --ecs prefix length, -1 = the full address. */
+	const char *server; /*!< --server (explain). */
 	bool interval_set;  /*!< --interval given. */
 	bool count_set;     /*!< --count given. */
 	uint32_t interval_ms; /*!< --interval. */
@@ -131,8 +149,17 @@ static void usage(FILE *out)
 	"Commands:\n"
 	"  list [--json]                         Segments on this host.\n"
 	"  status [INSTANCE] [--json]            Nodes of an instance.\n"
-	"  set [INSTANCE] NODE auto|drain|up|down\n"
-	"                                        Set the admin state of a node.\n"
+	"  set [INSTANCE] NODE auto|drain|up|down [--force]\n"
+	"                                        Set the local admin state of a\n"
+	"                                        node (beats the zone's admin\n"
+	"                                        records; auto hands it back).\n"
+	"  drain [INSTANCE] NODE [--wait [--timeout S]] [--force]\n"
+	"                                        set NODE drain; with --wait return\n"
+	"                                        when it no longer gets answers.\n"
+	"  explain [INSTANCE] CLIENT-IP [--ecs PREFIX] [--server ADDR@PORT]\n"
+	"                                        Ask knotd for the answer this client\n"
+	"                                        gets now (ECS) and say per node why\n"
+	"                                        it is in or out.\n"
 	"  watch [INSTANCE] [--interval MS] [--count N]\n"
 	"                                        Redraw the status until interrupted.\n"
 	"  metrics [INSTANCE] [--output FILE]    Prometheus text format (all\n"
@@ -148,6 +175,11 @@ static void usage(FILE *out)
 	"\n"
 	"Options:\n"
 	"  -j, --json          JSON output (status, list).\n"
+	"  -f, --force         Set, drain: apply a drain/down that min-live refuses.\n"
+	"  -w, --wait          Drain: wait until the node gets no more answers.\n"
+	"  -t, --timeout S     Drain --wait: give up after S seconds [%d].\n"
+	"  -e, --ecs PREFIX    Explain: client subnet length [the full address].\n"
+	"  -s, --server A@P    Explain: knotd to ask [127.0.0.1@53].\n"
 	"  -i, --interval MS   Watch refresh period [%d].\n"
 	"  -n, --count N       Watch: stop after N frames.\n"
 	"  -o, --output FILE   Metrics: write FILE atomically (temporary file in\n"
@@ -158,7 +190,8 @@ static void usage(FILE *out)
 	"\n"
 	"Exit codes: 0 ok, 1 other error, 2 usage, 3 no such instance,\n"
 	"4 permission denied, 5 incompatible segment version, 6 no such node,\n"
-	"7 invalid segment.\n", WATCH_DEFAULT_MS);
+	"7 invalid segment, 8 refused by the min-live guard, 9 drain --wait\n"
+	"timed out.\n", WATCH_DEFAULT_MS, DRAIN_TIMEOUT_S);
 }
 
 /*! \brief Parses a decimal option value within bounds. */
@@ -183,6 +216,11 @@ static int parse_args(int argc, char **argv, args_t *args)
 {
 	static const struct option opts[] = {
 		{ "json",     no_argument,       NULL, 'j' },
+		{ "force",    no_argument,       NULL, 'f' },
+		{ "wait",     no_argument,       NULL, 'w' },
+		{ "timeout",  required_argument, NULL, 't' },
+		{ "ecs",      required_argument, NULL, 'e' },
+		{ "server",   required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count",    required_argument, NULL, 'n' },
 		{ "output",   required_argument, NULL, 'o' },
@@ -194,13 +232,38 @@ static int parse_args(int argc, char **argv, args_t *args)
 
 	memset(args, 0, sizeof(*args));
 	args->interval_ms = WATCH_DEFAULT_MS;
+	args->ecs = -1;
 	uint64_t val;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":ji:n:o:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":jfwt:e:s:i:n:o:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			args->json = true;
+			break;
+		case 'f':
+			args->force = true;
+			break;
+		case 'w':
+			args->wait = true;
+			break;
+		case 'e':
+			if (!parse_num(optarg, 0, 128, &val)) {
+				errorf("invalid --ecs '%s' (a prefix length)", optarg);
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->ecs = (int)val;
+			break;
+		case 's':
+			args->server = optarg;
+			break;
+		case 't':
+			if (!parse_num(optarg, 1, 86400, &val)) {
+				errorf("invalid --timeout '%s' (seconds, 1-86400)", optarg);
+				return TGC_CTL_EXIT_USAGE;
+			}
+			args->timeout_s = (uint32_t)val;
+			args->timeout_set = true;
 			break;
 		case 'i':
 			if (!parse_num(optarg, WATCH_MIN_MS, WATCH_MAX_MS, &val)) {
@@ -265,6 +328,10 @@ static int parse_args(int argc, char **argv, args_t *args)
 		args->cmd = CMD_METRICS;
 	} else if (strcmp(cmd, "prune") == 0) {
 		args->cmd = CMD_PRUNE;
+	} else if (strcmp(cmd, "drain") == 0) {
+		args->cmd = CMD_DRAIN;
+	} else if (strcmp(cmd, "explain") == 0) {
+		args->cmd = CMD_EXPLAIN;
 	} else if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return TGC_CTL_EXIT_OK;
@@ -281,6 +348,18 @@ static int parse_args(int argc, char **argv, args_t *args)
 		errorf("--interval and --count apply to 'watch' only");
 		return TGC_CTL_EXIT_USAGE;
 	}
+	if ((args->wait || args->timeout_set) && args->cmd != CMD_DRAIN) {
+		errorf("--wait and --timeout apply to 'drain' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	if (args->force && args->cmd != CMD_SET && args->cmd != CMD_DRAIN) {
+		errorf("--force applies to 'set' and 'drain' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
+	if ((args->ecs >= 0 || args->server != NULL) && args->cmd != CMD_EXPLAIN) {
+		errorf("--ecs and --server apply to 'explain' only");
+		return TGC_CTL_EXIT_USAGE;
+	}
 	if (args->output != NULL && args->cmd != CMD_METRICS) {
 		errorf("--output applies to 'metrics' only");
 		return TGC_CTL_EXIT_USAGE;
@@ -289,14 +368,16 @@ static int parse_args(int argc, char **argv, args_t *args)
 		errorf("--dry-run applies to 'prune' only");
 		return TGC_CTL_EXIT_USAGE;
 	}
-	bool none = args->cmd == CMD_LIST;
-	int max_pos = none ? 0 : (args->cmd == CMD_SET) ? 3 :
-	              (args->cmd == CMD_PRUNE) ? INT_MAX : 1;
-	int min_pos = (args->cmd == CMD_SET) ? 2 : 0;
+	bool two = (args->cmd == CMD_DRAIN || args->cmd == CMD_EXPLAIN);
+	int max_pos = (args->cmd == CMD_LIST) ? 0 : (args->cmd == CMD_SET) ? 3 :
+	              (args->cmd == CMD_PRUNE) ? INT_MAX : two ? 2 : 1;
+	int min_pos = (args->cmd == CMD_SET) ? 2 : two ? 1 : 0;
 	if (args->npos < min_pos || args->npos > max_pos) {
 		errorf("'%s' takes %s (see --help)", cmd,
-		       none ? "no arguments" :
+		       (args->cmd == CMD_LIST) ? "no arguments" :
 		       (args->cmd == CMD_SET) ? "[INSTANCE] NODE STATE" :
+		       (args->cmd == CMD_DRAIN) ? "[INSTANCE] NODE" :
+		       (args->cmd == CMD_EXPLAIN) ? "[INSTANCE] CLIENT-IP" :
 		                                "at most an INSTANCE");
 		return TGC_CTL_EXIT_USAGE;
 	}
@@ -888,8 +969,35 @@ static int cmd_set(const args_t *args)
 		SAFE(segment, seg);
 		tgc_ctl_fmt_node(&st.nodes[idx].addr, st.nodes[idx].port, txt,
 		                 sizeof(txt));
-		tgc_admin_t old = tgc_table_admin(&table, idx);
-		if (old == (tgc_admin_t)state) {
+		tgc_admin_t old = st.nodes[idx].admin_local;
+		uint32_t live = 0, min_live = st.min_live;
+		bool refuse = false;
+		if ((state == TGC_ADMIN_DRAIN || state == TGC_ADMIN_DOWN) &&
+		    min_live > 0 && !args->force) {
+			tgc_admin_in_t *in = calloc(st.node_count + 1, sizeof(*in));
+			if (in == NULL) {
+				errorf("out of memory");
+				tgc_ctl_status_free(&st);
+				tgc_table_close(&table);
+				return TGC_CTL_EXIT_FAIL;
+			}
+			for (uint32_t i = 0; i < st.node_count; i++) {
+				in[i].health = st.nodes[i].health;
+				in[i].local = st.nodes[i].admin_local;
+				in[i].zone = st.nodes[i].admin_zone;
+			}
+			live = tgc_admin_live_after(in, st.node_count, idx,
+			                            (tgc_admin_t)state, min_live);
+			refuse = live < min_live;
+			free(in);
+		}
+		if (refuse) {
+			errorf("refused: %s of node %u (%s) would leave %u answerable "
+			       "node%s, below min-live %u (use --force to override)",
+			       state_arg, idx, txt, live, (live == 1) ? "" : "s",
+			       min_live);
+			ret = TGC_CTL_EXIT_GUARD;
+		} else if (old == (tgc_admin_t)state) {
 			printf("%s: node %u (%s) admin already %s, unchanged\n", seg,
 			       idx, txt, tgc_table_admin_str(old));
 			ret = TGC_CTL_EXIT_OK;
@@ -897,8 +1005,8 @@ static int cmd_set(const args_t *args)
 			errorf("cannot set the admin state of node %u", idx);
 			ret = TGC_CTL_EXIT_FAIL;
 		} else {
-			printf("%s: node %u (%s) admin %s -> %s\n", seg, idx, txt,
-			       tgc_table_admin_str(old),
+			printf("%s: node %u (%s) admin %s -> %s (local)\n", seg, idx,
+			       txt, tgc_table_admin_str(old),
 			       tgc_table_admin_str((tgc_admin_t)state));
 			ret = TGC_CTL_EXIT_OK;
 		}
@@ -1180,6 +1288,351 @@ static int cmd_prune(const args_t *args)
 	return perm ? TGC_CTL_EXIT_PERM : TGC_CTL_EXIT_OK;
 }
 
+/*!
+ * \brief tgclusterctl drain: set NODE drain (as set does, guard included);
+ *        with --wait, poll until knotd applies it and the node's answer
+ *        count stays unchanged for DRAIN_QUIET_MS.
+ */
+static int cmd_drain(const args_t *args)
+{
+	char *pos[3] = { NULL };
+	args_t set = *args;
+	int n = 0;
+	for (int i = 0; i < args->npos; i++) {
+		pos[n++] = args->pos[i];
+	}
+	pos[n++] = "drain";
+	set.pos = pos;
+	set.npos = n;
+	int ret = cmd_set(&set);
+	if (ret != TGC_CTL_EXIT_OK || !args->wait) {
+		return ret;
+	}
+
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	ret = resolve_instance((args->npos == 2) ? args->pos[0] : NULL, segment,
+	                       sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_table_t table;
+	ret = open_table(segment, false, &table, false, NULL, 0);
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_status_t st;
+	uint32_t idx = 0, cands[CANDS_MAX];
+	size_t ncands = 0;
+	if (tgc_ctl_status_load(&st, &table, tgc_table_now_ms()) != KNOT_EOK) {
+		tgc_table_close(&table);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	bool found = tgc_ctl_node_find(st.nodes, st.node_count,
+	                               args->pos[args->npos - 1], &idx, cands,
+	                               CANDS_MAX, &ncands) == TGC_CTL_MATCH_ONE;
+	tgc_ctl_status_free(&st);
+	if (!found) {
+		tgc_table_close(&table);
+		errorf("node '%s' vanished from %s", args->pos[args->npos - 1], segment);
+		return TGC_CTL_EXIT_NONODE;
+	}
+
+	uint32_t timeout_s = args->timeout_set ? args->timeout_s : DRAIN_TIMEOUT_S;
+	uint64_t start = tgc_table_now_ms();
+	uint64_t deadline = start + (uint64_t)timeout_s * 1000;
+	uint64_t last_answers = 0, quiet_since = 0;
+	ret = TGC_CTL_EXIT_TIMEOUT;
+	for (;;) {
+		tgc_node_snap_t snap;
+		tgc_table_node_read(&table, idx, &snap);
+		uint64_t now = tgc_table_now_ms();
+		if (snap.admin != TGC_ADMIN_DRAIN && snap.admin != TGC_ADMIN_DOWN) {
+			quiet_since = 0; /* Not applied (yet), or undone. */
+		} else if (quiet_since == 0 || snap.answers != last_answers) {
+			quiet_since = now;
+			last_answers = snap.answers;
+		} else if (now - quiet_since >= DRAIN_QUIET_MS) {
+			printf("node %u drained: no answers for %u ms (%.1f s after "
+			       "the drain)\n", idx, DRAIN_QUIET_MS,
+			       (double)(now - start) / 1000.0);
+			ret = TGC_CTL_EXIT_OK;
+			break;
+		}
+		if (now >= deadline) {
+			errorf("timed out after %u s: node %u is %s%s", timeout_s, idx,
+			       (snap.admin == TGC_ADMIN_DRAIN) ? "drained but still "
+			       "answered (no other live node?)" : "not drained: admin ",
+			       (snap.admin == TGC_ADMIN_DRAIN) ? "" :
+			       tgc_table_admin_str(snap.admin));
+			break;
+		}
+		struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (fflush(stdout) != 0) {
+		ret = TGC_CTL_EXIT_FAIL;
+	}
+	tgc_table_close(&table);
+
+	return ret;
+}
+
+/*! \brief Most addresses one explain answer keeps. */
+#define EXPLAIN_ADDRS	256
+
+/*! \brief One answer of explain. */
+typedef struct {
+	int rcode;                         /*!< RCODE, -1 = no reply. */
+	size_t count;                      /*!< Addresses. */
+	tgc_addr_t addrs[EXPLAIN_ADDRS];   /*!< In answer order. */
+	uint32_t ttl;                      /*!< TTL of the first record. */
+} explain_answer_t;
+
+/*!
+ * \brief Sends one query for \a name / \a type with ECS \a client/\a prefix
+ *        to \a server over UDP and collects the A/AAAA addresses answered.
+ */
+static void explain_query(const struct sockaddr_storage *server,
+                          const knot_dname_t *name, uint16_t type,
+                          const tgc_addr_t *client, unsigned prefix,
+                          explain_answer_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rcode = -1;
+	knot_pkt_t *q = knot_pkt_new(NULL, 512, NULL);
+	knot_rrset_t opt;
+	if (q == NULL || knot_edns_init(&opt, 1232, 0, 0, NULL) != KNOT_EOK) {
+		knot_pkt_free(q);
+		return;
+	}
+	knot_wire_set_id(q->wire, (uint16_t)getpid());
+	struct sockaddr_storage cs;
+	tgc_addr_to_sockaddr(client, 0, &cs);
+	knot_edns_client_subnet_t ecs = { 0 };
+	uint8_t ecs_wire[32];
+	int ret = knot_pkt_put_question(q, name, KNOT_CLASS_IN, type);
+	if (ret == KNOT_EOK) {
+		ret = knot_edns_client_subnet_set_addr(&ecs, &cs);
+	}
+	if (ret == KNOT_EOK) {
+		ecs.source_len = (uint8_t)prefix;
+		uint16_t size = knot_edns_client_subnet_size(&ecs);
+		ret = knot_edns_client_subnet_write(ecs_wire, sizeof(ecs_wire), &ecs);
+		if (ret == KNOT_EOK) {
+			ret = knot_edns_add_option(&opt, KNOT_EDNS_OPTION_CLIENT_SUBNET,
+			                           size, ecs_wire, NULL);
+		}
+	}
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_begin(q, KNOT_ADDITIONAL);
+	}
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(q, KNOT_COMPR_HINT_NONE, &opt, 0);
+	}
+	int fd = (ret == KNOT_EOK) ? socket(server->ss_family, SOCK_DGRAM, 0) : -1;
+	socklen_t slen = (server->ss_family == AF_INET) ? sizeof(struct sockaddr_in) :
+	                                                  sizeof(struct sockaddr_in6);
+	uint8_t buf[65535];
+	ssize_t got = -1;
+	if (fd >= 0 && sendto(fd, q->wire, q->size, 0, (const struct sockaddr *)server,
+	                      slen) == (ssize_t)q->size) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 2000) == 1) {
+			got = recv(fd, buf, sizeof(buf), 0);
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	knot_rrset_clear(&opt, NULL);
+	knot_pkt_free(q);
+	knot_pkt_t *r = (got > 0) ? knot_pkt_new(buf, (size_t)got, NULL) : NULL;
+	if (r == NULL || knot_pkt_parse(r, 0) != KNOT_EOK) {
+		knot_pkt_free(r);
+		return;
+	}
+	out->rcode = knot_wire_get_rcode(r->wire);
+	const knot_pktsection_t *ans = knot_pkt_section(r, KNOT_ANSWER);
+	for (uint16_t i = 0; i < ans->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(ans, i);
+		if (rr->type != type) {
+			continue;
+		}
+		knot_rdata_t *rd = rr->rrs.rdata;
+		for (uint16_t k = 0; k < rr->rrs.count && out->count < EXPLAIN_ADDRS;
+		     k++, rd = knot_rdataset_next(rd)) {
+			tgc_addr_t *a = &out->addrs[out->count++];
+			memset(a, 0, sizeof(*a));
+			a->family = (type == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
+			a->len = (type == KNOT_RRTYPE_A) ? 4 : 16;
+			memcpy(a->bytes, rd->data, (rd->len < a->len) ? rd->len : a->len);
+			out->ttl = rr->ttl;
+		}
+	}
+	knot_pkt_free(r);
+}
+
+/*! \brief Position (1-based) of \a a in \a ans, 0 if absent. */
+static size_t explain_pos(const explain_answer_t *ans, const tgc_addr_t *a)
+{
+	for (size_t i = 0; i < ans->count; i++) {
+		if (tgc_addr_equal(&ans->addrs[i], a)) {
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/*!
+ * \brief tgclusterctl explain: asks knotd (\a --server) for the cluster
+ *        name, A and AAAA, as the client would (ECS = the client's subnet),
+ *        prints the answers, and per node whether it is in (position in the
+ *        answer = policy order, mapped address) or why it is out (admin
+ *        state and its source, health).
+ */
+static int cmd_explain(const args_t *args)
+{
+	const char *client_arg = args->pos[args->npos - 1];
+	tgc_addr_t client;
+	if (tgc_addr_parse(client_arg, &client) != KNOT_EOK) {
+		errorf("invalid CLIENT-IP '%s'", client_arg);
+		return TGC_CTL_EXIT_USAGE;
+	}
+	unsigned prefix = (args->ecs >= 0) ? (unsigned)args->ecs : client.len * 8u;
+	if (prefix > client.len * 8u) {
+		errorf("--ecs %u is longer than the address", prefix);
+		return TGC_CTL_EXIT_USAGE;
+	}
+	tgc_addr_t srv_addr;
+	unsigned long srv_port = 53;
+	char srv_txt[TGC_ADDR_STRLEN + 8];
+	snprintf(srv_txt, sizeof(srv_txt), "%s", args->server ? args->server : "127.0.0.1");
+	char *at = strchr(srv_txt, '@');
+	if (at != NULL) {
+		*at = '\0';
+		char *end = NULL;
+		srv_port = strtoul(at + 1, &end, 10);
+		if (end == at + 1 || *end != '\0' || srv_port == 0 || srv_port > 65535) {
+			errorf("invalid --server '%s' (ADDRESS[@PORT])", args->server);
+			return TGC_CTL_EXIT_USAGE;
+		}
+	}
+	if (tgc_addr_parse(srv_txt, &srv_addr) != KNOT_EOK) {
+		errorf("invalid --server '%s' (ADDRESS[@PORT])", args->server);
+		return TGC_CTL_EXIT_USAGE;
+	}
+	struct sockaddr_storage server;
+	tgc_addr_to_sockaddr(&srv_addr, (uint16_t)srv_port, &server);
+
+	char segment[TGC_TABLE_NAME_MAX + 1];
+	int ret = resolve_instance((args->npos == 2) ? args->pos[0] : NULL, segment,
+	                           sizeof(segment));
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_table_t table;
+	ret = open_table(segment, false, &table, false, NULL, 0);
+	if (ret >= 0) {
+		return ret;
+	}
+	tgc_ctl_status_t st;
+	if (tgc_ctl_status_load(&st, &table, tgc_table_now_ms()) != KNOT_EOK) {
+		tgc_table_close(&table);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	knot_dname_t *name = knot_dname_from_str_alloc(st.name);
+	if (name == NULL || st.role != TGC_ROLE_LB) {
+		errorf("%s", (name == NULL) ? "bad cluster name in the segment" :
+		       "explain applies to load balancers");
+		free(name);
+		tgc_ctl_status_free(&st);
+		tgc_table_close(&table);
+		return TGC_CTL_EXIT_FAIL;
+	}
+	explain_answer_t *ans = calloc(2, sizeof(*ans));
+	if (ans == NULL) {
+		free(name);
+		tgc_ctl_status_free(&st);
+		tgc_table_close(&table);
+		errorf("out of memory");
+		return TGC_CTL_EXIT_FAIL;
+	}
+	explain_query(&server, name, KNOT_RRTYPE_A, &client, prefix, &ans[0]);
+	explain_query(&server, name, KNOT_RRTYPE_AAAA, &client, prefix, &ans[1]);
+	free(name);
+
+	char cl[TGC_ADDR_STRLEN], sv[TGC_ADDR_STRLEN], a[TGC_ADDR_STRLEN];
+	safe_buf_t nm;
+	SAFE(st.name, nm);
+	printf("%s for client %s/%u (ECS) from knotd at %s@%lu\n", nm,
+	       tgc_addr_format(&client, cl, sizeof(cl)), prefix,
+	       tgc_addr_format(&srv_addr, sv, sizeof(sv)), srv_port);
+	bool replied = true;
+	for (int t = 0; t < 2; t++) {
+		printf("  %-4s ", t == 0 ? "A" : "AAAA");
+		if (ans[t].rcode < 0) {
+			printf("no reply\n");
+			replied = false;
+			continue;
+		}
+		const knot_lookup_t *rc = knot_lookup_by_id(knot_rcode_names, ans[t].rcode);
+		printf("%s", rc ? rc->name : "?");
+		for (size_t i = 0; i < ans[t].count; i++) {
+			printf(" %s", tgc_addr_format(&ans[t].addrs[i], a, sizeof(a)));
+		}
+		if (ans[t].count > 0) {
+			printf(" (ttl %u)", ans[t].ttl);
+		}
+		printf("\n");
+	}
+	printf("min-live %u; answer order is the policy's (round-robin and random "
+	       "change per query)\n", st.min_live);
+	for (uint32_t i = 0; i < st.node_count; i++) {
+		const tgc_node_snap_t *n = &st.nodes[i];
+		const explain_answer_t *fa = &ans[n->addr.family == AF_INET6 ? 1 : 0];
+		size_t pos = explain_pos(fa, &n->addr), mpos = 0;
+		if (pos == 0 && n->mapped.family != 0) {
+			mpos = explain_pos(fa, &n->mapped);
+		}
+		char src[48], reason[TGC_CTL_SAFE_LEN(TGC_ADMIN_REASON_MAX)];
+		tgc_ctl_admin_source(n, src, sizeof(src));
+		printf("  node %u %s: health %s, admin %s (%s", i,
+		       tgc_addr_format(&n->addr, a, sizeof(a)),
+		       tgc_table_health_str(n->health), tgc_table_admin_str(n->admin),
+		       src);
+		if (n->admin_zone != TGC_ADMIN_AUTO && n->zone_reason[0] != '\0') {
+			printf(", reason '%s'", tgc_ctl_safe_copy(n->zone_reason, reason,
+			                                           sizeof(reason)));
+		}
+		printf("): ");
+		if (pos > 0) {
+			printf("IN at position %zu, unmapped\n", pos);
+		} else if (mpos > 0) {
+			printf("IN at position %zu, as %s (NAT mapping)\n", mpos,
+			       tgc_addr_format(&n->mapped, a, sizeof(a)));
+		} else if (n->admin == TGC_ADMIN_DOWN) {
+			printf("OUT: admin down\n");
+		} else if (n->admin == TGC_ADMIN_DRAIN) {
+			printf("OUT: drained (answered only when no other node is live)\n");
+		} else if (n->admin != TGC_ADMIN_UP && n->health == TGC_HEALTH_DOWN) {
+			printf("OUT: health down (last probe %s)\n",
+			       tgc_table_probe_str(n->last_probe));
+		} else {
+			printf("OUT: live but not picked (answers limit or policy)\n");
+		}
+	}
+	free(ans);
+	tgc_ctl_status_free(&st);
+	tgc_table_close(&table);
+	if (fflush(stdout) != 0) {
+		return TGC_CTL_EXIT_FAIL;
+	}
+
+	return replied ? TGC_CTL_EXIT_OK : TGC_CTL_EXIT_FAIL;
+}
+
 /*! \brief Placeholder handler of the signals that end watch (blocked). */
 static void on_signal(int sig)
 {
@@ -1302,6 +1755,8 @@ int main(int argc, char **argv)
 	case CMD_WATCH:  return cmd_watch(&args);
 	case CMD_METRICS: return cmd_metrics(&args);
 	case CMD_PRUNE:  return cmd_prune(&args);
+	case CMD_DRAIN:  return cmd_drain(&args);
+	case CMD_EXPLAIN: return cmd_explain(&args);
 	default:         return TGC_CTL_EXIT_USAGE;
 	}
 }

@@ -167,7 +167,8 @@ def forward_seeds():
     ]
 
 
-HDR_SIZE, REC_SIZE, CACHE_REC_SIZE = 1024, 128, 1376
+HDR_SIZE, REC_SIZE, CACHE_REC_SIZE = 1024, 256, 1376
+TABLE_VERSION = 3
 
 
 def segment(role=1, nodes=(), cache=None, sched=None):
@@ -176,7 +177,7 @@ def segment(role=1, nodes=(), cache=None, sched=None):
     count = len(nodes)
     size = HDR_SIZE + count * REC_SIZE + (2 * CACHE_REC_SIZE if role == 2 else 0)
     b = bytearray(size)
-    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, 2, size, HDR_SIZE, REC_SIZE,
+    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, TABLE_VERSION, size, HDR_SIZE, REC_SIZE,
                      count, role)
     struct.pack_into("<Q", b, 32, 1700000000000)
     b[40:40 + 20] = b"internet.intern.netz"
@@ -213,6 +214,19 @@ def segment(role=1, nodes=(), cache=None, sched=None):
     return bytes(b)
 
 
+def admin_sources(seg):
+    """Layout 3 admin fields filled in (module/table.h tgc_node_rec_t)."""
+    b = bytearray(seg)
+    struct.pack_into("<IIII", b, 704, 2, 1, 2026120401, 1)
+    for i, (local, zone, src, flags) in enumerate([(1, 3, 1, 0), (0, 1, 0, 1),
+                                                   (0, 1, 2, 0)]):
+        o = HDR_SIZE + i * REC_SIZE
+        struct.pack_into("<BBBBIQI", b, o + 112, local, zone, src, flags,
+                         2026120401, 1700000000000, 1000)
+        b[o + 136:o + 136 + 96] = b"kernel update " * 6 + b"x" * 12
+    return bytes(b)
+
+
 def table_seeds():
     v4 = lambda s: bytes(int(x) for x in s.split("."))  # noqa: E731
     lb = [(2, v4("10.10.10.100"), 5900, 1, 0, 0),
@@ -238,6 +252,40 @@ def table_seeds():
         ("lb-schedule", segment(1, lb, sched=[(1700000000000 - 200, 1700000000000),
                                               (0, 1700000000000 + 1000),
                                               (0, 1600000000000)])),
+        # Admin by source: local drain over zone down, zone drain held
+        # back by min-live, a zone reason without its zero.
+        ("lb-admin-sources", admin_sources(segment(1, lb))),
+    ]
+
+
+def txt(*strings):
+    """TXT rdata: length-prefixed character strings."""
+    out = b""
+    for x in strings:
+        x = x.encode() if isinstance(x, str) else x
+        out += bytes([len(x)]) + x
+    return out
+
+
+def admin_seeds():
+    """TXT rdata of zone admin records (module/admin.h), good and hostile."""
+    tag = "tgcluster-admin"
+    return [
+        ("drain", txt(tag, "10.10.10.102", "drain", "reason=kernel update")),
+        ("down-port", txt(tag, "10.10.10.100@5901", "down")),
+        ("up-v6-name", txt(tag, "fd00::1", "up", "name=internet.intern.netz.")),
+        ("other-txt", txt("v=spf1 -all")),
+        ("empty", b""),
+        ("tag-only", txt(tag)),
+        ("bad-state", txt(tag, "10.10.10.102", "auto")),
+        ("bad-node", txt(tag, "node1", "drain")),
+        ("bad-port", txt(tag, "10.10.10.1@99999", "drain")),
+        ("unknown-key", txt(tag, "10.10.10.1", "drain", "weight=3")),
+        ("twice-reason", txt(tag, "10.10.10.1", "drain", "reason=a", "reason=b")),
+        ("nul-node", txt(tag, b"10.10.10.1\x00", "drain")),
+        ("binary-reason", txt(tag, "10.10.10.1", "drain",
+                              b"reason=\x00\xff\x1b[31m" + b"A" * 200)),
+        ("truncated", txt(tag, "10.10.10.1")[:-3] + b"\xff"),
     ]
 
 
@@ -284,6 +332,7 @@ def main():
     write("forward", forward_seeds())
     write("table", table_seeds())
     write("probe_rfb", probe_rfb_seeds())
+    write("admin", admin_seeds())
     write("agent", agent_seeds())
     for h in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, h)

@@ -89,6 +89,8 @@ BAD = [
     ("nat-base overflows on a backup",
      {"node": ["127.0.0.11"], "backup": ["127.0.0.21"],
       "nat-base": "255.255.255.255"}, "nat-base"),
+    ("min-live above the node count", {"min-live": 4}, "min-live"),
+    ("min-live negative", {"min-live": -1}, "min-live"),
 ]
 
 

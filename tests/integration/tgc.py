@@ -27,6 +27,7 @@ harness started, and shared-memory segments are removed by exact name.
 
 import atexit
 import ipaddress
+import base64
 import mmap
 import os
 import re
@@ -920,9 +921,9 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # --------------------------------------------------------------------------
 
 TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 2
+TABLE_VERSION = 3
 HDR_SIZE = 1024
-REC_SIZE = 128
+REC_SIZE = 256
 # Header offsets.
 H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
 H_GENERATION = 656
@@ -933,7 +934,13 @@ R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
 R_TIER = 43
 R_CONSEC = 44
 R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
-R_AGENT = 112       # sessions, maxconn (u32), pct (u16), state, flags (u8), errors (u32)
+# Admin state by source (layout 3).
+R_ADMIN_LOCAL, R_ADMIN_ZONE, R_ADMIN_SRC, R_ADMIN_FLAGS = 112, 113, 114, 115
+R_ZONE_SERIAL, R_ADMIN_SINCE, R_ADMIN_UID, R_ZONE_REASON = 116, 120, 128, 136
+ZONE_REASON_MAX = 96
+H_MIN_LIVE = 704    # min_live, admin_guarded, zone_serial, zone_malformed
+ADMIN_SRC = {0: "none", 1: "local", 2: "zone"}
+R_AGENT = 232       # agent: sessions, maxconn (u32), pct (u16), state, flags (u8), errors (u32)
 AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = 1, 2, 4
 AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED = \
     1, 2, 4, 8, 16
@@ -987,9 +994,13 @@ class Segment:
         generation, = struct.unpack_from("<Q", b, H_GENERATION)
         heartbeat, = struct.unpack_from("<Q", b, H_HEARTBEAT)
         owner, ack = struct.unpack_from("<QQ", b, H_OWNER)
+        min_live, guarded, zserial, malformed = struct.unpack_from(
+            "<IIII", b, H_MIN_LIVE)
         return {"size": size, "count": count, "generation": generation,
                 "heartbeat_ms": heartbeat, "owner": owner,
-                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack}
+                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack,
+                "min_live": min_live, "admin_guarded": guarded,
+                "zone_serial": zserial, "zone_malformed": malformed}
 
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
@@ -1008,6 +1019,8 @@ class Segment:
                 addr = socket.inet_ntop(socket.AF_INET6, raw)
             probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
             consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
+            zserial, = struct.unpack_from("<I", b, o + R_ZONE_SERIAL)
+            reason = b[o + R_ZONE_REASON:o + R_ZONE_REASON + ZONE_REASON_MAX]
             a_sess, a_max, a_pct, a_state, a_flags, a_err = struct.unpack_from(
                 "<IIHBBI", b, o + R_AGENT)
             out.append({"addr": addr, "port": port,
@@ -1019,6 +1032,14 @@ class Segment:
                         "consec_ok": consec_ok, "consec_fail": consec_fail,
                         "probes": probes, "transitions": transitions,
                         "answers": answers,
+                        "admin_local": b[o + R_ADMIN_LOCAL],
+                        "admin_zone": b[o + R_ADMIN_ZONE],
+                        "admin_src": ADMIN_SRC.get(b[o + R_ADMIN_SRC],
+                                                   b[o + R_ADMIN_SRC]),
+                        "admin_guarded": bool(b[o + R_ADMIN_FLAGS] & 1),
+                        "zone_serial": zserial,
+                        "zone_reason": reason.split(b"\0", 1)[0].decode(
+                            "ascii", "replace"),
                         "agent": {"sessions": a_sess, "maxconn": a_max,
                                   "pct": a_pct, "state": a_state,
                                   "flags": a_flags, "errors": a_err}})
@@ -1039,6 +1060,9 @@ class Segment:
         try:
             m = mmap.mmap(fd, HDR_SIZE + count * REC_SIZE)
             try:
+                # Like tgclusterctl set: the local state; knotd recomputes
+                # the effective one (R_ADMIN) from it.
+                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN_LOCAL] = value
                 m[HDR_SIZE + idx * REC_SIZE + R_ADMIN] = value
                 gen, = struct.unpack_from("<Q", m, H_GENERATION)
                 struct.pack_into("<Q", m, H_GENERATION, gen + 1)
@@ -1100,10 +1124,18 @@ class Knotd:
     optional "id") or to None for a plain zone. Unless an instance gives
     "shm" (or shm=None to use the default name), a unique segment name is
     generated; every segment name is unlinked by cleanup().
+
+    \a repl makes the zones replicated (zone transfers on loopback):
+    {"key": Tsig, "master": PORT} for a secondary fed by the knotd on PORT
+    (no zone file: the first transfer loads it), {"key": Tsig, "notify":
+    [PORT, ...]} for a primary that notifies those secondaries. Transfers,
+    NOTIFY and dynamic updates are allowed with the TSIG key only; the
+    journal keeps changes, so secondaries get IXFR.
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
-                 module=None, workers=2, name=None, prefix=None):
+                 module=None, workers=2, name=None, prefix=None,
+                 repl=None, zone_conf=()):
         self.name = name or "knotd"
         self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
         _dirs.add(self.dir)
@@ -1119,6 +1151,8 @@ class Knotd:
         # Command run in front of knotd, which it must exec (same pid),
         # e.g. setpriv to run knotd as another user.
         self.prefix = list(prefix or [])
+        self.repl = repl
+        self.zone_conf = list(zone_conf)   # more items of every zone
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -1175,6 +1209,28 @@ class Knotd:
             "    action: transfer",
             "",
         ]
+        repl = self.repl
+        if repl:
+            key = repl["key"]
+            lines[lines.index("acl:"):lines.index("acl:")] = [
+                "key:",
+                "  - id: %s" % key.name,
+                "    algorithm: %s" % key.alg,
+                "    secret: %s" % key.secret,
+                "",
+                "remote:",
+            ] + sum([["  - id: r%d" % p,
+                      "    address: %s" % _yval("127.0.0.1@%d" % p),
+                      "    key: %s" % key.name]
+                     for p in ([repl["master"]] if repl.get("master") else [])
+                     + list(repl.get("notify", ()))], []) + [""]
+            lines += [
+                "  - id: repl",
+                "    address: [ 127.0.0.0/8, ::1 ]",
+                "    key: %s" % key.name,
+                "    action: [ transfer, notify, update ]",
+                "",
+            ]
         if any(self.zones.values()):
             lines += [
                 "module:",
@@ -1205,10 +1261,20 @@ class Knotd:
         ]
         for zone, items in self.zones.items():
             lines.append("  - domain: %s" % zone)
-            lines.append("    acl: xfr")
+            lines.append("    acl: [ xfr, repl ]" if repl else "    acl: xfr")
+            lines += ["    %s" % item for item in self.zone_conf]
             if items:
                 lines.append("    module: mod-tgcluster/%s" % items["id"])
-            self._write_zone(zone)
+            if repl:
+                lines.append("    journal-content: changes")
+                lines.append("    serial-policy: increment")
+                if repl.get("master"):
+                    lines.append("    master: r%d" % repl["master"])
+                if repl.get("notify"):
+                    lines.append("    notify: [ %s ]" % ", ".join(
+                        "r%d" % p for p in repl["notify"]))
+            if not (repl and repl.get("master")):
+                self._write_zone(zone)
         lines.append(self.extra_conf)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -1339,6 +1405,40 @@ class Knotd:
 
     def log_since(self, mark):
         return self.log_text()[mark:]
+
+
+class Tsig:
+    """A TSIG key for transfers and updates (random secret)."""
+
+    def __init__(self, name="tgc-admin", alg="hmac-sha256"):
+        self.name, self.alg = name, alg
+        self.secret = base64.b64encode(os.urandom(32)).decode()
+
+
+def knsupdate(port, zone, key, commands, timeout=10):
+    """Sends one dynamic update to the knotd on \a port with knsupdate,
+    signed with \a key; \a commands are knsupdate lines ("update add ...").
+    Raises on failure."""
+    script = ["server 127.0.0.1 %d" % port,
+              "zone %s." % zone.rstrip("."),
+              "key %s:%s %s" % (key.alg, key.name, key.secret)]
+    script += list(commands) + ["send", "quit"]
+    p = subprocess.run(["knsupdate", "-t", str(timeout)],
+                       input="\n".join(script) + "\n", capture_output=True,
+                       text=True, timeout=timeout + 5)
+    if p.returncode != 0:
+        raise RuntimeError("knsupdate failed (%d): %s%s"
+                           % (p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def soa_serial(port, zone):
+    """SOA serial the knotd on \a port serves for \a zone (TCP)."""
+    a = query(port, zone.rstrip(".") + ".", "SOA", tcp=True, timeout=2)
+    for rrset in a.msg.answer:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return rrset[0].serial
+    return None
 
 
 _STAT_RE = re.compile(r"mod-tgcluster(\S*)\s*=\s*(\d+)\s*$")

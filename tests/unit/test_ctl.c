@@ -782,7 +782,8 @@ START_TEST(status_render)
 	ck_assert_int_gt(asprintf(&expect_l1, "%s: zone cluster.test, name "
 	                 "we\"ird\\name\\x01.cluster.test, role lb, 3 nodes, knotd pid "
 	                 "4242\ncheck rfb, interval 200 ms, timeout 100 ms, rise 2, "
-	                 "fall 3; checker heartbeat 300ms ago\n\n", seg_name + 1), 0);
+	                 "fall 3; checker heartbeat 300ms ago\nmin-live 0; zone "
+	                 "admin records: none taken in yet\n\n", seg_name + 1), 0);
 	ck_assert_msg(strncmp(text, expect_l1, strlen(expect_l1)) == 0,
 	              "header:\n%s\nexpected:\n%s", text, expect_l1);
 	free(expect_l1);
@@ -797,7 +798,8 @@ START_TEST(status_render)
 	size_t c_tier = col_of(head, "TIER");
 	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
 	size_t c_agent = col_of(head, "AGENT");
-	ck_assert_uint_eq(strlen(head), c_agent + strlen("AGENT"));
+	size_t c_source = col_of(head, "SOURCE"), c_reason = col_of(head, "REASON");
+	ck_assert_uint_eq(strlen(head), c_reason + strlen("REASON"));
 	const char *health[] = { "up", "down", "unknown" };
 	const char *admin[] = { "auto", "drain", "auto" };
 	const char *tier[] = { "primary", "primary", "backup" };
@@ -811,10 +813,13 @@ START_TEST(status_render)
 		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
 		              "row %d: %s", i, row);
 		/* ANSWERS is right-aligned and the widest row sets the width;
-		 * AGENT follows ("-": no agent polled). */
-		ck_assert_uint_ge(strlen(row), c_agent + 1);
-		ck_assert(row[c_answers_end - 1] != ' ' && row[c_answers_end] == ' ');
-		ck_assert_msg(strcmp(row + c_agent, "-") == 0, "row %d: %s", i, row);
+		 * AGENT follows ("-": no agent polled); no admin source or
+		 * reason without knotd's sync. */
+		ck_assert(strlen(row) > c_answers_end && row[c_answers_end - 1] != ' ');
+		ck_assert(row[c_answers_end] == ' ');
+		ck_assert_msg(strncmp(row + c_agent, "-  ", 3) == 0, "row %d: %s", i, row);
+		ck_assert_msg(strncmp(row + c_source, "-  ", 3) == 0, "row %d: %s", i, row);
+		ck_assert_str_eq(row + c_reason, "-");
 	}
 	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
 	free(copy);
@@ -840,6 +845,11 @@ START_TEST(status_render)
 	tgc_ctl_status_free(&st);
 }
 END_TEST
+
+/*! \brief JSON admin fields of a node with no admin state set. */
+#define ADMIN_NONE "\"admin_source\":\"none\",\"admin_local\":\"auto\"," \
+	"\"admin_local_uid\":null,\"admin_zone\":\"auto\",\"zone_serial\":null," \
+	"\"reason\":null,\"admin_guarded\":false,\"admin_since_ms\":null,"
 
 START_TEST(status_json)
 {
@@ -872,15 +882,17 @@ START_TEST(status_json)
 	    "\"rise\":2,\"fall\":3},\"writer_pid\":null,\"created_ms\":%" PRIu64
 	    ",\"now_ms\":%" PRIu64 ",\"generation\":%" PRIu64 ","
 	    "\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":300,"
-	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"nodes\":[\n"
+	    "\"heartbeat_stale\":false,\"all_down_answers\":0,\"min_live\":0,\"zone_serial\":null,"
+	    "\"zone_malformed\":0,\"admin_guarded\":0,\"nodes\":[\n"
 	    "{\"index\":0,\"address\":\"127.0.0.11\",\"port\":5900,"
 	    "\"mapped\":\"192.168.1.100\",\"tier\":\"primary\",\"health\":\"up\",\"admin\":\"auto\","
+	    ADMIN_NONE
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
 	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5,"
 	    "\"agent\":null},\n"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
-	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\",\"since_ms\":null,"
+	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\"," ADMIN_NONE "\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
 	    "\"transitions\":0,\"answers\":0,\"agent\":{\"answered\":true,"
@@ -888,12 +900,15 @@ START_TEST(status_json)
 	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3}},\n"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
 	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
+	    "\"admin_source\":\"none\",\"admin_local\":\"down\","
+	    "\"admin_local_uid\":%u,\"admin_zone\":\"auto\",\"zone_serial\":null,"
+	    "\"reason\":null,\"admin_guarded\":false,\"admin_since_ms\":null,"
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
 	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0,"
 	    "\"agent\":null}\n"
 	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
-	    now - 65000, now - 65000), 0);
+	    now - 65000, now - 65000, (unsigned)getuid()), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
 	free(expect);
 	/* Two changes so far: one probe write and one admin write. */

@@ -1559,6 +1559,86 @@ START_TEST(stuck_cache_record)
 }
 END_TEST
 
+START_TEST(node_update_agent)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	tgc_node_snap_t s;
+
+	/* An agent report: the agent fields, nothing of the probe's. */
+	uint64_t gen = atomic_load(&a.hdr->generation);
+	tgc_node_update_t u = {
+		.what = TGC_NODE_UPD_AGENT,
+		.agent_sessions = 17, .agent_maxconn = 40, .agent_pct = 50,
+		.agent_state = 0x02, /* TGC_AGENT_DRAIN */
+		.agent_flags = TGC_AGENT_F_POLLED | TGC_AGENT_F_ANSWERED |
+		               TGC_AGENT_F_SESSIONS | TGC_AGENT_F_MAXCONN |
+		               TGC_AGENT_F_PCT,
+	};
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	ck_assert_uint_eq(atomic_load(&a.hdr->generation), gen + 1);
+	tgc_table_node_read(&a, 1, &s);
+	ck_assert_uint_eq(s.agent_sessions, 17);
+	ck_assert_uint_eq(s.agent_maxconn, 40);
+	ck_assert_uint_eq(s.agent_pct, 50);
+	ck_assert_uint_eq(s.agent_state, 0x02);
+	ck_assert_uint_eq(s.agent_flags, u.agent_flags);
+	ck_assert_uint_eq(s.agent_errors, 0);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_int_eq(s.health, TGC_HEALTH_UNKNOWN);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_NONE);
+	tgc_table_agent_t ag;
+	tgc_table_agent_read(&a, 1, &ag);
+	ck_assert_uint_eq(ag.sessions, 17);
+	ck_assert_uint_eq(ag.maxconn, 40);
+	ck_assert_uint_eq(ag.pct, 50);
+	ck_assert_uint_eq(ag.state, 0x02);
+	ck_assert_uint_eq(ag.flags, u.agent_flags);
+
+	/* A failed poll: errors add up, state and sessions cleared. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_AGENT,
+	                          .agent_flags = TGC_AGENT_F_POLLED,
+	                          .agent_errors_add = 1 };
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	tgc_table_node_read(&a, 1, &s);
+	ck_assert_uint_eq(s.agent_errors, 2);
+	ck_assert_uint_eq(s.agent_state, 0);
+	ck_assert_uint_eq(s.agent_sessions, 0);
+	ck_assert_uint_eq(s.agent_flags, TGC_AGENT_F_POLLED);
+
+	/* Published into the segment, at record bytes 232..247 (the layout
+	 * tests/integration/tgc.py reads). */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_AGENT,
+	                          .agent_sessions = 0x01020304,
+	                          .agent_maxconn = 0x05060708,
+	                          .agent_pct = 0x090a, .agent_state = 0x0b,
+	                          .agent_flags = 0x0c, .agent_errors_add = 0 };
+	ck_assert(tgc_table_node_update(&a, 2, &u));
+	tgc_table_publish(&a, TOKEN_A, 2);
+	tgc_table_node_read(&m, 2, &s);
+	ck_assert_uint_eq(s.agent_sessions, 0x01020304);
+	const uint8_t *raw = (const uint8_t *)&m.nodes[2];
+	const uint8_t want[16] = { 4, 3, 2, 1, 8, 7, 6, 5, 0x0a, 0x09, 0x0b, 0x0c,
+	                           0, 0, 0, 0 };
+	ck_assert_mem_eq(raw + 232, want, sizeof(want));
+
+	/* Busy record: refused, nothing written. */
+	ck_assert(tgc_table_write_begin(&a.nodes[0]));
+	ck_assert(!tgc_table_node_update(&a, 0, &u));
+	tgc_table_write_end(&a, &a.nodes[0]);
+	tgc_table_node_read(&a, 0, &s);
+	ck_assert_uint_eq(s.agent_sessions, 0);
+
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+}
+END_TEST
+
 START_TEST(view_admin_answers_ack)
 {
 	spec_buf_t sb;
@@ -1585,6 +1665,76 @@ START_TEST(view_admin_answers_ack)
 	atomic_fetch_add(&a.nodes[0].answers, 3);
 	tgc_table_close(&a);
 	ck_assert_uint_eq(atomic_load(&m.nodes[0].answers), 8);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+}
+END_TEST
+
+START_TEST(view_zone_admin_precedence)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	atomic_store(&a.hdr->min_live, 2);
+
+	/* The zone drains nodes 0 and 1: node 0 applies, node 1 is held back
+	 * by min-live 2; the segment shows both after a sync. */
+	uint8_t states[3] = { TGC_ADMIN_DRAIN, TGC_ADMIN_DRAIN, TGC_ADMIN_AUTO };
+	char reasons[3][TGC_ADMIN_REASON_MAX] = { "kernel", "disk", "" };
+	ck_assert_int_eq(tgc_table_zone_admin(&a, 42, 1, states, reasons), KNOT_EOK);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(tgc_table_admin(&a, 1), TGC_ADMIN_AUTO);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	tgc_node_snap_t n;
+	tgc_table_node_read(&m, 0, &n);
+	ck_assert_int_eq(n.admin, TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_ZONE);
+	ck_assert_uint_eq(n.zone_serial, 42);
+	ck_assert_str_eq(n.zone_reason, "kernel");
+	ck_assert_uint_ne(n.admin_since_ms, 0);
+	tgc_table_node_read(&m, 1, &n);
+	ck_assert_int_eq(n.admin, TGC_ADMIN_AUTO);
+	ck_assert_int_eq(n.admin_zone, TGC_ADMIN_DRAIN);
+	ck_assert(n.admin_flags & TGC_ADMIN_F_GUARDED);
+	ck_assert_uint_eq(atomic_load(&m.hdr->admin_guarded), 1);
+	ck_assert_uint_eq(atomic_load(&m.hdr->zone_serial), 42);
+	ck_assert_uint_eq(atomic_load(&m.hdr->zone_malformed), 1);
+	ck_assert_uint_eq(atomic_load(&m.hdr->min_live), 2);
+
+	/* A local state beats the zone; auto hands the node back. */
+	ck_assert_int_eq(tgc_table_admin_set(&m, 0, TGC_ADMIN_UP), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_UP);
+	tgc_table_node_read(&m, 0, &n);
+	ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_LOCAL);
+	ck_assert_uint_eq(n.admin_uid, (uint32_t)getuid());
+	ck_assert_int_eq(tgc_table_admin_set(&m, 0, TGC_ADMIN_AUTO), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_DRAIN);
+	ck_assert_int_eq(tgc_table_admin(&m, 0), TGC_ADMIN_DRAIN);
+
+	/* Node 2 fails: the guard takes node 0's drain back too. */
+	atomic_store(&a.nodes[2].health, TGC_HEALTH_DOWN);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_admin(&a, 0), TGC_ADMIN_AUTO);
+
+	/* A newer serial without records clears the zone states. */
+	atomic_store(&a.nodes[2].health, TGC_HEALTH_UP);
+	uint8_t none[3] = { 0 };
+	char empty[3][TGC_ADMIN_REASON_MAX] = { "" };
+	ck_assert_int_eq(tgc_table_zone_admin(&a, 43, 0, none, empty), KNOT_EOK);
+	tgc_table_sync(&a, TOKEN_A, NULL);
+	for (uint32_t i = 0; i < 3; i++) {
+		tgc_table_node_read(&m, i, &n);
+		ck_assert_int_eq(n.admin, TGC_ADMIN_AUTO);
+		ck_assert_int_eq(n.admin_src, TGC_ADMIN_SRC_NONE);
+		ck_assert_int_eq(n.admin_zone, TGC_ADMIN_AUTO);
+	}
+	/* A plain mapping is not a view. */
+	ck_assert_int_eq(tgc_table_zone_admin(&m, 44, 0, none, empty), KNOT_EINVAL);
+	tgc_table_close(&a);
 	tgc_table_close(&m);
 	tgc_table_release(TOKEN_A);
 }
@@ -1983,7 +2133,9 @@ static Suite *table_suite(void)
 	         dead_writer_closed_late_end_never_reopens, 30);
 	add_case(s, "retake_from_gone_process", retake_from_gone_process, 30);
 	add_case(s, "stuck_cache_record", stuck_cache_record, 30);
+	add_case(s, "node_update_agent", node_update_agent, 30);
 	add_case(s, "view_admin_answers_ack", view_admin_answers_ack, 30);
+	add_case(s, "view_zone_admin_precedence", view_zone_admin_precedence, 30);
 	add_case(s, "view_survives_truncate_and_chmod",
 	         view_survives_truncate_and_chmod, 30);
 	add_case(s, "reload_while_writing", reload_while_writing, 60);
