@@ -52,6 +52,7 @@
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
 #include "module/sign.h"
+#include "module/steer.h"
 #include "module/table.h"
 
 #define MOD_NAME		"\x04""name"
@@ -78,6 +79,11 @@
 #define MOD_FORWARD_UDP		"\x0b""forward-udp"
 /* Node-reported load (agent check). */
 #define MOD_AGENT_PORT		"\x0a""agent-port"
+#define MOD_NODE_WEIGHT		"\x0b""node-weight"
+#define MOD_GRANT_WINDOW	"\x0c""grant-window"
+#define MOD_LOAD_HIGH		"\x09""load-high"
+#define MOD_LOAD_LOW		"\x08""load-low"
+#define MOD_SLOW_START		"\x0a""slow-start"
 
 /*! \brief Largest `forward-limit`. */
 #define TGC_FORWARD_LIMIT_MAX	1024
@@ -114,6 +120,7 @@ static const knot_lookup_t policies[] = {
 	{ TGC_POLICY_RANDOM,      "random" },
 	{ TGC_POLICY_ORDERED,     "ordered" },
 	{ TGC_POLICY_STICKY,      "sticky" },
+	{ TGC_POLICY_LEAST_LOADED, "least-loaded" },
 	{ 0, NULL }
 };
 
@@ -145,6 +152,16 @@ static int check_node(knotd_conf_check_args_t *args)
 {
 	tgc_node_conf_t node;
 	return tgc_conf_node_parse((const char *)args->data, &node, &args->err_str);
+}
+
+/*! \brief Item check of `node-weight`. */
+static int check_node_weight(knotd_conf_check_args_t *args)
+{
+	tgc_addr_t addr;
+	uint16_t port;
+	uint32_t weight;
+	return tgc_steer_weight_parse((const char *)args->data, &addr, &port,
+	                              &weight, &args->err_str);
 }
 
 /*! \brief Item check of `check-path`. */
@@ -262,6 +279,12 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_MIN_LIVE,       YP_TINT,   YP_VINT = { 0, TGC_TABLE_NODES_MAX, 0 } },
 	/* Node-reported load (agent check); 0 = no agent. */
 	{ MOD_AGENT_PORT,     YP_TINT,   YP_VINT = { 0, 65535, 0 } },
+	/* Steering by sessions (steer.h). */
+	{ MOD_NODE_WEIGHT,    YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node_weight } },
+	{ MOD_GRANT_WINDOW,   YP_TINT,   YP_VINT = { 0, 3600, TGC_STEER_GRANT_WINDOW } },
+	{ MOD_LOAD_HIGH,      YP_TINT,   YP_VINT = { 0, 1000, 0 } },
+	{ MOD_LOAD_LOW,       YP_TINT,   YP_VINT = { 0, 1000, 0 } },
+	{ MOD_SLOW_START,     YP_TINT,   YP_VINT = { 0, 3600, 0 } },
 	{ NULL }
 };
 
@@ -477,6 +500,73 @@ static const char **node_strings(const knotd_conf_t *nodes,
 	return out;
 }
 
+/*!
+ * \brief Section check of the steering items: `node-weight` values name
+ *        nodes; `load-low` needs `load-high` and is not above it; watermarks
+ *        need `agent-port`; `slow-start` needs `policy: least-loaded`.
+ */
+static int check_steer(knotd_conf_check_args_t *args,
+                       const tgc_node_conf_t *parsed, size_t total,
+                       uint16_t check_port)
+{
+	knotd_conf_t high = knotd_conf_check_item(args, MOD_LOAD_HIGH);
+	knotd_conf_t low = knotd_conf_check_item(args, MOD_LOAD_LOW);
+	knotd_conf_t agent = knotd_conf_check_item(args, MOD_AGENT_PORT);
+	knotd_conf_t policy = knotd_conf_check_item(args, MOD_POLICY);
+	knotd_conf_t slow = knotd_conf_check_item(args, MOD_SLOW_START);
+	if (low.single.integer > 0 && high.single.integer == 0) {
+		args->err_str = "'load-low' needs 'load-high'";
+		return KNOT_EINVAL;
+	}
+	if (low.single.integer > high.single.integer) {
+		args->err_str = "'load-low' above 'load-high'";
+		return KNOT_EINVAL;
+	}
+	if (high.single.integer > 0 && agent.single.integer == 0) {
+		args->err_str = "'load-high' needs 'agent-port' (the agents report "
+		                "sessions and maxconn)";
+		return KNOT_EINVAL;
+	}
+	if (slow.single.integer > 0 && policy.single.option != TGC_POLICY_LEAST_LOADED) {
+		args->err_str = "'slow-start' needs 'policy: least-loaded'";
+		return KNOT_EINVAL;
+	}
+	knotd_conf_t weights = knotd_conf_check_item(args, MOD_NODE_WEIGHT);
+	if (weights.count == 0) {
+		return KNOT_EOK;
+	}
+	int ret = KNOT_ENOMEM;
+	const char **values = calloc(weights.count, sizeof(*values));
+	tgc_addr_t *addrs = calloc(total + 1, sizeof(*addrs));
+	uint16_t *ports = calloc(total + 1, sizeof(*ports));
+	uint32_t *w = calloc(total + 1, sizeof(*w));
+	if (values != NULL && addrs != NULL && ports != NULL && w != NULL) {
+		for (size_t i = 0; i < weights.count; i++) {
+			values[i] = weights.multi[i].string;
+		}
+		for (size_t i = 0; i < total; i++) {
+			addrs[i] = parsed[i].addr;
+			ports[i] = parsed[i].port ? parsed[i].port : check_port;
+		}
+		size_t bad = 0;
+		const char *why = NULL;
+		ret = tgc_steer_weights(values, weights.count, addrs, ports, total,
+		                        w, &bad, &why);
+		if (ret != KNOT_EOK) {
+			snprintf(check_msg, sizeof(check_msg), "'node-weight' %s: %s",
+			         values[bad], why);
+			args->err_str = check_msg;
+		}
+	}
+	free(values);
+	free(addrs);
+	free(ports);
+	free(w);
+	knotd_conf_free(&weights);
+
+	return ret;
+}
+
 /*! \brief Section check of the http, https and tls items. */
 static int check_probe_items(knotd_conf_check_args_t *args)
 {
@@ -591,6 +681,9 @@ static int tgcluster_conf_check(knotd_conf_check_args_t *args)
 		args->err_str = check_msg;
 	} else {
 		ret = check_nat(args, parsed, total);
+	}
+	if (ret == KNOT_EOK) {
+		ret = check_steer(args, parsed, total, (uint16_t)port.single.integer);
 	}
 	free(values);
 	free(parsed);
@@ -1898,6 +1991,7 @@ static void ctx_free(tgc_ctx_t *ctx)
 	free(ctx->rep_mapped);
 	free(ctx->clients);
 	free(ctx->states);
+	tgc_steer_free(ctx->answer.steer);
 	free(ctx->scope);
 	free(ctx->targets);
 	for (size_t i = 0; i < ctx->key_count; i++) {
@@ -2224,6 +2318,62 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 }
 
 /*!
+ * \brief Creates the steering state when the instance steers by sessions
+ *        (policy least-loaded or load-high): weights per node, grants and
+ *        watermark state per worker.
+ */
+static int steer_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
+                       const tgc_table_node_t *spec_nodes)
+{
+	tgc_steer_params_t sp = {
+		.least_loaded = (ctx->answer.policy == TGC_POLICY_LEAST_LOADED),
+		.window_ms = (ctx->ttl + (uint32_t)knotd_conf_mod(mod, MOD_GRANT_WINDOW).single.integer) * 1000u,
+		.high = knotd_conf_mod(mod, MOD_LOAD_HIGH).single.integer,
+		.low = knotd_conf_mod(mod, MOD_LOAD_LOW).single.integer,
+		.slow_start_ms = knotd_conf_mod(mod, MOD_SLOW_START).single.integer * 1000u,
+	};
+	if (!sp.least_loaded && sp.high == 0) {
+		return KNOT_EOK;
+	}
+	uint32_t *weights = calloc(ctx->node_count + 1, sizeof(*weights));
+	tgc_addr_t *addrs = calloc(ctx->node_count + 1, sizeof(*addrs));
+	uint16_t *ports = calloc(ctx->node_count + 1, sizeof(*ports));
+	knotd_conf_t wconf = knotd_conf_mod(mod, MOD_NODE_WEIGHT);
+	const char **values = calloc(wconf.count + 1, sizeof(*values));
+	int ret = KNOT_ENOMEM;
+	if (weights == NULL || addrs == NULL || ports == NULL || values == NULL) {
+		goto done;
+	}
+	for (size_t i = 0; i < ctx->node_count; i++) {
+		weights[i] = 1;
+		addrs[i] = spec_nodes[i].addr;
+		ports[i] = spec_nodes[i].port;
+	}
+	for (size_t i = 0; i < wconf.count; i++) {
+		values[i] = wconf.multi[i].string;
+	}
+	size_t bad = 0;
+	const char *why = NULL;
+	ret = tgc_steer_weights(values, wconf.count, addrs, ports, ctx->node_count,
+	                        weights, &bad, &why);
+	if (ret != KNOT_EOK) {
+		knotd_mod_log(mod, LOG_ERR, "'node-weight' %s: %s", values[bad], why);
+		goto done;
+	}
+	unsigned threads = knotd_mod_threads(mod);
+	ctx->answer.steer = tgc_steer_new(&sp, threads > 0 ? threads : 1,
+	                                  ctx->node_count, weights);
+	ret = (ctx->answer.steer != NULL) ? KNOT_EOK : KNOT_ENOMEM;
+done:
+	knotd_conf_free(&wconf);
+	free(values);
+	free(weights);
+	free(addrs);
+	free(ports);
+	return ret;
+}
+
+/*!
  * \brief Computes the representatives of shared addresses (node and mapped)
  *        for the answer view; none when all addresses differ.
  */
@@ -2410,6 +2560,10 @@ static int ctx_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_health_params_t *para
 		goto nodes_done;
 	}
 	ret = answer_reps_setup(ctx);
+	if (ret != KNOT_EOK) {
+		goto nodes_done;
+	}
+	ret = steer_setup(ctx, mod, spec_nodes);
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
 	}
@@ -2679,6 +2833,7 @@ int tgcluster_load(knotd_mod_t *mod)
 	}
 	for (unsigned i = 0; i < ctx->threads; i++) {
 		tgc_policy_state_init(&ctx->states[i], seed + i);
+		ctx->states[i].worker = i;
 	}
 
 	if (ctx->role == TGC_ROLE_TRANSLATOR) {
