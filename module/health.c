@@ -1155,7 +1155,9 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 	uint8_t old_state = old.agent_state;
 	uint8_t state = 0;
 	if (rep == NULL) {
-		upd.agent_flags &= (uint8_t)~(TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
+		/* State words cleared; the last sessions, maxconn and
+		 * percentage stay the node's load estimate. */
+		upd.agent_flags &= (uint8_t)~TGC_AGENT_F_ANSWERED;
 		upd.agent_errors_add = 1;
 	} else {
 		upd.agent_flags |= TGC_AGENT_F_ANSWERED;

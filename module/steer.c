@@ -166,7 +166,7 @@ tgc_steer_t *tgc_steer_new(const tgc_steer_params_t *params, unsigned threads,
 		return NULL;
 	}
 	s->params = *params;
-	if (s->params.low > s->params.high) {
+	if (s->params.low == 0 || s->params.low > s->params.high) {
 		s->params.low = s->params.high;
 	}
 	s->threads = threads;

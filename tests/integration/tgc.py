@@ -370,6 +370,13 @@ class NodeSim:
         self.listener = None
         self.accepted = 0
         self.agent_line = b"up\n"
+        # Simulated load, reported by the node's agent (NodeGroup.add_agent):
+        # sessions held, maxconn (None: not reported), state words (None: a
+        # silent agent that accepts and never answers).
+        self.sessions = 0
+        self.maxconn = None
+        self.agent_words = "up"
+        self.agent = None
         self._own_loop = loop is None
 
     # -- public ----------------------------------------------------------
@@ -384,6 +391,15 @@ class NodeSim:
     def stop(self):
         if self.loop is not None:
             self.loop.call(self._close)
+
+    def agent_report(self):
+        """The line this node's agent sends now (bytes), None when silent."""
+        if self.agent_words is None:
+            return None
+        line = "%s sessions:%d" % (self.agent_words, self.sessions)
+        if self.maxconn is not None:
+            line += " maxconn:%d" % self.maxconn
+        return (line + "\n").encode()
 
     def set_mode(self, mode):
         if mode not in MODES:
@@ -597,6 +613,15 @@ class NodeGroup:
         n.start()
         self.nodes.append(n)
         return n
+
+    def add_agent(self, node, port=0):
+        """Starts \a node's load agent on \a node's address and \a port
+        (0: a free one): a NodeSim in mode agent whose line reports the
+        node's simulated load (NodeSim.agent_report()). Returns it."""
+        a = self.add(node.addr, port, "agent")
+        a.agent_line = node.agent_report
+        node.agent = a
+        return a
 
     def close(self):
         for n in self.nodes:
