@@ -176,7 +176,8 @@ static void usage(FILE *out)
 	"Options:\n"
 	"  -j, --json          JSON output (status, list).\n"
 	"  -f, --force         Set, drain: apply a drain/down that min-live refuses.\n"
-	"  -w, --wait          Drain: wait until the node gets no more answers.\n"
+	"  -w, --wait          Drain: wait until the node gets no more answers\n"
+	"                      (and its agent reports 0 sessions, if it reports any).\n"
 	"  -t, --timeout S     Drain --wait: give up after S seconds [%d].\n"
 	"  -e, --ecs PREFIX    Explain: client subnet length [the full address].\n"
 	"  -s, --server A@P    Explain: knotd to ask [127.0.0.1@53].\n"
@@ -1289,9 +1290,27 @@ static int cmd_prune(const args_t *args)
 }
 
 /*!
+ * \brief Whether the node's agent answered its last poll with a sessions
+ *        count (drain --wait waits for it to reach 0; an agent that does
+ *        not answer or reports no sessions is not waited for).
+ */
+static bool drain_agent_reports(const tgc_node_snap_t *snap)
+{
+	uint8_t want = TGC_AGENT_F_POLLED | TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS;
+	return (snap->agent_flags & want) == want;
+}
+
+/*! \brief Whether drain --wait still waits for the node's sessions. */
+static bool drain_sessions(const tgc_node_snap_t *snap)
+{
+	return drain_agent_reports(snap) && snap->agent_sessions > 0;
+}
+
+/*!
  * \brief tgclusterctl drain: set NODE drain (as set does, guard included);
  *        with --wait, poll until knotd applies it and the node's answer
- *        count stays unchanged for DRAIN_QUIET_MS.
+ *        count stays unchanged for DRAIN_QUIET_MS, and, when the node's
+ *        agent reports sessions, until they are 0.
  */
 static int cmd_drain(const args_t *args)
 {
@@ -1352,14 +1371,23 @@ static int cmd_drain(const args_t *args)
 		} else if (quiet_since == 0 || snap.answers != last_answers) {
 			quiet_since = now;
 			last_answers = snap.answers;
-		} else if (now - quiet_since >= DRAIN_QUIET_MS) {
-			printf("node %u drained: no answers for %u ms (%.1f s after "
+		} else if (now - quiet_since >= DRAIN_QUIET_MS && !drain_sessions(&snap)) {
+			printf("node %u drained: no answers for %u ms%s (%.1f s after "
 			       "the drain)\n", idx, DRAIN_QUIET_MS,
+			       drain_agent_reports(&snap) ?
+			       ", its agent reports 0 sessions" : "",
 			       (double)(now - start) / 1000.0);
 			ret = TGC_CTL_EXIT_OK;
 			break;
 		}
 		if (now >= deadline) {
+			bool quiet = quiet_since != 0 && now - quiet_since >= DRAIN_QUIET_MS;
+			if (quiet) {
+				errorf("timed out after %u s: node %u gets no answers but "
+				       "its agent reports %u sessions", timeout_s, idx,
+				       snap.agent_sessions);
+				break;
+			}
 			errorf("timed out after %u s: node %u is %s%s", timeout_s, idx,
 			       (snap.admin == TGC_ADMIN_DRAIN) ? "drained but still "
 			       "answered (no other live node?)" : "not drained: admin ",

@@ -8,6 +8,7 @@ agent that times out leaves the node to its health check."""
 
 import collections
 import os
+import subprocess
 import sys
 import unittest
 
@@ -18,6 +19,8 @@ from tgc import query, wait_until  # noqa: E402
 ZONE = "cluster.test"
 APEX = ZONE + "."
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+CTL = os.path.abspath(os.environ.get(
+    "TGC_CTL", os.path.join(tgc.REPO, "build", "tgclusterctl")))
 
 
 class LeastLoaded(tgc.TgcTestCase):
@@ -119,6 +122,35 @@ class LeastLoadedAnswers(LeastLoaded):
         self.n[1].stop()
         wait_until(lambda: self.seg.health()[1] == "down", 5)
         self.assertNotIn(ADDRS[1], {self.first() for _ in range(20)})
+
+    def test_drain_wait_waits_for_sessions(self):
+        self.reported([50, 5, 30])
+        seg = os.path.basename(self.seg.path)
+        spec = "%s@%d" % (self.n[1].addr, self.n[1].port)
+        # No answers for it any more, but its agent reports 5 sessions.
+        p = subprocess.run([CTL, "drain", seg, spec, "--wait", "--timeout", "3"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 9, p.stdout + p.stderr)
+        self.assertIn("its agent reports 5 sessions", p.stderr)
+        # The sessions end: the wait returns.
+        w = subprocess.Popen([CTL, "drain", seg, spec, "--wait", "--timeout",
+                              "20"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: w.poll() is None and w.kill())
+        self.n[1].sessions = 0
+        out, err = w.communicate(timeout=30)
+        self.assertEqual(w.returncode, 0, out + err)
+        self.assertIn("its agent reports 0 sessions", out)
+        # A silent agent is not waited for.
+        self.n[2].sessions = 7
+        self.n[2].agent_words = None
+        errors = self.seg.nodes()[2]["agent"]["errors"]
+        wait_until(lambda: self.seg.nodes()[2]["agent"]["errors"] > errors, 5)
+        spec2 = "%s@%d" % (self.n[2].addr, self.n[2].port)
+        p = subprocess.run([CTL, "drain", seg, spec2, "--wait", "--timeout",
+                            "20"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn("sessions", p.stdout)
 
 
 class LeastLoadedWatermarks(LeastLoaded):
