@@ -12,9 +12,10 @@ warm-up the imbalance max(sessions/capacity) / mean(sessions/capacity) is
 averaged over the samples.
 
 --new-node: the largest node (index 5) starts down; after the warm-up its
-service comes up, and the time until it holds 90 % of its capacity share
-of all sessions (4/14) is measured (from the moment it was started; the
-health check's rise is part of it).
+service comes up, and the times until it holds 90 % of its capacity share
+of all sessions (4/14, new_node_s) and 90 % of an equal share (1/6, what
+round-robin and random give it, new_node_equal_s) are measured (from the
+moment it was started; the health check's rise is part of it).
 
 Run from the repo root after a build, e.g.:
   python3 bench/sessions.py --policy least-loaded --mode resolver
@@ -141,12 +142,15 @@ def main():
         next_sample = t0 + 1.0
         new_started = None
         new_reached = None
+        new_equal = None
         arrivals = 0
         total_time = a.warmup + a.measure
         while True:
             now = time.monotonic()
             el = now - t0
-            if el >= total_time and (not a.new_node or new_reached is not None
+            if el >= total_time and (not a.new_node or
+                                     (new_reached is not None and
+                                      new_equal is not None)
                                      or el >= total_time + 2 * a.hold):
                 break
             while ends and ends[0][0] <= now:
@@ -159,9 +163,12 @@ def main():
                 if a.new_node and new_started is None and el >= a.warmup:
                     nodes[5].start()
                     new_started = now
-                if a.new_node and new_started is not None and new_reached is None:
-                    if nodes[5].sessions >= 0.9 * total * CAPS[5] / sum(CAPS):
+                if a.new_node and new_started is not None:
+                    if (new_reached is None and
+                            nodes[5].sessions >= 0.9 * total * CAPS[5] / sum(CAPS)):
                         new_reached = now - new_started
+                    if new_equal is None and nodes[5].sessions >= 0.9 * total / 6:
+                        new_equal = now - new_started
                 if el >= a.warmup and not a.new_node:
                     mean = statistics.mean(ratios)
                     if mean > 0:
@@ -182,8 +189,11 @@ def main():
                "arrivals": arrivals, "errors": res.errors,
                "sessions": [n.sessions for n in nodes]}
         if a.new_node:
+            left = "not_within_%ds" % (a.measure + 2 * a.hold)
             out["new_node_s"] = (round(new_reached, 1) if new_reached is not None
-                                 else "not within %ds" % (2 * a.hold))
+                                 else left)
+            out["new_node_equal_s"] = (round(new_equal, 1) if new_equal is not None
+                                       else left)
         else:
             out["samples"] = len(samples)
             out["imbalance_mean"] = round(statistics.mean(samples), 3)
