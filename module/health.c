@@ -29,6 +29,7 @@
 #include "module/addr.h"
 #include "module/admin.h"
 #include "module/health.h"
+#include "module/agent_poll.h"
 #include "module/probe_agent.h"
 #include "module/probe_http.h"
 #include "module/probe_tls.h"
@@ -221,19 +222,9 @@ typedef struct {
 	uint8_t rx[64];               /*!< Read buffer of the probe (rfb). */
 	bool rfb_refused;             /*!< The server refuses the checker (the
 	                               *   refusal is logged, not yet cleared). */
-	struct {
-		uv_timer_t timer;     /*!< Next poll while idle, its timeout
-		                       *   while polling. */
-		uv_tcp_t tcp;         /*!< Poll connection (while tcp_open). */
-		uv_connect_t connect; /*!< Connect request of the poll. */
-		bool tcp_open;        /*!< tcp initialised and not yet closed. */
-		bool polling;         /*!< A poll is in flight. */
-		struct sockaddr_storage sa; /*!< Agent address. */
-		tgc_agent_reader_t rd; /*!< Line of the poll. */
-		uint8_t rx[64];       /*!< Read buffer of the poll. */
-		bool unknown_logged;  /*!< Unknown words were logged. */
-		bool failing;         /*!< The agent's failure was logged. */
-	} agent;                      /*!< Agent poll (agent_port set). */
+	tgc_agent_poll_t agent;       /*!< Agent poll (agent_port set). */
+	bool agent_unknown_logged;    /*!< Unknown agent words were logged. */
+	bool agent_failing;           /*!< The agent's failure was logged. */
 	tgc_health_sm_t sm;           /*!< State machine (mirrors the record). */
 	bool synced;                  /*!< sm was loaded from the record since
 	                               *   we last (re)gained the writer role. */
@@ -1123,11 +1114,10 @@ static void node_takeover(node_t *n)
 }
 
 /*
- * The agent poll: a second connection per node, to agent_port, every
- * check-interval, bounded by check-timeout, reading one line.
+ * The agent poll (agent_poll.c): a second connection per node, to
+ * agent_port, every check-interval, bounded by check-timeout, reading one
+ * line; what it reports is written here.
  */
-
-static void agent_schedule(node_t *n, uint64_t delay_ms);
 
 /*!
  * \brief Writes an agent poll's outcome into the record: the report of a
@@ -1199,171 +1189,51 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 	}
 }
 
-/*! \brief Close callback of an agent connection: next poll. */
-static void on_agent_closed(uv_handle_t *handle)
+/*! \brief End of an agent poll (agent_poll.c): logs, then the record. */
+static void agent_done(void *ctx, const tgc_agent_report_t *rep, const char *why)
 {
-	node_t *n = handle->data;
-
-	n->agent.tcp_open = false;
-	if (!n->ck->stopping) {
-		agent_schedule(n, n->ck->conf.params.interval_ms);
-	}
-}
-
-/*! \brief Ends the agent poll in flight with \a status (a reader status,
- *         or MORE for a connection that failed) and the line read. */
-static void agent_end(node_t *n, tgc_agent_status_t status, const char *why)
-{
+	node_t *n = ctx;
 	tgc_checker_t *ck = n->ck;
 
-	n->agent.polling = false;
-	uv_timer_stop(&n->agent.timer);
-	if (status == TGC_AGENT_LINE) {
-		tgc_agent_report_t rep;
-		tgc_agent_parse(n->agent.rd.line, n->agent.rd.len, &rep);
-		if (rep.unknown > 0 && !n->agent.unknown_logged && is_writer(ck)) {
-			n->agent.unknown_logged = true;
+	if (ck->stopping) {
+		return;
+	}
+	if (rep != NULL) {
+		if (rep->unknown > 0 && !n->agent_unknown_logged && is_writer(ck)) {
+			n->agent_unknown_logged = true;
 			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: ignoring "
 			       "%u unknown word(s), first '%s' (logged once)",
-			       n->text, ck->conf.agent_port, rep.unknown,
-			       rep.first_unknown);
+			       n->text, ck->conf.agent_port, rep->unknown,
+			       rep->first_unknown);
 		}
-		if (n->agent.failing && is_writer(ck)) {
+		if (n->agent_failing && is_writer(ck)) {
 			CK_LOG(ck, LOG_NOTICE, "node %s agent port %u answers "
 			       "again", n->text, ck->conf.agent_port);
 		}
-		n->agent.failing = false;
-		agent_record(n, &rep);
+		n->agent_failing = false;
 	} else {
-		if (!n->agent.failing && is_writer(ck)) {
+		if (!n->agent_failing && is_writer(ck)) {
 			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: %s; agent "
 			       "state unknown, the health check decides",
 			       n->text, ck->conf.agent_port, why);
 		}
-		n->agent.failing = true;
-		agent_record(n, NULL);
+		n->agent_failing = true;
 	}
-	if (n->agent.tcp_open) {
-		if (!uv_is_closing((uv_handle_t *)&n->agent.tcp)) {
-			uv_close((uv_handle_t *)&n->agent.tcp, on_agent_closed);
-		}
-	} else if (!ck->stopping) {
-		agent_schedule(n, ck->conf.params.interval_ms);
-	}
+	agent_record(n, rep);
 }
 
-/*! \brief Text of a reader status that ends a poll without a line. */
-static const char *agent_status_str(tgc_agent_status_t st)
+/*! \brief Agent polls run only while this checker writes the table. */
+static bool agent_may_poll(void *ctx)
 {
-	switch (st) {
-	case TGC_AGENT_LONG:    return "line too long";
-	case TGC_AGENT_BADBYTE: return "control byte in the line";
-	case TGC_AGENT_EMPTY:   return "closed without a line";
-	default:                return "no line";
-	}
+	node_t *n = ctx;
+	return is_writer(n->ck);
 }
 
-/*! \brief Agent poll timeout. */
-static void on_agent_timeout(uv_timer_t *timer)
+/*! \brief The checker stops: agent polls end. */
+static bool agent_stopped(void *ctx)
 {
-	node_t *n = timer->data;
-
-	if (n->ck->stopping || !n->agent.polling) {
-		return;
-	}
-	agent_end(n, TGC_AGENT_MORE, "no line within check-timeout");
-}
-
-/*! \brief Read buffer of an agent poll. */
-static void on_agent_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
-{
-	node_t *n = handle->data;
-	(void)suggested;
-
-	buf->base = (char *)n->agent.rx;
-	buf->len = sizeof(n->agent.rx);
-}
-
-/*! \brief Data of an agent poll. */
-static void on_agent_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-	node_t *n = stream->data;
-	(void)buf;
-
-	if (n->ck->stopping || !n->agent.polling || nread == 0) {
-		return;
-	}
-	tgc_agent_status_t st;
-	if (nread < 0) {
-		st = (nread == UV_EOF) ? tgc_agent_eof(&n->agent.rd) :
-		                         TGC_AGENT_MORE;
-		agent_end(n, st, (nread == UV_EOF) ? agent_status_str(st) :
-		                                     uv_strerror((int)nread));
-		return;
-	}
-	st = tgc_agent_feed(&n->agent.rd, n->agent.rx, (size_t)nread, NULL);
-	if (st != TGC_AGENT_MORE) {
-		agent_end(n, st, agent_status_str(st));
-	}
-}
-
-/*! \brief Connect result of an agent poll. */
-static void on_agent_connect(uv_connect_t *req, int status)
-{
-	node_t *n = req->data;
-
-	if (n->ck->stopping || !n->agent.polling) {
-		return;
-	}
-	if (status != 0) {
-		agent_end(n, TGC_AGENT_MORE, uv_strerror(status));
-		return;
-	}
-	tgc_agent_reader_init(&n->agent.rd);
-	int ret = uv_read_start((uv_stream_t *)&n->agent.tcp, on_agent_alloc,
-	                        on_agent_read);
-	if (ret != 0) {
-		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
-	}
-}
-
-/*! \brief The agent timer fired: time for a poll. */
-static void on_agent_due(uv_timer_t *timer)
-{
-	node_t *n = timer->data;
-	tgc_checker_t *ck = n->ck;
-
-	if (ck->stopping || n->agent.polling || n->agent.tcp_open) {
-		return;
-	}
-	if (!is_writer(ck)) {
-		agent_schedule(n, ck->conf.params.interval_ms);
-		return;
-	}
-	n->agent.polling = true;
-	uv_update_time(&ck->loop);
-	int ret = uv_tcp_init_ex(&ck->loop, &n->agent.tcp, n->agent.sa.ss_family);
-	if (ret != 0) {
-		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
-		return;
-	}
-	n->agent.tcp_open = true;
-	n->agent.tcp.data = n;
-	n->agent.connect.data = n;
-	ret = uv_tcp_connect(&n->agent.connect, &n->agent.tcp,
-	                     (const struct sockaddr *)&n->agent.sa,
-	                     on_agent_connect);
-	if (ret != 0) {
-		agent_end(n, TGC_AGENT_MORE, uv_strerror(ret));
-		return;
-	}
-	uv_timer_start(&n->agent.timer, on_agent_timeout,
-	               ck->conf.params.timeout_ms, 0);
-}
-
-static void agent_schedule(node_t *n, uint64_t delay_ms)
-{
-	uv_timer_start(&n->agent.timer, on_agent_due, delay_ms, 0);
+	node_t *n = ctx;
+	return n->ck->stopping;
 }
 
 /*!
@@ -1598,8 +1468,9 @@ static void checker_run(void *arg)
 
 	for (uint32_t i = 0; ck->conf.agent_port != 0 && i < ck->count; i++) {
 		if (ck->nodes[i].valid) {
-			agent_schedule(&ck->nodes[i], tgc_health_stagger(i,
-			               ck->count, &ck->conf.params));
+			tgc_agent_poll_start(&ck->nodes[i].agent,
+			                     tgc_health_stagger(i, ck->count,
+			                                        &ck->conf.params));
 		}
 	}
 
@@ -1637,9 +1508,12 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 	(void)uv_timer_init(&ck->loop, &n->timer);
 	n->timer.data = n;
 	if (n->valid && ck->conf.agent_port != 0) {
-		tgc_addr_to_sockaddr(&addr, ck->conf.agent_port, &n->agent.sa);
-		(void)uv_timer_init(&ck->loop, &n->agent.timer);
-		n->agent.timer.data = n;
+		struct sockaddr_storage sa;
+		tgc_addr_to_sockaddr(&addr, ck->conf.agent_port, &sa);
+		(void)tgc_agent_poll_init(&n->agent, &ck->loop, &sa,
+		                          ck->conf.params.interval_ms,
+		                          ck->conf.params.timeout_ms, agent_done,
+		                          agent_may_poll, agent_stopped, n);
 	}
 }
 
