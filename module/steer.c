@@ -26,6 +26,9 @@
 #include "module/load.h"
 #include "module/steer.h"
 
+/*! \brief since_ms of a node a worker last saw not answerable. */
+#define SINCE_OUT	UINT64_MAX
+
 /*! \brief Grants of one node counted by one worker. */
 typedef struct {
 	_Atomic double value;    /*!< Grants as of \a at_ms (writer: the
@@ -38,8 +41,10 @@ typedef struct {
 	grant_t *grants;         /*!< Per node, written by this worker only. */
 	double *others;          /*!< Per node: the other workers' grants as of
 	                          *   \a others_at_ms (private). */
-	uint64_t *since_ms;      /*!< Per node: when this worker first saw it
-	                          *   answerable, 0 = not answerable (private). */
+	uint64_t *since_ms;      /*!< Per node: when this worker saw it become
+	                          *   answerable again; 0 = answerable since
+	                          *   the worker's first look (no ramp);
+	                          *   SINCE_OUT = not answerable (private). */
 	uint8_t *over;           /*!< Per node: over the high watermark
 	                          *   (private hysteresis state). */
 	uint8_t *mark;           /*!< Per node scratch of tgc_steer_seen(). */
@@ -304,12 +309,13 @@ void tgc_steer_seen(tgc_steer_t *s, unsigned thr, const uint32_t *fam,
 		return;
 	}
 	worker_t *me = &s->workers[thr % s->threads];
-	/* Candidates: answerable since now unless seen before; then every
-	 * other node of the family: not answerable (linear: candidates are
-	 * marked first). */
+	/* Candidates seen out before: answerable since now; then every
+	 * other node of the family: out (linear: candidates are marked
+	 * first). A node answerable at the worker's first look has no ramp:
+	 * knotd starting is not a node coming up. */
 	for (size_t i = 0; i < count; i++) {
 		uint32_t idx = cand[i];
-		if (idx < s->nodes && me->since_ms[idx] == 0) {
+		if (idx < s->nodes && me->since_ms[idx] == SINCE_OUT) {
 			me->since_ms[idx] = now_ms;
 		}
 		if (idx < s->nodes) {
@@ -324,7 +330,7 @@ void tgc_steer_seen(tgc_steer_t *s, unsigned thr, const uint32_t *fam,
 		if (me->mark[idx] != 0) {
 			me->mark[idx] = 0;
 		} else {
-			me->since_ms[idx] = 0;
+			me->since_ms[idx] = SINCE_OUT;
 		}
 	}
 }
@@ -351,8 +357,13 @@ void tgc_steer_order(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
 		double capacity = tgc_load_capacity(&cap);
 		if (s->params.slow_start_ms > 0) {
 			uint64_t since = me->since_ms[idx];
-			if (tgc_table_health(table, idx) == TGC_HEALTH_UP) {
-				uint64_t up = atomic_load_explicit(&table->nodes[idx].since_ms,
+			since = (since == SINCE_OUT) ? 0 : since;
+			/* Health up after down (more than the first transition
+			 * from unknown, which counts as up already). */
+			const tgc_node_rec_t *r = &table->nodes[idx];
+			if (tgc_table_health(table, idx) == TGC_HEALTH_UP &&
+			    atomic_load_explicit(&r->transitions, memory_order_relaxed) > 1) {
+				uint64_t up = atomic_load_explicit(&r->since_ms,
 				                                   memory_order_relaxed);
 				since = (up > since) ? up : since;
 			}

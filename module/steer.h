@@ -128,7 +128,9 @@ bool tgc_steer_over(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
  * \brief Orders the \a count candidates by ascending load (ties rotate by
  *        \a rotor). Candidates are the nodes answerable now (live, or
  *        drained when none is): each one's slow start begins when worker
- *        \a thr first sees it answerable, or when its health last went up.
+ *        \a thr sees it answerable after it saw it not answerable, or when
+ *        its health went up after down (not at the first look: a node
+ *        answerable when knotd starts does not ramp).
  */
 void tgc_steer_order(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
                      uint32_t *cand, size_t count, uint64_t rotor,

@@ -175,5 +175,26 @@ class LeastLoadedWatermarks(LeastLoaded):
         zs = self.k.zone_stats()
         self.assertGreater(tgc.stat_sum(zs, "drain-only"), 0, zs)
 
+class LeastLoadedSlowStart(LeastLoaded):
+
+    items = {"slow-start": 600}
+
+    def test_returning_node_ramps_up(self):
+        self.reported([50, 50, 50])
+        # Node 2 goes down and comes back empty.
+        self.n[2].stop()
+        wait_until(lambda: self.seg.health()[2] == "down", 5)
+        self.reported([50, 50, 0])
+        self.n[2].start()
+        wait_until(lambda: self.seg.health()[2] == "up", 5)
+        # Without the ramp it would take every answer until it held about
+        # 50 grants; at the start of a 600 s ramp its capacity is 1/64, so
+        # a couple of grants make it as loaded as the others.
+        counts = collections.Counter(self.first() for _ in range(30))
+        self.assertGreaterEqual(counts[ADDRS[2]], 1, counts)
+        self.assertLessEqual(counts[ADDRS[2]], 4, counts)
+        self.assertGreaterEqual(counts[ADDRS[0]] + counts[ADDRS[1]], 26, counts)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -334,6 +334,27 @@ START_TEST(slow_start_ramps_a_new_node)
 	tgc_steer_order(s, 0, &table, r, 2, 0, t1 + 300000);
 	ck_assert_uint_eq(r[0], 0);
 	tgc_steer_free(s);
+
+	/* A node answerable at a worker's first look does not ramp (knotd
+	 * starting is not a node coming up)... */
+	s = steer_make(&p, 1, NULL);
+	agent(0, 10, 100);
+	agent(1, 6, 100);
+	tgc_steer_seen(s, 0, fam4, 2, both, 2, t0);
+	uint32_t a[2] = { 0, 1 };
+	tgc_steer_order(s, 0, &table, a, 2, 0, t0);
+	ck_assert_uint_eq(a[0], 1);
+	/* ...but one whose health went up after down (a second transition)
+	 * ramps from that moment, whatever the worker saw. */
+	atomic_store(&recs[1].transitions, 2);
+	atomic_store(&recs[1].since_ms, t0);
+	uint32_t b[2] = { 0, 1 };
+	tgc_steer_order(s, 0, &table, b, 2, 0, t0 + 1000);
+	ck_assert_uint_eq(b[0], 0);
+	uint32_t d[2] = { 0, 1 };
+	tgc_steer_order(s, 0, &table, d, 2, 0, t0 + 100000);
+	ck_assert_uint_eq(d[0], 1);
+	tgc_steer_free(s);
 }
 END_TEST
 
