@@ -27,6 +27,7 @@ import heapq
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -104,6 +105,8 @@ class Resolve:
 
 def main():
     a = parse()
+    # A SIGTERM unwinds like ^C: the finally below stops what we started.
+    signal.signal(signal.SIGTERM, tgc._on_sigterm)
     rng = random.Random(a.seed)
     addrs = ["127.%d.0.%d" % (a.net, 11 + i) for i in range(len(CAPS))]
     group = tgc.NodeGroup()
