@@ -28,7 +28,8 @@ DNS_PORT=${DEMO_DNS_PORT:-53535}
 NODE_PORT=${DEMO_NODE_PORT:-5900}
 KNOTD=${KNOTD:-/usr/sbin/knotd}
 KNOTC=${KNOTC:-/usr/sbin/knotc}
-PY=/usr/bin/python3
+PY=/usr/bin/python3   # has dnspython (python3-dnspython), which the harness needs
+HARNESS=$REPO/tests/integration/tgc.py   # knot.conf writer and node simulator
 ZONE=internet.intern.netz
 NODES=(127.0.0.11 127.0.0.12 127.0.0.13)
 SHM=demo-$$
@@ -68,11 +69,11 @@ trap 'exit 130' INT TERM
 
 start_node() {
 	local ip=$1
-	"$PY" "$REPO/tests/integration/nodesim.py" --listen "$ip:$NODE_PORT" \
+	"$PY" "$HARNESS" nodesim --listen "$ip:$NODE_PORT" \
 		--mode rfb >"$TMP/node-$ip.log" 2>&1 &
 	NODE_PID[$ip]=$!
 	local deadline=$(( $(now_ms) + 5000 ))
-	until grep -q listening "$TMP/node-$ip.log" 2>/dev/null; do
+	until grep -q '^ready' "$TMP/node-$ip.log" 2>/dev/null; do
 		kill -0 "${NODE_PID[$ip]}" 2>/dev/null || die "node $ip failed: $(cat "$TMP/node-$ip.log")"
 		[ "$(now_ms)" -lt "$deadline" ] || die "node $ip did not start"
 		sleep 0.05
@@ -107,7 +108,7 @@ show() {
 
 # --- 1. dependencies -------------------------------------------------------
 heading "Dependencies"
-PKGS=(libknot-dev libuv1-dev check liburcu-dev knot knot-dnsutils meson ninja-build
+PKGS=(libknot-dev libuv1-dev libjansson-dev check liburcu-dev knot knot-dnsutils meson ninja-build
       pkg-config python3 python3-dnspython)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -145,57 +146,25 @@ done
 
 # --- 4. knotd --------------------------------------------------------------
 heading "knotd with mod-tgcluster on 127.0.0.1@$DNS_PORT"
-mkdir -p "$TMP/db"
-cat >"$TMP/$ZONE.zone" <<EOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@    SOA ns hostmaster 1 3600 900 604800 60
-@    NS  ns
-ns   A   127.0.0.53
-EOF
-cat >"$TMP/knot.conf" <<EOF
-server:
-    rundir: "$TMP"
-    listen: [ 127.0.0.1@$DNS_PORT, ::1@$DNS_PORT ]
-control:
-    listen: "$TMP/knot.sock"
-database:
-    storage: "$TMP/db"
-log:
-  - target: "$TMP/knotd.log"
-    any: info
-module:
-  - id: mod-tgcluster
-    file: "$MODULE"
-mod-tgcluster:
-  - id: lb
-    node: [ $(printf '%s, ' "${NODES[@]}" | sed 's/, $//') ]
-    check: rfb
-    check-port: $NODE_PORT
-    check-interval: 200
-    check-timeout: 100
-    check-rise: 2
-    check-fall: 2
-    ttl: 5
-    policy: round-robin
-    shm: $SHM
-template:
-  - id: default
-    storage: "$TMP"
-    file: "%s.zone"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: $ZONE
-    module: mod-tgcluster/lb
-EOF
+# The knot.conf and the zone file come from the test harness's writer.
+"$PY" "$HARNESS" conf "$TMP" --zone "$ZONE" --port "$DNS_PORT" --module "$MODULE" \
+	--log-level info --id lb --item "node: [ $(printf '%s, ' "${NODES[@]}" | sed 's/, $//') ]
+check: rfb
+check-port: $NODE_PORT
+check-interval: 200
+check-timeout: 100
+check-rise: 2
+check-fall: 2
+ttl: 5
+policy: round-robin
+shm: $SHM" >/dev/null || die "writing knot.conf failed"
 sed -n '/^mod-tgcluster:/,/^template:/p' "$TMP/knot.conf" | sed '$d; s/^/    /'
 "$KNOTC" -c "$TMP/knot.conf" conf-check >/dev/null || die "conf-check failed"
-"$KNOTD" -c "$TMP/knot.conf" >"$TMP/knotd.out" 2>&1 &
+"$KNOTD" -c "$TMP/knot.conf" >"$TMP/knotd.log" 2>&1 &
 KNOTD_PID=$!
 deadline=$(( $(now_ms) + 10000 ))
 until "$KNOTC" -c "$TMP/knot.conf" -t 1 zone-status "$ZONE" 2>/dev/null | grep -q "serial: 1"; do
-	kill -0 "$KNOTD_PID" 2>/dev/null || die "knotd exited: $(cat "$TMP/knotd.out" "$TMP/knotd.log" 2>/dev/null)"
+	kill -0 "$KNOTD_PID" 2>/dev/null || die "knotd exited: $(cat "$TMP/knotd.log" 2>/dev/null)"
 	[ "$(now_ms)" -lt "$deadline" ] || die "knotd not ready"
 	sleep 0.05
 done

@@ -21,7 +21,7 @@ export TGC_MODULE=$WORK/mod-tgcluster.so TGC_KNOTD=$KNOTD TGC_KNOTC=$KNOTC
 OUT=${OUT:-${TMPDIR:-/tmp}/tgc-bench-results/admin-propagation-$(date +%Y%m%d-%H%M%S).txt}
 mkdir -p "$(dirname "$OUT")"
 { machine_notes; echo; } >"$OUT"
-/usr/bin/python3 "$BENCH_DIR/admin_propagation.py" | tee -a "$OUT"
+"$PYTHON" "$BENCH_DIR/admin_propagation.py" | tee -a "$OUT"
 rc=${PIPESTATUS[0]}
 log "results in $OUT"
 exit "$rc"

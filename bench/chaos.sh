@@ -28,7 +28,7 @@ export TGC_MODULE=$WORK/mod-tgcluster.so TGC_KNOTD=$KNOTD TGC_KNOTC=$KNOTC
 OUT=${OUT:-${TMPDIR:-/tmp}/tgc-bench-results/chaos-$VARIANT-$(date +%Y%m%d-%H%M%S).txt}
 mkdir -p "$(dirname "$OUT")"
 { machine_notes; echo; } >"$OUT"
-/usr/bin/python3 "$BENCH_DIR/chaos.py" "$VARIANT" | tee -a "$OUT"
+"$PYTHON" "$BENCH_DIR/chaos.py" "$VARIANT" | tee -a "$OUT"
 rc=${PIPESTATUS[0]}
 log "results in $OUT"
 exit "$rc"

@@ -38,9 +38,6 @@ if ! command -v dnsperf >/dev/null; then
 	log "dnsperf missing: apt-get install -y dnsperf"
 	apt-get install -y dnsperf >/dev/null 2>&1 || die "cannot install dnsperf"
 fi
-# The harness needs dnspython (Debian: python3-dnspython) in this Python.
-PYTHON=${PYTHON:-/usr/bin/python3}
-"$PYTHON" -c 'import dns.message' 2>/dev/null || die "$PYTHON lacks dnspython (python3-dnspython), which tgc.py needs"
 
 bench_init chaos-reload
 OUT=${OUT:-${TMPDIR:-/tmp}/tgc-bench-results/chaos-reload-$(date +%Y%m%d-%H%M%S)}

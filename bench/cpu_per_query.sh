@@ -42,9 +42,8 @@ if [ "$SIGNED" = 1 ]; then
     check-port: $NODE_PORT
     ttl: 5
     policy: $POLICY
-    shm: $SHM-s"
+    shm: $SHM-s" --zone-item "dnssec-signing: on"
 	SHM_NAMES+=("$SHM-s")
-	sed -i 's/^    module: mod-tgcluster\/bench$/&\n    dnssec-signing: on/' "${KNOT_CONF[static]}"
 	DNSPERF_ARGS=-D
 elif [ -n "$BASE_POLICY" ]; then
 	knot_write static "$STATIC_PORT" "" "    node: [ ${NODE_IPS[0]}, ${NODE_IPS[1]}, ${NODE_IPS[2]} ]

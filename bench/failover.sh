@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Failover time of knotd + mod-tgcluster: a node's listener is closed (the
-# socat process is stopped: connection refused from then on) and the answer
-# is polled every POLL_MS until the node is absent; then the listener is
-# started again and polled until the node is back. Repeated REPS times.
+# Failover time of knotd + mod-tgcluster: a node's listener is closed
+# (connection refused from then on) and the answer is polled every POLL_MS
+# until the node is absent; then the listener is opened again and polled
+# until the node is back. Repeated REPS times. The node is the harness's
+# simulator (bench/lib.sh: node_pause / node_resume, SIGUSR1 / SIGUSR2 to
+# its process, which stays up).
 #
-#   gone:   t0 = right after the killed socat has been reaped (its listening
-#           socket is closed), until the first reply without the node.
-#   return: t0 = right before socat is started again (includes its start-up),
-#           until the first reply with the node.
+#   gone:   t0 = right after the simulator said its listening socket is
+#           closed, until the first reply without the node.
+#   return: t0 = right before the simulator is told to listen again
+#           (includes its listen), until the first reply with the node.
 #
 # Times are those of the first satisfying reply of a poll at t0 + k*POLL_MS,
 # so they are quantised to POLL_MS (plus the query's round trip).
@@ -61,7 +63,7 @@ mkfifo "$FIFO"
 MEAS=""
 measure() {
 	local mode=$1 action=$2 pid t0 res i
-	taskset -c "$CLIENT_CPU" python3 "$POLLER" --port "$PORT" --name "$ZONE" \
+	taskset -c "$CLIENT_CPU" "$PYTHON" "$POLLER" --port "$PORT" --name "$ZONE" \
 		"--$mode" "$VICTIM" --interval "$(awk -v p="$POLL_MS" 'BEGIN{print p/1000}')" \
 		--max "$MAX_WAIT" <"$FIFO" >"$WORK/poll.out" 2>&1 &
 	pid=$!
@@ -69,8 +71,8 @@ measure() {
 	for i in $(seq 1 500); do grep -q ready "$WORK/poll.out" 2>/dev/null && break; sleep 0.01; done
 	grep -q ready "$WORK/poll.out" || { exec 3>&-; kill "$pid" 2>/dev/null; wait "$pid"; die "poller not ready"; }
 	case $action in
-	kill)    node_stop "$VICTIM"; t0=$EPOCHREALTIME ;;
-	restart) t0=$EPOCHREALTIME; node_spawn "$VICTIM" ;;
+	kill)    node_pause "$VICTIM"; t0=$EPOCHREALTIME ;;
+	restart) t0=$EPOCHREALTIME; node_resume "$VICTIM" ;;
 	esac
 	echo "$t0" >&3
 	exec 3>&-
@@ -94,7 +96,7 @@ done
 "$KNOTC" -c "${KNOT_CONF[module]}" zone-stats "$ZONE" >"$OUT/zone-stats.txt" 2>&1
 grep -c "node $VICTIM port $NODE_PORT up -> down" "$WORK/module/knotd.log" >"$OUT/down-logs.txt"
 
-python3 - "$OUT/failover.tsv" "$(( INTERVAL * FALL + TIMEOUT ))" <<'PY' | tee "$OUT/summary.txt"
+"$PYTHON" - "$OUT/failover.tsv" "$(( INTERVAL * FALL + TIMEOUT ))" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 bound = int(sys.argv[2])

@@ -34,6 +34,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 PEERS_DIR=${PEERS_DIR:-/work/shared/bench/peers}
+PYTHON=${PYTHON:-/usr/bin/python3}   # the Python of bench/lib.sh
 
 if [ -z "${TGC_NETNS:-}" ]; then
 	# Outside: make the namespace, run this script inside it, remove it.
@@ -108,7 +109,7 @@ case " $MODE " in *" drop "*|*" kill "*)
 	FIFO=$RUN_DIR/go.fifo; rm -f "$FIFO"; mkfifo "$FIFO"
 	event() {
 		local p=$1 mode=$2 action=$3 pid i res
-		taskset -c "$CLIENT_CPU" python3 "$HERE/poll_answer.py" --port "${PEER_PORT[$p]}" --name "$QNAME" \
+		taskset -c "$CLIENT_CPU" "$PYTHON" "$HERE/poll_answer.py" --port "${PEER_PORT[$p]}" --name "$QNAME" \
 			"--$mode" "$VICTIM" --interval "$(awk -v p="$POLL_MS" 'BEGIN{print p/1000}')" \
 			--max "$MAX_WAIT" <"$FIFO" >"$RUN_DIR/poll.out" 2>&1 &
 		pid=$!
@@ -148,7 +149,7 @@ case " $MODE " in *" drop "*|*" kill "*)
 	nft delete table inet tgcb
 esac
 
-python3 - "$OUT" <<'PY' | tee "$OUT/tgc-summary.txt"
+"$PYTHON" - "$OUT" <<'PY' | tee "$OUT/tgc-summary.txt"
 import csv, os, statistics as st, sys
 out = sys.argv[1]
 def show(path, key, scale, events):

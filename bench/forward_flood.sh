@@ -3,7 +3,7 @@
 #
 # The translator's forwarding path under a flood of queries for random names
 # under the zone, and what it does to the cluster name answered from the
-# cache. One LB knotd (3 live socat nodes) is the translator's upstream.
+# cache. One LB knotd (3 live simulated nodes) is the translator's upstream.
 # Phases of DURATION s each, flood_probe.py on CLIENT_CPU probing the cluster
 # name over UDP at PROBE/s (one query at a time, TIMEOUT s each) while
 # flooding random names over UDP (an answer with TC asked again over TCP by
@@ -60,20 +60,16 @@ knot_write translator "$TR_PORT" "" "    upstream: lb
     stale-limit: 3600
     shm: $SHM_TR${FORWARD_LIMIT:+
     forward-limit: $FORWARD_LIMIT}${FORWARD_UDP:+
-    forward-udp: $FORWARD_UDP}"
-sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$LB_PORT\nmodule:/" \
-	"${KNOT_CONF[translator]}"
+    forward-udp: $FORWARD_UDP}" --remote "lb=127.0.0.1@$LB_PORT"
 knot_write translator2 "$TR2_PORT" "" "    upstream: lb
     upstream-interval: 1000
     upstream-timeout: 500
     stale-limit: 3600
     shm: $SHM_TR2${FORWARD_LIMIT:+
     forward-limit: $FORWARD_LIMIT}${FORWARD_UDP:+
-    forward-udp: $FORWARD_UDP}"
-sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$FAKE_PORT\nmodule:/" \
-	"${KNOT_CONF[translator2]}"
+    forward-udp: $FORWARD_UDP}" --remote "lb=127.0.0.1@$FAKE_PORT"
 port_free "$FAKE_PORT" || die "port $FAKE_PORT in use (set FAKE_PORT)"
-python3 "$BENCH_DIR/fake_upstream.py" --port "$FAKE_PORT" --zone "$ZONE" \
+"$PYTHON" "$BENCH_DIR/fake_upstream.py" --port "$FAKE_PORT" --zone "$ZONE" \
 	--answer "$(echo "${NODE_IPS[*]}" | tr ' ' ,)" >"$WORK/fake.log" 2>&1 &
 NODE_PID[fake]=$!
 knot_start lb
@@ -93,7 +89,7 @@ phase() {   # phase NAME FLOOD_RATE [TRANSLATOR]
 	local c0 c1 res tr=${3:-translator}
 	knot_pin "$tr"
 	c0=$(cpu_ticks "${KNOT_PID[$tr]}")
-	res=$(taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/flood_probe.py" --port "${KNOT_PORT[$tr]}" \
+	res=$(taskset -c "$CLIENT_CPU" "$PYTHON" "$BENCH_DIR/flood_probe.py" --port "${KNOT_PORT[$tr]}" \
 		--zone "$ZONE" --flood "$2" --probe "$PROBE" --duration "$DURATION" \
 		--timeout "$TIMEOUT" --tcp-retry "$TCP_RETRY") || die "flood_probe failed"
 	c1=$(cpu_ticks "${KNOT_PID[$tr]}")

@@ -3,10 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Everything runs on loopback: knotd on 127.0.0.1:<port>, simulated cluster
-# nodes (socat TCP listeners) on 127.0.0.11-13:$NODE_PORT. Every process is
-# started here, remembered by PID and stopped by that PID in bench_cleanup
-# (installed as an EXIT trap by the scripts); shared-memory segments are
-# removed by their exact name.
+# nodes on 127.0.0.11-13:$NODE_PORT. The knot.conf writer and the node
+# simulator are the test harness's (tests/integration/tgc.py conf / nodesim,
+# run by $PYTHON, a Python with dnspython). Every process is started here,
+# remembered by PID and stopped by that PID in bench_cleanup (installed as
+# an EXIT trap by the scripts); shared-memory segments are removed by their
+# exact name.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
@@ -14,6 +16,9 @@ REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 MODULE_SO=${MODULE_SO:-$REPO_DIR/build/mod-tgcluster.so}
 KNOTD=${KNOTD:-/usr/sbin/knotd}
 KNOTC=${KNOTC:-/usr/sbin/knotc}
+# The harness needs dnspython (Debian: python3-dnspython) in this Python.
+PYTHON=${PYTHON:-/usr/bin/python3}
+HARNESS=$REPO_DIR/tests/integration/tgc.py
 ZONE=${ZONE:-internet.intern.netz}
 NODE_IPS=(127.0.0.11 127.0.0.12 127.0.0.13)
 NODE_PORT=${NODE_PORT:-15900}
@@ -22,7 +27,7 @@ CLIENT_CPU=${CLIENT_CPU:-0}   # load generator / poller runs here
 UDP_WORKERS=${UDP_WORKERS:-1}
 
 WORK=""                        # private temp dir (created by bench_init)
-declare -A KNOT_PID KNOT_PORT KNOT_CONF NODE_PID
+declare -A KNOT_PID KNOT_PORT KNOT_CONF NODE_PID NODE_FD
 SHM_NAMES=()                   # exact segment names to remove on exit
 
 log() { echo "[$(date +%H:%M:%S.%3N)] $*" >&2; }
@@ -30,9 +35,11 @@ die() { log "ERROR: $*"; exit 1; }
 
 bench_init() {
 	local tag=$1
-	for t in "$KNOTD" "$KNOTC" kdig socat taskset python3; do
+	for t in "$KNOTD" "$KNOTC" kdig taskset "$PYTHON"; do
 		command -v "$t" >/dev/null || die "missing tool: $t"
 	done
+	"$PYTHON" -c 'import dns.message' 2>/dev/null ||
+		die "$PYTHON lacks dnspython (python3-dnspython), which $HARNESS needs"
 	[ -r "$MODULE_SO" ] || die "module not found: $MODULE_SO (build it: ninja -C build)"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/tgc-bench-$tag.XXXXXX")
 	# Private copy: a rebuild during the run must not change the module.
@@ -41,88 +48,64 @@ bench_init() {
 	trap 'exit 130' INT TERM
 }
 
-# ---- simulated nodes: socat listeners, accept and close ----
-node_spawn() {   # starts the listener, does not wait for it
-	local ip=$1
-	socat -u "TCP-LISTEN:$NODE_PORT,bind=$ip,reuseaddr,fork,backlog=128" /dev/null \
-		>>"$WORK/node-$ip.log" 2>&1 &
+# ---- simulated nodes: the harness's NodeSim, mode tcp (accept and close) ----
+# One process per node. Its status lines ("ready N" once it listens,
+# "stopped N" once its listener is closed) come through a FIFO read by this
+# shell, so that waiting for them needs no polling.
+node_spawn() {   # starts the process, does not wait for it to listen
+	local ip=$1 fifo=$WORK/node-$1.fifo fd
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	"$PYTHON" "$HARNESS" nodesim --listen "$ip:$NODE_PORT" --mode tcp \
+		>"$fifo" 2>>"$WORK/node-$ip.log" &
 	NODE_PID[$ip]=$!
+	exec {fd}<"$fifo"
+	NODE_FD[$ip]=$fd
 }
 
-node_wait() {   # waits (max 5 s) until the listener is up
-	local ip=$1 i
-	for i in $(seq 1 500); do
-		ss -Hltn "src $ip:$NODE_PORT" 2>/dev/null | grep -q LISTEN && return 0
-		sleep 0.01
+node_expect() {   # node_expect IP WORD: reads status lines until WORD (max 30 s)
+	local ip=$1 line
+	while read -r -t 30 -u "${NODE_FD[$ip]}" line; do
+		[ "${line%% *}" = "$2" ] && return 0
 	done
-	die "node $ip:$NODE_PORT does not listen"
+	die "node $ip:$NODE_PORT: no '$2' ($(tail -3 "$WORK/node-$ip.log"))"
 }
+
+node_wait() { node_expect "$1" ready; }   # until the listener is up
 
 node_start() { node_spawn "$1"; node_wait "$1"; }
+
+# The listener closes (connection refused from then on), the process stays:
+# returns once it is closed. node_resume listens again (node_wait waits).
+node_pause() { kill -USR1 "${NODE_PID[$1]}"; node_expect "$1" stopped; }
+node_resume() { kill -USR2 "${NODE_PID[$1]}"; }
 
 node_stop() {
 	local ip=$1 pid=${NODE_PID[$1]:-}
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	unset "NODE_PID[$ip]"
+	local fd=${NODE_FD[$ip]:-}
+	[ -z "$fd" ] || exec {fd}<&-
+	unset "NODE_PID[$ip]" "NODE_FD[$ip]"
 }
 
 # ---- knotd ----
-# knot_conf NAME PORT ZONEFILE_RECORDS MODULE_ITEMS(empty = no module)
+# knot_write NAME PORT ZONEFILE_RECORDS MODULE_ITEMS(empty = no module) [ARGS]
+# MODULE_ITEMS: "key: value" lines of the module instance; ARGS: more
+# options of `tgc.py conf` (e.g. --remote lb=127.0.0.1@PORT).
 knot_write() {
 	local name=$1 port=$2 records=$3 mod_items=$4 d=$WORK/$1
-	mkdir -p "$d/db"
-	cat >"$d/$ZONE.zone" <<ZONEEOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@    3600 IN SOA ns1.$ZONE. hostmaster.$ZONE. 2024010101 3600 600 86400 60
-@    3600 IN NS  ns1.$ZONE.
-ns1  3600 IN A   127.0.0.1
-$records
-ZONEEOF
-	{
-		cat <<CONFEOF
-server:
-    listen: 127.0.0.1@$port
-    rundir: "$d"
-    udp-workers: $UDP_WORKERS
-    tcp-workers: ${TCP_WORKERS:-1}
-    background-workers: 1
-database:
-    storage: "$d/db"
-control:
-    listen: "$d/knot.sock"
-log:
-  - target: stderr
-    any: info
-template:
-  - id: default
-    storage: "$d"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-CONFEOF
-		if [ -n "$mod_items" ]; then
-			cat <<CONFEOF
-module:
-  - id: mod-tgcluster
-    file: "$WORK/mod-tgcluster.so"
-mod-tgcluster:
-  - id: bench
-$mod_items
-zone:
-  - domain: $ZONE
-    module: mod-tgcluster/bench
-CONFEOF
-		else
-			cat <<CONFEOF
-zone:
-  - domain: $ZONE
-CONFEOF
-		fi
-	} >"$d/knot.conf"
+	shift 4
+	local args=(--zone "$ZONE" --port "$port" --module "$WORK/mod-tgcluster.so"
+		--id bench --log-level info --workers "$UDP_WORKERS"
+		--tcp-workers "${TCP_WORKERS:-1}"
+		--record "@ NS ns
+ns A 127.0.0.1
+$records")
+	[ -z "$mod_items" ] || args+=(--item "$mod_items")
+	"$PYTHON" "$HARNESS" conf "$d" "${args[@]}" "$@" >/dev/null ||
+		die "$name: writing knot.conf failed"
 	KNOT_PORT[$name]=$port
 	KNOT_CONF[$name]=$d/knot.conf
 }
@@ -244,7 +227,7 @@ cpu_rounds() {
 # ratio A/B (median / median, and the median of the per-round ratios);
 # written to $OUT/summary.txt. NOTE is appended to the ratio line.
 cpu_summary() {
-	python3 - "$OUT/runs.tsv" "$1" "$2" "${3:-}" <<'PY' | tee "$OUT/summary.txt"
+	"$PYTHON" - "$OUT/runs.tsv" "$1" "$2" "${3:-}" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 a, b, note = sys.argv[2], sys.argv[3], sys.argv[4]

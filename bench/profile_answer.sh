@@ -12,7 +12,7 @@
 # counters here: `perf stat -e instructions` is "not supported").
 #
 # Env: QUERIES=20000 SERVERS="static module" POLICY=round-robin ANSWERS=0
-#      NODES=3 (module nodes on 127.0.0.11...; more need bench/manynodes.py:
+#      NODES=3 (module nodes on 127.0.0.11...; more need the harness simulator, tgc.py nodesim:
 #      NODES>3 starts it on 127.1.0.1...) PORT_BASE=25381 NODE_PORT=15900
 #      MODULE_SO=build/mod-tgcluster.so OUT= KEEP=
 set -u
@@ -29,8 +29,8 @@ trap '[ -n "$SIM_PID" ] && { kill -TERM "$SIM_PID" 2>/dev/null; wait "$SIM_PID";
 
 if (( NODES > 3 )); then
 	NODE_PORT=15991
-	taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first 127.1.0.1 --count "$NODES" \
-		--port "$NODE_PORT" --list "$WORK/nodes.txt" >"$WORK/sim.log" 2>&1 &
+	taskset -c "$CLIENT_CPU" "$PYTHON" "$HARNESS" nodesim --first 127.1.0.1 --count "$NODES" \
+		--port "$NODE_PORT" --mode tcp --list "$WORK/nodes.txt" >"$WORK/sim.log" 2>&1 &
 	SIM_PID=$!
 	for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim.log" && break; sleep 0.1; done
 	mapfile -t IPS <"$WORK/nodes.txt"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Where the checker's CPU goes: knotd + mod-tgcluster checking NODES simulated
-# nodes (bench/manynodes.py, one process) at INTERVAL ms, no queries; perf
+# nodes (tests/integration/tgc.py nodesim, one process) at INTERVAL ms, no queries; perf
 # samples the knotd process (software event cpu-clock, kernel and user) for
 # WINDOW s. Reports knotd's CPU % over the window, the split by thread, and
 # the top symbols (perf report --sort dso,symbol).
@@ -33,10 +33,11 @@ mkdir -p "$WORK/pki"
 	-out node.pem -days 2 -extfile node.ext ) >/dev/null 2>&1 || die "openssl failed"
 check_items="    check: $CHECK
     check-host: bench.test"
+HTTPS_ARGS=()
 [ "$CHECK" = https ] && check_items="$check_items
-    check-tls-ca: $WORK/pki/ca.pem"
-taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first 127.2.0.1 --count "$NODES" \
-	--port "$NODE_PORT" --mode "$CHECK" --cert "$WORK/pki/node.pem" \
+    check-tls-ca: $WORK/pki/ca.pem" && HTTPS_ARGS=(--tls "$WORK/pki/node.pem")
+taskset -c "$CLIENT_CPU" "$PYTHON" "$HARNESS" nodesim --first 127.2.0.1 --count "$NODES" \
+	--port "$NODE_PORT" --mode http200 ${HTTPS_ARGS[@]+"${HTTPS_ARGS[@]}"} \
 	--list "$WORK/nodes.txt" >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim.log" && break; sleep 0.1; done

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Scale: 10, 100, 1000 nodes. One simulator process (bench/manynodes.py)
+# Scale: 10, 100, 1000 nodes. One simulator process (tgc.py nodesim)
 # listens on N loopback addresses (127.1.0.1 ...) on NODE_PORT; two knotd +
 # mod-tgcluster servers check all of them (check: tcp, check-interval
 # INTERVAL) and answer the cluster name with `answers: 0` (every live node)
@@ -65,8 +65,8 @@ printf "nodes\tserver\tidle_cpu_pct\tseg_bytes\trss_kb\tresp_bytes\tanswer_rrs\t
 printf "nodes\tround\tserver\tqps\tcompleted\tlost\tcpu_us_per_q\n" >"$OUT/runs.tsv"
 for N in $SIZES; do
 	log "=== $N nodes"
-	taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first "$FIRST" --count "$N" \
-		--port "$NODE_PORT" --list "$WORK/nodes-$N.txt" >"$WORK/sim-$N.log" 2>&1 &
+	taskset -c "$CLIENT_CPU" "$PYTHON" "$HARNESS" nodesim --first "$FIRST" --count "$N" \
+		--port "$NODE_PORT" --mode tcp --list "$WORK/nodes-$N.txt" >"$WORK/sim-$N.log" 2>&1 &
 	SIM_PID=$!
 	for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim-$N.log" && break; sleep 0.1; done
 	grep -q '^ready' "$WORK/sim-$N.log" || die "simulator did not start: $(tail -3 "$WORK/sim-$N.log")"
@@ -147,10 +147,11 @@ for N in ${CHECK_SIZES:-1000}; do
 		# https-full: https against servers that issue no session
 		# tickets (a full handshake every probe).
 		kind=${C%-full} sim_args=()
-		[ "$C" = https-full ] && sim_args=(--no-tickets)
+		[ "$kind" = https ] && sim_args=(--tls "$PKI/node.pem")
+		[ "$C" = https-full ] && sim_args+=(--no-tickets)
 		log "=== $N nodes, check: $C"
-		taskset -c "$CLIENT_CPU" python3 "$BENCH_DIR/manynodes.py" --first "$FIRST" --count "$N" \
-			--port "$NODE_PORT" --mode "$kind" --cert "$PKI/node.pem" "${sim_args[@]}" \
+		taskset -c "$CLIENT_CPU" "$PYTHON" "$HARNESS" nodesim --first "$FIRST" --count "$N" \
+			--port "$NODE_PORT" --mode http200 ${sim_args[@]+"${sim_args[@]}"} \
 			--list "$WORK/nodes-$C-$N.txt" >"$WORK/sim-$C-$N.log" 2>&1 &
 		SIM_PID=$!
 		for i in $(seq 1 300); do grep -q '^ready' "$WORK/sim-$C-$N.log" && break; sleep 0.1; done
@@ -191,7 +192,7 @@ done
 	tee "$OUT/checks.txt"
 
 [ -n "$SIZES" ] || { log "raw results in $OUT"; exit 0; }
-python3 - "$OUT/size.tsv" "$OUT/runs.tsv" <<'PY' | tee "$OUT/summary.txt"
+"$PYTHON" - "$OUT/size.tsv" "$OUT/runs.tsv" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics as st, sys
 size = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 runs = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))

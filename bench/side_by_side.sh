@@ -20,6 +20,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 PEERS_DIR=${PEERS_DIR:-/work/shared/bench/peers}
+PYTHON=${PYTHON:-/usr/bin/python3}   # the Python of bench/lib.sh
 [ -x "$PEERS_DIR/run_throughput.sh" ] || { echo "no $PEERS_DIR/run_throughput.sh" >&2; exit 1; }
 export PEERS=${PEERS:-A_knot B_pdns C_gdnsd D_tgcluster}
 export ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-15} REF_PEER=${REF_PEER:-A_knot}
@@ -53,7 +54,7 @@ trap 'exit 130' INT TERM
 "$PEERS_DIR/run_throughput.sh" || exit $?
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/tgc-meta.txt"
 
-python3 - "$OUT/runs.tsv" "$REF_PEER" "$PEERS" <<'PY' | tee "$OUT/tgc-summary.txt"
+"$PYTHON" - "$OUT/runs.tsv" "$REF_PEER" "$PEERS" <<'PY' | tee "$OUT/tgc-summary.txt"
 import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 ref, peers = sys.argv[2], sys.argv[3].split()

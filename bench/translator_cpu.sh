@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Issue 4 bound: server CPU time per answered query of a NAT translator
+# Server CPU time per answered query of a NAT translator
 # answering the cluster name from its polled cache, versus the load-balancer
 # answer path (knotd + mod-tgcluster with live nodes). Same method as
 # cpu_per_query.sh: both servers run at once, rounds interleaved (order flips
@@ -42,10 +42,7 @@ knot_write translator "$TR_PORT" "" "    upstream: lb
     upstream-interval: 1000
     upstream-timeout: 500
     ttl: 5
-    shm: $SHM_TR"
-# The remote section must precede the module section that refers to it.
-sed -i "s/^module:\$/remote:\n  - id: lb\n    address: 127.0.0.1@$LB_PORT\nmodule:/" \
-	"${KNOT_CONF[translator]}"
+    shm: $SHM_TR" --remote "lb=127.0.0.1@$LB_PORT"
 knot_start lb
 knot_start translator
 ALL3="${NODE_IPS[*]}"

@@ -40,7 +40,7 @@ static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
 }
 
 /*! \brief Allocates from a knot memory context (NULL without one). */
-static void *mm_get(knot_mm_t *mm, size_t len)
+static void *pool_alloc(knot_mm_t *mm, size_t len)
 {
 	return (mm != NULL && mm->alloc != NULL) ? mm->alloc(mm->ctx, len) : NULL;
 }
@@ -248,7 +248,7 @@ int tgc_answer_put(knot_pkt_t *pkt, const knot_dname_t *owner, uint16_t rtype,
 	/* One allocation for the RRset and its rdata (sizeof(knot_rrset_t) is
 	 * a multiple of 8, so the rdata that follows stays aligned). */
 	_Static_assert(sizeof(knot_rrset_t) % 8 == 0, "rdata alignment");
-	knot_rrset_t *rr = mm_get(mm, sizeof(*rr) + rd_size * count);
+	knot_rrset_t *rr = pool_alloc(mm, sizeof(*rr) + rd_size * count);
 	if (rr == NULL) {
 		return KNOT_ENOMEM;
 	}
@@ -312,8 +312,8 @@ int tgc_answer_put_soa(knot_pkt_t *pkt, const knot_rrset_t *soa, uint32_t ttl,
 		return KNOT_EMALF;
 	}
 
-	knot_rrset_t *rr = mm_get(mm, sizeof(*rr));
-	uint8_t *rdata = mm_get(mm, soa->rrs.size);
+	knot_rrset_t *rr = pool_alloc(mm, sizeof(*rr));
+	uint8_t *rdata = pool_alloc(mm, soa->rrs.size);
 	if (rr == NULL || rdata == NULL) {
 		return KNOT_ENOMEM;
 	}

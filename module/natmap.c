@@ -197,33 +197,3 @@ int tgc_natmap_nodes(const tgc_addr_t *base, const tgc_natmap_rule_t *rules,
 
 	return KNOT_EOK;
 }
-
-int tgc_natmap_range_parse(const char *str, tgc_natmap_range_t *out,
-                           const char **err)
-{
-	if (out == NULL ||
-	    tgc_addr_parse_prefix(str, &out->net, &out->prefix) != KNOT_EOK) {
-		if (err != NULL) {
-			*err = "expected ADDRESS or ADDRESS/LEN";
-		}
-		return KNOT_EINVAL;
-	}
-	tgc_addr_mask(&out->net, out->prefix);
-
-	return KNOT_EOK;
-}
-
-bool tgc_natmap_client_match(const tgc_natmap_range_t *ranges, size_t count,
-                             const tgc_addr_t *client)
-{
-	if (count == 0) {
-		return true;
-	}
-	for (size_t i = 0; i < count; i++) {
-		if (tgc_addr_in_prefix(client, &ranges[i].net, ranges[i].prefix)) {
-			return true;
-		}
-	}
-
-	return false;
-}

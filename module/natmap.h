@@ -17,7 +17,8 @@
 /*!
  * \file
  *
- * \brief NAT/alias address mapping: `nat-base`, `nat-map` and `nat-client`.
+ * \brief NAT/alias address mapping: `nat-base` and `nat-map` (`nat-client`
+ *        ranges are knotd address ranges, matched by the glue).
  *
  * Clients behind a NAT must receive the LAN (alias) addresses that the NAT
  * translates to the nodes. A mapped address is computed per node at load
@@ -40,12 +41,6 @@ typedef struct {
 	tgc_addr_t to;    /*!< Replacement network (or address). */
 	unsigned prefix;  /*!< Prefix length of both sides. */
 } tgc_natmap_rule_t;
-
-/*! \brief One `nat-client` range. */
-typedef struct {
-	tgc_addr_t net;   /*!< Network. */
-	unsigned prefix;  /*!< Prefix length. */
-} tgc_natmap_range_t;
 
 /*!
  * \brief Parses a `nat-map` value "FROM=TO" where each side is an address or
@@ -122,16 +117,3 @@ int tgc_natmap_nodes(const tgc_addr_t *base, const tgc_natmap_rule_t *rules,
                      size_t rule_count, const tgc_addr_t *nodes, size_t count,
                      tgc_addr_t *mapped, bool *is_mapped, size_t *bad,
                      const char **err);
-
-/*!
- * \brief Parses a `nat-client` value: ADDRESS or ADDRESS/LEN.
- */
-int tgc_natmap_range_parse(const char *str, tgc_natmap_range_t *out,
-                           const char **err);
-
-/*!
- * \brief Tells whether \a client lies in any of the ranges (no ranges: every
- *        client matches).
- */
-bool tgc_natmap_client_match(const tgc_natmap_range_t *ranges, size_t count,
-                             const tgc_addr_t *client);

@@ -211,3 +211,38 @@ out:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
 }
+
+int tgc_sign_zone_check(const tgc_sign_zone_t *z, const char **msg)
+{
+	if (z == NULL || msg == NULL) {
+		return KNOT_EINVAL;
+	}
+	*msg = NULL;
+	if (z->onlinesign) {
+		*msg = "mod-tgcluster and mod-onlinesign cannot serve one zone: "
+		       "mod-onlinesign signs only answers made from the zone, "
+		       "mod-tgcluster's answers would go out unsigned and fail "
+		       "validation; remove one of them from the zone's 'module' "
+		       "(to sign the zone use 'dnssec-signing: on')";
+		return KNOT_ENOTSUP;
+	}
+	if (z->signing && z->below_apex) {
+		*msg = z->nsec3 ?
+		       "is below the apex of a zone signed with NSEC3: the zone's "
+		       "NSEC3 for that name must list the answered types, so the "
+		       "zone needs a placeholder A record at the name if the "
+		       "cluster has IPv4 nodes, AAAA if it has IPv6 nodes, and "
+		       "none of a family without nodes" :
+		       "is below the apex of a signed zone: the zone's NSEC for "
+		       "that name must list the answered types, so the zone needs "
+		       "a placeholder A record at the name if the cluster has "
+		       "IPv4 nodes, AAAA if it has IPv6 nodes, and none of a "
+		       "family without nodes";
+	}
+	return KNOT_EOK;
+}
+
+bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type, bool family_has_nodes)
+{
+	return at_apex ? !apex_has_type : !family_has_nodes;
+}

@@ -148,3 +148,59 @@ size_t tgc_sign_cache_get(tgc_sign_cache_t *c, const tgc_sign_key_t *key,
 int tgc_sign_cache_put(tgc_sign_cache_t *c, const tgc_sign_key_t *key,
                        uint64_t gen, uint32_t expire,
                        const uint8_t *sig, size_t sig_len);
+
+/*! \brief What a zone's configuration says about signing its answers. */
+typedef struct {
+	bool signing;		/*!< The zone has dnssec-signing: on. */
+	bool nsec3;		/*!< Its dnssec-policy has nsec3: on. */
+	bool below_apex;	/*!< The cluster name is below the zone apex. */
+	bool onlinesign;	/*!< mod-onlinesign is a module of the zone. */
+} tgc_sign_zone_t;
+
+/*!
+ * \brief Check that the module's answers can be signed the way the zone is.
+ *
+ * knotd checks a module section without the zones that use it, so this
+ * runs at load, with what the zone's configuration says:
+ *
+ * - mod-onlinesign signs only what knotd answers from the zone; the
+ *   module's answers would go out unsigned and fail validation. The two
+ *   modules on one zone are refused.
+ * - NODATA of a signed zone (NSEC or NSEC3) is proven by knotd's own answer
+ *   from the zone (see tgc_sign_nodata_by_zone()). For a name below the apex
+ *   the zone must hold placeholder records at the name (which the module
+ *   cannot check): the caller logs \a msg as a notice.
+ *
+ * \param z    The zone's configuration.
+ * \param msg  Set to a message (without the zone or name) or NULL.
+ *
+ * \return KNOT_EOK (\a msg is a notice when set), KNOT_ENOTSUP (refused,
+ *         \a msg says why), KNOT_EINVAL.
+ */
+int tgc_sign_zone_check(const tgc_sign_zone_t *z, const char **msg);
+
+/*!
+ * \brief Tell whether a NODATA to a DNSSEC query of a signed zone is left to
+ *        knotd's answer from the zone.
+ *
+ * knotd proves NODATA from the zone with the denial its own signing made
+ * (NSEC or NSEC3, at any name), which the module API cannot read. That
+ * answer is NODATA only when the zone has no record of the asked type at
+ * the name. A type the module answers with addresses needs a record in the
+ * zone at the name (a placeholder the module's answers override), or the
+ * zone's NSEC/NSEC3 denies it and resolvers that synthesise answers from
+ * cached denials (RFC 8198) answer NODATA for the cluster name. So:
+ *
+ * - at the apex (its RRsets are readable): left to knotd when the apex has
+ *   no record of the type;
+ * - below the apex: left to knotd when the cluster has no node of that
+ *   family (the zone then has no placeholder for it).
+ *
+ * Otherwise no valid denial exists; the caller answers NODATA with the
+ * signed SOA only.
+ *
+ * \param at_apex           The cluster name is the zone apex.
+ * \param apex_has_type     The zone's apex has records of the asked type.
+ * \param family_has_nodes  The cluster has nodes of the asked family.
+ */
+bool tgc_sign_nodata_by_zone(bool at_apex, bool apex_has_type, bool family_has_nodes);

@@ -23,8 +23,8 @@
  * fixed-size node records. The layout is the contract between the module
  * (knotd workers and the checker thread) and tgclusterctl.
  *
- * Translator segments (role TGC_ROLE_TRANSLATOR, same layout version 1: the
- * layout had not shipped when they were added) describe the upstream
+ * Translator segments (role TGC_ROLE_TRANSLATOR, same layout version as
+ * load-balancer segments) describe the upstream
  * addresses in the node records (address, DNS port; health = upstream state
  * as the poller last saw it, probes/last_* = its queries, answers = queries
  * forwarded on demand) and are followed, at header cache_off, by
@@ -44,14 +44,20 @@
  *    answering. Query workers therefore never read a mapping that can shrink
  *    and never wait for a writer outside their own process.
  *
- * Record protocol (one place: table.c): a write section opens by
+ * The code: table.c (names, validation, open and attach), table_rec.c (the
+ * record protocol), table_owner.c (owner words, writer tokens, claim, the
+ * SIGBUS guard), table_view.c (the private view); table_int.h holds what
+ * they share.
+ *
+ * Record protocol (one place: table_rec.c): a write section opens by
  * compare-and-swap of an even \a seq s to s+1 (tgc_table_write_begin()) and
  * closes by compare-and-swap of the odd value back to even
  * (tgc_table_write_end()), so a late end after a forced close never reopens
  * a record. Records are forced closed only when the process owning the
- * segment is gone (tgc_table_claim(), tgc_table_sync()). Readers retry a
- * bounded number of times and then report the record busy. Every record
- * write goes through table.c: probe and poll results through
+ * segment is gone (tgc_table_claim(), tgc_table_sync()). Readers load the
+ * fields with acquire order between two loads of \a seq, retry a bounded
+ * number of times and then report the record busy. Every record write goes
+ * through table_rec.c: probe and poll results through
  * tgc_table_node_update(), the load-time reset through
  * tgc_table_node_reset(), admin changes through tgc_table_admin_set(),
  * cache records through tgc_table_cache_write(), and the copies between a
@@ -68,16 +74,16 @@
  * | hdr \a generation | write_end, sync (relaxed); admin_set (release, after the admin store) | sync (acquire, before it copies admin states); CLI | see W/R |
  * | hdr \a admin_ack | sync (release) | CLI after admin_set (acquire) | release/acquire |
  * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
- * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire + acquire fence |
- * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone) |
- * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed inside seq |
- * | rec agent fields (bytes 232..247) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_AGENT), sync (segment) | node_read, sync, CLI; workers: agent_state, agent_sessions, agent_maxconn, agent_pct alone (tgc_table_agent_read()) | relaxed |
+ * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire, then relaxed after the field loads |
+ * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone); acquire inside a seqlock read |
+ * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed stores inside seq / acquire loads |
+ * | rec agent fields (bytes 232..247) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_AGENT), sync (segment) | node_read, sync, CLI (acquire loads inside seq); workers: agent_state, agent_sessions, agent_maxconn, agent_pct alone (tgc_table_agent_read(), relaxed) | relaxed stores inside seq / acquire loads |
  * | rec \a admin (effective) | sync (view, then segment); CLI (segment, until the next sync) | workers (view), checker, CLI | relaxed (single byte) |
  * | rec \a admin_local, \a admin_uid | CLI (segment), sync (view) | sync, checker, CLI | relaxed |
- * | rec admin_zone, zone_serial, zone_reason, admin_src/flags/since | checker (view, inside seq), sync (segment) | sync, CLI | relaxed inside seq |
+ * | rec admin_zone, zone_serial, zone_reason, admin_src/flags/since | checker (view, inside seq), sync (segment) | sync, CLI | relaxed stores inside seq / acquire loads |
  * | hdr min_live, admin_guarded, zone_serial, zone_malformed | load/checker (view), sync (segment) | CLI | relaxed |
  * | rec \a answers, hdr \a all_down_answers | workers (view, relaxed add), sync (segment, add of the delta) | CLI, sync | relaxed |
- * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed inside seq |
+ * | cache record fields | poller (view) inside seq, sync (segment) | workers (view), CLI | relaxed stores inside seq / acquire loads |
  *
  * Readers never block; a worker's read of the view meets only its own
  * process's writer, and gives up after TGC_TABLE_READ_TRIES tries.
@@ -176,8 +182,8 @@ typedef struct {
 	                                *   readers: CLI). */
 	_Atomic uint64_t heartbeat_ms; /*!< Last checker loop tick, CLOCK_REALTIME
 	                                *   ms (writer: checker; readers: CLI). */
-	/* Translator segments only (zero in load-balancer segments, which
-	 * keeps those byte-for-byte as they were); immutable after creation. */
+	/* Translator segments only (zero in load-balancer segments);
+	 * immutable after creation. */
 	uint32_t cache_off;      /*!< Offset of the cache records (0 = none). */
 	uint32_t cache_count;    /*!< Number of cache records (TGC_CACHE_RECS). */
 	uint32_t cache_rec_size; /*!< sizeof(tgc_cache_rec_t). */
@@ -592,13 +598,19 @@ int tgc_table_unlink(const char *name);
  *        the checker writes). For the CLI and the checker, not the query
  *        path.
  *
- * \note Only a writer that died inside its write section (a crash of knotd)
- *       can keep a record busy: when the sequence number has not moved for
- *       50 ms (or after 100,000 tries) the reader gives up and returns the
- *       probe details as they are, possibly inconsistent.
+ * \note A writer that died inside its write section (a crash of knotd), or
+ *       one that is not scheduled for long, keeps a record busy: when the
+ *       sequence number has not moved for 50 ms (or after 100,000 tries)
+ *       the reader gives up and returns KNOT_EBUSY with the probe details
+ *       of its last try, possibly inconsistent (zero if it never saw the
+ *       record closed).
+ *
+ * \retval KNOT_EOK     A consistent snapshot.
+ * \retval KNOT_EBUSY   Gave up on a writer inside the record (see note).
+ * \retval KNOT_EINVAL  No such record (\a out zeroed).
  */
-void tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
-                         tgc_node_snap_t *out);
+int tgc_table_node_read(const tgc_table_t *table, uint32_t idx,
+                        tgc_node_snap_t *out);
 
 /*!
  * \brief Starts a write of node \a idx's probe details (the record write

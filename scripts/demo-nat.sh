@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# mod-tgcluster demo, seed figure "DNS for clusters with NAT": three network
-# namespaces (client LAN, NAT host, cluster network), nftables DNAT, two
-# load-balancer knotd, a translator knotd, unbound as the internal DNS, and a
-# viewer; narrates the seed's steps 1-8 as they happen, then kills a node and
-# a load balancer.
+# mod-tgcluster demo, topology 2 of docs/deployment.rst ("DNS for clusters
+# with NAT"): three network namespaces (client LAN, NAT host, cluster
+# network), nftables DNAT, two load-balancer knotd, a translator knotd,
+# unbound as the internal DNS, and a viewer; narrates the steps (1)-(8) of
+# the figure as they happen, then kills a node and a load balancer.
 #
 #   sudo ./demo.sh nat        (Debian 12, root: namespaces need CAP_NET_ADMIN)
 #
@@ -14,6 +14,9 @@
 #   nat     198.51.100.1 + LAN aliases 198.51.100.100-102 (translator on .100
 #           and .101 port 53; DNAT of port 5900 to the nodes), 203.0.113.1
 #   cluster 203.0.113.100-102 (nodes tg1-tg3; LBs on .100 and .101)
+# The topology (namespaces, addresses, DNAT ruleset), the knot.conf files and
+# the nodes come from the test harness, as in the end-to-end tests:
+# tests/e2e/e2e.py topology up/down, tests/integration/tgc.py conf/nodesim.
 # Everything it starts is stopped on exit by PID; the namespaces are deleted
 # by name (their veths and the nftables ruleset go with them).
 
@@ -23,24 +26,18 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 REPO=$PWD
 KNOTD=${KNOTD:-/usr/sbin/knotd}
 KNOTC=${KNOTC:-/usr/sbin/knotc}
-PY=/usr/bin/python3
+PY=/usr/bin/python3   # has dnspython (python3-dnspython), which the harness needs
+HARNESS=$REPO/tests/integration/tgc.py   # knot.conf writer and node simulator
+TOPOLOGY=$REPO/tests/e2e/e2e.py          # the NAT topology of the e2e tests
 ZONE=internet.intern.netz
-NS_CLIENT=tgc-demo-$$-client
-NS_NAT=tgc-demo-$$-nat
-NS_CLUSTER=tgc-demo-$$-cluster
-IDS=(tg1 tg2 tg3)
-NODE=(203.0.113.100 203.0.113.101 203.0.113.102)
-LAN=(198.51.100.100 198.51.100.101 198.51.100.102)
-VIEWER=198.51.100.10
-IDNS=198.51.100.53
-PORT=5900
+NS_PREFIX=tgc-demo-$$
 
 step=0
 heading() {
 	step=$((step + 1))
 	printf '\n\033[1m==== %d. %s ====\033[0m\n' "$step" "$*"
 }
-seed() { printf '\n  \033[1;36m[seed step %s]\033[0m %s\n' "$1" "$2"; }
+step() { printf '\n  \033[1;36m[step %s]\033[0m %s\n' "$1" "$2"; }
 info() { printf '  %s\n' "$*"; }
 # run CMD...: prints CMD exactly as it is run (shell-quoted), then runs it,
 # its output indented; returns CMD's status.
@@ -57,7 +54,7 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 # --- cleanup: only what this script started ---------------------------------
 TMP=""
 declare -A PIDS=()   # name -> pid
-NSS=()
+TOPOLOGY_UP=""
 stop_pid() {
 	local name=$1 pid=${PIDS[$1]:-}
 	[ -n "$pid" ] || return 0
@@ -73,7 +70,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	for name in "${!PIDS[@]}"; do stop_pid "$name"; done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	[ -z "$TOPOLOGY_UP" ] || "$PY" "$TOPOLOGY" topology down "$NS_PREFIX"
 	rm -f "/dev/shm/tgcluster.demo-nat-$$-lb1" "/dev/shm/tgcluster.demo-nat-$$-lb2" \
 		"/dev/shm/tgcluster.demo-nat-$$-tr"
 	[ -n "$TMP" ] && rm -rf "$TMP"
@@ -143,101 +140,37 @@ TMP=$(mktemp -d /tmp/tgcluster-demo-nat.XXXXXX)
 
 # --- 2. the networks ---------------------------------------------------------
 heading "Three network namespaces: client LAN, NAT host, cluster network"
-for ns in "$NS_CLIENT" "$NS_NAT" "$NS_CLUSTER"; do
-	ip netns add "$ns"
-	NSS+=("$ns")
-	ip -n "$ns" link set lo up
-done
-ip link add lan0 netns "$NS_CLIENT" type veth peer name lan0 netns "$NS_NAT"
-ip link add clu0 netns "$NS_NAT" type veth peer name clu0 netns "$NS_CLUSTER"
-for pair in "$NS_CLIENT lan0" "$NS_NAT lan0" "$NS_NAT clu0" "$NS_CLUSTER clu0"; do
-	set -- $pair
-	ip -n "$1" link set "$2" up
-done
-ip -n "$NS_CLIENT" addr add $VIEWER/24 dev lan0
-ip -n "$NS_CLIENT" addr add $IDNS/32 dev lan0
-ip -n "$NS_NAT" addr add 198.51.100.1/24 dev lan0
-ip -n "$NS_NAT" addr add 203.0.113.1/24 dev clu0
-for i in 0 1 2; do
-	ip -n "$NS_NAT" addr add "${LAN[$i]}/32" dev lan0
-	ip -n "$NS_CLUSTER" addr add "${NODE[$i]}/$([ $i -eq 0 ] && echo 24 || echo 32)" dev clu0
-done
-ip -n "$NS_CLUSTER" route add default via 203.0.113.1
-in_ns "$NS_NAT" sysctl -q -w net.ipv4.ip_forward=1
-info "client  $NS_CLIENT: viewer $VIEWER, internal DNS $IDNS (no route to 203.0.113.0/24)"
-info "nat     $NS_NAT: 198.51.100.1 + LAN aliases ${LAN[*]}, 203.0.113.1"
-info "cluster $NS_CLUSTER: nodes ${NODE[*]}, default via 203.0.113.1"
-
-cat >"$TMP/nat.nft" <<EOF
-table ip tgc_nat {
-    map lan2node {
-        type ipv4_addr : ipv4_addr
-        elements = { ${LAN[0]} : ${NODE[0]}, ${LAN[1]} : ${NODE[1]}, ${LAN[2]} : ${NODE[2]} }
-    }
-    chain prerouting {
-        type nat hook prerouting priority dstnat; policy accept;
-        iifname "lan0" tcp dport $PORT counter dnat to ip daddr map @lan2node
-    }
-    chain forward {
-        type filter hook forward priority filter; policy drop;
-        ct state established,related accept
-        ct status dnat counter accept
-    }
-}
-EOF
-in_ns "$NS_NAT" nft -f "$TMP/nat.nft"
+TOPOLOGY_UP=1
+topo=$("$PY" "$TOPOLOGY" topology up "$NS_PREFIX") || die "topology up failed"
+eval "$topo"   # NS_CLIENT NS_NAT NS_CLUSTER VIEWER INTERNAL_DNS NAT_LAN NAT_CLUSTER NODE_PORT IDS NODE LAN LB
+IDNS=$INTERNAL_DNS
+PORT=$NODE_PORT
+info "client  $NS_CLIENT: viewer $VIEWER, internal DNS $IDNS (no route to ${NODE[0]%.*}.0/24)"
+info "nat     $NS_NAT: $NAT_LAN + LAN aliases ${LAN[*]}, $NAT_CLUSTER"
+info "cluster $NS_CLUSTER: nodes ${NODE[*]}, default via $NAT_CLUSTER"
 info "NAT host ruleset (nftables): LAN alias -> node for port $PORT; DNS to the"
-info "LB aliases (.100, .101) stays on the NAT host, where the translator answers:"
-sed 's/^/      /' "$TMP/nat.nft"
+info "LB aliases (${LAN[0]}, ${LAN[1]}) stays on the NAT host, where the translator answers:"
+in_ns "$NS_NAT" nft list table ip tgc_nat | sed 's/^/      /'
 
 # --- 3. the cluster ------------------------------------------------------------
 heading "Cluster: three nodes, two load balancers (knotd + mod-tgcluster)"
 for i in 0 1 2; do
-	spawn "node-${IDS[$i]}" "$NS_CLUSTER" "$PY" "$REPO/tests/e2e/idnode.py" \
+	spawn "node-${IDS[$i]}" "$NS_CLUSTER" "$PY" "$HARNESS" nodesim --mode rfbid \
 		--listen "${NODE[$i]}:$PORT=${IDS[$i]}"
-	wait_for "node ${IDS[$i]}" 5000 grep -q listening "$TMP/node-${IDS[$i]}.log"
+	wait_for "node ${IDS[$i]}" 5000 grep -q '^ready' "$TMP/node-${IDS[$i]}.log"
 	info "node ${IDS[$i]} ${NODE[$i]}:$PORT (RFB banner, security types + identity line), pid ${PIDS[node-${IDS[$i]}]}"
 done
 
-cat >"$TMP/zone" <<EOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@    SOA ns hostmaster 1 3600 900 604800 60
-@    NS  ns
-ns   A   ${LAN[0]}
-EOF
-# knot_conf NAME LISTEN MODULE-SECTION [PRE-MODULE-TEXT]
+# knot_conf NAME LOOPBACK-PORT MODULE-ID MODULE-ITEMS [ARGS of tgc.py conf]:
+# the harness's knot.conf (knotd also listens on 127.0.0.1 and ::1 at
+# LOOPBACK-PORT inside its namespace; --listen adds the demo's addresses).
 knot_conf() {
-	local name=$1 listen=$2 section=$3 pre=${4:-}
-	mkdir -p "$TMP/$name/db"
-	cp "$TMP/zone" "$TMP/$name/$ZONE.zone"
-	cat >"$TMP/$name/knot.conf" <<EOF
-server:
-    rundir: "$TMP/$name"
-    listen: [ $listen ]
-control:
-    listen: "$TMP/$name/knot.sock"
-database:
-    storage: "$TMP/$name/db"
-log:
-  - target: stderr
-    any: info
-$pre
-module:
-  - id: mod-tgcluster
-    file: "$MODULE"
-mod-tgcluster:
-$section
-template:
-  - id: default
-    storage: "$TMP/$name"
-    file: "%s.zone"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: $ZONE
-    module: mod-tgcluster/$(printf '%s' "$section" | sed -n 's/.*- id: //p')
-EOF
+	local name=$1 port=$2 id=$3 items=$4
+	shift 4
+	"$PY" "$HARNESS" conf "$TMP/$name" --zone "$ZONE" --port "$port" \
+		--module "$MODULE" --log-level info --id "$id" --item "$items" \
+		--record "@ NS ns
+ns A ${LAN[0]}" "$@" >/dev/null || die "$name: writing knot.conf failed"
 }
 start_knotd() { # NAME NS
 	local name=$1 ns=$2
@@ -246,17 +179,16 @@ start_knotd() { # NAME NS
 	wait_for "$name" 10000 sh -c "'$KNOTC' -c '$TMP/$name/knot.conf' -t 1 zone-status $ZONE | grep -q 'serial: 1'"
 	info "$name ready in $ns, pid ${PIDS[$name]}"
 }
-LB_SECTION="  - id: lb
-    node: [ ${NODE[0]}, ${NODE[1]}, ${NODE[2]} ]
-    check: rfb
-    check-port: $PORT
-    check-interval: 200
-    check-timeout: 100
-    ttl: 1
-    nat-base: ${LAN[0]}
-    shm: demo-nat-$$-LBN"
+LB_ITEMS="node: [ ${NODE[0]}, ${NODE[1]}, ${NODE[2]} ]
+check: rfb
+check-port: $PORT
+check-interval: 200
+check-timeout: 100
+ttl: 1
+nat-base: ${LAN[0]}
+shm: demo-nat-$$-LBN"
 for n in 1 2; do
-	knot_conf "lb$n" "${NODE[$((n - 1))]}@53" "${LB_SECTION/LBN/lb$n}"
+	knot_conf "lb$n" "530$n" lb "${LB_ITEMS/LBN/lb$n}" --listen "${NODE[$((n - 1))]}@53"
 done
 info "load balancer knot.conf (LB1 listens on ${NODE[0]}@53, LB2 on ${NODE[1]}@53):"
 sed -n '/^mod-tgcluster:/,/^template:/p' "$TMP/lb1/knot.conf" | sed '$d; s/^/      /'
@@ -265,15 +197,11 @@ start_knotd lb2 "$NS_CLUSTER"
 
 # --- 4. the translator on the NAT host ------------------------------------------
 heading "NAT translator: knotd + mod-tgcluster (upstream) on the NAT host"
-knot_conf translator "${LAN[0]}@53, ${LAN[1]}@53" "  - id: translator
-    upstream: [ lb1, lb2 ]
-    upstream-interval: 200
-    upstream-timeout: 100
-    shm: demo-nat-$$-tr" "remote:
-  - id: lb1
-    address: ${NODE[0]}@53
-  - id: lb2
-    address: ${NODE[1]}@53"
+knot_conf translator 5300 translator "upstream: [ lb1, lb2 ]
+upstream-interval: 200
+upstream-timeout: 100
+shm: demo-nat-$$-tr" --listen "${LAN[0]}@53" --listen "${LAN[1]}@53" \
+	--remote "lb1=${NODE[0]}@53" --remote "lb2=${NODE[1]}@53"
 info "translator knot.conf ($TMP/translator/knot.conf, the module loaded by path from build/):"
 sed 's/^/      /' "$TMP/translator/knot.conf"
 start_knotd translator "$NS_NAT"
@@ -293,7 +221,7 @@ server:
     logfile: ""
     num-threads: 1
     interface: $IDNS@53
-    access-control: 198.51.100.0/24 allow
+    access-control: ${VIEWER%.*}.0/24 allow
     do-ip6: no
     module-config: "validator iterator"
     trust-anchor-file: "/usr/share/dns/root.key"
@@ -314,8 +242,8 @@ spawn unbound "$NS_CLIENT" unbound -d -c "$TMP/unbound/unbound.conf"
 wait_for unbound 10000 in_ns "$NS_CLIENT" kdig @"$IDNS" +tcp +timeout=1 +retry=0 "$ZONE" SOA
 info "unbound ready in $NS_CLIENT, pid ${PIDS[unbound]}"
 
-# --- 6. the seed's steps ------------------------------------------------------------
-heading "The seed's steps 1-8"
+# --- 6. the steps -------------------------------------------------------------------
+heading "Steps (1)-(8) of a lookup and a connection"
 info "The client LAN cannot reach the cluster network (this is why a translator is needed):"
 out=$(run ip netns exec "$NS_CLIENT" kdig @"${NODE[0]}" +timeout=1 +retry=0 "$ZONE" A) || true
 printf '%s\n' "$out" | grep -v '^ *$'
@@ -325,19 +253,19 @@ fi
 info "-> no answer; the client's route to it:"
 run ip netns exec "$NS_CLIENT" ip route get "${NODE[0]}" || true
 
-seed 1 "the viewer ($VIEWER) asks the internal DNS ($IDNS) for $ZONE"
-seed 2 "the internal DNS forwards to the translator on the LBs' LAN addresses (${LAN[0]}, ${LAN[1]})"
-seed 3 "the translator asks the LBs on their NAT addresses; what LB1 answers it:"
+step 1 "the viewer ($VIEWER) asks the internal DNS ($IDNS) for $ZONE"
+step 2 "the internal DNS forwards to the translator on the LBs' LAN addresses (${LAN[0]}, ${LAN[1]})"
+step 3 "the translator asks the LBs on their NAT addresses; what LB1 answers it:"
 run ip netns exec "$NS_NAT" kdig @"${NODE[0]}" +noall +answer +timeout=1 "$ZONE" A
-seed 4 "the LBs answer with the LAN addresses of the live nodes (nat-base ${LAN[0]} + index)"
-seed 5 "the translator answers the internal DNS from its polled cache:"
+step 4 "the LBs answer with the LAN addresses of the live nodes (nat-base ${LAN[0]} + index)"
+step 5 "the translator answers the internal DNS from its polled cache:"
 run ip netns exec "$NS_CLIENT" kdig @"${LAN[0]}" +noall +answer +timeout=1 "$ZONE" A
-seed 6 "the internal DNS answers the viewer:"
+step 6 "the internal DNS answers the viewer:"
 run ip netns exec "$NS_CLIENT" kdig @"$IDNS" +noall +answer +timeout=2 "$ZONE" A
 first=$(in_ns "$NS_CLIENT" kdig @"$IDNS" +short +timeout=2 "$ZONE" A | head -n 1)
-seed 7 "the viewer connects to the first address, $first:$PORT"
+step 7 "the viewer connects to the first address, $first:$PORT"
 got=$(connect "$first")
-seed 8 "the NAT host DNATs it to the node; the node says:"
+step 8 "the NAT host DNATs it to the node; the node says:"
 info "  $got"
 info "(addr = the node's own address behind the NAT, peer = the viewer's LAN address)"
 for i in 0 1 2; do

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
 	gcc clang libclang-rt-14-dev pkg-config meson ninja-build
-	libknot-dev libuv1-dev libgnutls28-dev check liburcu-dev
+	libknot-dev libuv1-dev libgnutls28-dev libjansson-dev check liburcu-dev
 	knot knot-dnsutils
 	python3 python3-dnspython
 	socat iproute2 procps util-linux openssl

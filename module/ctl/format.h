@@ -21,7 +21,10 @@
  *        node and instance matching, status snapshots and their rendering.
  *
  * Everything here is free of terminal and process handling so that the unit
- * tests can exercise it; tgclusterctl.c is the command-line glue.
+ * tests can exercise it; the command-line glue is tgclusterctl.c and the
+ * cmd_*.c files. Implemented by format.c (buffers, text, tables, snapshots,
+ * text rendering), match.c (node and instance lookups), json.c (JSON
+ * documents, written by jansson) and prom.c (Prometheus text format).
  */
 
 #pragma once
@@ -79,6 +82,9 @@ void tgc_ctl_buf_reset(tgc_ctl_buf_t *buf);
 /*! \brief Text of a buffer ("" while empty). */
 const char *tgc_ctl_buf_str(const tgc_ctl_buf_t *buf);
 
+/*! \brief Appends \a len bytes of \a str. */
+void tgc_ctl_buf_put(tgc_ctl_buf_t *buf, const char *str, size_t len);
+
 /*!
  * \brief Appends printf-formatted text.
  *
@@ -93,6 +99,16 @@ void tgc_ctl_buf_printf(tgc_ctl_buf_t *buf, const char *fmt, ...)
 #define TGC_CTL_SAFE_LEN(len)	(4 * (len) + 1)
 
 /*!
+ * \brief Length of the valid UTF-8 sequence at \a str, 0 if the bytes there
+ *        are not one (overlong forms, surrogates and code points above
+ *        U+10FFFF are not).
+ *
+ * \param[in]  str  Text (not at its terminating zero).
+ * \param[out] cp   The code point.
+ */
+size_t tgc_ctl_utf8_len(const char *str, uint32_t *cp);
+
+/*!
  * \brief Tells whether a code point must not reach a terminal raw: C0
  *        controls, DEL, C1 controls (U+0080-U+009F, e.g. U+009B, a CSI),
  *        the bidi controls (U+061C, U+200E/F, U+202A-U+202E,
@@ -102,12 +118,14 @@ void tgc_ctl_buf_printf(tgc_ctl_buf_t *buf, const char *fmt, ...)
 bool tgc_ctl_cp_unsafe(uint32_t cp);
 
 /*!
- * \brief Appends \a str as a quoted JSON string (RFC 8259).
+ * \brief Appends \a str as a quoted JSON string (RFC 8259), as every string
+ *        of the JSON documents is written.
  *
- * Escapes '"', '\\' and every code point of tgc_ctl_cp_unsafe() (\\n,
- * \\t ... or \\uNNNN); a byte that is not part of valid UTF-8 becomes
- * \\ufffd (the replacement character). The output is valid UTF-8 and valid
- * JSON with no raw control or bidi characters. NULL is written as null.
+ * The output is ASCII: '"', '\\' and the C0 controls are escaped (\\n,
+ * \\t ... or \\u00NN), DEL and every non-ASCII code point are written as
+ * \\uNNNN (a surrogate pair above U+FFFF), so valid JSON with no raw control,
+ * bidi or invisible character. A byte that is not part of valid UTF-8
+ * becomes \\uFFFD (the replacement character). NULL is written as null.
  *
  * \param[in,out] buf  Buffer.
  * \param[in]     str  Text to quote (may be NULL).
@@ -176,6 +194,9 @@ const char *tgc_ctl_role_str(uint32_t role);
 
 /*! \brief Text of a check kind ("tcp", "rfb", "none", "invalid"). */
 const char *tgc_ctl_check_str(uint32_t check);
+
+/*! \brief Text of a translator cache record ("A", "AAAA"). */
+const char *tgc_ctl_cache_type_str(unsigned rec);
 
 /*! \brief An aligned text table (columns separated by two spaces). */
 typedef struct {
@@ -344,6 +365,12 @@ int tgc_ctl_status_load(tgc_ctl_status_t *st, const tgc_table_t *table,
 void tgc_ctl_status_free(tgc_ctl_status_t *st);
 
 /*!
+ * \brief Age of the time stamp \a when_ms at the snapshot, in ms (0 if in
+ *        the future), -1 if unset (0).
+ */
+int64_t tgc_ctl_age(const tgc_ctl_status_t *st, uint64_t when_ms);
+
+/*!
  * \brief Age of the checker heartbeat in ms, -1 if it never ticked.
  */
 int64_t tgc_ctl_heartbeat_age(const tgc_ctl_status_t *st);
@@ -365,8 +392,13 @@ int64_t tgc_ctl_in_state(const tgc_ctl_status_t *st, uint32_t idx);
 void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st);
 
 /*!
- * \brief Renders the status as one JSON document (see docs/tgclusterctl.rst),
- *        terminated by a newline.
+ * \brief Renders the status as one JSON document (see docs/tgclusterctl.rst)
+ *        on one line, terminated by a newline.
+ *
+ * Strings are written as tgc_ctl_buf_json_str() writes them. Counters and
+ * times are integers; one above INT64_MAX (JSON integers are signed 64-bit
+ * in jansson; only a corrupt segment holds such a value) is written as
+ * INT64_MAX.
  */
 void tgc_ctl_render_json(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st);
 
@@ -384,6 +416,14 @@ typedef struct {
  */
 void tgc_ctl_render_list(tgc_ctl_buf_t *out, const tgc_ctl_list_entry_t *entries,
                          size_t count, bool json);
+
+/*!
+ * \brief Renders the segment list as one JSON document on one line,
+ *        terminated by a newline (strings and integers as
+ *        tgc_ctl_render_json() writes them).
+ */
+void tgc_ctl_render_list_json(tgc_ctl_buf_t *out,
+                              const tgc_ctl_list_entry_t *entries, size_t count);
 
 /*!
  * \brief Appends \a str as the value of a Prometheus label, without the

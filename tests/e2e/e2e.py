@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""End-to-end harness: the seed topologies with real resolvers and real NAT.
+"""End-to-end harness: the topologies of docs/deployment.rst with real
+resolvers and real NAT.
 
 Builds on tests/integration/tgc.py (Knotd, NodeSim, wait_until, cleanup of
 children and segments) and adds:
@@ -56,7 +57,9 @@ import dns.rdatatype  # noqa: E402
 
 ZONE = "internet.intern.netz"
 APEX = ZONE + "."
-IDNODE = os.path.join(HERE, "idnode.py")
+# The node simulator: NodeSim's command line (mode rfbid names the node).
+NODESIM = [os.path.join(REPO, "tests", "integration", "tgc.py"), "nodesim",
+           "--mode", "rfbid"]
 PY = "/usr/bin/python3"
 IP = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "ip"
 NFT = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -111,10 +114,11 @@ def ns_name(role):
 
 
 class NetNS:
-    """A network namespace created (and deleted) by this process."""
+    """A network namespace created (and deleted) by this process; \\a name
+    replaces the default name (ns_name())."""
 
-    def __init__(self, role):
-        self.name = ns_name(role)
+    def __init__(self, role, name=None):
+        self.name = name or ns_name(role)
         sh(IP, "netns", "add", self.name)
         _netns.append(self.name)
         self.ip("link", "set", "lo", "up")
@@ -201,16 +205,20 @@ def netns_problem():
 
 
 def require_netns(test):
+    """Skips \\a test without network namespaces (a failure where
+    TGC_NO_SKIP is set, see tgc.skip_for_environment())."""
     why = netns_problem()
     if why:
-        test.skipTest("network namespaces unavailable, needs root/CAP_NET_ADMIN "
-                      "(%s)" % why)
+        tgc.skip_for_environment(
+            test, "network namespaces unavailable, needs root/CAP_NET_ADMIN "
+            "(%s)" % why)
 
 
 def require_binary(test, path, what, package):
+    """Fails \\a test when a program scripts/deps.sh installs is missing."""
     if not path or not os.access(path, os.X_OK):
-        test.skipTest("%s not installed (Debian package %s; scripts/deps.sh "
-                      "installs it)" % (what, package))
+        test.fail("%s not installed (Debian package %s; scripts/deps.sh "
+                  "installs it)" % (what, package))
 
 
 # --------------------------------------------------------------------------
@@ -283,7 +291,8 @@ def wait_tcp(ns, addr, port, child=None, timeout=10.0, what=None):
 
 
 class IdNodes:
-    """idnode.py children inside a namespace: {id: (addr, port)}."""
+    """Simulated nodes that name themselves (tgc.py nodesim --mode rfbid),
+    one child each inside a namespace: {id: (addr, port)}."""
 
     def __init__(self, ns, nodes, logdir):
         self.ns = ns
@@ -294,7 +303,7 @@ class IdNodes:
     def start(self, ident):
         addr, port = self.nodes[ident]
         c = Child("node " + ident,
-                  [PY, IDNODE, "--listen", "%s:%d=%s" % (addr, port, ident)],
+                  [PY] + NODESIM + ["--listen", "%s:%d=%s" % (addr, port, ident)],
                   os.path.join(self.logdir, "node-%s.log" % ident), ns=self.ns)
         c.start()
         self.children[ident] = c
@@ -325,20 +334,14 @@ class NsKnotd(tgc.Knotd):
 
     def __init__(self, ns, zones, listen=(), edits=(), **kw):
         self.ns = ns
-        self.listen_extra = list(listen)
         self.edits = list(edits)
-        super().__init__(zones, **kw)
+        super().__init__(zones, listen=listen, **kw)
 
     def write_conf(self):
         super().write_conf()
         with open(self.conf) as f:
             text = f.read()
-        edits = list(self.edits)
-        if self.listen_extra:
-            old = '"::1@%d" ]' % self.port
-            edits.insert(0, (old, '"::1@%d", %s ]' % (
-                self.port, ", ".join('"%s"' % a for a in self.listen_extra))))
-        for old, new in edits:
+        for old, new in self.edits:
             if old not in text:
                 raise AssertionError("knot.conf edit anchor %r not found" % old)
             text = text.replace(old, new, 1)
@@ -385,34 +388,8 @@ class NsNodeGroup(tgc.NodeGroup):
         self.nodes = []
 
 
-_TRANSLATOR = None
-
-
-def translator_problem():
-    """None when the module accepts a translator section (`upstream`), else
-    why not (tried once with knotc conf-check)."""
-    global _TRANSLATOR
-    if _TRANSLATOR is None:
-        k = tgc.Knotd({ZONE: {"upstream": ["lb1"], "nat-map":
-                              "203.0.113.0/24=198.51.100.0/24"}})
-        try:
-            with open(k.conf) as f:
-                text = f.read()
-            text = text.replace("\nmodule:\n", "\n" + remotes_text(
-                [("lb1", "127.0.0.1@53")]) + "\nmodule:\n", 1)
-            with open(k.conf, "w") as f:
-                f.write(text)
-            rc, out = k.conf_check()
-            _TRANSLATOR = "" if rc == 0 else (
-                "translator mode not available (knotc conf-check of an "
-                "`upstream` section: %s)" % out.strip().splitlines()[-1:])
-        finally:
-            k.cleanup()
-    return _TRANSLATOR or None
-
-
 # --------------------------------------------------------------------------
-# The NAT topology of the seed
+# The NAT topology (topology 2 of docs/deployment.rst)
 # --------------------------------------------------------------------------
 
 LAN_NET = "198.51.100.0/24"
@@ -421,7 +398,7 @@ VIEWER = "198.51.100.10"          # the viewer's address in the client LAN
 INTERNAL_DNS = "198.51.100.53"    # the internal DNS server in the client LAN
 NAT_LAN = "198.51.100.1"          # the NAT host on the client LAN
 NAT_CLUSTER = "203.0.113.1"       # the NAT host on the cluster network
-# The seed's table: NAT (cluster) address, LAN (alias) address, LB or not.
+# The example table: NAT (cluster) address, LAN (alias) address, LB or not.
 CLUSTER = [
     ("tg1", "203.0.113.100", "198.51.100.100", True),
     ("tg2", "203.0.113.101", "198.51.100.101", True),
@@ -456,7 +433,9 @@ table ip tgc_nat {
 
 
 class NatTopology:
-    """Three namespaces and two veth links, as in the seed figure:
+    """Three namespaces and two veth links, as in the figure of docs/deployment.rst
+    (\\a prefix: the namespaces are PREFIX-client, PREFIX-nat, PREFIX-cluster
+    instead of the default names):
 
       client  lan0 198.51.100.10 (viewer), .53 (internal DNS)
         |  veth, 198.51.100.0/24 (the LAN; no route to the cluster)
@@ -467,12 +446,19 @@ class NatTopology:
               default route via the NAT host
     """
 
-    def __init__(self, test=None):
+    def __init__(self, test=None, prefix=None):
         self.client = self.nat = self.cluster = None
         self.test = test
+        self.prefix = prefix
 
     def up(self):
-        mk = (self.test.netns if self.test is not None else NetNS)
+        if self.test is not None:
+            mk = self.test.netns
+        elif self.prefix:
+            def mk(role):
+                return NetNS(role, "%s-%s" % (self.prefix, role))
+        else:
+            mk = NetNS
         self.client = mk("client")
         self.nat = mk("nat")
         self.cluster = mk("cluster")
@@ -737,7 +723,7 @@ class Viewed:
 
 def read_node(s, identity=True):
     """Reads what a node says on the connected socket \\a s: the RFB banner
-    line and, with \\a identity (idnode.py), answers version 3.8 and reads
+    line and, with \\a identity (an rfbid node), answers version 3.8 and reads
     the security types and the identity line. Returns the banner line and
     the identity line (without the types), newline-separated."""
     buf = b""
@@ -760,9 +746,9 @@ def read_node(s, identity=True):
 
 
 def view(server, port=53, node_port=5900, identity=False, timeout=5.0):
-    """Steps 1-7 of the seed from the viewer's side: resolve the cluster
+    """Steps 1-7 of docs/deployment.rst from the viewer's side: resolve the cluster
     name through the internal DNS, connect to the first address, read the
-    RFB banner (and, from idnode.py, answer with version 3.8 and read the
+    RFB banner (and, from an rfbid node, answer with version 3.8 and read the
     security types and the identity line)."""
     ans = resolve(server, port, timeout=timeout)
     if ans.rcode != dns.rcode.NOERROR or not ans.addrs:
@@ -860,3 +846,58 @@ def _cleanup_all():
     if not tgc.KEEP:
         for d in list(_tmpdirs):
             shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Command line: the NAT topology for scripts/demo-nat.sh
+# --------------------------------------------------------------------------
+
+def topology_cli(argv=None):
+    """e2e.py topology up|down PREFIX.
+
+    up builds NatTopology with the namespaces PREFIX-client, PREFIX-nat and
+    PREFIX-cluster, leaves them in place and prints its addresses as shell
+    assignments (NS_CLIENT, NS_NAT, NS_CLUSTER, VIEWER, INTERNAL_DNS,
+    NAT_LAN, NAT_CLUSTER, NODE_PORT, IDS, NODE, LAN, LB); down deletes
+    those namespaces (and with them the veths and the nftables ruleset).
+    """
+    import argparse
+    import shlex
+    ap = argparse.ArgumentParser(prog="e2e.py", description=topology_cli.__doc__
+                                 .split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    top = sub.add_parser("topology")
+    top.add_argument("action", choices=("up", "down"))
+    top.add_argument("prefix", help="namespace name prefix (unique to the caller)")
+    args = ap.parse_args(argv)
+    roles = ("client", "nat", "cluster")
+    if args.action == "down":
+        for role in roles:
+            name = "%s-%s" % (args.prefix, role)
+            if os.path.exists("/run/netns/" + name):
+                sh(IP, "netns", "del", name, check=False)
+        return 0
+    topo = NatTopology(prefix=args.prefix)
+    try:
+        topo.up()
+    except BaseException:
+        topo.down()
+        raise
+    # The caller owns the namespaces from here on (topology down).
+    for ns in (topo.client, topo.nat, topo.cluster):
+        _netns.remove(ns.name)
+    q = shlex.quote
+    out = {"NS_CLIENT": topo.client.name, "NS_NAT": topo.nat.name,
+           "NS_CLUSTER": topo.cluster.name, "VIEWER": VIEWER,
+           "INTERNAL_DNS": INTERNAL_DNS, "NAT_LAN": NAT_LAN,
+           "NAT_CLUSTER": NAT_CLUSTER, "NODE_PORT": str(NODE_PORT)}
+    for k, v in out.items():
+        print("%s=%s" % (k, q(v)))
+    for k, col in (("IDS", 0), ("NODE", 1), ("LAN", 2)):
+        print("%s=(%s)" % (k, " ".join(q(row[col]) for row in CLUSTER)))
+    print("LB=(%s)" % " ".join(q("yes" if row[3] else "no") for row in CLUSTER))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(topology_cli())

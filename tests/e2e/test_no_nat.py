@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""End-to-end, seed figure "DNS for clusters" (no NAT), with real resolvers.
+"""End-to-end, topology 1 of docs/deployment.rst ("DNS for clusters", no NAT),
+with real resolvers.
 
     viewer --(1)--> internal DNS --(2)--> LB1 / LB2 (knotd + mod-tgcluster)
            <--(4)--              <--(3)-- live nodes

@@ -20,7 +20,7 @@
  * \brief libFuzzer harness: the load-balancer answer path fed arbitrary
  *        query packets.
  *
- * The knotd glue (lb_answer() in module/tgcluster.c) needs knotd; this
+ * The knotd glue (tgc_lb_answer() in module/lb.c) needs knotd; this
  * harness runs the same core calls in the same order: knot_pkt_parse() of the
  * query, the client of the query (EDNS Client Subnet parsed by libknot, or
  * a source address) and its sticky key (tgc_policy_client_key), the
@@ -65,7 +65,13 @@ typedef struct {
 } inst_t;
 
 static inst_t insts[3];
-static tgc_natmap_range_t clients[2];
+/*! \brief nat-client ranges (knotd matches them in the glue:
+ *         knotd_conf_addr_range_match). */
+static const struct {
+	const char *net;
+	unsigned prefix;
+} client_ranges[2] = { { "192.0.2.0", 24 }, { "2001:db8::", 32 } };
+static tgc_addr_t client_nets[2];
 static knot_dname_t *cluster_name;
 static knot_rrset_t soa;
 static uint8_t soa_rdata[256];
@@ -151,8 +157,9 @@ static void init_once(void)
 	inst_build(&insts[0], 8, 4, false);
 	inst_build(&insts[1], 8, 6, true);
 	inst_build(&insts[2], 100, 70, false);
-	FUZZ_ASSERT(tgc_natmap_range_parse("192.0.2.0/24", &clients[0], NULL) == KNOT_EOK);
-	FUZZ_ASSERT(tgc_natmap_range_parse("2001:db8::/32", &clients[1], NULL) == KNOT_EOK);
+	for (size_t i = 0; i < 2; i++) {
+		FUZZ_ASSERT(tgc_addr_parse(client_ranges[i].net, &client_nets[i]) == KNOT_EOK);
+	}
 	cluster_name = knot_dname_from_str_alloc("internet.intern.netz.");
 	FUZZ_ASSERT(cluster_name != NULL);
 
@@ -169,6 +176,17 @@ static void init_once(void)
 	knot_rrset_init(&soa, owner, KNOT_RRTYPE_SOA, KNOT_CLASS_IN, 3600);
 	FUZZ_ASSERT(knot_rrset_add_rdata(&soa, soa_rdata, (uint16_t)(p - soa_rdata),
 	                                 NULL) == KNOT_EOK);
+}
+
+/*! \brief The nat-client match of the glue over the first \a count ranges. */
+static bool client_match(size_t count, const tgc_addr_t *client)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (tgc_addr_in_prefix(client, &client_nets[i], client_ranges[i].prefix)) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /*! \brief query_client() of the glue: ECS when present, else the source. */
@@ -281,7 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tgc_policy_state_init(&st, (uint64_t)size * 0x9e3779b97f4a7c15ULL);
 	const tgc_addr_t *src = in->addrs;
 	if (use_mapped && (client_count == 0 ||
-	    (have_client && tgc_natmap_client_match(clients, client_count, &client)))) {
+	    (have_client && client_match(client_count, &client)))) {
 		src = in->mapped;
 	}
 	tgc_answer_kind_t kind = tgc_answer_select(&cfg, family, src == in->mapped,

@@ -7,12 +7,15 @@
 The output is committed; rerun after changing a harness's input format.
 Files named regress-* are crash inputs the fuzzers found, kept as
 regression seeds (never rewritten by this script).
-Deterministic: the same files every run. Needs python3-dnspython.
+Deterministic: the same files every run. Needs python3-dnspython and a
+build of the project: the segment layout is read from the build directory
+(build/tests/tgc_layout.py, generated from module/table.h; or $TGC_LAYOUT).
 """
 
 import os
 import shutil
 import struct
+import sys
 
 import dns.edns
 import dns.flags
@@ -26,6 +29,10 @@ import dns.rrset
 import dns.tsigkeyring
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The segment layout comes from the build (tgc.LAYOUT, generated from
+# module/table.h): build the project first, or set TGC_LAYOUT.
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import tgc  # noqa: E402
 OUT = os.path.join(HERE, "corpus")
 NAME = "internet.intern.netz."
 FWD_ID = 0x4242
@@ -168,63 +175,82 @@ def forward_seeds():
     ]
 
 
-HDR_SIZE, REC_SIZE, CACHE_REC_SIZE = 1024, 256, 1376
-TABLE_VERSION = 3
+L = tgc.LAYOUT
+put, put_bytes = tgc.seg_put, tgc.seg_put_bytes
+
+
+def put_all(b, area, base, **fields):
+    """Integer fields of one structure of a segment image."""
+    for name, value in fields.items():
+        put(b, area, name, value, base)
 
 
 def segment(role=1, nodes=(), cache=None, sched=None):
     """A valid segment image (layout of module/table.h). \\a sched: per node
     (probe_start_ms, next_due_ms) of the record, zero when not given."""
     count = len(nodes)
-    size = HDR_SIZE + count * REC_SIZE + (2 * CACHE_REC_SIZE if role == 2 else 0)
+    cache_off = L.HDR_SIZE + count * L.REC_SIZE
+    translator = role == L.ROLE_TRANSLATOR
+    size = cache_off + (L.CACHE_RECS * L.CACHE_REC_SIZE if translator else 0)
     b = bytearray(size)
-    struct.pack_into("<IIQIIII", b, 0, 0x4C434754, TABLE_VERSION, size, HDR_SIZE, REC_SIZE,
-                     count, role)
-    struct.pack_into("<Q", b, 32, 1700000000000)
-    b[40:40 + 20] = b"internet.intern.netz"
-    b[296:296 + 2] = b"lb"
-    b[360:360 + 21] = b"internet.intern.netz."
-    struct.pack_into("<IIIII", b, 616, 0, 1000, 500, 2, 2)
-    struct.pack_into("<QQQQ", b, 640, 1, 4242, 7, 1700000000000)
-    if role == 2:
-        struct.pack_into("<IIII", b, 672, HDR_SIZE + count * REC_SIZE, 2,
-                         CACHE_REC_SIZE, 60)
+    put_all(b, "HDR", 0, magic=L.MAGIC, version=L.VERSION, size=size,
+            hdr_size=L.HDR_SIZE, rec_size=L.REC_SIZE, node_count=count,
+            role=role, created_ms=1700000000000, check=0, interval_ms=1000,
+            timeout_ms=500, rise=2, fall=2, writer=1, writer_pid=4242,
+            generation=7, heartbeat_ms=1700000000000)
+    put_bytes(b, "HDR", "zone", b"internet.intern.netz")
+    put_bytes(b, "HDR", "instance", b"lb")
+    put_bytes(b, "HDR", "name", b"internet.intern.netz.")
+    if translator:
+        put_all(b, "HDR", 0, cache_off=cache_off, cache_count=L.CACHE_RECS,
+                cache_rec_size=L.CACHE_REC_SIZE, stale_limit_s=60)
     for i, (fam, addr, port, health, admin, seq) in enumerate(nodes):
-        o = HDR_SIZE + i * REC_SIZE
-        struct.pack_into("<IHBB", b, o, seq, port, fam, 0)
-        b[o + 8:o + 8 + len(addr)] = addr
-        b[o + 40] = health
-        b[o + 41] = admin
-        struct.pack_into("<III", b, o + 44, 2, 0, 350)
-        struct.pack_into("<QQQQQ", b, o + 56, 1700000000000, 1700000000000, 10, 1, 5)
+        o = tgc.rec_base(i)
+        put_all(b, "REC", o, seq=seq, port=port, family=fam, mapped_family=0,
+                health=health, admin=admin, consec_ok=2, consec_fail=0,
+                last_rtt_us=350, last_check_ms=1700000000000,
+                since_ms=1700000000000, probes=10, transitions=1, answers=5)
+        put_bytes(b, "REC", "addr", addr, o)
         if sched:
-            struct.pack_into("<QQ", b, o + 96, *sched[i])
-    if role == 2 and cache:
+            put_all(b, "REC", o, probe_start_ms=sched[i][0],
+                    next_due_ms=sched[i][1])
+    if translator and cache:
         for i, (count_a, addrs, soa) in enumerate(cache):
-            o = HDR_SIZE + count * REC_SIZE + i * CACHE_REC_SIZE
-            # seq 0, valid 4, rcode 5, count 6, ok 7, ttl 8, soa lengths 12/14
-            # (tgc_cache_rec_t in module/table.h)
-            struct.pack_into("<IBBBBI", b, o, 0, 1, 0, count_a, 1, 5)
+            o = cache_off + i * L.CACHE_REC_SIZE
+            put_all(b, "CACHE", o, seq=0, valid=1, rcode=0, count=count_a,
+                    ok=1, ttl=5)
+            slot = L.CACHE["addrs"][1] // L.CACHE_ADDRS_MAX
             for k, a in enumerate(addrs):
-                b[o + 64 + 16 * k:o + 64 + 16 * k + len(a)] = a
+                put_bytes(b, "CACHE", "addrs", a, o + slot * k)
             if soa:
                 owner, rdata = soa
-                soa_off = o + 64 + 16 * 32
-                b[soa_off:soa_off + len(owner) + len(rdata)] = owner + rdata
-                struct.pack_into("<HH", b, o + 12, len(owner), len(rdata))
+                put_bytes(b, "CACHE", "soa", owner + rdata, o)
+                put_all(b, "CACHE", o, soa_owner_len=len(owner),
+                        soa_rdata_len=len(rdata))
     return bytes(b)
 
 
 def admin_sources(seg):
-    """Layout 3 admin fields filled in (module/table.h tgc_node_rec_t)."""
+    """The admin fields by source filled in (module/table.h
+    tgc_node_rec_t)."""
     b = bytearray(seg)
-    struct.pack_into("<IIII", b, 704, 2, 1, 2026120401, 1)
+    put_all(b, "HDR", 0, min_live=2, admin_guarded=1, zone_serial=2026120401,
+            zone_malformed=1)
     for i, (local, zone, src, flags) in enumerate([(1, 3, 1, 0), (0, 1, 0, 1),
                                                    (0, 1, 2, 0)]):
-        o = HDR_SIZE + i * REC_SIZE
-        struct.pack_into("<BBBBIQI", b, o + 112, local, zone, src, flags,
-                         2026120401, 1700000000000, 1000)
-        b[o + 136:o + 136 + 96] = b"kernel update " * 6 + b"x" * 12
+        o = tgc.rec_base(i)
+        put_all(b, "REC", o, admin_local=local, admin_zone=zone, admin_src=src,
+                admin_flags=flags, zone_serial=2026120401,
+                admin_since_ms=1700000000000, admin_uid=1000)
+        put_bytes(b, "REC", "zone_reason",
+                  b"kernel update " * 6 + b"x" * 12, o)
+    return bytes(b)
+
+
+def bad_version(seg):
+    """\\a seg with layout version 2."""
+    b = bytearray(seg)
+    put(b, "HDR", "version", 2)
     return bytes(b)
 
 
@@ -247,8 +273,9 @@ def table_seeds():
         ("lb-same-spec", segment(1, same)),
         ("lb-empty", segment(1, [])),
         ("translator", tr),
-        ("bad-version", segment(1, lb)[:4] + b"\x02" + segment(1, lb)[5:]),
-        ("short", segment(1, lb)[:1300]),
+        ("bad-version", bad_version(segment(1, lb))),
+        # Cut inside the second record.
+        ("short", segment(1, lb)[:L.HDR_SIZE + L.REC_SIZE + 20]),
         # A probe in flight, a due time ahead, one long overdue.
         ("lb-schedule", segment(1, lb, sched=[(1700000000000 - 200, 1700000000000),
                                               (0, 1700000000000 + 1000),

@@ -58,18 +58,22 @@ def segment_image(addrs, version=tgc.TABLE_VERSION, port=5900, health=1):
     """A load-balancer segment image (layout of module/table.h) whose nodes
     are \\a addrs (IPv4 text), all with health \\a health."""
     count = len(addrs)
-    size = tgc.HDR_SIZE + count * tgc.REC_SIZE
+    size = tgc.rec_base(count)
     b = bytearray(size)
-    struct.pack_into("<IIQIIII", b, 0, tgc.TABLE_MAGIC, version, size,
-                     tgc.HDR_SIZE, tgc.REC_SIZE, count, 1)
-    b[40:40 + len(ZONE)] = ZONE.encode()
-    b[296:298] = b"lb"
-    b[360:360 + len(APEX)] = APEX.encode()
+    for name, value in (("magic", tgc.TABLE_MAGIC), ("version", version),
+                        ("size", size), ("hdr_size", tgc.HDR_SIZE),
+                        ("rec_size", tgc.REC_SIZE), ("node_count", count),
+                        ("role", tgc.LAYOUT.ROLE_LB)):
+        tgc.seg_put(b, "HDR", name, value)
+    tgc.seg_put_bytes(b, "HDR", "zone", ZONE.encode())
+    tgc.seg_put_bytes(b, "HDR", "instance", b"lb")
+    tgc.seg_put_bytes(b, "HDR", "name", APEX.encode())
     for i, a in enumerate(addrs):
-        o = tgc.HDR_SIZE + i * tgc.REC_SIZE
-        struct.pack_into("<IHB", b, o, 0, port, socket.AF_INET)
-        b[o + tgc.R_ADDR:o + tgc.R_ADDR + 4] = socket.inet_aton(a)
-        b[o + tgc.R_HEALTH] = health
+        o = tgc.rec_base(i)
+        tgc.seg_put(b, "REC", "port", port, o)
+        tgc.seg_put(b, "REC", "family", socket.AF_INET, o)
+        tgc.seg_put_bytes(b, "REC", "addr", socket.inet_aton(a), o)
+        tgc.seg_put(b, "REC", "health", health, o)
     return bytes(b)
 
 
@@ -137,9 +141,9 @@ class Faults(tgc.TgcTestCase):
         # What a crash between tgc_table_write_begin() and _end() leaves.
         fd = os.open(seg.path, os.O_RDWR)
         try:
-            m = mmap.mmap(fd, tgc.HDR_SIZE + 2 * tgc.REC_SIZE)
-            seq, = struct.unpack_from("<I", m, tgc.HDR_SIZE + tgc.REC_SIZE)
-            struct.pack_into("<I", m, tgc.HDR_SIZE + tgc.REC_SIZE, seq | 1)
+            m = mmap.mmap(fd, tgc.rec_base(2))
+            seq = tgc.seg_get(m, "REC", "seq", tgc.rec_base(1))
+            tgc.seg_put(m, "REC", "seq", seq | 1, tgc.rec_base(1))
             m.close()
         finally:
             os.close(fd)
@@ -270,6 +274,7 @@ class Faults(tgc.TgcTestCase):
         errors = []
 
         def flap():
+            # Paces the flapping (a load generator, not a wait).
             try:
                 while not stop.is_set():
                     for x in n:
@@ -341,10 +346,13 @@ class Faults(tgc.TgcTestCase):
         self.addCleanup(restore)
         # The lowest free descriptor number of knotd must be >= the limit
         # for every new socket: cap it at the longest run 0..L-1 of
-        # descriptors present in two snapshots (not probe sockets, which
-        # come and go).
+        # descriptors present in two snapshots with a whole probe round
+        # between them (not probe sockets, which come and go).
         fds1 = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
-        time.sleep(0.3)
+        probes = [x["probes"] for x in seg.nodes()]
+        wait_until(lambda: all(x["probes"] > p for x, p in
+                               zip(seg.nodes(), probes)), 5,
+                   what="a probe round")
         fds2 = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
         limit = 0
         while limit in fds1 and limit in fds2:
@@ -356,8 +364,11 @@ class Faults(tgc.TgcTestCase):
         # Every node dies; without sockets the checker cannot see it.
         for x in n:
             x.stop()
-        time.sleep(2.0)   # 10 intervals
-        self.assertEqual(seg.health(), ["up"] * count, "states not kept")
+        wait_until(lambda: "cannot probe node" in k.log_since(mark), 5,
+                   what="the failing probes logged")
+        # A window of 10 intervals in which no state may change.
+        self.assertStays(lambda: seg.health() == ["up"] * count, 2.0,
+                         what="states kept")
         self.assertEqual(query(k.port, APEX).addrs, addrs)
         log = k.log_since(mark)
         self.assertEqual(log.count("cannot probe node"), 1,
@@ -610,7 +621,7 @@ class SharedSegment(tgc.TgcTestCase):
         # knotc reload recreates a trusted segment.
         k.reload()
         wait_until(lambda: seg.exists() and
-                   os.stat(seg.path).st_size == tgc.HDR_SIZE + 2 * tgc.REC_SIZE and
+                   os.stat(seg.path).st_size == tgc.rec_base(2) and
                    seg.health()[0] == "down", 5, what="segment recreated")
         st = os.stat(seg.path)
         self.assertEqual(st.st_mode & 0o777, 0o600)
@@ -647,18 +658,16 @@ class SharedSegment(tgc.TgcTestCase):
         """The owner word of process \\a pid (table.h TGC_TABLE_OWNER)."""
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[19]) << 22) | pid
+        return (int(fields[19]) << tgc.LAYOUT.OWNER_PID_BITS) | pid
 
     @staticmethod
     def poke_header(seg, **fields):
-        offsets = {"writer": 640, "heartbeat_ms": tgc.H_HEARTBEAT,
-                   "owner": tgc.H_OWNER}
         fd = os.open(seg.path, os.O_RDWR)
         try:
             m = mmap.mmap(fd, tgc.HDR_SIZE)
             try:
                 for name, value in fields.items():
-                    struct.pack_into("<Q", m, offsets[name], value)
+                    tgc.seg_put(m, "HDR", name, value)
             finally:
                 m.close()
         finally:
@@ -706,7 +715,8 @@ class SharedSegment(tgc.TgcTestCase):
 
     def test_forged_segment_refused_by_ctl(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root to plant a segment owned by another user")
+            tgc.skip_for_environment(
+                self, "needs root to plant a segment owned by another user")
         k, n, seg = self._running()
         real = seg.header()
         forged = tgc.unique("faults-forged")
@@ -715,9 +725,10 @@ class SharedSegment(tgc.TgcTestCase):
         # The layout of table.h, the real knotd's pid and owner word and a
         # fresh heartbeat, planted by another user.
         image = bytearray(segment_image([n[0].addr, n[1].addr]))
-        struct.pack_into("<QQ", image, 640, 1, k.pid)
-        struct.pack_into("<Q", image, tgc.H_HEARTBEAT, int(time.time() * 1000))
-        struct.pack_into("<Q", image, tgc.H_OWNER, real["owner"])
+        tgc.seg_put(image, "HDR", "writer", 1)
+        tgc.seg_put(image, "HDR", "writer_pid", k.pid)
+        tgc.seg_put(image, "HDR", "heartbeat_ms", int(time.time() * 1000))
+        tgc.seg_put(image, "HDR", "owner", real["owner"])
         plant(path, bytes(image), uid=NOBODY)
         for args in (("set", forged, n[0].addr, "drain"), ("status", forged)):
             rc, out = ctl(*args)

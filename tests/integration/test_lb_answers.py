@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tgc  # noqa: E402
 from tgc import query, wait_until  # noqa: E402
 
+import dns.edns  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdataclass  # noqa: E402
 import dns.rdatatype  # noqa: E402
@@ -29,12 +30,12 @@ class LbAnswers(tgc.TgcTestCase):
         self.v6 = self.nodes([("::1", "tcp"), ("::1", "tcp")])
         self.v4_addrs = [n.addr for n in self.v4]
 
-    def lb(self, records=None, **items):
+    def lb(self, records=None, extra_conf="", **items):
         conf = {"node": [n.spec for n in self.v4 + self.v6],
                 "check-interval": 200, "check-timeout": 100,
                 "check-rise": 2, "check-fall": 2, "ttl": 7}
         conf.update(items)
-        return self.knotd({ZONE: conf}, records=records)
+        return self.knotd({ZONE: conf}, records=records, extra_conf=extra_conf)
 
     def wait_all_up(self, k):
         wait_until(lambda: k.shm().health() == ["up"] * 5, 5,
@@ -248,6 +249,37 @@ class LbAnswers(tgc.TgcTestCase):
             self.assertEqual(sorted(one.addrs), sorted(self.v4_addrs))
             for _ in range(5):
                 self.assertEqual(query(k.port, APEX, ecs=c).addrs, one.addrs)
+
+    # -- ECS scope -----------------------------------------------------
+    def ecs_scope(self, k, ecs, rdtype="A"):
+        """The scope prefix of the ECS option in the answer to \\a ecs."""
+        a = query(k.port, APEX, rdtype, ecs=ecs)
+        opts = [o for o in a.msg.options if isinstance(o, dns.edns.ECSOption)]
+        self.assertEqual(len(opts), 1, "one ECS option echoed: %r" % a.msg)
+        return opts[0].scopelen
+
+    def test_ecs_scope_is_the_prefix_sticky_hashes(self):
+        # knotd echoes ECS (with the scope the module sets) only with its
+        # edns-client-subnet on.
+        k = self.lb(policy="sticky", answers=1,
+                    extra_conf="server:\n    edns-client-subnet: on\n")
+        # A subnet longer than the sticky prefix is hashed as its /24
+        # (IPv4) or /56 (IPv6): the answer holds for all of that prefix.
+        self.assertEqual(self.ecs_scope(k, "192.0.2.77/32"), 24)
+        self.assertEqual(self.ecs_scope(k, "2001:db8::1/128", "AAAA"), 56)
+        # A shorter one is hashed whole.
+        self.assertEqual(self.ecs_scope(k, "192.0.2.0/20"), 20)
+        self.assertEqual(self.ecs_scope(k, "2001:db8::/48", "AAAA"), 48)
+        # The same /24 gets the same node whatever the longer prefix says.
+        first = query(k.port, APEX, ecs="192.0.2.77/32").first
+        for host in (1, 100, 254):
+            self.assertEqual(query(k.port, APEX,
+                                   ecs="192.0.2.%d/32" % host).first, first)
+
+    def test_ecs_scope_zero_when_the_answer_ignores_the_client(self):
+        k = self.lb(policy="round-robin",
+                    extra_conf="server:\n    edns-client-subnet: on\n")
+        self.assertEqual(self.ecs_scope(k, "192.0.2.77/32"), 0)
 
     # -- what falls through ------------------------------------------
     def test_other_types_and_names_come_from_zone(self):

@@ -139,7 +139,7 @@ class LbReload(tgc.TgcTestCase):
         try:
             for _ in range(5):
                 self.k.reload()
-                time.sleep(0.1)
+                time.sleep(0.1)  # paces the reloads, not a wait
         finally:
             stop.set()
             for t in threads:

@@ -15,7 +15,6 @@ normal module loads the instance on the same segment afterwards.
 
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,8 +55,8 @@ class LoadFaults(tgc.TgcTestCase):
     def quiet(self, count, what):
         """\\a count() stays unchanged over 3 check intervals (and more)."""
         before = count()
-        time.sleep(3 * INTERVAL / 1000 + 0.2)
-        self.assertEqual(count(), before, what)
+        self.assertStays(lambda: count() == before, 3 * INTERVAL / 1000 + 0.2,
+                         what=what)
 
     def test_lb_hooks_fail_checker_stopped(self):
         n = self.nodes([("127.0.0.11", "tcp")])

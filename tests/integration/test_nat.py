@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NAT/alias address mapping (issue 3): nat-base, nat-map and nat-client.
+"""NAT/alias address mapping: nat-base, nat-map and nat-client.
 
 Simulated nodes listen on 127.0.1.1-3. A client in a nat-client range (the
 query's source, or its EDNS Client Subnet when present) gets the mapped (LAN)
@@ -18,7 +18,6 @@ loopback is ever contacted.
 import os
 import re
 import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,9 +38,6 @@ INSIDE = "127.0.0.2"    # source address in nat-client: mapped answers
 OUTSIDE = "127.0.0.1"   # source address outside nat-client: own addresses
 NODE_ADDRS = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
 
-# Record offsets of the mapped address in the segment (module/table.h).
-R_MAPPED_FAMILY, R_MAPPED = 7, 24
-
 
 def segment_mapped(seg):
     """Mapped address per record of a segment (None where unset)."""
@@ -50,9 +46,9 @@ def segment_mapped(seg):
     count = seg.header()["count"]
     out = []
     for i in range(count):
-        o = tgc.HDR_SIZE + i * tgc.REC_SIZE
-        fam = b[o + R_MAPPED_FAMILY]
-        raw = b[o + R_MAPPED:o + R_MAPPED + 16]
+        o = tgc.rec_base(i)
+        fam = tgc.seg_get(b, "REC", "mapped_family", o)
+        raw = tgc.seg_bytes(b, "REC", "mapped", o)
         if fam == 0:
             out.append(None)
         elif fam == socket.AF_INET:
@@ -191,6 +187,49 @@ class NatBase(tgc.TgcTestCase):
             key = "answer[%d]" % i
             self.assertEqual(tgc.stat_sum(after, key) - tgc.stat_sum(before, key),
                              17, after)
+
+
+class NatClientForms(tgc.TgcTestCase):
+    """nat-client takes knotd's address ranges: ADDR, ADDR/LEN (host bits
+    ignored, /0 = the whole family) and FIRST-LAST."""
+
+    def setUp(self):
+        self.sims = self.nodes([(a, "tcp") for a in NODE_ADDRS])
+        conf = {"node": [n.spec for n in self.sims], "policy": "ordered",
+                "nat-base": "127.0.2.1",
+                "nat-client": ["127.0.0.3-127.0.0.5", "10.20.30.77/24",
+                               "192.0.2.9", "::/0"]}
+        conf.update(TIMING)
+        self.k = self.knotd({ZONE: conf})
+        wait_until(lambda: self.k.shm().health() == ["up"] * 3, 5,
+                   what="all nodes confirmed up")
+        self.lan = ["127.0.2.1", "127.0.2.2", "127.0.2.3"]
+
+    def test_forms(self):
+        port = self.k.port
+        for src, want in (("127.0.0.2", NODE_ADDRS), ("127.0.0.3", self.lan),
+                          ("127.0.0.5", self.lan), ("127.0.0.6", NODE_ADDRS)):
+            self.assertEqual(query(port, APEX, source=src).addrs, want, src)
+        for ecs, want in (("10.20.30.0/24", self.lan),
+                          ("10.20.31.0/24", NODE_ADDRS),
+                          ("192.0.2.9/32", self.lan),
+                          ("192.0.2.10/32", NODE_ADDRS),
+                          ("2001:db8::/56", self.lan)):
+            self.assertEqual(query(port, APEX, source=OUTSIDE,
+                                   ecs=ecs).addrs, want, ecs)
+
+    def test_malformed_forms_rejected_naming_item_and_value(self):
+        for value in ("127.0.0.0/33", "foo", "127.0.0.1@53"):
+            with self.subTest(value=value):
+                k = self.knotd({ZONE: {"node": NODE_ADDRS,
+                                       "nat-base": "127.0.2.1",
+                                       "nat-client": [value]}}, start=False)
+                rc, out = k.conf_check()
+                self.assertNotEqual(rc, 0, out)
+                errors = "\n".join(l for l in out.splitlines()
+                                   if "error" in l.lower())
+                self.assertIn("nat-client", errors, out)
+                self.assertIn(value, errors, out)
 
 
 class NatMap(tgc.TgcTestCase):

@@ -351,9 +351,11 @@ class OneLiveSegment(OpsCase):
                    what="segment in the namespace")
         # A leftover: a copy of the segment whose owner is gone (owner
         # word zeroed), made inside the namespace.
+        owner_off, owner_size = tgc.LAYOUT.HDR["owner"]
         script = ("d = bytearray(open('/dev/shm/%s', 'rb').read()); "
-                  "d[%d:%d] = bytes(8); open('/dev/shm/%s', 'wb').write(d)"
-                  % (seg_one, tgc.H_OWNER, tgc.H_OWNER + 8, seg_left))
+                  "d[%d:%d] = bytes(%d); open('/dev/shm/%s', 'wb').write(d)"
+                  % (seg_one, owner_off, owner_off + owner_size, owner_size,
+                     seg_left))
         p = subprocess.run(inside + [sys.executable, "-c", script],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=30)
@@ -381,12 +383,14 @@ class OneLiveSegment(OpsCase):
         self.assertIn("0 to remove, 1 kept (live writer), 1 left alone",
                       p.stdout)
         # Owned by a process that has exited: a leftover.
-        script = ("import subprocess; c = subprocess.Popen(['true']); "
+        script = ("import subprocess, sys; c = subprocess.Popen(['true']); "
                   "st = open('/proc/%d/stat' % c.pid).read(); c.wait(); "
                   "start = int(st.rsplit(')', 1)[1].split()[19]); "
                   "f = open('/dev/shm/{1}', 'r+b'); "
-                  "f.seek({0}); f.write(((start << 22) | c.pid)"
-                  ".to_bytes(8, 'little'))".format(tgc.H_OWNER, seg_left))
+                  "f.seek({0}); f.write(((start << {2}) | c.pid)"
+                  ".to_bytes({3}, sys.byteorder))".format(
+                      owner_off, seg_left, tgc.LAYOUT.OWNER_PID_BITS,
+                      owner_size))
         p = subprocess.run(inside + [sys.executable, "-c", script],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=30)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NAT translator mode (issue 4): a translator knotd forwards the cluster zone
+"""NAT translator mode: a translator knotd forwards the cluster zone
 to two load-balancer knotd instances (mod-tgcluster in LB mode) and rewrites
 their answers with nat-map.
 
@@ -426,12 +426,12 @@ class Translator(tgc.TgcTestCase):
         # leaves: both cache records (A, AAAA) odd.
         with open(seg.path, "r+b") as f:
             b = bytearray(f.read())
-            cache_off, = struct.unpack_from("<I", b, 672)
-            cache_rec_size, = struct.unpack_from("<I", b, 680)
-            for i in range(2):
+            cache_off = tgc.seg_get(b, "HDR", "cache_off")
+            cache_rec_size = tgc.seg_get(b, "HDR", "cache_rec_size")
+            for i in range(tgc.LAYOUT.CACHE_RECS):
                 o = cache_off + i * cache_rec_size
-                seq, = struct.unpack_from("<I", b, o)
-                struct.pack_into("<I", b, o, seq | 1)
+                seq = tgc.seg_get(b, "CACHE", "seq", o)
+                tgc.seg_put(b, "CACHE", "seq", seq | 1, o)
             f.seek(0)
             f.write(b)
         lb1.stop()          # no fresh poll can hide a stuck cached answer

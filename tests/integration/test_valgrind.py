@@ -22,6 +22,7 @@ Environment: TGC_VALGRIND (valgrind binary, default "valgrind"),
 TGC_STRESS_RELOADS (default 100).
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -45,8 +46,11 @@ USE_VALGRIND = not tgc.PRELOAD
 # knotd under valgrind starts in seconds here, but a loaded CI machine may be
 # far slower: a generous readiness deadline.
 READY_TIMEOUT = 180.0 if USE_VALGRIND else 20.0
-MODULE_SRC = ("tgcluster.c", "addr.c", "conf.c", "table.c", "health.c",
-              "policy.c", "answer.c", "natmap.c", "forward.c")
+# Every C file of the module's own directory (not the CLI's): an error with
+# one of these in its stack is the module's.
+MODULE_SRC = tuple(sorted(os.path.basename(f) for f in glob.glob(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                 "module", "*.c"))))
 
 
 class ValgrindKnotd(tgc.Knotd):

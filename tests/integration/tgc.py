@@ -20,12 +20,15 @@ there stops every test at the start with one line saying so.
 TGC_KEEP=1 keeps the temporary directories of the knotd instances;
 TGC_SHOW_LOG=1 prints every knotd log tail (not only of failed tests);
 TGC_PRELOAD is put into LD_PRELOAD of knotd and knotc (ASan builds).
+TGC_LAYOUT is the segment layout the build generates from module/table.h
+(build/tests/tgc_layout.py; also found through TGC_BUILD_DIR).
 
 Network traffic goes to loopback only. Processes are stopped by the PID the
 harness started, and shared-memory segments are removed by exact name.
 """
 
 import atexit
+import importlib.util
 import ipaddress
 import base64
 import mmap
@@ -57,6 +60,9 @@ MODULE = os.path.abspath(os.environ.get(
 KNOTD = os.environ.get("TGC_KNOTD", "/usr/sbin/knotd")
 KNOTC = os.environ.get("TGC_KNOTC", "/usr/sbin/knotc")
 KEEP = os.environ.get("TGC_KEEP", "") not in ("", "0")
+# Set where the environment must be complete (.ci/run): a test that would
+# be skipped for want of root or network namespaces fails instead.
+NO_SKIP = os.environ.get("TGC_NO_SKIP", "") not in ("", "0")
 # knotd's compiled-in module directory (pkg-config knotd module_instdir).
 MODULE_DIR = os.environ.get("TGC_MODULE_DIR",
                             "/usr/lib/x86_64-linux-gnu/knot/modules-3.2")
@@ -186,7 +192,8 @@ def tcp_connectable(addr, port, timeout=0.2):
 # --------------------------------------------------------------------------
 
 MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute",
-         "http200", "http503", "httpgarbage", "httpslow", "httpcut", "agent")
+         "http200", "http503", "httpgarbage", "httpslow", "httpcut", "rfbid",
+         "agent")
 # Responses of the http modes (after the request head has arrived).
 HTTP_REPLIES = {
     "http200": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
@@ -208,6 +215,9 @@ RFB_REFUSAL_REASON = b"Too many security failures"
 RFB_REFUSAL = (b"RFB 003.003\n" + struct.pack("!II", 0, len(RFB_REFUSAL_REASON))
                + RFB_REFUSAL_REASON)
 BAD_BANNER = b"SSH-2.0-x\r\n"
+# rfbid: one security type, None (what the module's rfb check reads), then
+# the identity line of the node (see NodeSim).
+RFB_TYPES_NONE = b"\x01\x01"
 
 
 class _SimLoop(threading.Thread):
@@ -298,13 +308,14 @@ class _SimLoop(threading.Thread):
             self.close_conn(conn)
             return
         node = self.conns[conn][0] if conn in self.conns else None
-        if node is None or node.mode != "rfb":
+        if node is None or node.mode not in ("rfb", "rfbid"):
             return
         # RFB: once the prober's 12-byte version is in, offer the types.
         got = self.rx.get(conn, b"")
         if len(got) < 12 <= len(got) + len(data):
             try:
-                conn.send(RFB_TYPES)
+                conn.send(RFB_TYPES if node.mode == "rfb" else
+                          RFB_TYPES_NONE + node.identity(conn))
             except OSError:
                 self.close_conn(conn)
                 return
@@ -342,7 +353,11 @@ class NodeSim:
     connection open a while), hung (accept, send nothing), badbanner (send a
     banner that is not RFB), rfbrefuse (what a VNC server that blacklisted
     the prober sends: RFB 3.3, no security type, a reason; then close),
-    rfbmute (send the RFB banner, then never answer); http200, http503,
+    rfbmute (send the RFB banner, then never answer); rfbid (an RFB 3.8
+    server offering security type None, followed by the line
+    "TGC-NODE id=ID addr=ADDR port=PORT peer=PEER": \a ident, the address
+    and port the connection arrived at and the peer's address, as the node
+    sees them, e.g. behind a DNAT); http200, http503,
     httpgarbage, httpslow, httpcut read a request head and answer with
     HTTP_REPLIES[mode] (then close, except httpslow). With \\a tls (a server
     ssl.SSLContext) every connection is TLS first: tcp and hung then mean
@@ -354,9 +369,10 @@ class NodeSim:
     """
 
     def __init__(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0,
-                 loop=None, tls=None):
+                 loop=None, tls=None, ident=None):
         if mode not in MODES:
             raise ValueError("bad mode %r" % mode)
+        self.ident = ident or addr  # rfbid: the id in the identity line
         self.tls = tls  # ssl.SSLContext (server side) or None
         self.http_conns = {}  # conn -> bytes of the request head so far
         self.requests = []  # request heads received (http modes)
@@ -424,6 +440,12 @@ class NodeSim:
         """The node item value: "ADDR@PORT"."""
         return "%s@%d" % (self.addr, self.port)
 
+    def identity(self, conn):
+        """The rfbid identity line of \\a conn."""
+        local, peer = conn.getsockname(), conn.getpeername()
+        return ("TGC-NODE id=%s addr=%s port=%d peer=%s\n" % (
+            self.ident, local[0], local[1], peer[0])).encode()
+
     def __repr__(self):
         return "NodeSim(%s, %s%s)" % (self.spec, self.mode,
                                       "" if self.running else ", stopped")
@@ -486,7 +508,7 @@ class NodeSim:
                     conn.sendall(RFB_REFUSAL)
                     conn.close()
                     continue
-                if mode in ("rfb", "rfbmute"):
+                if mode in ("rfb", "rfbmute", "rfbid"):
                     conn.send(RFB_BANNER)
                 elif mode == "badbanner":
                     conn.send(BAD_BANNER)
@@ -608,8 +630,10 @@ class NodeGroup:
         _sims.append(self.loop)
         self.nodes = []
 
-    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0, tls=None):
-        n = NodeSim(addr, port, mode, hold, loop=self.loop, tls=tls)
+    def add(self, addr="127.0.0.11", port=0, mode="tcp", hold=3.0, tls=None,
+            ident=None):
+        n = NodeSim(addr, port, mode, hold, loop=self.loop, tls=tls,
+                    ident=ident)
         n.start()
         self.nodes.append(n)
         return n
@@ -1014,30 +1038,71 @@ def axfr(port, zone, server="127.0.0.1", timeout=5.0):
 # Shared-memory table (module/table.h)
 # --------------------------------------------------------------------------
 
-TABLE_MAGIC = 0x4C434754
-TABLE_VERSION = 3
-HDR_SIZE = 1024
-REC_SIZE = 256
-# Header offsets.
-H_MAGIC, H_VERSION, H_SIZE, H_HDR_SIZE, H_REC_SIZE, H_NODE_COUNT = 0, 4, 8, 16, 20, 24
-H_GENERATION = 656
-H_HEARTBEAT = 664
-H_OWNER = 688       # owner word (pid | start time << 22), then admin_ack
-# Record offsets.
-R_PORT, R_FAMILY, R_ADDR, R_HEALTH, R_ADMIN, R_LAST_PROBE = 4, 6, 8, 40, 41, 42
-R_TIER = 43
-R_CONSEC = 44
-R_PROBES, R_TRANSITIONS, R_ANSWERS = 72, 80, 88
-# Admin state by source (layout 3).
-R_ADMIN_LOCAL, R_ADMIN_ZONE, R_ADMIN_SRC, R_ADMIN_FLAGS = 112, 113, 114, 115
-R_ZONE_SERIAL, R_ADMIN_SINCE, R_ADMIN_UID, R_ZONE_REASON = 116, 120, 128, 136
-ZONE_REASON_MAX = 96
-H_MIN_LIVE = 704    # min_live, admin_guarded, zone_serial, zone_malformed
+def _load_layout():
+    """The layout module the build generates from module/table.h
+    (tests/tgc_layout.c -> build/tests/tgc_layout.py): $TGC_LAYOUT (set by
+    meson test), else tests/tgc_layout.py in $TGC_BUILD_DIR or build/."""
+    path = os.environ.get("TGC_LAYOUT") or os.path.join(
+        os.environ.get("TGC_BUILD_DIR") or os.path.join(REPO, "build"),
+        "tests", "tgc_layout.py")
+    if not os.path.isfile(path):
+        raise RuntimeError(
+            "segment layout %s not found: build the project first (meson "
+            "setup build && ninja -C build) or point TGC_LAYOUT at the "
+            "tgc_layout.py of a build directory" % path)
+    spec = importlib.util.spec_from_file_location("tgc_layout", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# Offsets and sizes of the header (HDR), node record (REC) and cache record
+# (CACHE) fields: LAYOUT.HDR["generation"] == (offset, size).
+LAYOUT = _load_layout()
+TABLE_MAGIC = LAYOUT.MAGIC
+TABLE_VERSION = LAYOUT.VERSION
+HDR_SIZE = LAYOUT.HDR_SIZE
+REC_SIZE = LAYOUT.REC_SIZE
+CACHE_REC_SIZE = LAYOUT.CACHE_REC_SIZE
 ADMIN_SRC = {0: "none", 1: "local", 2: "zone"}
-R_AGENT = 232       # agent: sessions, maxconn (u32), pct (u16), state, flags (u8), errors (u32)
-AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = 1, 2, 4
+AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = \
+    LAYOUT.AGENT_DOWN, LAYOUT.AGENT_DRAIN, LAYOUT.AGENT_MAINT
 AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED = \
-    1, 2, 4, 8, 16
+    LAYOUT.AGENT_F_ANSWERED, LAYOUT.AGENT_F_SESSIONS, LAYOUT.AGENT_F_MAXCONN, \
+    LAYOUT.AGENT_F_PCT, LAYOUT.AGENT_F_POLLED
+_FIELD_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def seg_get(buf, area, name, base=0):
+    """Integer field \a name of a segment structure \a area ("HDR", "REC"
+    or "CACHE" of LAYOUT) that starts at \a base of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    return struct.unpack_from("=" + _FIELD_FMT[size], buf, base + off)[0]
+
+
+def seg_put(buf, area, name, value, base=0):
+    """Stores integer field \a name (see seg_get()) into \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    struct.pack_into("=" + _FIELD_FMT[size], buf, base + off, value)
+
+
+def seg_bytes(buf, area, name, base=0):
+    """The bytes of array field \a name (address, text) of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    return bytes(buf[base + off:base + off + size])
+
+
+def seg_put_bytes(buf, area, name, data, base=0):
+    """Writes \a data at the start of array field \a name of \a buf."""
+    off, size = getattr(LAYOUT, area)[name]
+    if len(data) > size:
+        raise ValueError("%d bytes do not fit %s.%s" % (len(data), area, name))
+    buf[base + off:base + off + len(data)] = data
+
+
+def rec_base(idx):
+    """Offset of node record \a idx in a segment."""
+    return HDR_SIZE + idx * REC_SIZE
 
 HEALTH = {0: "unknown", 1: "up", 2: "down"}
 PROBE = {0: "none", 1: "ok", 2: "refused", 3: "timeout", 4: "banner",
@@ -1076,8 +1141,10 @@ class Segment:
 
     def header(self):
         b = self._read()
-        magic, version, size, hdr_size, rec_size, count = struct.unpack_from(
-            "<IIQIII", b, 0)
+        magic, version, size, hdr_size, rec_size, count = (
+            seg_get(b, "HDR", f) for f in ("magic", "version", "size",
+                                           "hdr_size", "rec_size",
+                                           "node_count"))
         if magic != TABLE_MAGIC or version != TABLE_VERSION:
             raise ValueError("not a tgcluster v%d segment: %s"
                              % (TABLE_VERSION, self.path))
@@ -1085,16 +1152,17 @@ class Segment:
             raise ValueError("layout mismatch: hdr %d rec %d" % (hdr_size, rec_size))
         if size != len(b) or size != HDR_SIZE + count * REC_SIZE:
             raise ValueError("size mismatch in %s" % self.path)
-        generation, = struct.unpack_from("<Q", b, H_GENERATION)
-        heartbeat, = struct.unpack_from("<Q", b, H_HEARTBEAT)
-        owner, ack = struct.unpack_from("<QQ", b, H_OWNER)
-        min_live, guarded, zserial, malformed = struct.unpack_from(
-            "<IIII", b, H_MIN_LIVE)
-        return {"size": size, "count": count, "generation": generation,
-                "heartbeat_ms": heartbeat, "owner": owner,
-                "owner_pid": owner & ((1 << 22) - 1), "admin_ack": ack,
-                "min_live": min_live, "admin_guarded": guarded,
-                "zone_serial": zserial, "zone_malformed": malformed}
+        owner = seg_get(b, "HDR", "owner")
+        return {"size": size, "count": count,
+                "generation": seg_get(b, "HDR", "generation"),
+                "heartbeat_ms": seg_get(b, "HDR", "heartbeat_ms"),
+                "owner": owner,
+                "owner_pid": owner & ((1 << LAYOUT.OWNER_PID_BITS) - 1),
+                "admin_ack": seg_get(b, "HDR", "admin_ack"),
+                "min_live": seg_get(b, "HDR", "min_live"),
+                "admin_guarded": seg_get(b, "HDR", "admin_guarded"),
+                "zone_serial": seg_get(b, "HDR", "zone_serial"),
+                "zone_malformed": seg_get(b, "HDR", "zone_malformed")}
 
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
@@ -1104,39 +1172,40 @@ class Segment:
         count = self.header()["count"]
         out = []
         for i in range(count):
-            o = HDR_SIZE + i * REC_SIZE
-            port, fam = struct.unpack_from("<HB", b, o + R_PORT)
-            raw = b[o + R_ADDR:o + R_ADDR + 16]
-            if fam == socket.AF_INET:
+            o = rec_base(i)
+            f = lambda name: seg_get(b, "REC", name, o)  # noqa: E731
+            raw = seg_bytes(b, "REC", "addr", o)
+            if f("family") == socket.AF_INET:
                 addr = socket.inet_ntop(socket.AF_INET, raw[:4])
             else:
                 addr = socket.inet_ntop(socket.AF_INET6, raw)
-            probes, transitions, answers = struct.unpack_from("<QQQ", b, o + R_PROBES)
-            consec_ok, consec_fail = struct.unpack_from("<II", b, o + R_CONSEC)
-            zserial, = struct.unpack_from("<I", b, o + R_ZONE_SERIAL)
-            reason = b[o + R_ZONE_REASON:o + R_ZONE_REASON + ZONE_REASON_MAX]
-            a_sess, a_max, a_pct, a_state, a_flags, a_err = struct.unpack_from(
-                "<IIHBBI", b, o + R_AGENT)
-            out.append({"addr": addr, "port": port,
-                        "tier": "backup" if b[o + R_TIER] else "primary",
-                        "health": HEALTH.get(b[o + R_HEALTH], b[o + R_HEALTH]),
-                        "admin": b[o + R_ADMIN],
-                        "last_probe": PROBE.get(b[o + R_LAST_PROBE],
-                                                b[o + R_LAST_PROBE]),
-                        "consec_ok": consec_ok, "consec_fail": consec_fail,
-                        "probes": probes, "transitions": transitions,
-                        "answers": answers,
-                        "admin_local": b[o + R_ADMIN_LOCAL],
-                        "admin_zone": b[o + R_ADMIN_ZONE],
-                        "admin_src": ADMIN_SRC.get(b[o + R_ADMIN_SRC],
-                                                   b[o + R_ADMIN_SRC]),
-                        "admin_guarded": bool(b[o + R_ADMIN_FLAGS] & 1),
-                        "zone_serial": zserial,
+            reason = seg_bytes(b, "REC", "zone_reason", o)
+            out.append({"addr": addr, "port": f("port"),
+                        "tier": "backup" if f("tier") else "primary",
+                        "health": HEALTH.get(f("health"), f("health")),
+                        "admin": f("admin"),
+                        "last_probe": PROBE.get(f("last_probe"),
+                                                f("last_probe")),
+                        "consec_ok": f("consec_ok"),
+                        "consec_fail": f("consec_fail"),
+                        "probes": f("probes"),
+                        "transitions": f("transitions"),
+                        "answers": f("answers"),
+                        "admin_local": f("admin_local"),
+                        "admin_zone": f("admin_zone"),
+                        "admin_src": ADMIN_SRC.get(f("admin_src"),
+                                                   f("admin_src")),
+                        "admin_guarded": bool(f("admin_flags") &
+                                              LAYOUT.ADMIN_F_GUARDED),
+                        "zone_serial": f("zone_serial"),
                         "zone_reason": reason.split(b"\0", 1)[0].decode(
                             "ascii", "replace"),
-                        "agent": {"sessions": a_sess, "maxconn": a_max,
-                                  "pct": a_pct, "state": a_state,
-                                  "flags": a_flags, "errors": a_err}})
+                        "agent": {"sessions": f("agent_sessions"),
+                                  "maxconn": f("agent_maxconn"),
+                                  "pct": f("agent_pct"),
+                                  "state": f("agent_state"),
+                                  "flags": f("agent_flags"),
+                                  "errors": f("agent_errors")}})
         return out
 
     def health(self):
@@ -1152,14 +1221,14 @@ class Segment:
             raise IndexError(idx)
         fd = os.open(self.path, os.O_RDWR)
         try:
-            m = mmap.mmap(fd, HDR_SIZE + count * REC_SIZE)
+            m = mmap.mmap(fd, rec_base(count))
             try:
                 # Like tgclusterctl set: the local state; knotd recomputes
-                # the effective one (R_ADMIN) from it.
-                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN_LOCAL] = value
-                m[HDR_SIZE + idx * REC_SIZE + R_ADMIN] = value
-                gen, = struct.unpack_from("<Q", m, H_GENERATION)
-                struct.pack_into("<Q", m, H_GENERATION, gen + 1)
+                # the effective one (admin) from it.
+                seg_put(m, "REC", "admin_local", value, rec_base(idx))
+                seg_put(m, "REC", "admin", value, rec_base(idx))
+                gen = seg_get(m, "HDR", "generation")
+                seg_put(m, "HDR", "generation", gen + 1)
             finally:
                 m.close()
         finally:
@@ -1225,20 +1294,34 @@ class Knotd:
     [PORT, ...]} for a primary that notifies those secondaries. Transfers,
     NOTIFY and dynamic updates are allowed with the TSIG key only; the
     journal keeps changes, so secondaries get IXFR.
+
+    More knobs: \a listen, further "ADDR@PORT" listen values (knotd always
+    listens on 127.0.0.1 and ::1 at \a port); \a remotes, (id,
+    "ADDR@PORT") pairs written as remote sections (translator upstreams);
+    \a log_level of the stderr log; \a tcp_workers (default \a workers);
+    \a directory, an existing directory to write into instead of a private
+    temporary one (then cleanup() leaves it alone); \a module "" writes no
+    module section (knotd's installed copy of the module serves the zones).
     """
 
     def __init__(self, zones, port=None, records=None, extra_conf="",
                  module=None, workers=2, name=None, prefix=None,
-                 repl=None, zone_conf=()):
+                 repl=None, zone_conf=(), listen=(), remotes=(),
+                 log_level="debug", tcp_workers=None, directory=None):
         self.name = name or "knotd"
-        self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
-        _dirs.add(self.dir)
-        os.mkdir(os.path.join(self.dir, "db"))
+        self.own_dir = not directory
+        if directory:
+            self.dir = os.path.abspath(directory)
+            os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
+        else:
+            self.dir = tempfile.mkdtemp(prefix="tgc-knotd-")
+            _dirs.add(self.dir)
+            os.mkdir(os.path.join(self.dir, "db"))
         self.port = port or free_port()
         self.conf = os.path.join(self.dir, "knot.conf")
         self.sock = os.path.join(self.dir, "knot.sock")
         self.logfile = os.path.join(self.dir, "knotd.log")
-        self.module = module or MODULE
+        self.module = MODULE if module is None else module
         self.workers = workers
         self.records = records
         self.extra_conf = extra_conf
@@ -1247,6 +1330,10 @@ class Knotd:
         self.prefix = list(prefix or [])
         self.repl = repl
         self.zone_conf = list(zone_conf)   # more items of every zone
+        self.listen = list(listen)
+        self.remotes = list(remotes)
+        self.log_level = log_level
+        self.tcp_workers = workers if tcp_workers is None else tcp_workers
         self.proc = None
         self.zones = {}
         self.segments = []
@@ -1281,10 +1368,11 @@ class Knotd:
         lines = [
             "server:",
             "    rundir: %s" % _yval(d),
-            "    listen: [ %s, %s ]" % (_yval("127.0.0.1@%d" % self.port),
-                                      _yval("::1@%d" % self.port)),
+            "    listen: [ %s ]" % ", ".join(_yval(a) for a in [
+                "127.0.0.1@%d" % self.port, "::1@%d" % self.port]
+                + self.listen),
             "    udp-workers: %d" % self.workers,
-            "    tcp-workers: %d" % self.workers,
+            "    tcp-workers: %d" % self.tcp_workers,
             "    background-workers: 1",
             "",
             "control:",
@@ -1295,7 +1383,7 @@ class Knotd:
             "",
             "log:",
             "  - target: stderr",
-            "    any: debug",
+            "    any: %s" % self.log_level,
             "",
             "acl:",
             "  - id: xfr",
@@ -1325,14 +1413,24 @@ class Knotd:
                 "    action: [ transfer, notify, update ]",
                 "",
             ]
+        if self.remotes:
+            entries = sum([["  - id: %s" % rid, "    address: %s" % _yval(addr)]
+                           for rid, addr in self.remotes], [])
+            if "remote:" in lines:
+                at = lines.index("remote:") + 1
+            else:
+                at = lines.index("acl:")
+                entries = ["remote:"] + entries + [""]
+            lines[at:at] = entries
         if any(self.zones.values()):
-            lines += [
-                "module:",
-                "  - id: mod-tgcluster",
-                "    file: %s" % _yval(self.module),
-                "",
-                "mod-tgcluster:",
-            ]
+            if self.module:
+                lines += [
+                    "module:",
+                    "  - id: mod-tgcluster",
+                    "    file: %s" % _yval(self.module),
+                    "",
+                ]
+            lines.append("mod-tgcluster:")
             for items in self.zones.values():
                 if not items:
                     continue
@@ -1421,6 +1519,11 @@ class Knotd:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def threads(self):
+        """Number of threads of our knotd (/proc/PID/task): every checker
+        or poller of a module instance is one of them."""
+        return len(os.listdir("/proc/%d/task" % self.proc.pid))
+
     def stop(self, timeout=10.0):
         """SIGTERM to our knotd, SIGKILL after \\a timeout; returns the exit
         status (None if it was not running)."""
@@ -1449,7 +1552,9 @@ class Knotd:
         for seg in self.segments:
             unlink_segment(seg)
             _segments.discard(seg)
-        if not KEEP:
+        if not self.own_dir:
+            pass  # the caller's directory
+        elif not KEEP:
             shutil.rmtree(self.dir, ignore_errors=True)
             _dirs.discard(self.dir)
         elif self.dir in _dirs:
@@ -1623,6 +1728,17 @@ def installed_module():
     return path if os.path.exists(path) else None
 
 
+def skip_for_environment(test, why):
+    """Skips \\a test because the machine lacks what it needs (\\a why: not
+    root, no network namespaces); fails it instead where TGC_NO_SKIP is set.
+    Only for what a developer's machine may lack: a tool scripts/deps.sh
+    installs is never a reason to skip (fail with the package to install)."""
+    if NO_SKIP:
+        test.fail("%s (TGC_NO_SKIP is set: this machine must provide it)"
+                  % why)
+    test.skipTest(why)
+
+
 def require_module():
     """A missing module is an error (never a skip), reported clearly; so is
     an installed copy that would shadow the module under test."""
@@ -1666,3 +1782,218 @@ def _cleanup_all():
     if not KEEP:
         for d in list(_dirs):
             shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Command line: the same knot.conf writer and node simulator for the shell
+# scripts (demo.sh, scripts/demo-nat.sh, bench/)
+# --------------------------------------------------------------------------
+
+# Where simulated nodes may listen: loopback, and the documentation ranges
+# (only ever inside network namespaces a test or demo made).
+SIM_NETS = ("127.0.0.0/8", "::1/128", "192.0.2.0/24", "198.51.100.0/24",
+            "203.0.113.0/24", "2001:db8::/32")
+
+
+def _sim_addr(text):
+    ip = ipaddress.ip_address(text)
+    if not any(ip in ipaddress.ip_network(n) for n in SIM_NETS):
+        raise ValueError("%s is neither loopback nor a documentation address"
+                         % text)
+    return str(ip)
+
+
+def _cli_listen(text):
+    """"ADDR:PORT[=ID]" or "[ADDR6]:PORT[=ID]" -> (addr, port, id or None)."""
+    import argparse
+    spec, _, ident = text.partition("=")
+    if spec.startswith("["):
+        addr, _, rest = spec[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        addr, _, port = spec.rpartition(":")
+    try:
+        addr, port = _sim_addr(addr), int(port)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("bad --listen %r: %s" % (text, e))
+    if not 0 < port < 65536 or any(c.isspace() for c in ident):
+        raise argparse.ArgumentTypeError("bad --listen %r" % text)
+    return addr, port, ident or None
+
+
+def _cli_item(text):
+    """Module items "key: value" (one a line) -> [(key, value)]; a value
+    "[ a, b ]" is a list, digits are a number, quotes are dropped."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, val = line.strip().partition(":")
+        if not sep or not key or " " in key:
+            raise ValueError("bad module item %r (KEY: VALUE)" % line)
+        val = val.strip()
+
+        def one(v):
+            v = v.strip().strip('"')
+            return int(v) if v.isdigit() else v
+        if val.startswith("[") and val.endswith("]"):
+            val = [one(v) for v in val[1:-1].split(",") if v.strip()]
+        else:
+            val = one(val)
+        out.append((key, val))
+    return out
+
+
+def _cli_conf(args):
+    items = None
+    if args.item:
+        items = {"id": args.id}
+        for text in args.item:
+            items.update(_cli_item(text))
+        if "shm" not in items:
+            items["shm"] = None  # the module's default name
+    records = ["@ NS ns", "ns A 127.0.0.53"] if args.record is None else \
+        [r for text in args.record for r in text.splitlines() if r.strip()]
+    remotes = []
+    for text in args.remote:
+        rid, sep, addr = text.partition("=")
+        if not sep:
+            raise SystemExit("bad --remote %r (ID=ADDR@PORT)" % text)
+        remotes.append((rid, addr))
+    k = Knotd({args.zone: items}, port=args.port, records=records,
+              module=args.module and os.path.abspath(args.module),
+              workers=args.workers,
+              tcp_workers=args.tcp_workers, listen=args.listen,
+              remotes=remotes, log_level=args.log_level,
+              zone_conf=args.zone_item, directory=args.dir)
+    # The caller owns the segment and the directory: nothing is removed
+    # when this process exits.
+    for seg in k.segments:
+        _segments.discard(seg)
+    print(k.conf)
+    return 0
+
+
+def _cli_nodesim(args):
+    tls = None
+    if args.tls:
+        tls = server_tls(args.tls)
+        if args.no_tickets:
+            import ssl
+            tls.options |= ssl.OP_NO_TICKET
+            tls.num_tickets = 0
+    specs = list(args.listen or [])
+    if args.count:
+        ip = ipaddress.ip_address(args.first)
+        while len(specs) < args.count:
+            if ip.packed[-1] not in (0, 255):
+                try:
+                    specs.append((_sim_addr(str(ip)), args.port, None))
+                except ValueError as e:
+                    raise SystemExit("nodesim: %s" % e)
+            ip += 1
+    if not specs:
+        raise SystemExit("nodesim: no --listen and no --count")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    group = NodeGroup()
+
+    def pause(*_):
+        for n in group.nodes:
+            n.stop()
+        print("stopped %d" % len(group.nodes), flush=True)
+
+    def resume(*_):
+        for n in group.nodes:
+            n.start()
+        print("ready %d" % len(group.nodes), flush=True)
+    # SIGUSR1 closes every listener (connection refused from then on, as
+    # if the node had died), SIGUSR2 listens again; each says so when done.
+    signal.signal(signal.SIGUSR1, pause)
+    signal.signal(signal.SIGUSR2, resume)
+    try:
+        for addr, port, ident in specs:
+            node = group.add(addr, port, args.mode, args.hold, tls=tls,
+                             ident=ident)
+            if args.count == 0:
+                print("nodesim: %d listening on %s (%s%s)" % (
+                    os.getpid(), node.spec, args.mode,
+                    " id=" + ident if ident else ""), flush=True)
+        if args.list:
+            with open(args.list, "w") as f:
+                f.write("".join(n.addr + "\n" for n in group.nodes))
+        print("ready %d" % len(group.nodes), flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        nodes = list(group.nodes)
+        group.close()
+    print("accepted %d served %d resumed %d" % (
+        sum(n.accepted for n in nodes), sum(len(n.requests) for n in nodes),
+        sum(n.resumed for n in nodes)), flush=True)
+    return 0
+
+
+def cli(argv=None):
+    """python3 tests/integration/tgc.py conf|nodesim ... (see --help)."""
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="tgc.py", description="mod-tgcluster test harness: writes a"
+        " knot.conf and zone file, or runs simulated cluster nodes.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("conf", help="write DIR/knot.conf and DIR/ZONE.zone"
+                       " (prints the knot.conf path)")
+    c.add_argument("dir", help="directory (made if missing)")
+    c.add_argument("--zone", required=True)
+    c.add_argument("--port", type=int, required=True,
+                   help="listen on 127.0.0.1 and ::1 at this port")
+    c.add_argument("--listen", action="append", default=[],
+                   metavar="ADDR@PORT", help="one more listen address")
+    c.add_argument("--record", action="append", metavar="RECORDS",
+                   help="zone records after the SOA, one a line (default:"
+                   " @ NS ns, ns A 127.0.0.53)")
+    c.add_argument("--item", action="append", default=[], metavar="ITEMS",
+                   help="mod-tgcluster items \"key: value\", one a line;"
+                   " none: a plain zone without the module")
+    c.add_argument("--id", default="lb", help="module instance id")
+    c.add_argument("--remote", action="append", default=[],
+                   metavar="ID=ADDR@PORT", help="a remote (translator upstream)")
+    c.add_argument("--zone-item", action="append", default=[],
+                   metavar="\"key: value\"", help="one more item of the zone")
+    c.add_argument("--module", default=MODULE, help="the module .so (\"\":"
+                   " no module section, the module installed in knotd's"
+                   " module directory)")
+    c.add_argument("--log-level", default="info")
+    c.add_argument("--workers", type=int, default=2,
+                   help="udp-workers (and tcp-workers unless given)")
+    c.add_argument("--tcp-workers", type=int)
+    n = sub.add_parser("nodesim", help="simulated cluster nodes (NodeSim)"
+                       " until SIGTERM/SIGINT; SIGUSR1 closes the listeners"
+                       " (prints \"stopped N\"), SIGUSR2 opens them again"
+                       " (prints \"ready N\")")
+    n.add_argument("--listen", action="append", type=_cli_listen,
+                   metavar="ADDR:PORT[=ID]", help="a node (repeatable); ID"
+                   " names it in the rfbid identity line")
+    n.add_argument("--first", default="127.1.0.1",
+                   help="with --count: the first of consecutive addresses")
+    n.add_argument("--count", type=int, default=0,
+                   help="nodes on COUNT consecutive addresses from --first"
+                   " (last octet 0 and 255 skipped), at --port")
+    n.add_argument("--port", type=int, default=15990)
+    n.add_argument("--list", help="write the node addresses here, one a line")
+    n.add_argument("--mode", choices=MODES, default="rfb")
+    n.add_argument("--hold", type=float, default=3.0,
+                   help="seconds a held connection stays open at most")
+    n.add_argument("--tls", metavar="CERT",
+                   help="TLS first (key in CERT.key)")
+    n.add_argument("--no-tickets", action="store_true",
+                   help="with --tls: issue no session tickets")
+    args = ap.parse_args(argv)
+    if args.cmd == "conf":
+        return _cli_conf(args)
+    return _cli_nodesim(args)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -125,41 +125,15 @@ say "man pages: $(man -w tgclusterctl) $(man -w 7 mod-tgcluster)"
 
 # knotd on loopback with no module section: only the installed module knows
 # the mod-tgcluster section. check: none keeps every node up (unknown).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/run/db"
-cat >"$TMP/run/$ZONE.zone" <<EOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@    SOA ns hostmaster 1 3600 900 604800 60
-@    NS  ns
-ns   A   127.0.0.53
-EOF
-cat >"$TMP/run/knot.conf" <<EOF
-server:
-    rundir: "$TMP/run"
-    listen: 127.0.0.1@$port
-control:
-    listen: "$TMP/run/knot.sock"
-database:
-    storage: "$TMP/run/db"
-log:
-  - target: "$TMP/run/knotd.log"
-    any: info
-mod-tgcluster:
-  - id: lb
-    node: [ ${NODES[0]}, ${NODES[1]}, ${NODES[2]} ]
-    check: none
-    shm: $SHM
-template:
-  - id: default
-    storage: "$TMP/run"
-    file: "%s.zone"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: $ZONE
-    module: mod-tgcluster/lb
-EOF
+# knot.conf and zone file from the test harness's writer (--module "": no
+# module section).
+PY=/usr/bin/python3   # has dnspython (python3-dnspython), which the harness needs
+HARNESS=$REPO/tests/integration/tgc.py
+port=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import tgc; print(tgc.free_port())' "$REPO/tests/integration")
+"$PY" "$HARNESS" conf "$TMP/run" --zone "$ZONE" --port "$port" --module "" \
+	--log-level info --id lb --item "node: [ ${NODES[0]}, ${NODES[1]}, ${NODES[2]} ]
+check: none
+shm: $SHM" >/dev/null || die "writing knot.conf failed"
 "$KNOTC" -c "$TMP/run/knot.conf" conf-check >/dev/null || die "conf-check without a module section failed"
 # What the docs say: a module section on top of the installed copy collides.
 { printf 'module:\n  - id: mod-tgcluster\n    file: "%s"\n' "$MODDIR/mod-tgcluster.so"
@@ -168,11 +142,11 @@ if "$KNOTC" -c "$TMP/run/dup.conf" conf-check >"$TMP/run/dup.out" 2>&1 \
 	|| ! grep -q "duplicate module" "$TMP/run/dup.out"; then
 	die "a module section on top of the installed module did not fail with 'duplicate module'"
 fi
-"$KNOTD" -c "$TMP/run/knot.conf" >"$TMP/run/knotd.out" 2>&1 &
+"$KNOTD" -c "$TMP/run/knot.conf" >"$TMP/run/knotd.log" 2>&1 &
 KNOTD_PID=$!
 deadline=$(( $(now_ms) + 20000 ))
 until "$KNOTC" -c "$TMP/run/knot.conf" -t 1 zone-status "$ZONE" 2>/dev/null | grep -q "serial: 1"; do
-	kill -0 "$KNOTD_PID" 2>/dev/null || die "knotd exited: $(cat "$TMP/run/knotd.out" "$TMP/run/knotd.log" 2>/dev/null)"
+	kill -0 "$KNOTD_PID" 2>/dev/null || die "knotd exited: $(cat "$TMP/run/knotd.log" 2>/dev/null)"
 	[ "$(now_ms)" -lt "$deadline" ] || die "knotd not ready"
 	sleep 0.05
 done

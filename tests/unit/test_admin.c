@@ -30,6 +30,7 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/admin.h"
 
@@ -316,12 +317,4 @@ static Suite *admin_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(admin_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(admin)

@@ -30,6 +30,7 @@
 
 #include <libknot/libknot.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/answer.h"
 #include "module/policy.h"
@@ -1115,14 +1116,4 @@ static Suite *answer_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	test_runner_pid = getpid();
-	SRunner *sr = srunner_create(answer_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_shm_cleanup("answer");
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(answer)

@@ -17,7 +17,8 @@
 /*!
  * \file
  *
- * \brief Unit tests of module/conf.c: `node` values and the timing items.
+ * \brief Unit tests of module/conf.c: `node` values, the timing items, the
+ *        NAT items and the check-kind names.
  */
 
 #include <check.h>
@@ -27,8 +28,10 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/conf.h"
+#include "module/health.h"
 #include "module/table.h"
 
 /*! rief Parses an address that must be valid. */
@@ -243,19 +246,152 @@ END_TEST
 START_TEST(timing_check)
 {
 	const char *err = NULL;
-	ck_assert_int_eq(tgc_conf_timing_check(1000, 500, &err), KNOT_EOK);
-	ck_assert_int_eq(tgc_conf_timing_check(1000, 999, &err), KNOT_EOK);
-	ck_assert_int_eq(tgc_conf_timing_check(2, 1, NULL), KNOT_EOK);
+	const tgc_conf_timing_t C = TGC_CONF_TIMING_CHECK;
+	ck_assert_int_eq(tgc_conf_timing_check(C, 1000, 500, &err), KNOT_EOK);
+	ck_assert_int_eq(tgc_conf_timing_check(C, 1000, 999, &err), KNOT_EOK);
+	ck_assert_int_eq(tgc_conf_timing_check(C, 2, 1, NULL), KNOT_EOK);
 
 	err = NULL;
-	ck_assert_int_eq(tgc_conf_timing_check(1000, 1000, &err), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_conf_timing_check(C, 1000, 1000, &err), KNOT_EINVAL);
 	ck_assert_ptr_nonnull(err);
 	ck_assert_msg(strstr(err, "check-timeout") != NULL, "reason '%s'", err);
 	ck_assert_msg(strstr(err, "check-interval") != NULL, "reason '%s'", err);
 	err = NULL;
-	ck_assert_int_eq(tgc_conf_timing_check(500, 1000, &err), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_conf_timing_check(C, 500, 1000, &err), KNOT_EINVAL);
 	ck_assert_ptr_nonnull(err);
-	ck_assert_int_eq(tgc_conf_timing_check(1000, 1001, NULL), KNOT_EINVAL);
+	ck_assert_int_eq(tgc_conf_timing_check(C, 1000, 1001, NULL), KNOT_EINVAL);
+}
+END_TEST
+
+START_TEST(timing_check_upstream)
+{
+	const char *err = NULL;
+	const tgc_conf_timing_t U = TGC_CONF_TIMING_UPSTREAM;
+	ck_assert_int_eq(tgc_conf_timing_check(U, 1000, 999, &err), KNOT_EOK);
+	ck_assert_int_eq(tgc_conf_timing_check(U, 500, 500, &err), KNOT_EINVAL);
+	ck_assert_str_eq(err, "'upstream-timeout' must be below 'upstream-interval'");
+}
+END_TEST
+
+START_TEST(check_kind_names)
+{
+	static const struct { uint32_t kind; const char *name; } want[] = {
+		{ TGC_CHECK_TCP, "tcp" }, { TGC_CHECK_RFB, "rfb" },
+		{ TGC_CHECK_NONE, "none" }, { TGC_CHECK_HTTP, "http" },
+		{ TGC_CHECK_HTTPS, "https" }, { TGC_CHECK_TLS, "tls" },
+	};
+	size_t n = 0;
+	for (const knot_lookup_t *k = tgc_conf_check_kinds; k->name != NULL; k++) {
+		n++;
+	}
+	ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(tgc_conf_check_str(want[i].kind), want[i].name);
+	}
+	ck_assert_str_eq(tgc_conf_check_str(99), "invalid");
+	ck_assert_str_eq(tgc_conf_check_str(UINT32_MAX), "invalid");
+}
+END_TEST
+
+/*! \brief Parses \a nodes (addresses) and the NAT items; returns the code
+ *         and leaves the result in \a nat and the reason in \a msg. */
+static int nat_parse(tgc_conf_nat_t *nat, const char *base,
+                     const char *const *maps, size_t map_count,
+                     size_t client_count, const char *const *nodes,
+                     size_t node_count, char *msg, size_t msg_len)
+{
+	tgc_node_conf_t parsed[8];
+	ck_assert_uint_le(node_count, 8);
+	ck_assert_int_eq(tgc_conf_nodes_parse(nodes, node_count, 5900, parsed,
+	                                      NULL, NULL), KNOT_EOK);
+	tgc_conf_nat_text_t text = {
+		.base = base, .maps = maps, .map_count = map_count,
+		.client_count = client_count,
+	};
+	msg[0] = '\0';
+	return tgc_conf_nat_parse(nat, &text, parsed, node_count, msg, msg_len);
+}
+
+START_TEST(nat_parse_ok)
+{
+	static const char *const nodes[] = { "10.0.0.1", "10.0.0.2", "10.0.1.7" };
+	static const char *const maps[] = { "10.0.0.0/24=192.168.1.0/24" };
+	char msg[256];
+	tgc_conf_nat_t nat;
+
+	ck_assert_int_eq(nat_parse(&nat, "192.168.9.10", NULL, 0, 2, nodes, 3,
+	                           msg, sizeof(msg)), KNOT_EOK);
+	ck_assert(nat.has_base);
+	tgc_addr_t want = A("192.168.9.12");
+	ck_assert(tgc_addr_equal(&nat.mapped[2], &want));
+	ck_assert(nat.is_mapped[0] && nat.is_mapped[2]);
+	tgc_conf_nat_deinit(&nat);
+
+	ck_assert_int_eq(nat_parse(&nat, NULL, maps, 1, 0, nodes, 3, msg,
+	                           sizeof(msg)), KNOT_EOK);
+	ck_assert_uint_eq(nat.rule_count, 1);
+	want = A("192.168.1.2");
+	ck_assert(tgc_addr_equal(&nat.mapped[1], &want));
+	want = A("10.0.1.7");
+	ck_assert(tgc_addr_equal(&nat.mapped[2], &want));
+	ck_assert(nat.is_mapped[1] && !nat.is_mapped[2]);
+	tgc_conf_nat_deinit(&nat);
+
+	/* A translator: rules without nodes, nothing mapped. */
+	ck_assert_int_eq(nat_parse(&nat, NULL, maps, 1, 1, NULL, 0, msg,
+	                           sizeof(msg)), KNOT_EOK);
+	ck_assert_ptr_null(nat.mapped);
+	ck_assert_uint_eq(nat.rule_count, 1);
+	tgc_conf_nat_deinit(&nat);
+
+	/* No NAT items at all. */
+	ck_assert_int_eq(nat_parse(&nat, NULL, NULL, 0, 0, nodes, 3, msg,
+	                           sizeof(msg)), KNOT_EOK);
+	ck_assert_ptr_null(nat.mapped);
+	tgc_conf_nat_deinit(&nat);
+}
+END_TEST
+
+/*! \brief Asserts that the NAT items fail with a reason holding \a words. */
+static void nat_reject(const char *base, const char *const *maps,
+                       size_t map_count, size_t client_count,
+                       const char *const *nodes, size_t node_count,
+                       const char *w1, const char *w2)
+{
+	char msg[256];
+	tgc_conf_nat_t nat;
+	int ret = nat_parse(&nat, base, maps, map_count, client_count, nodes,
+	                    node_count, msg, sizeof(msg));
+	tgc_conf_nat_deinit(&nat);
+	ck_assert_int_ne(ret, KNOT_EOK);
+	ck_assert_msg(strstr(msg, w1) != NULL, "'%s' lacks '%s'", msg, w1);
+	ck_assert_msg(w2 == NULL || strstr(msg, w2) != NULL, "'%s' lacks '%s'",
+	              msg, w2);
+}
+
+START_TEST(nat_parse_reject)
+{
+	static const char *const nodes[] = { "10.0.0.1", "10.0.0.2" };
+	static const char *const v6[] = { "::1", "::2" };
+	static const char *const map_ok[] = { "10.0.0.0/24=192.168.1.0/24" };
+	static const char *const map_bad[] = { "10.0.0.0/24" };
+	static const char *const map_dup[] = { "10.0.0.0/24=192.168.1.0/24",
+	                                       "10.0.0.5/24=192.168.2.0/24" };
+	static const char *const map_mc[] = { "10.0.0.0/24=239.1.1.0/24" };
+
+	nat_reject("10.0.0.1/24", NULL, 0, 0, nodes, 2, "'nat-base'",
+	           "10.0.0.1/24");
+	nat_reject(NULL, map_bad, 1, 0, nodes, 2, "'nat-map'", "10.0.0.0/24");
+	nat_reject(NULL, map_dup, 2, 0, nodes, 2, "'nat-map'",
+	           "10.0.0.5/24=192.168.2.0/24");
+	nat_reject(NULL, map_mc, 1, 0, nodes, 2, "'nat-map'",
+	           "10.0.0.0/24=239.1.1.0/24");
+	nat_reject("192.168.1.1", map_ok, 1, 0, nodes, 2, "'nat-base'",
+	           "'nat-map'");
+	nat_reject(NULL, NULL, 0, 1, nodes, 2, "'nat-client'", NULL);
+	nat_reject("255.255.255.255", NULL, 0, 0, nodes, 2, "'nat-base'",
+	           "255.255.255.255");
+	nat_reject("192.168.1.1", NULL, 0, 0, v6, 2, "'nat-base'", NULL);
 }
 END_TEST
 
@@ -269,15 +405,11 @@ static Suite *conf_suite(void)
 	test_add_case(s, "nodes_parse_malformed", nodes_parse_malformed, 120);
 	test_add_case(s, "nodes_parse_too_many", nodes_parse_too_many, 120);
 	test_add_case(s, "timing_check", timing_check, 120);
+	test_add_case(s, "timing_check_upstream", timing_check_upstream, 120);
+	test_add_case(s, "check_kind_names", check_kind_names, 120);
+	test_add_case(s, "nat_parse_ok", nat_parse_ok, 120);
+	test_add_case(s, "nat_parse_reject", nat_parse_reject, 120);
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(conf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(conf)

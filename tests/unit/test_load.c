@@ -27,6 +27,7 @@
 
 #include "module/load.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/test_main.h"
 
 #define NEAR(a, b)	ck_assert_msg(fabs((a) - (b)) < 1e-9, "%.12g != %.12g", \
 			              (double)(a), (double)(b))
@@ -176,12 +177,4 @@ static Suite *load_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(load_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(load)

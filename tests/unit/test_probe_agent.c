@@ -27,6 +27,7 @@
 
 #include "module/probe_agent.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Bytes of a string literal without its NUL. */
 #define LIT(s)	(const uint8_t *)(s), (sizeof(s) - 1)
@@ -271,12 +272,4 @@ static Suite *probe_agent_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(probe_agent_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(probe_agent)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/probe_http.h"
 
@@ -225,12 +226,4 @@ static Suite *probe_http_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(probe_http_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(probe_http)

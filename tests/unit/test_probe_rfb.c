@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "module/probe_rfb.h"
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 
 /*! \brief Bytes of a string literal without its NUL. */
@@ -342,12 +343,4 @@ static Suite *probe_rfb_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(probe_rfb_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(probe_rfb)

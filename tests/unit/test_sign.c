@@ -28,6 +28,7 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/sign.h"
 
@@ -246,6 +247,46 @@ START_TEST(cache_concurrent_gen_change)
 }
 END_TEST
 
+START_TEST(zone_check_rules)
+{
+	const char *msg = "x";
+	tgc_sign_zone_t z = { .signing = true };
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_EOK);
+	ck_assert_ptr_null(msg);
+	z.nsec3 = true;	/* NSEC3 at the apex: knotd's own NODATA proves it. */
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_EOK);
+	ck_assert_ptr_null(msg);
+	z.below_apex = true;
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_EOK);
+	ck_assert_ptr_nonnull(strstr(msg, "NSEC3"));
+	ck_assert_ptr_nonnull(strstr(msg, "placeholder A record at the name"));
+	z.nsec3 = false;
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_EOK);
+	ck_assert_ptr_nonnull(strstr(msg, "placeholder A record at the name"));
+	z.signing = false;	/* Unsigned: nothing to say. */
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_EOK);
+	ck_assert_ptr_null(msg);
+	z.onlinesign = true;	/* Refused whether or not knotd signs. */
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(msg, "mod-onlinesign"));
+	ck_assert_ptr_nonnull(strstr(msg, "mod-tgcluster"));
+	z.signing = true;
+	ck_assert_int_eq(tgc_sign_zone_check(&z, &msg), KNOT_ENOTSUP);
+	ck_assert_int_eq(tgc_sign_zone_check(NULL, &msg), KNOT_EINVAL);
+
+	/* Apex: left to knotd unless the apex has records of the type. */
+	ck_assert(tgc_sign_nodata_by_zone(true, false, false));
+	ck_assert(tgc_sign_nodata_by_zone(true, false, true));
+	ck_assert(!tgc_sign_nodata_by_zone(true, true, false));
+	ck_assert(!tgc_sign_nodata_by_zone(true, true, true));
+	/* Below: left to knotd for a family without nodes (no placeholder). */
+	ck_assert(tgc_sign_nodata_by_zone(false, false, false));
+	ck_assert(tgc_sign_nodata_by_zone(false, true, false));
+	ck_assert(!tgc_sign_nodata_by_zone(false, false, true));
+	ck_assert(!tgc_sign_nodata_by_zone(false, true, true));
+}
+END_TEST
+
 static Suite *sign_suite(void)
 {
 	Suite *s = suite_create("sign");
@@ -254,14 +295,8 @@ static Suite *sign_suite(void)
 	test_add_case(s, "cache_hit_refresh_gen", cache_hit_refresh_gen, 30);
 	test_add_case(s, "cache_eviction_no_mixup", cache_eviction_no_mixup, 30);
 	test_add_case(s, "cache_concurrent_gen_change", cache_concurrent_gen_change, 120);
+	test_add_case(s, "zone_check_rules", zone_check_rules, 30);
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(sign_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(sign)

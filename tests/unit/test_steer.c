@@ -33,6 +33,7 @@
 #include "module/answer.h"
 #include "module/steer.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/test_main.h"
 
 #define NODES	4
 
@@ -373,12 +374,4 @@ static Suite *steer_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(steer_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(steer)

@@ -17,7 +17,7 @@
 /*!
  * \file
  *
- * \brief Unit tests of module/table.c: segment names, creation, reuse,
+ * \brief Unit tests of module/table*.c: segment names, creation, reuse,
  *        adoption and replacement of the shared-memory table, validation,
  *        CLI attachment and the per-record seqlock.
  */
@@ -41,6 +41,7 @@
 
 #include <libknot/errcode.h>
 
+#include "tests/unit/test_main.h"
 #include "tests/unit/test_util.h"
 #include "module/table.h"
 
@@ -957,7 +958,7 @@ START_TEST(node_read)
 
 	/* Out of range: all zero. */
 	memset(&s, 0xaa, sizeof(s));
-	tgc_table_node_read(&t, 3, &s);
+	ck_assert_int_eq(tgc_table_node_read(&t, 3, &s), KNOT_EINVAL);
 	ck_assert_int_eq(s.addr.family, 0);
 	ck_assert_uint_eq(s.probes, 0);
 	ck_assert_uint_eq(s.answers, 0);
@@ -1079,7 +1080,7 @@ START_TEST(write_exclusive)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	tgc_node_snap_t s;
-	tgc_table_node_read(&t, 1, &s);
+	ck_assert_int_eq(tgc_table_node_read(&t, 1, &s), KNOT_EBUSY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ck_assert_msg(secs < 10.0, "reader blocked %.1f s", secs);
@@ -1095,6 +1096,8 @@ typedef struct {
 	const tgc_table_t *reader_table; /*!< Mapping of this reader. */
 	atomic_bool *stop;
 	uint64_t ops;       /*!< Writes or reads done. */
+	uint64_t busy;      /*!< Reads that gave up on a writer inside the
+	                     *   record (KNOT_EBUSY: not a snapshot). */
 	uint64_t bad;       /*!< Inconsistent snapshots or failed begins. */
 	uint64_t backwards; /*!< Snapshots older than a previous one. */
 	uint64_t last_bad_ok, last_bad_fail, last_bad_probes;
@@ -1128,7 +1131,19 @@ static void *race_reader(void *arg)
 	uint64_t last = 0;
 	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
 		tgc_node_snap_t s;
-		tgc_table_node_read(r->reader_table, 1, &s);
+		int ret = tgc_table_node_read(r->reader_table, 1, &s);
+		r->ops++;
+		/* A writer descheduled inside its section for longer than the
+		 * reader waits (a loaded machine) makes the read give up: it
+		 * says so, and promises no snapshot. */
+		if (ret == KNOT_EBUSY) {
+			r->busy++;
+			continue;
+		}
+		if (ret != KNOT_EOK) {
+			r->bad++;
+			continue;
+		}
 		if (s.consec_ok != s.consec_fail || s.probes != s.consec_ok ||
 		    s.last_rtt_us != s.consec_ok || s.last_check_ms != s.probes) {
 			if (r->bad++ == 0) {
@@ -1141,7 +1156,6 @@ static void *race_reader(void *arg)
 			r->backwards++;
 		}
 		last = s.probes;
-		r->ops++;
 	}
 	return NULL;
 }
@@ -1173,13 +1187,17 @@ START_TEST(seqlock_race)
 	pthread_join(tr1, NULL);
 	pthread_join(tr2, NULL);
 
-	fprintf(stderr, "seqlock_race: %llu writes, %llu + %llu reads\n",
+	fprintf(stderr, "seqlock_race: %llu writes, %llu + %llu reads "
+	        "(%llu + %llu gave up)\n",
 	        (unsigned long long)w.ops, (unsigned long long)r1.ops,
-	        (unsigned long long)r2.ops);
+	        (unsigned long long)r2.ops, (unsigned long long)r1.busy,
+	        (unsigned long long)r2.busy);
 	ck_assert_uint_eq(w.bad, 0);
 	ck_assert_uint_gt(w.ops, 100);
-	ck_assert_uint_gt(r1.ops, 100);
-	ck_assert_uint_gt(r2.ops, 100);
+	/* Enough snapshots were checked for the asserts below to mean
+	 * something. */
+	ck_assert_uint_gt(r1.ops - r1.busy, 100);
+	ck_assert_uint_gt(r2.ops - r2.busy, 100);
 	ck_assert_msg(r1.bad == 0, "%llu torn snapshots (ok %llu fail %llu probes %llu)",
 	              (unsigned long long)r1.bad, (unsigned long long)r1.last_bad_ok,
 	              (unsigned long long)r1.last_bad_fail,
@@ -1193,7 +1211,7 @@ START_TEST(seqlock_race)
 	/* Every write bumped the generation once. */
 	ck_assert_uint_eq(atomic_load(&t.hdr->generation), gen0 + w.ops);
 	tgc_node_snap_t s;
-	tgc_table_node_read(&ro, 1, &s);
+	ck_assert_int_eq(tgc_table_node_read(&ro, 1, &s), KNOT_EOK);
 	ck_assert_uint_eq(s.probes, w.ops);
 
 	tgc_table_close(&ro);
@@ -2147,14 +2165,4 @@ static Suite *table_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	test_runner_pid = getpid();
-	SRunner *sr = srunner_create(table_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_shm_cleanup("table");
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+TEST_MAIN(table)

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "module/uvloop.h"
+#include "tests/unit/test_main.h"
 
 /*! \brief Counts close callbacks of handles closed by the test itself. */
 static int closed;
@@ -81,7 +82,7 @@ START_TEST(close_all_then_run)
 }
 END_TEST
 
-int main(void)
+static Suite *uvloop_suite(void)
 {
 	Suite *s = suite_create("uvloop");
 	TCase *tc = tcase_create("shutdown_closes_every_handle");
@@ -90,11 +91,7 @@ int main(void)
 	tc = tcase_create("close_all_then_run");
 	tcase_add_test(tc, close_all_then_run);
 	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	return (failed == 0) ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
+
+TEST_MAIN(uvloop)

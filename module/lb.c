@@ -1,0 +1,529 @@
+/*  Copyright (C) 2026 mod-tgcluster authors
+
+    This program is free software: you can redistribute it and/or modify
+    it under the terms of the GNU General Public License as published by
+    the Free Software Foundation, either version 3 of the License, or
+    (at your option) any later version.
+
+    This program is distributed in the hope that it will be useful,
+    but WITHOUT ANY WARRANTY; without even the implied warranty of
+    MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+    GNU General Public License for more details.
+
+    You should have received a copy of the GNU General Public License
+    along with this program.  If not, see <https://www.gnu.org/licenses/>.
+ */
+
+
+/*!
+ * \file
+ *
+ * \brief Load balancer: the query path (A/AAAA of the cluster name from the
+ *        live nodes, zone admin records, signed answers); its setup is in
+ *        lb_load.c.
+ */
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libknot/rrtype/soa.h>
+#include <libknot/rrtype/rrsig.h>
+
+#include "module/conf.h"
+#include "module/ctx.h"
+#include "module/probe_http.h"
+
+/*!
+ * \brief Sticky key of a client: its subnet, at most /24 or /56 long.
+ *
+ * \param[out] hashed  Prefix length the key was made of.
+ */
+static uint64_t client_key(const tgc_addr_t *addr, unsigned prefix,
+                           unsigned *hashed)
+{
+	unsigned dflt = (addr->family == AF_INET) ? TGC_STICKY_PREFIX4 : TGC_STICKY_PREFIX6;
+	*hashed = (prefix < dflt) ? prefix : dflt;
+	return tgc_policy_client_key(addr, *hashed);
+}
+
+/*!
+ * \brief Applies the zone's admin records (apex TXT) when the zone's SOA
+ *        serial changed since they were last read: parses them and posts
+ *        the per-node states to the checker (tgc_admin_box_post()).
+ *
+ * The module API offers no zone-load event: the zone is only visible to a
+ * query (knotd_qdata_zone_apex_rrset()). A new serial is therefore taken in
+ * at the first query for the cluster name (or the zone's SOA) after knotd
+ * loaded it; the checker, woken at once, applies it. A serial older than
+ * the one seen (a worker still on the previous zone contents) is ignored
+ * unless the seen one is more than a second old (a zone rolled back).
+ */
+static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
+                             knotd_mod_t *mod, unsigned thr)
+{
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	if (knot_rrset_empty(&soa) || ctx->lb.admin_box.nodes == NULL) {
+		return;
+	}
+	uint32_t serial = knot_soa_serial(soa.rrs.rdata);
+	uint64_t tagged = (uint64_t)serial | (1ull << 32);
+	uint64_t seen = atomic_load_explicit(&ctx->lb.zone_seen, memory_order_relaxed);
+	if (seen == tagged) {
+		return;
+	}
+	uint64_t now = tgc_table_now_ms();
+	if (seen != 0 && (int32_t)(serial - (uint32_t)seen) < 0 &&
+	    now < atomic_load_explicit(&ctx->lb.zone_seen_ms, memory_order_relaxed) + 1000) {
+		return;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&ctx->lb.zone_seen, &seen, tagged,
+	                                             memory_order_relaxed,
+	                                             memory_order_relaxed)) {
+		return; /* Another worker takes this serial in. */
+	}
+	atomic_store_explicit(&ctx->lb.zone_seen_ms, now, memory_order_relaxed);
+
+	tgc_admin_zone_t *nodes = calloc(ctx->lb.node_count + 1, sizeof(*nodes));
+	if (nodes == NULL) {
+		atomic_store_explicit(&ctx->lb.zone_seen, 0, memory_order_relaxed);
+		return;
+	}
+	uint32_t malformed = 0;
+	knot_rrset_t txt = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_TXT);
+	knot_rdata_t *rd = txt.rrs.rdata;
+	for (uint16_t i = 0; i < txt.rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		tgc_admin_rec_t rec;
+		const char *why = NULL;
+		int ret = tgc_admin_parse(rd->data, rd->len, &rec, &why);
+		if (ret == KNOT_ENOENT) {
+			continue;
+		}
+		if (ret != KNOT_EOK) {
+			if (malformed++ < 4) {
+				knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+				              "(serial %u): %s", serial, why);
+			}
+			continue;
+		}
+		if (!tgc_admin_name_match(&rec, ctx->lb.name_txt)) {
+			continue;
+		}
+		bool found = false;
+		for (uint32_t n = 0; n < ctx->lb.node_count; n++) {
+			if (!tgc_addr_equal(&ctx->lb.addrs[n], &rec.addr) ||
+			    (rec.port != 0 && ctx->table.nodes[n].port != rec.port)) {
+				continue;
+			}
+			found = true;
+			/* Several records for one node: the strongest wins
+			 * (down > drain > up), whatever their order. */
+			static const uint8_t rank[] = {
+				[TGC_ADMIN_AUTO] = 0, [TGC_ADMIN_UP] = 1,
+				[TGC_ADMIN_DRAIN] = 2, [TGC_ADMIN_DOWN] = 3,
+			};
+			if (rank[rec.state] > rank[nodes[n].state]) {
+				nodes[n].state = rec.state;
+				memcpy(nodes[n].reason, rec.reason, sizeof(rec.reason));
+			}
+		}
+		if (!found && malformed++ < 4) {
+			knotd_mod_log(mod, LOG_WARNING, "zone admin record ignored "
+			              "(serial %u): no such node", serial);
+		}
+	}
+	if (malformed > 0) {
+		knotd_mod_stats_incr(mod, thr, CTR_ADMIN_MALFORMED, 0, malformed);
+	}
+	tgc_admin_box_post(&ctx->lb.admin_box, serial, malformed, nodes);
+	free(nodes);
+	tgc_checker_wake(ctx->lb.checker);
+}
+
+
+/*! \brief Hash of the zone's apex DNSKEY rdata (0 when there is none). */
+static uint64_t dnskey_hash(knotd_qdata_t *qdata)
+{
+	knot_rrset_t keys = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY);
+	if (keys.rrs.count == 0) {
+		return 0;
+	}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *p = (const uint8_t *)keys.rrs.rdata;
+	for (uint32_t i = 0; i < keys.rrs.size; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
+/*!
+ * \brief Adds the RRSIGs of the answer RRset \a rr (just put into \a pkt),
+ *        from the cache or signed now and cached.
+ */
+static int lb_sign(knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                   tgc_ctx_t *ctx, const knot_rrset_t *rr)
+{
+	/* The keyset follows the zone's DNSKEY set: knotd creates the keys
+	 * after load on a first signing and changes them on rollovers. One
+	 * worker reloads per change; the others wait on key_lock. */
+	uint64_t keys = dnskey_hash(qdata);
+	if (keys == 0) {
+		return KNOT_EOK; /* Zone not signed (yet). */
+	}
+	if (atomic_load_explicit(&ctx->lb.sign_keys, memory_order_acquire) != keys) {
+		pthread_rwlock_wrlock(&ctx->lb.key_lock);
+		int ret = KNOT_EOK;
+		if (atomic_load_explicit(&ctx->lb.sign_keys, memory_order_relaxed) != keys) {
+			if (atomic_load_explicit(&ctx->lb.sign_ok, memory_order_relaxed)) {
+				knotd_mod_dnssec_unload_keyset(mod);
+			}
+			ret = knotd_mod_dnssec_load_keyset(mod, false);
+			/* Tried once per DNSKEY set: a failure leaves answers
+			 * unsigned until the set changes or a reload. */
+			atomic_store_explicit(&ctx->lb.sign_ok, ret == KNOT_EOK,
+			                      memory_order_relaxed);
+			if (ret == KNOT_EOK) {
+				tgc_sign_cache_set_gen(&ctx->lb.sign, keys);
+			} else {
+				knotd_mod_log(mod, LOG_WARNING, "answers unsigned, cannot load "
+				              "the zone's DNSSEC keys (%s): its DNSKEY set "
+				              "changed since the module loaded, run 'knotc "
+				              "reload' to use the keys knotd has now",
+				              knot_strerror(ret));
+			}
+			atomic_store_explicit(&ctx->lb.sign_keys, keys, memory_order_release);
+		}
+		pthread_rwlock_unlock(&ctx->lb.key_lock);
+	}
+	if (!atomic_load_explicit(&ctx->lb.sign_ok, memory_order_relaxed)) {
+		return KNOT_EOK;
+	}
+	/* The zone's apex NSEC/NSEC3 must list the type answered, or resolvers
+	 * that answer from cached denials (RFC 8198) deny the cluster name. */
+	if (!ctx->lb.below_apex &&
+	    !atomic_load_explicit(&ctx->lb.placeholder_logged, memory_order_relaxed) &&
+	    knotd_qdata_zone_apex_rrset(qdata, rr->type).rrs.count == 0 &&
+	    !atomic_exchange_explicit(&ctx->lb.placeholder_logged, true, memory_order_relaxed)) {
+		knotd_mod_log(mod, LOG_WARNING, "the signed zone has no %s record at the "
+		              "apex: its denial says the type does not exist there, and "
+		              "resolvers that answer from cached denials (RFC 8198, e.g. "
+		              "unbound) answer NODATA for the cluster name; add a "
+		              "placeholder %s record at the apex (the module's answers "
+		              "override it)", rr->type == KNOT_RRTYPE_A ? "A" : "AAAA",
+		              rr->type == KNOT_RRTYPE_A ? "A" : "AAAA");
+	}
+
+	tgc_sign_rdata_t rd[TGC_SIGN_RDATA_MAX];
+	size_t n = rr->rrs.count;
+	tgc_sign_key_t key;
+	bool cacheable = (n <= TGC_SIGN_RDATA_MAX);
+	if (cacheable) {
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (size_t i = 0; i < n; i++) {
+			rd[i] = (tgc_sign_rdata_t){ it->data, it->len };
+			it = knot_rdataset_next(it);
+		}
+		cacheable = tgc_sign_key_build(&key, rr->type, rr->ttl, rd, n) == KNOT_EOK;
+	}
+
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	uint8_t *blob = qdata->mm->alloc(qdata->mm->ctx, TGC_SIGN_SIG_MAX);
+	if (sigs == NULL || blob == NULL) {
+		return KNOT_ENOMEM;
+	}
+	knot_rrset_init(sigs, rr->owner, KNOT_RRTYPE_RRSIG, KNOT_CLASS_IN, rr->ttl);
+	size_t got = 0;
+	if (cacheable) {
+		got = tgc_sign_cache_get(&ctx->lb.sign, &key, (uint32_t)time(NULL),
+		                         blob, TGC_SIGN_SIG_MAX);
+	}
+	if (got > 2) {
+		/* Blob: count (2 bytes, host order) and the rdataset. */
+		memcpy(&sigs->rrs.count, blob, 2);
+		sigs->rrs.size = (uint32_t)(got - 2);
+		sigs->rrs.rdata = (knot_rdata_t *)(blob + 2);
+	} else {
+		/* The rdataset is signed in canonical order whatever the
+		 * answer order: sign a sorted copy. */
+		knot_rrset_t copy;
+		knot_rrset_init(&copy, rr->owner, rr->type, rr->rclass, rr->ttl);
+		int ret = KNOT_EOK;
+		knot_rdata_t *it = rr->rrs.rdata;
+		for (uint16_t i = 0; i < rr->rrs.count && ret == KNOT_EOK; i++) {
+			/* knot_rdataset_add() keeps the set sorted. */
+			ret = knot_rdataset_add(&copy.rrs, it, qdata->mm);
+			it = knot_rdataset_next(it);
+		}
+		if (ret == KNOT_EOK) {
+			pthread_rwlock_rdlock(&ctx->lb.key_lock);
+			ret = knotd_mod_dnssec_sign_rrset(mod, sigs, &copy, qdata->mm);
+			pthread_rwlock_unlock(&ctx->lb.key_lock);
+		}
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+		if (cacheable && sigs->rrs.count > 0 &&
+		    sigs->rrs.size + 2 <= TGC_SIGN_SIG_MAX) {
+			uint32_t expire = UINT32_MAX;
+			knot_rdata_t *it = sigs->rrs.rdata;
+			for (uint16_t i = 0; i < sigs->rrs.count; i++) {
+				uint32_t e = knot_rrsig_sig_expiration(it);
+				expire = e < expire ? e : expire;
+				it = knot_rdataset_next(it);
+			}
+			memcpy(blob, &sigs->rrs.count, 2);
+			memcpy(blob + 2, sigs->rrs.rdata, sigs->rrs.size);
+			(void)tgc_sign_cache_put(&ctx->lb.sign, &key, keys, expire,
+			                         blob, sigs->rrs.size + 2);
+		}
+	}
+	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, sigs, 0);
+}
+
+/*! \brief Puts the apex RRset of \a type and the RRSIGs covering it. */
+static int put_apex_signed(knot_pkt_t *pkt, knotd_qdata_t *qdata, uint16_t type)
+{
+	knot_rrset_t rr = knotd_qdata_zone_apex_rrset(qdata, type);
+	knot_rrset_t all = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_RRSIG);
+	if (rr.rrs.count == 0 || all.rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	knot_rrset_t *sigs = qdata->mm->alloc(qdata->mm->ctx, sizeof(*sigs));
+	knot_rrset_t *copy = qdata->mm->alloc(qdata->mm->ctx, sizeof(*copy));
+	if (sigs == NULL || copy == NULL) {
+		return KNOT_ENOMEM;
+	}
+	*copy = rr;
+	knot_rrset_init(sigs, all.owner, KNOT_RRTYPE_RRSIG, all.rclass, all.ttl);
+	knot_rdata_t *it = all.rrs.rdata;
+	for (uint16_t i = 0; i < all.rrs.count; i++) {
+		if (knot_rrsig_type_covered(it) == type) {
+			int ret = knot_rdataset_add(&sigs->rrs, it, qdata->mm);
+			if (ret != KNOT_EOK) {
+				return ret;
+			}
+		}
+		it = knot_rdataset_next(it);
+	}
+	if (sigs->rrs.count == 0) {
+		return KNOT_ENOENT;
+	}
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, copy, 0);
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, sigs, 0);
+	}
+	return ret;
+}
+
+/*!
+ * \brief Signed NODATA at the apex: the zone's SOA and apex NSEC with their
+ *        RRSIGs, as knotd's own signing would prove it. The SOA goes out
+ *        unmodified (its RRSIG covers the MINIMUM field).
+ */
+static int lb_signed_nodata(knot_pkt_t *pkt, knotd_qdata_t *qdata)
+{
+	int ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret == KNOT_EOK) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_SOA);
+	}
+	/* An NSEC3 zone has no apex NSEC, and a name below the apex would
+	 * need its own NSEC: the module API reads apex RRsets only. Those
+	 * answers carry the signed SOA without a denial proof. */
+	if (ret == KNOT_EOK &&
+	    knot_dname_is_equal(knot_pkt_qname(qdata->query), knotd_qdata_zone_name(qdata))) {
+		ret = put_apex_signed(pkt, qdata, KNOT_RRTYPE_NSEC);
+		if (ret == KNOT_ENOENT) {
+			ret = KNOT_EOK;
+		}
+	}
+	return ret;
+}
+
+knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
+                            knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	uint16_t qclass = knot_pkt_qclass(qdata->query);
+	if (qtype == KNOT_RRTYPE_SOA) {
+		tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+		if (ctx != NULL) {
+			zone_admin_check(ctx, qdata, mod,
+			                 qdata->params->thread_id % ctx->threads);
+		}
+		return state;
+	}
+	/* QCLASS ANY gets the class IN records, as knotd answers it from a
+	 * zone. */
+	if ((qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
+	    (qclass != KNOT_CLASS_IN && qclass != KNOT_CLASS_ANY)) {
+		return state;
+	}
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
+	if (ctx == NULL || !tgc_ctx_is_cluster_name(qdata, ctx)) {
+		return state;
+	}
+
+	unsigned thr = qdata->params->thread_id % ctx->threads;
+	zone_admin_check(ctx, qdata, mod, thr);
+	tgc_ctx_table_watch(ctx, mod, thr, CTR_STALE_TABLE);
+	int family = (qtype == KNOT_RRTYPE_A) ? AF_INET : AF_INET6;
+	tgc_addr_t client_addr;
+	unsigned client_prefix = 0;
+	bool have_client = false;
+	if (ctx->lb.answer.policy == TGC_POLICY_STICKY || ctx->clients.count > 0) {
+		have_client = tgc_ctx_query_client(qdata, &client_addr, &client_prefix);
+	}
+	/* ECS scope: the prefix hashed by sticky, the whole subnet for a
+	 * nat-client match. */
+	uint64_t client = 0;
+	unsigned scope = 0;
+	if (ctx->lb.answer.policy == TGC_POLICY_STICKY && have_client) {
+		client = client_key(&client_addr, client_prefix, &scope);
+	}
+	if (ctx->clients.count > 0 && have_client) {
+		scope = client_prefix;
+	}
+	tgc_ctx_ecs_scope(qdata, scope);
+
+	uint32_t stack_sel[64];
+	uint32_t *sel = stack_sel;
+	if (ctx->lb.node_count > sizeof(stack_sel) / sizeof(stack_sel[0])) {
+		sel = qdata->mm->alloc(qdata->mm->ctx, ctx->lb.node_count * sizeof(*sel));
+		if (sel == NULL) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+	}
+	/* NAT mapping applies to the nodes selected: health, policy and the
+	 * sticky hash stay tied to the node, not to the address answered. */
+	const tgc_addr_t *source = ctx->lb.addrs;
+	if (ctx->lb.mapped != NULL &&
+	    (ctx->clients.count == 0 ||
+	     (have_client && tgc_ctx_client_match(ctx, &client_addr)))) {
+		source = ctx->lb.mapped;
+	}
+	size_t count = 0;
+	tgc_answer_kind_t kind = tgc_answer_select(&ctx->lb.answer, family,
+	                                           source == ctx->lb.mapped,
+	                                           &ctx->lb.states[thr], client,
+	                                           sel, &count);
+
+	knot_wire_set_aa(pkt->wire);
+	/* NODATA for a family with nodes means none could answer: all-down
+	 * "nodata", or "all" with every node admin-down. */
+	if (kind == TGC_ANSWER_ALL || kind == TGC_ANSWER_SERVFAIL ||
+	    (kind == TGC_ANSWER_NODATA &&
+	     (family == AF_INET ? ctx->lb.answer.v4.count : ctx->lb.answer.v6.count) > 0)) {
+		knotd_mod_stats_incr(mod, thr, CTR_ALL_DOWN, 0, 1);
+		atomic_fetch_add_explicit(&ctx->table.hdr->all_down_answers, 1,
+		                          memory_order_relaxed);
+	}
+
+	if (kind == TGC_ANSWER_SERVFAIL) {
+		qdata->rcode = KNOT_RCODE_SERVFAIL;
+		return KNOTD_STATE_FAIL;
+	}
+	if ((kind == TGC_ANSWER_NODATA || count == 0) && ctx->lb.sign_on &&
+	    knot_pkt_has_dnssec(qdata->query) &&
+	    knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_DNSKEY).rrs.count > 0) {
+		if (tgc_sign_nodata_by_zone(!ctx->lb.below_apex,
+		                            knotd_qdata_zone_apex_rrset(qdata, qtype).rrs.count > 0,
+		                            (family == AF_INET ? ctx->lb.answer.v4.count :
+		                                                 ctx->lb.answer.v6.count) > 0)) {
+			return state;
+		}
+		int ret = lb_signed_nodata(pkt, qdata);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		} else if (ret != KNOT_EOK) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+		return KNOTD_STATE_DONE;
+	}
+	if (kind == TGC_ANSWER_NODATA || count == 0) {
+		knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+		(void)tgc_answer_put_soa(pkt, &soa, ctx->ttl, qdata->mm);
+		return KNOTD_STATE_DONE;
+	}
+
+	const tgc_addr_t *stack_addrs[64];
+	const tgc_addr_t **addrs = stack_addrs;
+	if (count > sizeof(stack_addrs) / sizeof(stack_addrs[0])) {
+		addrs = qdata->mm->alloc(qdata->mm->ctx, count * sizeof(*addrs));
+		if (addrs == NULL) {
+			qdata->rcode = KNOT_RCODE_SERVFAIL;
+			return KNOTD_STATE_FAIL;
+		}
+	}
+	for (size_t i = 0; i < count; i++) {
+		addrs[i] = &source[sel[i]];
+	}
+
+	int ret = tgc_answer_put(pkt, qname, qtype, ctx->ttl, addrs, count,
+	                         qdata->mm);
+	if (ret == KNOT_EOK && ctx->lb.sign_on && knot_pkt_has_dnssec(qdata->query)) {
+		ret = lb_sign(pkt, qdata, mod, ctx, &pkt->rr[pkt->rrset_count - 1]);
+		if (ret == KNOT_ESPACE) {
+			knot_wire_set_tc(pkt->wire);
+		}
+	}
+	if (ret == KNOT_ESPACE) {
+		knotd_mod_stats_incr(mod, thr, CTR_TRUNCATED, 0, 1);
+		return KNOTD_STATE_DONE;
+	} else if (ret != KNOT_EOK) {
+		qdata->rcode = KNOT_RCODE_SERVFAIL;
+		return KNOTD_STATE_FAIL;
+	}
+
+	if (kind == TGC_ANSWER_DRAIN) {
+		knotd_mod_stats_incr(mod, thr, CTR_DRAIN, 0, 1);
+	}
+	if (source != ctx->lb.addrs) {
+		for (size_t i = 0; i < count; i++) {
+			if (ctx->lb.is_mapped[sel[i]]) {
+				knotd_mod_stats_incr(mod, thr, CTR_MAPPED, 0, 1);
+				break;
+			}
+		}
+	}
+	if (ctx->lb.answer.backup_from > 0) {
+		for (size_t i = 0; i < count; i++) {
+			if (sel[i] >= ctx->lb.answer.backup_from) {
+				knotd_mod_stats_incr(mod, thr, CTR_BACKUP, 0, 1);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < count; i++) {
+		knotd_mod_stats_incr(mod, thr, CTR_ANSWER, sel[i], 1);
+		atomic_fetch_add_explicit(&ctx->table.nodes[sel[i]].answers, 1,
+		                          memory_order_relaxed);
+	}
+
+	return KNOTD_STATE_DONE;
+}
+
+knotd_in_state_t tgc_lb_zone_nodata(knotd_in_state_t state, knot_pkt_t *pkt,
+                                    knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	(void)pkt;
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	tgc_ctx_t *ctx = knotd_mod_ctx(mod);
+	if (state == KNOTD_IN_STATE_NODATA || ctx == NULL ||
+	    qdata->type != KNOTD_QUERY_TYPE_NORMAL ||
+	    (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) ||
+	    !knot_pkt_has_dnssec(qdata->query) || !tgc_ctx_is_cluster_name(qdata, ctx) ||
+	    atomic_exchange_explicit(&ctx->lb.nodata_logged, true, memory_order_relaxed)) {
+		return state;
+	}
+	knotd_mod_log(mod, LOG_WARNING, "'name' %s: a NODATA for %s is answered from the "
+	              "zone, which has %s at that name; the zone needs a placeholder "
+	              "record at the name for each family the cluster has nodes of, "
+	              "and none of a family without nodes",
+	              ctx->lb.name_txt, qtype == KNOT_RRTYPE_A ? "A" : "AAAA",
+	              state == KNOTD_IN_STATE_MISS ? "no record" : "records of that type");
+	return state;
+}
