@@ -18,13 +18,15 @@
 #      SIGNED=1: compare the module in a zone signed by knotd ("signed")
 #      with the module in an unsigned zone ("module"), both queried with the
 #      DO bit (dnsperf -D), instead of module vs static zone.
+#      BASE_POLICY=round-robin: compare the module with POLICY against the
+#      module with BASE_POLICY ("static" in the summary), same nodes.
 set -u
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10}
 OUTSTANDING=${OUTSTANDING:-100} QPS_LIMIT=${QPS_LIMIT:-}
 MOD_PORT=${MOD_PORT:-25363} STATIC_PORT=${STATIC_PORT:-25364}
-POLICY=${POLICY:-round-robin} SIGNED=${SIGNED:-0}
+POLICY=${POLICY:-round-robin} SIGNED=${SIGNED:-0} BASE_POLICY=${BASE_POLICY:-}
 command -v dnsperf >/dev/null || die "dnsperf missing: apt-get install -y dnsperf"
 
 bench_init cpu
@@ -43,6 +45,13 @@ if [ "$SIGNED" = 1 ]; then
     shm: $SHM-s" --zone-item "dnssec-signing: on"
 	SHM_NAMES+=("$SHM-s")
 	DNSPERF_ARGS=-D
+elif [ -n "$BASE_POLICY" ]; then
+	knot_write static "$STATIC_PORT" "" "    node: [ ${NODE_IPS[0]}, ${NODE_IPS[1]}, ${NODE_IPS[2]} ]
+    check-port: $NODE_PORT
+    ttl: 5
+    policy: $BASE_POLICY
+    shm: $SHM-s"
+	SHM_NAMES+=("$SHM-s")
 else
 	knot_write static "$STATIC_PORT" \
 		"$(printf '@ 5 IN A %s\n' "${NODE_IPS[@]}")" ""
@@ -92,6 +101,8 @@ wait_answer module "$ALL3" 2 || log "WARN: module answer changed during the runs
 
 if [ "$SIGNED" = 1 ]; then
 	cpu_summary static module " (static = module in a signed zone, DO queries)"
+elif [ -n "$BASE_POLICY" ]; then
+	cpu_summary module static " (static = the module with policy $BASE_POLICY)"
 else
 	cpu_summary module static
 fi

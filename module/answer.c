@@ -21,6 +21,7 @@
 #include <libknot/libknot.h>
 
 #include "module/answer.h"
+#include "module/probe_agent.h"
 
 /*! \brief Tells whether a node may answer: 1 live, 2 live but drained, 0 not. */
 static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
@@ -29,11 +30,13 @@ static inline int node_eligible(const tgc_table_t *table, uint32_t idx)
 	if (admin == TGC_ADMIN_UP) {
 		return 1;
 	}
-	if (admin == TGC_ADMIN_DOWN || tgc_table_health(table, idx) == TGC_HEALTH_DOWN) {
+	uint8_t agent = tgc_table_agent_state(table, idx);
+	if (admin == TGC_ADMIN_DOWN || tgc_table_health(table, idx) == TGC_HEALTH_DOWN ||
+	    (agent & (TGC_AGENT_DOWN | TGC_AGENT_MAINT)) != 0) {
 		return 0;
 	}
 
-	return (admin == TGC_ADMIN_DRAIN) ? 2 : 1;
+	return (admin == TGC_ADMIN_DRAIN || (agent & TGC_AGENT_DRAIN) != 0) ? 2 : 1;
 }
 
 /*! \brief Allocates from a knot memory context (NULL without one). */
@@ -57,18 +60,27 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 	}
 
 	/* Live nodes fill 'out' from the front, drained ones from the back
-	 * (reversed, restored below): one pass, no extra buffer. */
+	 * (reversed, restored below): one pass, no extra buffer. A live node
+	 * over its high watermark goes with the drained ones. */
+	tgc_steer_t *steer = cfg->steer;
+	bool wm = tgc_steer_watermarks(steer);
+	uint64_t now = (steer != NULL) ? tgc_steer_now_ms() : 0;
 	size_t live = 0, drained = 0;
 	for (size_t i = 0; i < fam->count; i++) {
 		uint32_t idx = fam->idx[i];
+		int elig;
 		/* Fast path of node_eligible() for the common admin state. */
-		if (tgc_table_admin(cfg->table, idx) == TGC_ADMIN_AUTO) {
-			if (tgc_table_health(cfg->table, idx) != TGC_HEALTH_DOWN) {
-				out[live++] = idx;
-			}
-			continue;
+		if (tgc_table_admin(cfg->table, idx) == TGC_ADMIN_AUTO &&
+		    tgc_table_agent_state(cfg->table, idx) == 0) {
+			elig = (tgc_table_health(cfg->table, idx) != TGC_HEALTH_DOWN);
+		} else {
+			elig = node_eligible(cfg->table, idx);
 		}
-		switch (node_eligible(cfg->table, idx)) {
+		if (elig == 1 && wm &&
+		    tgc_steer_over(steer, st->worker, cfg->table, idx, now)) {
+			elig = 2;
+		}
+		switch (elig) {
 		case 1:
 			out[live++] = idx;
 			break;
@@ -123,7 +135,10 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		default:
 			for (size_t i = 0; i < fam->count; i++) {
 				uint32_t idx = fam->idx[i];
-				if (tgc_table_admin(cfg->table, idx) != TGC_ADMIN_DOWN) {
+				/* Agent maint is like admin down. */
+				if (tgc_table_admin(cfg->table, idx) != TGC_ADMIN_DOWN &&
+				    (tgc_table_agent_state(cfg->table, idx) &
+				     TGC_AGENT_MAINT) == 0) {
 					out[n++] = idx;
 				}
 			}
@@ -135,17 +150,33 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		}
 	}
 
+	tgc_policy_t policy = cfg->policy;
+	if (steer != NULL && kind != TGC_ANSWER_ALL) {
+		tgc_steer_seen(steer, st->worker, fam->idx, fam->count, out, n, now);
+	}
+	if (policy == TGC_POLICY_LEAST_LOADED && tgc_steer_least_loaded(steer)) {
+		tgc_steer_order(steer, st->worker, cfg->table, out, n, st->rr++, now);
+		policy = TGC_POLICY_ORDERED;
+	} else if (policy == TGC_POLICY_LEAST_LOADED) {
+		policy = TGC_POLICY_ROUND_ROBIN;
+	}
+
 	const uint32_t *rep = mapped ? cfg->rep_mapped : cfg->rep;
 	if (rep == NULL || cfg->node_count > SEEN_WORDS * 64) {
-		*count = tgc_policy_order(cfg->policy, out, n, cfg->answers, st,
+		*count = tgc_policy_order(policy, out, n, cfg->answers, st,
 		                          client, cfg->node_keys);
-		return kind;
+	} else {
+		/* 2 KiB at most on the stack; only the words in use are
+		 * cleared. */
+		uint64_t seen[SEEN_WORDS];
+		memset(seen, 0, ((cfg->node_count + 63) / 64) * sizeof(*seen));
+		*count = tgc_policy_order_unique(policy, out, n, cfg->answers, st,
+		                                 client, cfg->node_keys, rep, seen);
 	}
-	/* 2 KiB at most on the stack; only the words in use are cleared. */
-	uint64_t seen[SEEN_WORDS];
-	memset(seen, 0, ((cfg->node_count + 63) / 64) * sizeof(*seen));
-	*count = tgc_policy_order_unique(cfg->policy, out, n, cfg->answers, st,
-	                                 client, cfg->node_keys, rep, seen);
+	/* The client opens its session to the first address. */
+	if (steer != NULL && *count > 0 && kind != TGC_ANSWER_ALL) {
+		tgc_steer_grant(steer, st->worker, out[0], now);
+	}
 
 	return kind;
 }

@@ -30,6 +30,7 @@
 #include <libknot/libknot.h>
 
 #include "module/policy.h"
+#include "module/steer.h"
 #include "module/table.h"
 
 /*! \brief What to answer when no node is live. */
@@ -76,6 +77,9 @@ typedef struct {
 	                                 *   backups. */
 	uint32_t backup_when;           /*!< Backups answer while fewer primaries
 	                                 *   of the family are live (>= 1). */
+	tgc_steer_t *steer;             /*!< Steering by sessions (least-loaded
+	                                 *   order, watermarks, grants); NULL =
+	                                 *   none. */
 } tgc_answer_cfg_t;
 
 /*!
@@ -88,7 +92,10 @@ typedef struct {
  * Backup nodes (index >= backup_from) are left out while at least
  * backup_when primaries of the family are live (admin up, or auto and not
  * down); below that, primaries and backups are one set for the rules above
- * (live, then drained, then all-down over both tiers). An address is answered once: of the nodes
+ * (live, then drained, then all-down over both tiers). With watermarks
+ * (\a cfg steer), a live node over its high watermark counts as drained.
+ * With least-loaded, the candidates are ordered by load (steer.h) and the
+ * node answered first is granted one answer. An address is answered once: of the nodes
  * sharing it, the first in the policy's order stands for it (the
  * representatives of \a cfg, by node or by mapped address); `answers`
  * counts addresses. The cost is linear in the number of nodes whether or not

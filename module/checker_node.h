@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "module/addr.h"
+#include "module/agent_poll.h"
 #include "module/health.h"
 #include "module/probe_rfb.h"
 #include "module/table.h"
@@ -73,6 +74,9 @@ typedef struct {
 	uint8_t rx[64];               /*!< Read buffer of the probe (rfb). */
 	bool rfb_refused;             /*!< The server refuses the checker (the
 	                               *   refusal is logged, not yet cleared). */
+	tgc_agent_poll_t agent;       /*!< Agent poll (agent_port set). */
+	bool agent_unknown_logged;    /*!< Unknown agent words were logged. */
+	bool agent_failing;           /*!< The agent's failure was logged. */
 	tgc_health_sm_t sm;           /*!< State machine (mirrors the record). */
 	bool synced;                  /*!< sm was loaded from the record since
 	                               *   we last (re)gained the writer role. */
@@ -112,6 +116,8 @@ struct tgc_checker {
 	bool sock_failing;        /*!< Socket creation failing, logged
 	                           *   (checker thread only). */
 	bool disabled_marked;     /*!< check: none recorded (checker thread only). */
+	bool agent_cleared;       /*!< No agent: agent fields cleared (checker
+	                           *   thread only). */
 };
 
 /*! \brief Logs through the configured logger, unless stopping. */

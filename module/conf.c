@@ -276,6 +276,7 @@ void tgc_conf_nat_deinit(tgc_conf_nat_t *nat)
 void tgc_conf_deinit(tgc_conf_t *conf)
 {
 	free(conf->nodes);
+	free(conf->weights);
 	tgc_conf_nat_deinit(&conf->nat);
 	memset(conf, 0, sizeof(*conf));
 }

@@ -134,6 +134,15 @@ typedef struct {
 	size_t primary_count;        /*!< Number of `node` values. */
 	uint16_t check_port;         /*!< `check-port`. */
 	tgc_conf_nat_t nat;          /*!< NAT items. */
+	/* Steering by sessions (load balancer; steer.h). */
+	bool least_loaded;           /*!< `policy: least-loaded`. */
+	uint16_t agent_port;         /*!< `agent-port` (0 = no agent). */
+	uint32_t *weights;           /*!< Per node: `node-weight` (1 when no
+	                              *   value names the node). */
+	uint32_t grant_window_s;     /*!< `grant-window`. */
+	uint32_t load_high;          /*!< `load-high`, percent (0 = off). */
+	uint32_t load_low;           /*!< `load-low`, percent. */
+	uint32_t slow_start_s;       /*!< `slow-start`. */
 } tgc_conf_t;
 
 /*! \brief Text of the NAT items of a section, as tgc_conf_nat_parse() takes

@@ -233,6 +233,7 @@ static void lb_free(tgc_lb_ctx_t *lb)
 	};
 	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
 	tgc_tls_creds_free(lb->tls);
+	tgc_steer_free(lb->answer.steer);
 	tgc_admin_box_deinit(&lb->admin_box);
 	if (lb->sign_on) {
 		tgc_sign_cache_deinit(&lb->sign);

@@ -83,6 +83,13 @@
 #define MOD_BACKUP		"\x06""backup"
 #define MOD_BACKUP_WHEN		"\x0b""backup-when"
 #define MOD_MIN_LIVE		"\x08""min-live"
+/* Steering by sessions (agent check, weights, least-loaded). */
+#define MOD_AGENT_PORT		"\x0a""agent-port"
+#define MOD_NODE_WEIGHT		"\x0b""node-weight"
+#define MOD_GRANT_WINDOW	"\x0c""grant-window"
+#define MOD_LOAD_HIGH		"\x09""load-high"
+#define MOD_LOAD_LOW		"\x08""load-low"
+#define MOD_SLOW_START		"\x0a""slow-start"
 
 /* knotd's own sections read by a translator (names of knot.conf's schema). */
 #define C_RMT			"\x06""remote"
@@ -113,6 +120,7 @@ enum {
 	CTR_BACKUP     = 8, /*!< Answers that included backup nodes. */
 	CTR_ADMIN_MALFORMED = 9, /*!< Malformed zone admin records (once per
 	                          *   zone serial). */
+	CTR_AGENT_ERROR = 10, /*!< Agent polls without a usable line (per node). */
 };
 
 /*! \brief Counters of a translator in `knotc zone-stats`. */
@@ -162,7 +170,8 @@ typedef struct {
 	uint32_t *rep;               /*!< First node with the same address, by
 	                              *   index (NULL: all addresses differ). */
 	uint32_t *rep_mapped;        /*!< The same for the mapped addresses. */
-	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct). */
+	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct;
+	                              *   its steering state is owned here). */
 	tgc_policy_state_t *states;  /*!< Per worker: written and read only by
 	                              *   the worker with that thread_id. */
 	tgc_checker_t *checker;      /*!< Checker (started and stopped by knotd's

@@ -25,8 +25,10 @@
 
 #include "module/addr.h"
 #include "module/admin.h"
+#include "module/agent_poll.h"
 #include "module/checker_node.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 #include "module/uvloop.h"
 #include "module/table.h"
 
@@ -384,6 +386,153 @@ static void node_takeover(node_t *n)
 	}
 }
 
+/*
+ * The agent poll (agent_poll.c): a second connection per node, to
+ * agent_port, every check-interval, bounded by check-timeout, reading one
+ * line; what it reports is written here.
+ */
+
+/*!
+ * \brief Writes an agent poll's outcome into the record: the report of a
+ *        line (\a rep), or NULL when the agent gave no usable line (its
+ *        state is then unknown: cleared, the health check decides).
+ */
+static void agent_record(node_t *n, const tgc_agent_report_t *rep)
+{
+	tgc_checker_t *ck = n->ck;
+	tgc_table_t *table = ck->conf.table;
+
+	if (!tgc_checker_is_writer(ck)) {
+		return;
+	}
+	/* The checker is the records' only writer: its own read is stable. */
+	tgc_node_snap_t old;
+	tgc_table_node_read(table, n->idx, &old);
+	tgc_node_update_t upd = {
+		.what = TGC_NODE_UPD_AGENT,
+		.agent_sessions = old.agent_sessions,
+		.agent_maxconn = old.agent_maxconn,
+		.agent_pct = old.agent_pct,
+		.agent_flags = old.agent_flags | TGC_AGENT_F_POLLED,
+	};
+	uint8_t old_state = old.agent_state;
+	uint8_t state = 0;
+	if (rep == NULL) {
+		/* State words cleared; the last sessions, maxconn and
+		 * percentage stay the node's load estimate. */
+		upd.agent_flags &= (uint8_t)~TGC_AGENT_F_ANSWERED;
+		upd.agent_errors_add = 1;
+	} else {
+		upd.agent_flags |= TGC_AGENT_F_ANSWERED;
+		/* State words persist until the agent changes them (a
+		 * failed poll has cleared them). */
+		state = tgc_agent_apply_state(old_state, rep);
+		if (rep->has_sessions) {
+			upd.agent_flags |= TGC_AGENT_F_SESSIONS;
+			upd.agent_sessions = rep->sessions;
+		}
+		if (rep->has_maxconn) {
+			upd.agent_flags |= TGC_AGENT_F_MAXCONN;
+			upd.agent_maxconn = rep->maxconn;
+		}
+		if (rep->has_pct) {
+			upd.agent_flags |= TGC_AGENT_F_PCT;
+			upd.agent_pct = rep->pct;
+		}
+	}
+	upd.agent_state = state;
+	if (!tgc_table_node_update(table, n->idx, &upd)) {
+		return;
+	}
+	tgc_table_publish(table, ck->conf.writer_token, n->idx);
+
+	if (ck->ul.th.stopping) {
+		return;
+	}
+	if (rep == NULL && ck->conf.agent_error != NULL) {
+		ck->conf.agent_error(ck->conf.ctx, n->idx);
+	}
+	if (state != old_state) {
+		CK_LOG(ck, LOG_NOTICE, "node %s agent port %u: state%s%s%s%s "
+		       "(agent)", n->text, ck->conf.agent_port,
+		       (state == 0) ? " ready" : "",
+		       (state & TGC_AGENT_DOWN) ? " down" : "",
+		       (state & TGC_AGENT_DRAIN) ? " drain" : "",
+		       (state & TGC_AGENT_MAINT) ? " maint" : "");
+	}
+}
+
+/*! \brief End of an agent poll (agent_poll.c): logs, then the record. */
+static void agent_done(void *ctx, const tgc_agent_report_t *rep, const char *why)
+{
+	node_t *n = ctx;
+	tgc_checker_t *ck = n->ck;
+
+	if (ck->ul.th.stopping) {
+		return;
+	}
+	if (rep != NULL) {
+		if (rep->unknown > 0 && !n->agent_unknown_logged && tgc_checker_is_writer(ck)) {
+			n->agent_unknown_logged = true;
+			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: ignoring "
+			       "%u unknown word(s), first '%s' (logged once)",
+			       n->text, ck->conf.agent_port, rep->unknown,
+			       rep->first_unknown);
+		}
+		if (n->agent_failing && tgc_checker_is_writer(ck)) {
+			CK_LOG(ck, LOG_NOTICE, "node %s agent port %u answers "
+			       "again", n->text, ck->conf.agent_port);
+		}
+		n->agent_failing = false;
+	} else {
+		if (!n->agent_failing && tgc_checker_is_writer(ck)) {
+			CK_LOG(ck, LOG_WARNING, "node %s agent port %u: %s; agent "
+			       "state unknown, the health check decides",
+			       n->text, ck->conf.agent_port, why);
+		}
+		n->agent_failing = true;
+	}
+	agent_record(n, rep);
+}
+
+/*! \brief Agent polls run only while this checker writes the table. */
+static bool agent_may_poll(void *ctx)
+{
+	node_t *n = ctx;
+	return tgc_checker_is_writer(n->ck);
+}
+
+/*! \brief The checker stops: agent polls end. */
+static bool agent_stopped(void *ctx)
+{
+	node_t *n = ctx;
+	return n->ck->ul.th.stopping;
+}
+
+/*!
+ * \brief Clears what an agent reported into every record once, when this
+ *        configuration polls no agent (a drain left by an earlier one must
+ *        not stay).
+ */
+static void agent_clear_all(tgc_checker_t *ck)
+{
+	tgc_table_t *table = ck->conf.table;
+
+	for (uint32_t i = 0; i < ck->count; i++) {
+		tgc_node_snap_t old;
+		tgc_table_node_read(table, i, &old);
+		if (old.agent_flags == 0 && old.agent_state == 0) {
+			continue;
+		}
+		/* Errors stay: they count polls made. */
+		tgc_node_update_t upd = { .what = TGC_NODE_UPD_AGENT };
+		if (tgc_table_node_update(table, i, &upd)) {
+			tgc_table_publish(table, ck->conf.writer_token, i);
+		}
+	}
+	ck->agent_cleared = true;
+}
+
 /*! \brief Records check: none once per node (health untouched). */
 static void mark_disabled(tgc_checker_t *ck)
 {
@@ -478,6 +627,9 @@ static void admin_scan(tgc_checker_t *ck)
 		if (ck->conf.params.check == TGC_CHECK_NONE && !ck->disabled_marked) {
 			mark_disabled(ck);
 		}
+		if (ck->conf.agent_port == 0 && !ck->agent_cleared) {
+			agent_clear_all(ck);
+		}
 	}
 
 	for (uint32_t i = 0; i < ck->count; i++) {
@@ -551,6 +703,13 @@ static void checker_setup(tgc_uvloop_t *ul)
 			}
 		}
 	}
+	for (uint32_t i = 0; ck->conf.agent_port != 0 && i < ck->count; i++) {
+		if (ck->nodes[i].valid) {
+			tgc_agent_poll_start(&ck->nodes[i].agent,
+			                     tgc_health_stagger(i, ck->count,
+			                                        &ck->conf.params));
+		}
+	}
 }
 
 /*! \brief Fills the immutable part of a node from its record. */
@@ -574,6 +733,14 @@ static void node_init(tgc_checker_t *ck, uint32_t idx)
 
 	(void)uv_timer_init(&ck->ul.loop, &n->timer);
 	n->timer.data = n;
+	if (n->valid && ck->conf.agent_port != 0) {
+		struct sockaddr_storage sa;
+		tgc_addr_to_sockaddr(&addr, ck->conf.agent_port, &sa);
+		(void)tgc_agent_poll_init(&n->agent, &ck->ul.loop, &sa,
+		                          ck->conf.params.interval_ms,
+		                          ck->conf.params.timeout_ms, agent_done,
+		                          agent_may_poll, agent_stopped, n);
+	}
 }
 
 /*! \brief Frees a checker whose loop is closed (or was never opened). */

@@ -136,6 +136,10 @@ typedef struct {
 	tgc_health_log_f log;        /*!< Logger (may be NULL). */
 	tgc_health_event_f event;    /*!< Transition hook (may be NULL). */
 	tgc_health_refused_f refused; /*!< rfb refusal hook (may be NULL). */
+	uint16_t agent_port;         /*!< TCP port of the nodes' agents
+	                              *   (0 = none; module/probe_agent.h). */
+	tgc_health_refused_f agent_error; /*!< Called once per agent poll that
+	                              *   gave no usable line (may be NULL). */
 	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */
 	tgc_health_thread_f thread_stop;  /*!< Called last in the thread (may be NULL). */
 	void *ctx;                   /*!< Passed to the callbacks. */

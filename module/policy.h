@@ -38,6 +38,9 @@ typedef enum {
 	TGC_POLICY_RANDOM      = 1, /*!< Uniform random order. */
 	TGC_POLICY_ORDERED     = 2, /*!< Lowest node index first. */
 	TGC_POLICY_STICKY      = 3, /*!< Rendezvous hash of the client subnet. */
+	TGC_POLICY_LEAST_LOADED = 4, /*!< Lowest (sessions + grants) / capacity
+	                              *   first (ordered in steer.c; here: kept
+	                              *   as given). */
 } tgc_policy_t;
 
 /*! \brief Client prefix hashed by the sticky policy without ECS (IPv4). */
@@ -49,7 +52,9 @@ typedef enum {
 typedef struct {
 	uint64_t rr;  /*!< Round-robin counter. */
 	uint64_t rng; /*!< PRNG state (xorshift64*, never 0). */
-	uint8_t _pad[48];
+	uint32_t worker; /*!< Index of the worker owning the state (its
+	                  *   block of steering state, steer.h). */
+	uint8_t _pad[44];
 } __attribute__((aligned(64))) tgc_policy_state_t;
 
 /*!

@@ -53,7 +53,9 @@ _Static_assert(offsetof(tgc_node_rec_t, probe_start_ms) == 96 &&
                offsetof(tgc_node_rec_t, admin_since_ms) == 120 &&
                offsetof(tgc_node_rec_t, admin_uid) == 128 &&
                offsetof(tgc_node_rec_t, zone_reason) == 136 &&
-               offsetof(tgc_node_rec_t, _reserved) == 232 &&
+               offsetof(tgc_node_rec_t, agent_sessions) == 232 &&
+               offsetof(tgc_node_rec_t, agent_errors) == 244 &&
+               offsetof(tgc_node_rec_t, _reserved) == 248 &&
                sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
                "record layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&

@@ -77,6 +77,7 @@
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire, then relaxed after the field loads |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone); acquire inside a seqlock read |
  * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed stores inside seq / acquire loads |
+ * | rec agent fields (bytes 232..247) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_AGENT), sync (segment) | node_read, sync, CLI (acquire loads inside seq); workers: agent_state, agent_sessions, agent_maxconn, agent_pct alone (tgc_table_agent_read(), relaxed) | relaxed stores inside seq / acquire loads |
  * | rec \a admin (effective) | sync (view, then segment); CLI (segment, until the next sync) | workers (view), checker, CLI | relaxed (single byte) |
  * | rec \a admin_local, \a admin_uid | CLI (segment), sync (view) | sync, checker, CLI | relaxed |
  * | rec admin_zone, zone_serial, zone_reason, admin_src/flags/since | checker (view, inside seq), sync (segment) | sync, CLI | relaxed stores inside seq / acquire loads |
@@ -293,8 +294,39 @@ typedef struct {
 	_Atomic uint64_t zone_reason[TGC_ADMIN_REASON_MAX / 8]; /*!< The zone
 	                           *   record's reason, zero-padded text (seq;
 	                           *   like admin_zone). */
-	uint8_t _reserved[256 - 232];
+	/* What the node's agent reports (agent-port; all zero without one).
+	 * Writer: the checker, inside seq, after each agent poll, with
+	 * tgc_table_node_update() (TGC_NODE_UPD_AGENT); the view and segment
+	 * copies (sync). Readers: workers read them field by field, relaxed,
+	 * without seq (tgc_table_agent_state(), tgc_table_agent_read()); the
+	 * CLI and node_read read all of them inside seq. */
+	_Atomic uint32_t agent_sessions; /*!< Sessions the node holds now
+	                           *   (sessions:N; valid with
+	                           *   TGC_AGENT_F_SESSIONS). */
+	_Atomic uint32_t agent_maxconn; /*!< Capacity in sessions (maxconn:N;
+	                           *   valid with TGC_AGENT_F_MAXCONN). */
+	_Atomic uint16_t agent_pct; /*!< Weight percentage (NN%; valid with
+	                           *   TGC_AGENT_F_PCT). */
+	_Atomic uint8_t agent_state; /*!< TGC_AGENT_DOWN/DRAIN/MAINT bits in
+	                           *   force (0 when the agent does not
+	                           *   answer: the health check decides). */
+	_Atomic uint8_t agent_flags; /*!< TGC_AGENT_F_* bits. */
+	_Atomic uint32_t agent_errors; /*!< Agent polls that gave no usable
+	                           *   line (no connection, timeout, long
+	                           *   line, bad byte, closed empty). */
+	uint8_t _reserved[256 - 248];
 } tgc_node_rec_t;
+
+/*! \brief agent_flags: the last agent poll gave a line. */
+#define TGC_AGENT_F_ANSWERED	0x01u
+/*! \brief agent_flags: agent_sessions holds a reported value. */
+#define TGC_AGENT_F_SESSIONS	0x02u
+/*! \brief agent_flags: agent_maxconn holds a reported value. */
+#define TGC_AGENT_F_MAXCONN	0x04u
+/*! \brief agent_flags: agent_pct holds a reported value. */
+#define TGC_AGENT_F_PCT		0x08u
+/*! \brief agent_flags: the node has an agent (agent-port set). */
+#define TGC_AGENT_F_POLLED	0x10u
 
 /*! \brief Most addresses a cache record holds (more are dropped). */
 #define TGC_CACHE_ADDRS_MAX	32
@@ -385,6 +417,12 @@ typedef struct {
 	char zone_reason[TGC_ADMIN_REASON_MAX]; /*!< Reason of the zone record. */
 	uint64_t probe_start_ms; /*!< Start of the probe in flight (0 = none). */
 	uint64_t next_due_ms; /*!< Next probe due (0 = never scheduled). */
+	uint32_t agent_sessions; /*!< Agent: sessions (see the record). */
+	uint32_t agent_maxconn;  /*!< Agent: maxconn. */
+	uint16_t agent_pct;      /*!< Agent: weight percentage. */
+	uint8_t agent_state;     /*!< Agent: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
+	uint8_t agent_flags;     /*!< Agent: TGC_AGENT_F_* bits. */
+	uint32_t agent_errors;   /*!< Agent: polls without a usable line. */
 } tgc_node_snap_t;
 
 /*! \brief Immutable description of a node, used to create a segment. */
@@ -601,6 +639,10 @@ enum {
 	TGC_NODE_UPD_START  = 1 << 2, /*!< probe_start_ms (0 = none). */
 	TGC_NODE_UPD_DUE    = 1 << 3, /*!< next_due_ms. */
 	TGC_NODE_UPD_PROBE  = 1 << 4, /*!< last_probe alone. */
+	TGC_NODE_UPD_AGENT  = 1 << 5, /*!< What the agent reports:
+	                               *   agent_sessions, agent_maxconn,
+	                               *   agent_pct, agent_state, agent_flags;
+	                               *   agent_errors + agent_errors_add. */
 };
 
 /*! \brief What tgc_table_node_update() writes (fields per TGC_NODE_UPD_*). */
@@ -614,6 +656,12 @@ typedef struct {
 	uint64_t now_ms;         /*!< RESULT, HEALTH: CLOCK_REALTIME ms. */
 	uint64_t probe_start_ms; /*!< START. */
 	uint64_t next_due_ms;    /*!< DUE. */
+	uint32_t agent_sessions; /*!< AGENT. */
+	uint32_t agent_maxconn;  /*!< AGENT. */
+	uint16_t agent_pct;      /*!< AGENT. */
+	uint8_t agent_state;     /*!< AGENT: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
+	uint8_t agent_flags;     /*!< AGENT: TGC_AGENT_F_* bits. */
+	uint32_t agent_errors_add; /*!< AGENT: added to agent_errors. */
 } tgc_node_update_t;
 
 /*!
@@ -800,6 +848,38 @@ static inline tgc_admin_t tgc_table_admin(const tgc_table_t *table, uint32_t idx
 {
 	return (tgc_admin_t)atomic_load_explicit(&table->nodes[idx].admin,
 	                                         memory_order_relaxed);
+}
+
+/*! \brief Agent state bits of node \a idx (one atomic load, hot path). */
+static inline uint8_t tgc_table_agent_state(const tgc_table_t *table, uint32_t idx)
+{
+	return atomic_load_explicit(&table->nodes[idx].agent_state,
+	                            memory_order_relaxed);
+}
+
+/*! \brief What a worker reads of a node's agent report. */
+typedef struct {
+	uint32_t sessions; /*!< agent_sessions. */
+	uint32_t maxconn;  /*!< agent_maxconn. */
+	uint16_t pct;      /*!< agent_pct. */
+	uint8_t state;     /*!< agent_state. */
+	uint8_t flags;     /*!< agent_flags. */
+} tgc_table_agent_t;
+
+/*!
+ * \brief Reads node \a idx's agent report without the seqlock (hot path:
+ *        relaxed loads, field by field; a mix of two polls is possible and
+ *        harmless to the least-loaded order, which only ranks nodes).
+ */
+static inline void tgc_table_agent_read(const tgc_table_t *table, uint32_t idx,
+                                        tgc_table_agent_t *out)
+{
+	tgc_node_rec_t *r = &table->nodes[idx];
+	out->flags = atomic_load_explicit(&r->agent_flags, memory_order_relaxed);
+	out->state = atomic_load_explicit(&r->agent_state, memory_order_relaxed);
+	out->sessions = atomic_load_explicit(&r->agent_sessions, memory_order_relaxed);
+	out->maxconn = atomic_load_explicit(&r->agent_maxconn, memory_order_relaxed);
+	out->pct = atomic_load_explicit(&r->agent_pct, memory_order_relaxed);
 }
 
 /*! \brief Text of a health state. */

@@ -40,7 +40,9 @@
 	X(health) X(last_probe) X(consec_ok) X(consec_fail) X(last_rtt_us) \
 	X(last_check_ms) X(since_ms) X(probes) X(transitions) \
 	X(probe_start_ms) X(next_due_ms) X(admin_zone) X(admin_src) \
-	X(admin_flags) X(zone_serial) X(admin_since_ms)
+	X(admin_flags) X(zone_serial) X(admin_since_ms) X(agent_sessions) \
+	X(agent_maxconn) X(agent_pct) X(agent_state) X(agent_flags) \
+	X(agent_errors)
 
 /*! \brief The scalar fields of a cache record but its seq, X(field) each;
  *         then come the address and SOA words. */
@@ -212,6 +214,14 @@ bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
 	}
 	if (u->what & TGC_NODE_UPD_DUE) {
 		STORE(rec->next_due_ms, u->next_due_ms);
+	}
+	if (u->what & TGC_NODE_UPD_AGENT) {
+		STORE(rec->agent_sessions, u->agent_sessions);
+		STORE(rec->agent_maxconn, u->agent_maxconn);
+		STORE(rec->agent_pct, u->agent_pct);
+		STORE(rec->agent_state, u->agent_state);
+		STORE(rec->agent_flags, u->agent_flags);
+		STORE(rec->agent_errors, LOAD(rec->agent_errors) + u->agent_errors_add);
 	}
 	tgc_seq_end(&rec->seq, open);
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);

@@ -37,6 +37,7 @@
 #include "module/ctx.h"
 #include "module/fault.h"
 #include "module/probe_http.h"
+#include "module/steer.h"
 
 /*! \brief Values of `policy`. */
 static const knot_lookup_t policies[] = {
@@ -44,6 +45,7 @@ static const knot_lookup_t policies[] = {
 	{ TGC_POLICY_RANDOM,      "random" },
 	{ TGC_POLICY_ORDERED,     "ordered" },
 	{ TGC_POLICY_STICKY,      "sticky" },
+	{ TGC_POLICY_LEAST_LOADED, "least-loaded" },
 	{ 0, NULL }
 };
 
@@ -62,6 +64,17 @@ static const knot_lookup_t forward_udp_modes[] = {
 	{ TGC_FORWARD_UDP_FORWARD,  "forward" },
 	{ 0, NULL }
 };
+
+/*! \brief Item check of `node-weight` (the value alone; the nodes it names
+ *         are checked by conf_read_steer()). */
+static int check_node_weight(knotd_conf_check_args_t *args)
+{
+	tgc_addr_t addr;
+	uint16_t port;
+	uint32_t weight;
+	return tgc_steer_weight_parse((const char *)args->data, &addr, &port,
+	                              &weight, &args->err_str);
+}
 
 /*! \brief Item check of `check-path`. */
 static int check_path(knotd_conf_check_args_t *args)
@@ -153,6 +166,14 @@ const yp_item_t tgcluster_conf[] = {
 	{ MOD_BACKUP,         YP_TSTR,   YP_VNONE, YP_FMULTI },
 	{ MOD_BACKUP_WHEN,    YP_TINT,   YP_VINT = { 1, TGC_CONF_NODES_MAX, 1 } },
 	{ MOD_MIN_LIVE,       YP_TINT,   YP_VINT = { 0, TGC_TABLE_NODES_MAX, 0 } },
+	/* Node-reported load (agent check); 0 = no agent. */
+	{ MOD_AGENT_PORT,     YP_TINT,   YP_VINT = { 0, 65535, 0 } },
+	/* Steering by sessions (steer.h). */
+	{ MOD_NODE_WEIGHT,    YP_TSTR,   YP_VNONE, YP_FMULTI, { check_node_weight } },
+	{ MOD_GRANT_WINDOW,   YP_TINT,   YP_VINT = { 0, 3600, TGC_STEER_GRANT_WINDOW } },
+	{ MOD_LOAD_HIGH,      YP_TINT,   YP_VINT = { 0, 1000, 0 } },
+	{ MOD_LOAD_LOW,       YP_TINT,   YP_VINT = { 0, 1000, 0 } },
+	{ MOD_SLOW_START,     YP_TINT,   YP_VINT = { 0, 3600, 0 } },
 	{ NULL }
 };
 
@@ -311,8 +332,81 @@ static const char **node_strings(const knotd_conf_t *nodes,
 	return out;
 }
 
+/*! \brief Values of a multi-valued string item as an array (NULL on
+ *         allocation failure). */
+static const char **conf_strings(const knotd_conf_t *item)
+{
+	const char **out = calloc(item->count + 1, sizeof(*out));
+	for (size_t i = 0; out != NULL && i < item->count; i++) {
+		out[i] = item->multi[i].string;
+	}
+
+	return out;
+}
+
+/*!
+ * \brief Reads and checks the steering items of a load balancer whose nodes
+ *        are read: `node-weight` values name nodes; `load-low` needs
+ *        `load-high` and is not above it; watermarks need `agent-port`;
+ *        `slow-start` needs `policy: least-loaded`.
+ */
+static int conf_read_steer(const conf_src_t *src, tgc_conf_t *conf)
+{
+	conf->least_loaded = (conf_get(src, MOD_POLICY).single.option ==
+	                      TGC_POLICY_LEAST_LOADED);
+	conf->agent_port = conf_get(src, MOD_AGENT_PORT).single.integer;
+	conf->grant_window_s = conf_get(src, MOD_GRANT_WINDOW).single.integer;
+	conf->load_high = conf_get(src, MOD_LOAD_HIGH).single.integer;
+	conf->load_low = conf_get(src, MOD_LOAD_LOW).single.integer;
+	conf->slow_start_s = conf_get(src, MOD_SLOW_START).single.integer;
+	if (conf->load_low > 0 && conf->load_high == 0) {
+		return conf_fail(src, KNOT_EINVAL, "'load-low' needs 'load-high'");
+	}
+	if (conf->load_low > conf->load_high) {
+		return conf_fail(src, KNOT_EINVAL, "'load-low' above 'load-high'");
+	}
+	if (conf->load_high > 0 && conf->agent_port == 0) {
+		return conf_fail(src, KNOT_EINVAL, "'load-high' needs 'agent-port' "
+		                 "(the agents report sessions and maxconn)");
+	}
+	if (conf->slow_start_s > 0 && !conf->least_loaded) {
+		return conf_fail(src, KNOT_EINVAL, "'slow-start' needs 'policy: "
+		                 "least-loaded'");
+	}
+
+	size_t total = conf->node_count;
+	knotd_conf_t wconf = conf_get(src, MOD_NODE_WEIGHT);
+	const char **values = conf_strings(&wconf);
+	tgc_addr_t *addrs = calloc(total + 1, sizeof(*addrs));
+	uint16_t *ports = calloc(total + 1, sizeof(*ports));
+	conf->weights = calloc(total + 1, sizeof(*conf->weights));
+	int ret = KNOT_ENOMEM;
+	if (values != NULL && addrs != NULL && ports != NULL && conf->weights != NULL) {
+		for (size_t i = 0; i < total; i++) {
+			conf->weights[i] = 1;
+			addrs[i] = conf->nodes[i].addr;
+			ports[i] = conf->nodes[i].port ? conf->nodes[i].port :
+			                                 conf->check_port;
+		}
+		size_t bad = 0;
+		const char *why = NULL;
+		ret = tgc_steer_weights(values, wconf.count, addrs, ports, total,
+		                        conf->weights, &bad, &why);
+		if (ret != KNOT_EOK) {
+			ret = conf_fail(src, ret, "'node-weight' %s: %s",
+			                values[bad], why);
+		}
+	}
+	free(values);
+	free(addrs);
+	free(ports);
+	knotd_conf_free(&wconf);
+
+	return ret;
+}
+
 /*! \brief Reads and checks the load-balancer items: nodes and backups,
- *         backup-when, min-live and the check timing. */
+ *         backup-when, min-live, the check timing and the steering items. */
 static int conf_read_lb(const conf_src_t *src, tgc_conf_t *conf,
                         const knotd_conf_t *nodes, const knotd_conf_t *backups)
 {
@@ -376,7 +470,11 @@ static int conf_read_lb(const conf_src_t *src, tgc_conf_t *conf,
 	                            conf_get(src, MOD_CHECK_INTERVAL).single.integer,
 	                            conf_get(src, MOD_CHECK_TIMEOUT).single.integer,
 	                            &why);
-	return (ret == KNOT_EOK) ? ret : conf_fail(src, ret, "%s", why);
+	if (ret != KNOT_EOK) {
+		return conf_fail(src, ret, "%s", why);
+	}
+
+	return conf_read_steer(src, conf);
 }
 
 /*! \brief Reads and checks the translator items (the upstream timing). */
@@ -402,17 +500,6 @@ static int conf_read_translator(const conf_src_t *src)
 	                                conf_get(src, MOD_UPSTREAM_TIMEOUT).single.integer,
 	                                &why);
 	return (ret == KNOT_EOK) ? ret : conf_fail(src, ret, "%s", why);
-}
-
-/*! \brief Values of a multi-valued string item as an array (NULL on
- *         allocation failure). */
-static const char **conf_strings(const knotd_conf_t *item)
-{
-	const char **out = calloc(item->count + 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < item->count; i++) {
-		out[i] = item->multi[i].string;
-	}
-	return out;
 }
 
 /*!

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "module/probe_agent.h"
 #include "module/table.h"
 
 /*! \brief One "name": (offset, size) line of struct \a type. */
@@ -108,6 +109,12 @@ static void record_fields(void)
 	FIELD(tgc_node_rec_t, admin_since_ms);
 	FIELD(tgc_node_rec_t, admin_uid);
 	FIELD(tgc_node_rec_t, zone_reason);
+	FIELD(tgc_node_rec_t, agent_sessions);
+	FIELD(tgc_node_rec_t, agent_maxconn);
+	FIELD(tgc_node_rec_t, agent_pct);
+	FIELD(tgc_node_rec_t, agent_state);
+	FIELD(tgc_node_rec_t, agent_flags);
+	FIELD(tgc_node_rec_t, agent_errors);
 	printf("}\n\n");
 }
 
@@ -146,6 +153,14 @@ int main(void)
 	CONST("ROLE_TRANSLATOR", TGC_ROLE_TRANSLATOR);
 	CONST("ADMIN_REASON_MAX", TGC_ADMIN_REASON_MAX);
 	CONST("ADMIN_F_GUARDED", TGC_ADMIN_F_GUARDED);
+	CONST("AGENT_DOWN", TGC_AGENT_DOWN);
+	CONST("AGENT_DRAIN", TGC_AGENT_DRAIN);
+	CONST("AGENT_MAINT", TGC_AGENT_MAINT);
+	CONST("AGENT_F_ANSWERED", TGC_AGENT_F_ANSWERED);
+	CONST("AGENT_F_SESSIONS", TGC_AGENT_F_SESSIONS);
+	CONST("AGENT_F_MAXCONN", TGC_AGENT_F_MAXCONN);
+	CONST("AGENT_F_PCT", TGC_AGENT_F_PCT);
+	CONST("AGENT_F_POLLED", TGC_AGENT_F_POLLED);
 	CONST("CACHE_RECS", TGC_CACHE_RECS);
 	CONST("CACHE_A", TGC_CACHE_A);
 	CONST("CACHE_AAAA", TGC_CACHE_AAAA);

@@ -201,8 +201,26 @@ int ctl_cmd_set(const args_t *args)
 }
 
 /*!
+ * \brief Whether the node's agent answered its last poll with a sessions
+ *        count (drain --wait waits for it to reach 0; an agent that does
+ *        not answer or reports no sessions is not waited for).
+ */
+static bool drain_agent_reports(const tgc_node_snap_t *node)
+{
+	uint8_t want = TGC_AGENT_F_POLLED | TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS;
+	return (node->agent_flags & want) == want;
+}
+
+/*! \brief Whether drain --wait still waits for the node's sessions. */
+static bool drain_sessions(const tgc_node_snap_t *node)
+{
+	return drain_agent_reports(node) && node->agent_sessions > 0;
+}
+
+/*!
  * \brief drain --wait: polls node \a idx until knotd applies the drain and
- *        the node's answer count stays unchanged for DRAIN_QUIET_MS, or
+ *        the node's answer count stays unchanged for DRAIN_QUIET_MS (and,
+ *        when the node's agent reports sessions, they are 0), or
  *        \a timeout_s passes.
  *
  * \return An exit code.
@@ -222,14 +240,22 @@ static int drain_wait(const tgc_table_t *table, uint32_t idx, uint32_t timeout_s
 		} else if (quiet_since == 0 || node.answers != last_answers) {
 			quiet_since = now;
 			last_answers = node.answers;
-		} else if (now - quiet_since >= DRAIN_QUIET_MS) {
-			printf("node %u drained: no answers for %u ms (%.1f s after "
+		} else if (now - quiet_since >= DRAIN_QUIET_MS && !drain_sessions(&node)) {
+			printf("node %u drained: no answers for %u ms%s (%.1f s after "
 			       "the drain)\n", idx, DRAIN_QUIET_MS,
+			       drain_agent_reports(&node) ?
+			       ", its agent reports 0 sessions" : "",
 			       (double)(now - start) / 1000.0);
 			ret = TGC_CTL_EXIT_OK;
 			break;
 		}
 		if (now >= deadline) {
+			if (quiet_since != 0 && now - quiet_since >= DRAIN_QUIET_MS) {
+				ctl_errorf("timed out after %u s: node %u gets no "
+				           "answers but its agent reports %u sessions",
+				           timeout_s, idx, node.agent_sessions);
+				break;
+			}
 			ctl_errorf("timed out after %u s: node %u is %s%s", timeout_s, idx,
 			           (node.admin == TGC_ADMIN_DRAIN) ? "drained but still "
 			           "answered (no other live node?)" : "not drained: admin ",

@@ -27,6 +27,7 @@
 #include "module/conf.h"
 #include "module/ctl/format.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 
 /*! \brief Relaxed atomic load shorthand (header fields). */
 #define LOAD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
@@ -493,13 +494,14 @@ char *tgc_ctl_admin_source(const tgc_node_snap_t *n, char *buf, size_t len)
 enum {
 	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_TIER, COL_HEALTH, COL_ADMIN,
 	COL_IN_STATE, COL_LAST, COL_RTT, COL_OK, COL_FAIL, COL_PROBES,
-	COL_ANSWERS, COL_SOURCE, COL_REASON, STATUS_COLS
+	COL_ANSWERS, COL_AGENT, COL_SOURCE, COL_REASON, STATUS_COLS
 };
+_Static_assert(STATUS_COLS <= TGC_CTL_GRID_COLS, "status table wider than a grid");
 
 /*! \brief Titles of the human status table. */
 static const char *const status_head[STATUS_COLS] = {
 	"IDX", "ADDRESS", "PORT", "MAPPED", "TIER", "HEALTH", "ADMIN", "IN-STATE",
-	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "SOURCE", "REASON"
+	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "AGENT", "SOURCE", "REASON"
 };
 
 /*! \brief Right-aligned columns of the human status table. */
@@ -508,6 +510,38 @@ static const bool status_right[STATUS_COLS] = {
 	[COL_RTT] = true, [COL_OK] = true, [COL_FAIL] = true,
 	[COL_PROBES] = true, [COL_ANSWERS] = true,
 };
+
+/*!
+ * \brief The AGENT cell of a node: "-" without an agent, "no-answer" when
+ *        its last poll gave no line, else its state words ("ready" for
+ *        none) and "sessions/maxconn" ("?" for what it did not report).
+ */
+static const char *agent_cell(const tgc_node_snap_t *n, char *buf, size_t len)
+{
+	if ((n->agent_flags & TGC_AGENT_F_POLLED) == 0) {
+		return "-";
+	}
+	if ((n->agent_flags & TGC_AGENT_F_ANSWERED) == 0) {
+		return "no-answer";
+	}
+	char sess[16] = "?", max[16] = "?";
+	if (n->agent_flags & TGC_AGENT_F_SESSIONS) {
+		snprintf(sess, sizeof(sess), "%u", n->agent_sessions);
+	}
+	if (n->agent_flags & TGC_AGENT_F_MAXCONN) {
+		snprintf(max, sizeof(max), "%u", n->agent_maxconn);
+	}
+	snprintf(buf, len, "%s%s%s%s %s/%s",
+	         (n->agent_state == 0) ? "ready" : "",
+	         (n->agent_state & TGC_AGENT_DOWN) ? "down" : "",
+	         (n->agent_state & TGC_AGENT_DRAIN) ?
+	         ((n->agent_state & TGC_AGENT_DOWN) ? ",drain" : "drain") : "",
+	         (n->agent_state & TGC_AGENT_MAINT) ?
+	         ((n->agent_state & (TGC_AGENT_DOWN | TGC_AGENT_DRAIN)) ?
+	          ",maint" : "maint") : "",
+	         sess, max);
+	return buf;
+}
 
 /*! \brief Appends the heartbeat description ("0.2s ago", "never") + STALE. */
 static void render_heartbeat(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
@@ -607,6 +641,7 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		const tgc_node_snap_t *n = &st->nodes[i];
 		char idx[16], addr[TGC_ADDR_STRLEN], port[8], mapped[TGC_ADDR_STRLEN];
 		char in_state[32], rtt[32], ok[16], fail[16], probes[24], answers[24];
+		char agent[64];
 		const char *cells[STATUS_COLS];
 
 		snprintf(idx, sizeof(idx), "%u", i);
@@ -641,6 +676,7 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		cells[COL_FAIL] = fail;
 		cells[COL_PROBES] = probes;
 		cells[COL_ANSWERS] = answers;
+		cells[COL_AGENT] = agent_cell(n, agent, sizeof(agent));
 		char source[48], reason[TGC_CTL_SAFE_LEN(TGC_ADMIN_REASON_MAX)];
 		tgc_ctl_admin_source(n, source, sizeof(source));
 		cells[COL_SOURCE] = source;

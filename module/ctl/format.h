@@ -38,7 +38,7 @@
 /*! \brief Version of the JSON documents printed by tgclusterctl. */
 #define TGC_CTL_JSON_VERSION	1
 /*! \brief Most columns of an aligned text table. */
-#define TGC_CTL_GRID_COLS	16
+#define TGC_CTL_GRID_COLS	20
 
 /*! \brief Exit codes of tgclusterctl (part of its contract). */
 typedef enum {

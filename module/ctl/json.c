@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "module/ctl/format.h"
+#include "module/probe_agent.h"
 
 /*!
  * \brief Dump flags: one line, keys in insertion order, every non-ASCII
@@ -178,6 +179,29 @@ static json_t *cache_new(const tgc_ctl_status_t *st, bool *failed)
 	return cache;
 }
 
+/*! \brief What a node's agent reports (null when no agent is polled). */
+static json_t *agent_new(const tgc_node_snap_t *n, bool *failed)
+{
+	if ((n->agent_flags & TGC_AGENT_F_POLLED) == 0) {
+		return json_null();
+	}
+	json_t *agent = json_object();
+	set(agent, "answered", json_boolean(n->agent_flags & TGC_AGENT_F_ANSWERED),
+	    failed);
+	set(agent, "down", json_boolean(n->agent_state & TGC_AGENT_DOWN), failed);
+	set(agent, "drain", json_boolean(n->agent_state & TGC_AGENT_DRAIN), failed);
+	set(agent, "maint", json_boolean(n->agent_state & TGC_AGENT_MAINT), failed);
+	set(agent, "sessions", u64_new(n->agent_flags & TGC_AGENT_F_SESSIONS,
+	                               n->agent_sessions), failed);
+	set(agent, "maxconn", u64_new(n->agent_flags & TGC_AGENT_F_MAXCONN,
+	                              n->agent_maxconn), failed);
+	set(agent, "weight_pct", u64_new(n->agent_flags & TGC_AGENT_F_PCT,
+	                                 n->agent_pct), failed);
+	set(agent, "errors", u64_new(true, n->agent_errors), failed);
+
+	return agent;
+}
+
 /*! \brief Node \a i of a snapshot. */
 static json_t *node_new(const tgc_ctl_status_t *st, uint32_t i, bool *failed)
 {
@@ -224,6 +248,7 @@ static json_t *node_new(const tgc_ctl_status_t *st, uint32_t i, bool *failed)
 	set(node, "probes", u64_new(true, n->probes), failed);
 	set(node, "transitions", u64_new(true, n->transitions), failed);
 	set(node, "answers", u64_new(true, n->answers), failed);
+	set(node, "agent", agent_new(n, failed), failed);
 
 	return node;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "module/ctl/format.h"
+#include "module/probe_agent.h"
 #include "module/health.h"
 
 void tgc_ctl_buf_prom_label(tgc_ctl_buf_t *buf, const char *str)
@@ -55,7 +56,8 @@ typedef enum {
 	IM_WRITER_ALIVE, IM_WRITER_PID, IM_HEARTBEAT_AGE, IM_NODES, IM_LIVE_NODES,
 	IM_ALL_DOWN, IM_ALL_DOWN_ANSWERS,
 	NM_HEALTH, NM_ADMIN, NM_RTT, NM_CHECK_TIME, NM_PROBES, NM_TRANSITIONS,
-	NM_ANSWERS, METRICS
+	NM_ANSWERS, NM_AGENT_SESSIONS, NM_AGENT_MAXCONN, NM_AGENT_STATE,
+	NM_AGENT_ERRORS, METRICS
 } metric_t;
 
 /*! \brief First node family. */
@@ -79,7 +81,7 @@ static const prom_family_t families[METRICS] = {
 	[IM_NODES] = { "tgcluster_nodes", PROM_GAUGE,
 		"Configured nodes (upstreams of a translator)." },
 	[IM_LIVE_NODES] = { "tgcluster_live_nodes", PROM_GAUGE,
-		"Nodes that may be answered: admin up, or not admin down and not health down." },
+		"Nodes that may be answered: admin up, or not admin down, health down or agent down/maint." },
 	[IM_ALL_DOWN] = { "tgcluster_all_down", PROM_GAUGE,
 		"1 while no node is live (answers follow the all-down setting)." },
 	[IM_ALL_DOWN_ANSWERS] = { "tgcluster_all_down_answers_total", PROM_COUNTER,
@@ -98,6 +100,14 @@ static const prom_family_t families[METRICS] = {
 		"Health state changes of the node." },
 	[NM_ANSWERS] = { "tgcluster_node_answers_total", PROM_COUNTER,
 		"Answers that included the node." },
+	[NM_AGENT_SESSIONS] = { "tgcluster_node_agent_sessions", PROM_GAUGE,
+		"Sessions the node's agent reports (sessions:N)." },
+	[NM_AGENT_MAXCONN] = { "tgcluster_node_agent_maxconn", PROM_GAUGE,
+		"Capacity in sessions the node's agent reports (maxconn:N)." },
+	[NM_AGENT_STATE] = { "tgcluster_node_agent_state", PROM_GAUGE,
+		"State words in force from the node's agent (1 if set)." },
+	[NM_AGENT_ERRORS] = { "tgcluster_node_agent_errors_total", PROM_COUNTER,
+		"Polls of the node's agent that gave no usable line." },
 };
 
 /*! \brief Appends the HELP and TYPE lines of a family. */
@@ -134,12 +144,13 @@ static void prom_node_labels(tgc_ctl_buf_t *out, const char *name,
 	                   (unsigned)node->port);
 }
 
-/*! \brief Whether a node may be answered (admin up, or not admin down and
- *         not health down). */
+/*! \brief Whether a node may be answered (admin up, or not admin down,
+ *         not health down and not agent down or maint). */
 static bool node_live(const tgc_node_snap_t *node)
 {
 	return node->admin == TGC_ADMIN_UP ||
-	       (node->admin != TGC_ADMIN_DOWN && node->health != TGC_HEALTH_DOWN);
+	       (node->admin != TGC_ADMIN_DOWN && node->health != TGC_HEALTH_DOWN &&
+	        (node->agent_state & (TGC_AGENT_DOWN | TGC_AGENT_MAINT)) == 0);
 }
 
 /*! \brief Appends one node sample of family \a m. */
@@ -151,6 +162,13 @@ static void prom_node_sample(tgc_ctl_buf_t *out, metric_t m,
 	};
 	static const tgc_admin_t admins[] = {
 		TGC_ADMIN_AUTO, TGC_ADMIN_DRAIN, TGC_ADMIN_UP, TGC_ADMIN_DOWN
+	};
+	static const struct {
+		const char *name;
+		uint8_t bit;
+	} agent_states[] = {
+		{ "down", TGC_AGENT_DOWN }, { "drain", TGC_AGENT_DRAIN },
+		{ "maint", TGC_AGENT_MAINT },
 	};
 	const tgc_node_snap_t *node = &st->nodes[idx];
 	const char *name = families[m].name;
@@ -195,6 +213,34 @@ static void prom_node_sample(tgc_ctl_buf_t *out, metric_t m,
 		                   (m == NM_PROBES) ? node->probes :
 		                   (m == NM_TRANSITIONS) ? node->transitions :
 		                                           node->answers);
+		return;
+	case NM_AGENT_SESSIONS:
+	case NM_AGENT_MAXCONN:
+		if ((node->agent_flags & ((m == NM_AGENT_SESSIONS) ?
+		     TGC_AGENT_F_SESSIONS : TGC_AGENT_F_MAXCONN)) == 0) {
+			return; /* Not reported: no sample. */
+		}
+		prom_node_labels(out, name, st, idx);
+		tgc_ctl_buf_printf(out, "} %u\n", (m == NM_AGENT_SESSIONS) ?
+		                   node->agent_sessions : node->agent_maxconn);
+		return;
+	case NM_AGENT_STATE:
+		if ((node->agent_flags & TGC_AGENT_F_POLLED) == 0) {
+			return;
+		}
+		for (size_t i = 0; i < sizeof(agent_states) / sizeof(agent_states[0]); i++) {
+			prom_node_labels(out, name, st, idx);
+			tgc_ctl_buf_printf(out, ",state=\"%s\"} %d\n",
+			                   agent_states[i].name,
+			                   (node->agent_state & agent_states[i].bit) != 0);
+		}
+		return;
+	case NM_AGENT_ERRORS:
+		if ((node->agent_flags & TGC_AGENT_F_POLLED) == 0) {
+			return;
+		}
+		prom_node_labels(out, name, st, idx);
+		tgc_ctl_buf_printf(out, "} %u\n", node->agent_errors);
 		return;
 	default:
 		return;

@@ -22,6 +22,7 @@
  *
  * The input is one value (text, any bytes). It is given to each parser:
  * tgc_addr_parse, tgc_addr_parse_prefix, tgc_conf_node_parse,
+ * tgc_steer_weight_parse (`node-weight`),
  * tgc_natmap_rule_parse, tgc_table_name_check, and,
  * split at newlines into a list, tgc_conf_nodes_parse (the multi-valued
  * `node` item) and the nat-map rule set checks. Every accepted value is
@@ -39,6 +40,7 @@
 #include "module/conf.h"
 #include "module/ctl/format.h"
 #include "module/natmap.h"
+#include "module/steer.h"
 #include "module/table.h"
 
 /*! \brief A parsed address formats to text that parses to the same value. */
@@ -98,6 +100,18 @@ static void one_value(const char *s)
 	if (tgc_conf_node_parse(s, &node, &err) == KNOT_EOK) {
 		addr_roundtrip(&node.addr);
 		FUZZ_ASSERT(strchr(s, '@') == NULL || node.port > 0);
+	} else {
+		FUZZ_ASSERT(err != NULL);
+	}
+
+	tgc_addr_t waddr;
+	uint16_t wport = 0;
+	uint32_t weight = 0;
+	err = NULL;
+	if (tgc_steer_weight_parse(s, &waddr, &wport, &weight, &err) == KNOT_EOK) {
+		addr_roundtrip(&waddr);
+		FUZZ_ASSERT(weight <= TGC_STEER_WEIGHT_MAX);
+		FUZZ_ASSERT(strchr(s, '=') != NULL);
 	} else {
 		FUZZ_ASSERT(err != NULL);
 	}

@@ -106,6 +106,7 @@ def conf_seeds():
         "255.255.255.250", "10.10.10.100\n10.10.10.101@5901\nfd00::2",
         "10.10.10.0/24=192.168.1.0/24\n10.10.0.0/16=192.168.0.0/16",
         "2", "10.0.0.1@5901", "192.168.1.3", "caf\u00e9 \u009b[2J".encode("utf-8").decode("latin-1"),
+        "10.10.10.100=4", "fd00::1@5901=10000",
     ]
     return [("v%02d" % i, v.encode("latin-1")) for i, v in enumerate(values)]
 
@@ -348,6 +349,22 @@ def probe_rfb_seeds():
     ]
 
 
+def agent_seeds():
+    """First byte: piece size (0 = whole); then what the agent sends."""
+    return [
+        ("ready", b"\x00ready 75% maxconn:40 sessions:12\n"),
+        ("haproxy", b"\x01UP, 100%\r\n"),
+        ("drain", b"\x00drain\tsessions:3\n"),
+        ("maint", b"\x02maint,down\n"),
+        ("no-newline", b"\x00sessions:7"),
+        ("unknown", b"\x00stopped fail weird:1 sessions:-1 99999999999%\n"),
+        ("huge", b"\x00sessions:184467440737095516160 maxconn:4294967296\n"),
+        ("nul", b"\x03up\x00down\n"),
+        ("long", b"\x10" + b"sessions:1 " * 30 + b"\n"),
+        ("two-lines", b"\x00down\nup\n"),
+    ]
+
+
 def main():
     write("answer", answer_seeds())
     write("conf", conf_seeds())
@@ -355,6 +372,7 @@ def main():
     write("table", table_seeds())
     write("probe_rfb", probe_rfb_seeds())
     write("admin", admin_seeds())
+    write("agent", agent_seeds())
     for h in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, h)
         print("%s: %d files, %d bytes" % (h, len(os.listdir(d)),

@@ -91,6 +91,21 @@ BAD = [
       "nat-base": "255.255.255.255"}, "nat-base"),
     ("min-live above the node count", {"min-live": 4}, "min-live"),
     ("min-live negative", {"min-live": -1}, "min-live"),
+    ("node-weight without =", {"node-weight": ["127.0.0.11"]}, "node-weight"),
+    ("node-weight too large", {"node-weight": ["127.0.0.11=10001"]},
+     "node-weight"),
+    ("node-weight names no node", {"node-weight": ["127.0.0.99=2"]},
+     "node-weight"),
+    ("node-weight port names no node",
+     {"node-weight": ["127.0.0.11@5999=2"]}, "node-weight"),
+    ("load-low without load-high", {"agent-port": 5901, "load-low": 50},
+     "load-low"),
+    ("load-low above load-high",
+     {"agent-port": 5901, "load-high": 60, "load-low": 70}, "load-low"),
+    ("load-high without agent-port", {"load-high": 90}, "load-high"),
+    ("slow-start without least-loaded", {"slow-start": 30}, "slow-start"),
+    ("bad policy", {"policy": "least-used"}, "policy"),
+    ("grant-window negative", {"grant-window": -1}, "grant-window"),
 ]
 
 
@@ -174,6 +189,14 @@ class ConfCheck(tgc.TgcTestCase):
                        "check-host": "[2001:db8::1]:8443",
                        "check-status": [200, 204], "check-tls-verify": False,
                        "backup": ["127.0.0.21", "::2"], "backup-when": 3})
+        rc, out = k.conf_check()
+        self.assertEqual(rc, 0, out)
+
+    def test_valid_steering_items_pass(self):
+        k = self.conf({"policy": "least-loaded", "agent-port": 5901,
+                       "node-weight": ["127.0.0.11=4", "127.0.0.12@5900=0"],
+                       "grant-window": 0, "load-high": 90, "load-low": 75,
+                       "slow-start": 120})
         rc, out = k.conf_check()
         self.assertEqual(rc, 0, out)
 

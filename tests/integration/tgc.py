@@ -192,7 +192,8 @@ def tcp_connectable(addr, port, timeout=0.2):
 # --------------------------------------------------------------------------
 
 MODES = ("tcp", "rfb", "hung", "badbanner", "rfbrefuse", "rfbmute",
-         "http200", "http503", "httpgarbage", "httpslow", "httpcut", "rfbid")
+         "http200", "http503", "httpgarbage", "httpslow", "httpcut", "rfbid",
+         "agent")
 # Responses of the http modes (after the request head has arrived).
 HTTP_REPLIES = {
     "http200": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
@@ -360,7 +361,9 @@ class NodeSim:
     httpgarbage, httpslow, httpcut read a request head and answer with
     HTTP_REPLIES[mode] (then close, except httpslow). With \\a tls (a server
     ssl.SSLContext) every connection is TLS first: tcp and hung then mean
-    handshake, then close or hold. stop() closes the listener and every connection
+    handshake, then close or hold; agent (a node's load agent: send
+    agent_line, bytes or a callable giving them, then close; agent_line
+    None: accept and send nothing). stop() closes the listener and every connection
     (connection refused from then on); start() listens again on the same port.
     Counts accepted connections (= probes that reached it).
     """
@@ -382,6 +385,14 @@ class NodeSim:
         self.loop = loop
         self.listener = None
         self.accepted = 0
+        self.agent_line = b"up\n"
+        # Simulated load, reported by the node's agent (NodeGroup.add_agent):
+        # sessions held, maxconn (None: not reported), state words (None: a
+        # silent agent that accepts and never answers).
+        self.sessions = 0
+        self.maxconn = None
+        self.agent_words = "up"
+        self.agent = None
         self._own_loop = loop is None
 
     # -- public ----------------------------------------------------------
@@ -396,6 +407,15 @@ class NodeSim:
     def stop(self):
         if self.loop is not None:
             self.loop.call(self._close)
+
+    def agent_report(self):
+        """The line this node's agent sends now (bytes), None when silent."""
+        if self.agent_words is None:
+            return None
+        line = "%s sessions:%d" % (self.agent_words, self.sessions)
+        if self.maxconn is not None:
+            line += " maxconn:%d" % self.maxconn
+        return (line + "\n").encode()
 
     def set_mode(self, mode):
         if mode not in MODES:
@@ -473,6 +493,15 @@ class NodeSim:
                 continue
             try:
                 if mode == "tcp":
+                    conn.close()
+                    continue
+                if mode == "agent":
+                    line = self.agent_line
+                    line = line() if callable(line) else line
+                    if line is None:
+                        loop.add_conn(conn, self, 30.0)
+                        continue
+                    conn.sendall(line)
                     conn.close()
                     continue
                 if mode == "rfbrefuse":
@@ -609,6 +638,15 @@ class NodeGroup:
         self.nodes.append(n)
         return n
 
+    def add_agent(self, node, port=0):
+        """Starts \a node's load agent on \a node's address and \a port
+        (0: a free one): a NodeSim in mode agent whose line reports the
+        node's simulated load (NodeSim.agent_report()). Returns it."""
+        a = self.add(node.addr, port, "agent")
+        a.agent_line = node.agent_report
+        node.agent = a
+        return a
+
     def close(self):
         for n in self.nodes:
             try:
@@ -618,6 +656,75 @@ class NodeGroup:
         self.loop.shutdown()
         if self.loop in _sims:
             _sims.remove(self.loop)
+
+
+# --------------------------------------------------------------------------
+# A caching resolver in front of knotd
+# --------------------------------------------------------------------------
+
+UNBOUND = shutil.which("unbound", path="/usr/sbin:/usr/bin")
+
+
+class Unbound:
+    """unbound on 127.0.0.1 (a free port): caches what it gets for the TTL
+    the answers carry, stub zone \a zone to knotd on \a knot_port, no
+    validation. \a extra: more `server:` lines. close() stops it."""
+
+    def __init__(self, zone, knot_port, extra=""):
+        if UNBOUND is None:
+            raise RuntimeError("unbound not installed")
+        self.dir = tempfile.mkdtemp(prefix="tgc-unbound-")
+        self.port = free_port(("127.0.0.1",))
+        self.proc = None
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write("""\
+server:
+    username: ""
+    chroot: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    interface: 127.0.0.1@{port}
+    do-ip6: no
+    do-not-query-localhost: no
+    module-config: "iterator"
+    rrset-roundrobin: no
+    prefetch: no
+    local-zone: "." refuse
+    local-zone: "{zone}" transparent
+{extra}
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "{zone}"
+    stub-addr: 127.0.0.1@{kport}
+""".format(d=self.dir, port=self.port, zone=zone.rstrip(".") + ".",
+           kport=knot_port, extra=extra))
+        self.log = open(os.path.join(self.dir, "unbound.log"), "w")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: tcp_connectable("127.0.0.1", self.port), 10,
+                       what="unbound ready")
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
@@ -958,6 +1065,11 @@ HDR_SIZE = LAYOUT.HDR_SIZE
 REC_SIZE = LAYOUT.REC_SIZE
 CACHE_REC_SIZE = LAYOUT.CACHE_REC_SIZE
 ADMIN_SRC = {0: "none", 1: "local", 2: "zone"}
+AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = \
+    LAYOUT.AGENT_DOWN, LAYOUT.AGENT_DRAIN, LAYOUT.AGENT_MAINT
+AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED = \
+    LAYOUT.AGENT_F_ANSWERED, LAYOUT.AGENT_F_SESSIONS, LAYOUT.AGENT_F_MAXCONN, \
+    LAYOUT.AGENT_F_PCT, LAYOUT.AGENT_F_POLLED
 _FIELD_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
@@ -1087,7 +1199,13 @@ class Segment:
                                               LAYOUT.ADMIN_F_GUARDED),
                         "zone_serial": f("zone_serial"),
                         "zone_reason": reason.split(b"\0", 1)[0].decode(
-                            "ascii", "replace")})
+                            "ascii", "replace"),
+                        "agent": {"sessions": f("agent_sessions"),
+                                  "maxconn": f("agent_maxconn"),
+                                  "pct": f("agent_pct"),
+                                  "state": f("agent_state"),
+                                  "flags": f("agent_flags"),
+                                  "errors": f("agent_errors")}})
         return out
 
     def health(self):

@@ -38,6 +38,7 @@
 
 #include "module/ctl/format.h"
 #include "module/health.h"
+#include "module/probe_agent.h"
 #include "module/table.h"
 #include "tests/unit/test_main.h"
 
@@ -866,6 +867,7 @@ START_TEST(status_render)
 	size_t c_health = col_of(head, "HEALTH"), c_admin = col_of(head, "ADMIN");
 	size_t c_tier = col_of(head, "TIER");
 	size_t c_answers_end = col_of(head, "ANSWERS") + strlen("ANSWERS");
+	size_t c_agent = col_of(head, "AGENT");
 	size_t c_source = col_of(head, "SOURCE"), c_reason = col_of(head, "REASON");
 	ck_assert_uint_eq(strlen(head), c_reason + strlen("REASON"));
 	const char *health[] = { "up", "down", "unknown" };
@@ -881,9 +883,11 @@ START_TEST(status_render)
 		ck_assert_msg(strncmp(row + c_admin, admin[i], strlen(admin[i])) == 0,
 		              "row %d: %s", i, row);
 		/* ANSWERS is right-aligned and the widest row sets the width;
-		 * no admin source or reason without knotd's sync. */
+		 * AGENT follows ("-": no agent polled); no admin source or
+		 * reason without knotd's sync. */
 		ck_assert(strlen(row) > c_answers_end && row[c_answers_end - 1] != ' ');
 		ck_assert(row[c_answers_end] == ' ');
+		ck_assert_msg(strncmp(row + c_agent, "-  ", 3) == 0, "row %d: %s", i, row);
 		ck_assert_msg(strncmp(row + c_source, "-  ", 3) == 0, "row %d: %s", i, row);
 		ck_assert_str_eq(row + c_reason, "-");
 	}
@@ -924,6 +928,14 @@ START_TEST(status_json)
 	atomic_store(&seg_table.nodes[0].answers, 5);
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DOWN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 300);
+	/* Node 1's agent: drained, 17 sessions, 50 %, no maxconn. */
+	atomic_store(&seg_table.nodes[1].agent_flags, TGC_AGENT_F_POLLED |
+	             TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS | TGC_AGENT_F_PCT);
+	atomic_store(&seg_table.nodes[1].agent_state, TGC_AGENT_DRAIN);
+	atomic_store(&seg_table.nodes[1].agent_sessions, 17);
+	atomic_store(&seg_table.nodes[1].agent_pct, 50);
+	atomic_store(&seg_table.nodes[1].agent_maxconn, 99); /* not flagged */
+	atomic_store(&seg_table.nodes[1].agent_errors, 3);
 
 	tgc_ctl_status_t st;
 	ck_assert_int_eq(tgc_ctl_status_load(&st, &seg_table, now), KNOT_EOK);
@@ -947,12 +959,15 @@ START_TEST(status_json)
 	    ADMIN_NONE
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
-	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5},"
+	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5,"
+	    "\"agent\":null},"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
 	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\"," ADMIN_NONE "\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
-	    "\"transitions\":0,\"answers\":0},"
+	    "\"transitions\":0,\"answers\":0,\"agent\":{\"answered\":true,"
+	    "\"down\":false,\"drain\":true,\"maint\":false,\"sessions\":17,"
+	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3}},"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
 	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"admin_source\":\"none\",\"admin_local\":\"down\","
@@ -960,7 +975,8 @@ START_TEST(status_json)
 	    "\"reason\":null,\"admin_guarded\":false,\"admin_since_ms\":null,"
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
-	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0}"
+	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0,"
+	    "\"agent\":null}"
 	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
 	    now - 65000, now - 65000, (unsigned)getuid()), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
@@ -1128,6 +1144,12 @@ START_TEST(metrics_render)
 	put_probe(1, TGC_HEALTH_DOWN, TGC_PROBE_REFUSED, 0, 3, 2000123, now - 1500, 4);
 	atomic_store(&seg_table.nodes[0].answers, 123456789);
 	atomic_store(&seg_table.nodes[1].transitions, 2);
+	/* Node 0's agent: maint, 12 sessions, no maxconn, 5 errors. */
+	atomic_store(&seg_table.nodes[0].agent_flags, TGC_AGENT_F_POLLED |
+	             TGC_AGENT_F_ANSWERED | TGC_AGENT_F_SESSIONS);
+	atomic_store(&seg_table.nodes[0].agent_state, TGC_AGENT_MAINT);
+	atomic_store(&seg_table.nodes[0].agent_sessions, 12);
+	atomic_store(&seg_table.nodes[0].agent_errors, 5);
 	ck_assert_int_eq(tgc_table_admin_set(&seg_table, 2, TGC_ADMIN_DRAIN), KNOT_EOK);
 	atomic_store(&seg_table.hdr->writer_pid, 4242);
 	atomic_store(&seg_table.hdr->heartbeat_ms, now - 1300);
@@ -1163,8 +1185,9 @@ START_TEST(metrics_render)
 	HAS("\ntgcluster_writer_pid{%s} 4242\n", lbl);
 	HAS("\ntgcluster_heartbeat_age_seconds{%s} 1.300\n", lbl);
 	HAS("\ntgcluster_nodes{%s} 3\n", lbl);
-	/* Node 1 is down; node 2 (drain, never probed) still counts. */
-	HAS("\ntgcluster_live_nodes{%s} 2\n", lbl);
+	/* Node 1 is down, node 0's agent says maint; node 2 (drain, never
+	 * probed) still counts. */
+	HAS("\ntgcluster_live_nodes{%s} 1\n", lbl);
 	HAS("\ntgcluster_all_down{%s} 0\n", lbl);
 	HAS("\ntgcluster_all_down_answers_total{%s} 17\n", lbl);
 	HAS("# TYPE tgcluster_all_down_answers_total counter\n");
@@ -1194,6 +1217,19 @@ START_TEST(metrics_render)
 	HAS("\ntgcluster_node_probes_total{%s,address=\"127.0.0.11\","
 	    "port=\"5900\"} 9\n", lbl);
 	HAS("# TYPE tgcluster_node_answers_total counter\n");
+	HAS("\ntgcluster_node_agent_sessions{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 12\n", lbl);
+	HAS("\ntgcluster_node_agent_state{%s,address=\"127.0.0.11\","
+	    "port=\"5900\",state=\"maint\"} 1\n", lbl);
+	HAS("\ntgcluster_node_agent_state{%s,address=\"127.0.0.11\","
+	    "port=\"5900\",state=\"drain\"} 0\n", lbl);
+	HAS("\ntgcluster_node_agent_errors_total{%s,address=\"127.0.0.11\","
+	    "port=\"5900\"} 5\n", lbl);
+	HAS("# TYPE tgcluster_node_agent_errors_total counter\n");
+	/* Not reported, or no agent: no sample. */
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_maxconn{"), 0);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_sessions{"), 1);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_agent_errors_total{"), 1);
 	HAS("# TYPE tgcluster_node_health gauge\n");
 	/* The leftover: writer_alive 0, and no node samples at all. */
 	HAS("\ntgcluster_writer_alive{zone=\"old.test\",cluster=\"we\\\"ird\\\\name"
@@ -1208,8 +1244,8 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
 	/* One HELP and one TYPE per family, before its samples. */
-	ck_assert_int_eq(lines_with(text, "# TYPE "), 14);
-	ck_assert_int_eq(lines_with(text, "# HELP "), 14);
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 18);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 18);
 	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
 	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
 	ck_assert(type != NULL && sample != NULL && type < sample);
@@ -1219,7 +1255,7 @@ START_TEST(metrics_render)
 	tgc_ctl_buf_reset(&b);
 	tgc_ctl_render_metrics(&b, st, 0);
 	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
-	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 14);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 18);
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st[0]);

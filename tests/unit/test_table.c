@@ -1577,6 +1577,86 @@ START_TEST(stuck_cache_record)
 }
 END_TEST
 
+START_TEST(node_update_agent)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec3(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	tgc_node_snap_t s;
+
+	/* An agent report: the agent fields, nothing of the probe's. */
+	uint64_t gen = atomic_load(&a.hdr->generation);
+	tgc_node_update_t u = {
+		.what = TGC_NODE_UPD_AGENT,
+		.agent_sessions = 17, .agent_maxconn = 40, .agent_pct = 50,
+		.agent_state = 0x02, /* TGC_AGENT_DRAIN */
+		.agent_flags = TGC_AGENT_F_POLLED | TGC_AGENT_F_ANSWERED |
+		               TGC_AGENT_F_SESSIONS | TGC_AGENT_F_MAXCONN |
+		               TGC_AGENT_F_PCT,
+	};
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	ck_assert_uint_eq(atomic_load(&a.hdr->generation), gen + 1);
+	tgc_table_node_read(&a, 1, &s);
+	ck_assert_uint_eq(s.agent_sessions, 17);
+	ck_assert_uint_eq(s.agent_maxconn, 40);
+	ck_assert_uint_eq(s.agent_pct, 50);
+	ck_assert_uint_eq(s.agent_state, 0x02);
+	ck_assert_uint_eq(s.agent_flags, u.agent_flags);
+	ck_assert_uint_eq(s.agent_errors, 0);
+	ck_assert_uint_eq(s.probes, 0);
+	ck_assert_int_eq(s.health, TGC_HEALTH_UNKNOWN);
+	ck_assert_int_eq(s.last_probe, TGC_PROBE_NONE);
+	tgc_table_agent_t ag;
+	tgc_table_agent_read(&a, 1, &ag);
+	ck_assert_uint_eq(ag.sessions, 17);
+	ck_assert_uint_eq(ag.maxconn, 40);
+	ck_assert_uint_eq(ag.pct, 50);
+	ck_assert_uint_eq(ag.state, 0x02);
+	ck_assert_uint_eq(ag.flags, u.agent_flags);
+
+	/* A failed poll: errors add up, state and sessions cleared. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_AGENT,
+	                          .agent_flags = TGC_AGENT_F_POLLED,
+	                          .agent_errors_add = 1 };
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	ck_assert(tgc_table_node_update(&a, 1, &u));
+	tgc_table_node_read(&a, 1, &s);
+	ck_assert_uint_eq(s.agent_errors, 2);
+	ck_assert_uint_eq(s.agent_state, 0);
+	ck_assert_uint_eq(s.agent_sessions, 0);
+	ck_assert_uint_eq(s.agent_flags, TGC_AGENT_F_POLLED);
+
+	/* Published into the segment, at record bytes 232..247 (the layout
+	 * tests/integration/tgc.py reads). */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_AGENT,
+	                          .agent_sessions = 0x01020304,
+	                          .agent_maxconn = 0x05060708,
+	                          .agent_pct = 0x090a, .agent_state = 0x0b,
+	                          .agent_flags = 0x0c, .agent_errors_add = 0 };
+	ck_assert(tgc_table_node_update(&a, 2, &u));
+	tgc_table_publish(&a, TOKEN_A, 2);
+	tgc_table_node_read(&m, 2, &s);
+	ck_assert_uint_eq(s.agent_sessions, 0x01020304);
+	const uint8_t *raw = (const uint8_t *)&m.nodes[2];
+	const uint8_t want[16] = { 4, 3, 2, 1, 8, 7, 6, 5, 0x0a, 0x09, 0x0b, 0x0c,
+	                           0, 0, 0, 0 };
+	ck_assert_mem_eq(raw + 232, want, sizeof(want));
+
+	/* Busy record: refused, nothing written. */
+	ck_assert(tgc_table_write_begin(&a.nodes[0]));
+	ck_assert(!tgc_table_node_update(&a, 0, &u));
+	tgc_table_write_end(&a, &a.nodes[0]);
+	tgc_table_node_read(&a, 0, &s);
+	ck_assert_uint_eq(s.agent_sessions, 0);
+
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+}
+END_TEST
+
 START_TEST(view_admin_answers_ack)
 {
 	spec_buf_t sb;
@@ -2091,6 +2171,7 @@ static Suite *table_suite(void)
 	         dead_writer_closed_late_end_never_reopens, 30);
 	add_case(s, "retake_from_gone_process", retake_from_gone_process, 30);
 	add_case(s, "stuck_cache_record", stuck_cache_record, 30);
+	add_case(s, "node_update_agent", node_update_agent, 30);
 	add_case(s, "view_admin_answers_ack", view_admin_answers_ack, 30);
 	add_case(s, "view_zone_admin_precedence", view_zone_admin_precedence, 30);
 	add_case(s, "view_survives_truncate_and_chmod",
