@@ -75,9 +75,9 @@ step "tests-asan" mtest -C build-asan --print-errorlogs
 
 # TSan: the checker/reader concurrency (table seqlock, checker thread).
 step "configure-tsan" setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
-step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health tests/test_health_sm tests/test_uvloop tests/test_fwd_client tests/test_poller
+step "compile-tsan" ninja -C build-tsan tests/test_table tests/test_health tests/test_health_sm tests/test_uvloop tests/test_fwd_client tests/test_poller tests/test_steer
 export TSAN_OPTIONS=halt_on_error=1
-step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health health_sm uvloop fwd_client poller
+step "tests-tsan" mtest -C build-tsan --suite unit --print-errorlogs table health health_sm uvloop fwd_client poller steer
 
 # The Debian package: build, lintian, install, smoke test, purge
 # (tests/package/run.sh purges it and removes its files even on failure).
