@@ -116,7 +116,8 @@ struct tgc_checker {
 	bool sock_failing;        /*!< Socket creation failing, logged
 	                           *   (checker thread only). */
 	bool disabled_marked;     /*!< check: none recorded (checker thread only). */
-	bool agent_cleared;       /*!< No agent: agent fields cleared (checker
+	bool agent_fields_done;   /*!< Weights, capacities (and, without an
+	                           *   agent, agent fields) written (checker
 	                           *   thread only). */
 };
 

@@ -228,8 +228,8 @@ static void lb_free(tgc_lb_ctx_t *lb)
 {
 	void *const arrays[] = {
 		lb->addrs, lb->node_keys, lb->idx4, lb->idx6, lb->mapped,
-		lb->is_mapped, lb->rep, lb->rep_mapped, lb->states, lb->http_path,
-		lb->http_host, lb->statuses, lb->name_txt,
+		lb->is_mapped, lb->rep, lb->rep_mapped, lb->states, lb->weights,
+		lb->http_path, lb->http_host, lb->statuses, lb->name_txt,
 	};
 	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
 	tgc_tls_creds_free(lb->tls);

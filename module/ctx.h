@@ -172,6 +172,8 @@ typedef struct {
 	uint32_t *rep_mapped;        /*!< The same for the mapped addresses. */
 	tgc_answer_cfg_t answer;     /*!< Answer view (points into this struct;
 	                              *   its steering state is owned here). */
+	uint32_t *weights;           /*!< `node-weight` by index (read by the
+	                              *   checker, immutable after load). */
 	tgc_policy_state_t *states;  /*!< Per worker: written and read only by
 	                              *   the worker with that thread_id. */
 	tgc_checker_t *checker;      /*!< Checker (started and stopped by knotd's

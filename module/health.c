@@ -28,6 +28,7 @@
 #include "module/agent_poll.h"
 #include "module/checker_node.h"
 #include "module/health.h"
+#include "module/load.h"
 #include "module/probe_agent.h"
 #include "module/uvloop.h"
 #include "module/table.h"
@@ -392,6 +393,32 @@ static void node_takeover(node_t *n)
  * line; what it reports is written here.
  */
 
+/*! \brief The static weight of node \a idx (`node-weight`, default 1). */
+static uint32_t node_weight(const tgc_checker_t *ck, uint32_t idx)
+{
+	return (ck->conf.weights != NULL) ? ck->conf.weights[idx] : 1;
+}
+
+/*!
+ * \brief Sets the weight and the effective capacity (from the agent fields
+ *        of \a upd) that \a upd writes with TGC_NODE_UPD_CAPACITY.
+ */
+static void capacity_set(const tgc_checker_t *ck, uint32_t idx,
+                         tgc_node_update_t *upd)
+{
+	tgc_load_cap_t cap = {
+		.weight = node_weight(ck, idx),
+		.has_pct = (upd->agent_flags & TGC_AGENT_F_PCT) != 0,
+		.pct = upd->agent_pct,
+		.has_maxconn = (upd->agent_flags & TGC_AGENT_F_MAXCONN) != 0,
+		.maxconn = upd->agent_maxconn,
+	};
+	upd->what |= TGC_NODE_UPD_CAPACITY;
+	upd->agent_flags |= TGC_AGENT_F_CAPACITY;
+	upd->weight = cap.weight;
+	upd->capacity_x100 = tgc_load_capacity_x100(&cap);
+}
+
 /*!
  * \brief Writes an agent poll's outcome into the record: the report of a
  *        line (\a rep), or NULL when the agent gave no usable line (its
@@ -441,6 +468,7 @@ static void agent_record(node_t *n, const tgc_agent_report_t *rep)
 		}
 	}
 	upd.agent_state = state;
+	capacity_set(ck, n->idx, &upd);
 	if (!tgc_table_node_update(table, n->idx, &upd)) {
 		return;
 	}
@@ -510,27 +538,41 @@ static bool agent_stopped(void *ctx)
 }
 
 /*!
- * \brief Clears what an agent reported into every record once, when this
- *        configuration polls no agent (a drain left by an earlier one must
- *        not stay).
+ * \brief Once per checker, when it writes: the weight and capacity of every
+ *        record from this configuration (an earlier one may have had other
+ *        weights); without agent-port, also clears what an agent reported
+ *        (a drain left by an earlier configuration must not stay).
  */
-static void agent_clear_all(tgc_checker_t *ck)
+static void agent_fields_init(tgc_checker_t *ck)
 {
 	tgc_table_t *table = ck->conf.table;
 
 	for (uint32_t i = 0; i < ck->count; i++) {
 		tgc_node_snap_t old;
 		tgc_table_node_read(table, i, &old);
-		if (old.agent_flags == 0 && old.agent_state == 0) {
-			continue;
-		}
 		/* Errors stay: they count polls made. */
 		tgc_node_update_t upd = { .what = TGC_NODE_UPD_AGENT };
+		if (ck->conf.agent_port != 0) {
+			upd.agent_sessions = old.agent_sessions;
+			upd.agent_maxconn = old.agent_maxconn;
+			upd.agent_pct = old.agent_pct;
+			upd.agent_state = old.agent_state;
+			upd.agent_flags = old.agent_flags;
+		}
+		capacity_set(ck, i, &upd);
+		if (old.agent_flags == upd.agent_flags &&
+		    old.agent_state == upd.agent_state &&
+		    old.agent_sessions == upd.agent_sessions &&
+		    old.agent_maxconn == upd.agent_maxconn &&
+		    old.agent_pct == upd.agent_pct && old.weight == upd.weight &&
+		    old.capacity_x100 == upd.capacity_x100) {
+			continue;
+		}
 		if (tgc_table_node_update(table, i, &upd)) {
 			tgc_table_publish(table, ck->conf.writer_token, i);
 		}
 	}
-	ck->agent_cleared = true;
+	ck->agent_fields_done = true;
 }
 
 /*! \brief Records check: none once per node (health untouched). */
@@ -627,8 +669,8 @@ static void admin_scan(tgc_checker_t *ck)
 		if (ck->conf.params.check == TGC_CHECK_NONE && !ck->disabled_marked) {
 			mark_disabled(ck);
 		}
-		if (ck->conf.agent_port == 0 && !ck->agent_cleared) {
-			agent_clear_all(ck);
+		if (!ck->agent_fields_done) {
+			agent_fields_init(ck);
 		}
 	}
 

@@ -138,6 +138,11 @@ typedef struct {
 	tgc_health_refused_f refused; /*!< rfb refusal hook (may be NULL). */
 	uint16_t agent_port;         /*!< TCP port of the nodes' agents
 	                              *   (0 = none; module/probe_agent.h). */
+	const uint32_t *weights;     /*!< Per node `node-weight`, written into
+	                              *   the records with the capacity (NULL:
+	                              *   every node weighs 1; read by the
+	                              *   checker thread, immutable while it
+	                              *   runs). */
 	tgc_health_refused_f agent_error; /*!< Called once per agent poll that
 	                              *   gave no usable line (may be NULL). */
 	tgc_health_thread_f thread_start; /*!< Called first in the thread (may be NULL). */

@@ -88,6 +88,16 @@ static int steer_setup(tgc_ctx_t *ctx, const tgc_conf_t *conf)
 	return (ctx->lb.answer.steer != NULL) ? KNOT_EOK : KNOT_ENOMEM;
 }
 
+/*! \brief Takes the weights of the section read (the checker writes them
+ *         into the records for tgclusterctl), then the steering state. */
+static int weights_setup(tgc_ctx_t *ctx, tgc_conf_t *conf)
+{
+	int ret = steer_setup(ctx, conf);
+	ctx->lb.weights = conf->weights;
+	conf->weights = NULL;
+	return ret;
+}
+
 /*!
  * \brief Takes the NAT result of the section read into the context, and the
  *        mapped addresses into the table spec (so tgclusterctl shows them).
@@ -250,7 +260,7 @@ static int lb_setup(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 	nat_setup(ctx, conf, spec_nodes);
 	ret = answer_reps_setup(ctx);
 	if (ret == KNOT_EOK) {
-		ret = steer_setup(ctx, conf);
+		ret = weights_setup(ctx, conf);
 	}
 	if (ret != KNOT_EOK) {
 		goto nodes_done;
@@ -365,6 +375,7 @@ int tgc_lb_load(tgc_ctx_t *ctx, knotd_mod_t *mod, tgc_conf_t *conf,
 		.event = checker_event,
 		.refused = checker_refused,
 		.agent_port = conf->agent_port,
+		.weights = ctx->lb.weights,
 		.agent_error = checker_agent_error,
 		.thread_start = tgc_ctx_thread_start,
 		.thread_stop = tgc_ctx_thread_stop,

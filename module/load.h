@@ -51,6 +51,13 @@ typedef struct {
 double tgc_load_capacity(const tgc_load_cap_t *cap);
 
 /*!
+ * \brief Capacity of a node in hundredths, rounded, at most UINT32_MAX:
+ *        what the checker stores in the record (capacity_x100) for
+ *        tgclusterctl.
+ */
+uint32_t tgc_load_capacity_x100(const tgc_load_cap_t *cap);
+
+/*!
  * \brief Answers given for one node by one worker, decaying exponentially
  *        with time constant ttl + grant-window: a steady rate r of grants
  *        holds about r x (ttl + grant-window), the answers a resolver may

@@ -55,8 +55,8 @@ _Static_assert(offsetof(tgc_node_rec_t, probe_start_ms) == 96 &&
                offsetof(tgc_node_rec_t, zone_reason) == 136 &&
                offsetof(tgc_node_rec_t, agent_sessions) == 232 &&
                offsetof(tgc_node_rec_t, agent_errors) == 244 &&
-               offsetof(tgc_node_rec_t, _reserved) == 248 &&
-               sizeof(((tgc_node_rec_t *)0)->_reserved) % 8 == 0,
+               offsetof(tgc_node_rec_t, weight) == 248 &&
+               offsetof(tgc_node_rec_t, capacity_x100) == 252,
                "record layout changed");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
                ATOMIC_CHAR_LOCK_FREE == 2,

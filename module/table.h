@@ -76,7 +76,8 @@
  * | hdr \a heartbeat_ms | checker/poller (view), sync (segment) | workers (view), CLI | relaxed |
  * | rec \a seq | write_begin/end, unstick | node/cache readers | CAS acquire, release fence / CAS release; readers acquire, then relaxed after the field loads |
  * | rec \a health | checker (view, inside seq), sync | workers (view), CLI | relaxed (single byte, read alone); acquire inside a seqlock read |
- * | rec probe details, reserved bytes | checker/poller inside seq, sync | node_read, sync | relaxed stores inside seq / acquire loads |
+ * | rec probe details | checker/poller inside seq, sync | node_read, sync | relaxed stores inside seq / acquire loads |
+ * | rec weight, capacity_x100 (bytes 248..255) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_CAPACITY), sync (segment) | node_read, sync, CLI | relaxed stores inside seq / acquire loads |
  * | rec agent fields (bytes 232..247) | checker (view, inside seq, tgc_table_node_update() TGC_NODE_UPD_AGENT), sync (segment) | node_read, sync, CLI (acquire loads inside seq); workers: agent_state, agent_sessions, agent_maxconn, agent_pct alone (tgc_table_agent_read(), relaxed) | relaxed stores inside seq / acquire loads |
  * | rec \a admin (effective) | sync (view, then segment); CLI (segment, until the next sync) | workers (view), checker, CLI | relaxed (single byte) |
  * | rec \a admin_local, \a admin_uid | CLI (segment), sync (view) | sync, checker, CLI | relaxed |
@@ -314,7 +315,21 @@ typedef struct {
 	_Atomic uint32_t agent_errors; /*!< Agent polls that gave no usable
 	                           *   line (no connection, timeout, long
 	                           *   line, bad byte, closed empty). */
-	uint8_t _reserved[256 - 248];
+	/* What a node weighs in the least-loaded order, for tgclusterctl
+	 * (valid with TGC_AGENT_F_CAPACITY). Writer: the checker, inside seq,
+	 * with tgc_table_node_update() (TGC_NODE_UPD_CAPACITY) when it becomes
+	 * the writer and after each agent poll; the view and segment copies
+	 * (sync). Readers: node_read, sync, CLI (inside seq). The workers do
+	 * not read them: they compute the capacity from the agent fields and
+	 * their own copy of the weights (steer.h). */
+	_Atomic uint32_t weight;  /*!< The node's `node-weight` (1 when no
+	                           *   value names it). */
+	_Atomic uint32_t capacity_x100; /*!< Effective capacity in hundredths:
+	                           *   weight x agent percentage / 100 x
+	                           *   maxconn, a factor absent when not
+	                           *   reported (tgc_load_capacity_x100(); the
+	                           *   slow-start share, per worker, is not in
+	                           *   it). */
 } tgc_node_rec_t;
 
 /*! \brief agent_flags: the last agent poll gave a line. */
@@ -327,6 +342,8 @@ typedef struct {
 #define TGC_AGENT_F_PCT		0x08u
 /*! \brief agent_flags: the node has an agent (agent-port set). */
 #define TGC_AGENT_F_POLLED	0x10u
+/*! \brief agent_flags: weight and capacity_x100 hold the checker's values. */
+#define TGC_AGENT_F_CAPACITY	0x20u
 
 /*! \brief Most addresses a cache record holds (more are dropped). */
 #define TGC_CACHE_ADDRS_MAX	32
@@ -423,6 +440,8 @@ typedef struct {
 	uint8_t agent_state;     /*!< Agent: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
 	uint8_t agent_flags;     /*!< Agent: TGC_AGENT_F_* bits. */
 	uint32_t agent_errors;   /*!< Agent: polls without a usable line. */
+	uint32_t weight;         /*!< node-weight (see the record). */
+	uint32_t capacity_x100;  /*!< Effective capacity in hundredths. */
 } tgc_node_snap_t;
 
 /*! \brief Immutable description of a node, used to create a segment. */
@@ -643,6 +662,7 @@ enum {
 	                               *   agent_sessions, agent_maxconn,
 	                               *   agent_pct, agent_state, agent_flags;
 	                               *   agent_errors + agent_errors_add. */
+	TGC_NODE_UPD_CAPACITY = 1 << 6, /*!< weight, capacity_x100. */
 };
 
 /*! \brief What tgc_table_node_update() writes (fields per TGC_NODE_UPD_*). */
@@ -662,6 +682,8 @@ typedef struct {
 	uint8_t agent_state;     /*!< AGENT: TGC_AGENT_DOWN/DRAIN/MAINT bits. */
 	uint8_t agent_flags;     /*!< AGENT: TGC_AGENT_F_* bits. */
 	uint32_t agent_errors_add; /*!< AGENT: added to agent_errors. */
+	uint32_t weight;         /*!< CAPACITY. */
+	uint32_t capacity_x100;  /*!< CAPACITY. */
 } tgc_node_update_t;
 
 /*!

@@ -33,8 +33,7 @@
 #include "module/table_int.h"
 
 /*! \brief The mutable details of a node record that a seqlock read or a
- *         publish copies, X(field) each; then come zone_reason and the
- *         reserved words (not the admin states set by the CLI, not the
+ *         publish copies, X(field) each; then comes zone_reason (not the admin states set by the CLI, not the
  *         answer counts). */
 #define REC_DETAILS(X) \
 	X(health) X(last_probe) X(consec_ok) X(consec_fail) X(last_rtt_us) \
@@ -42,7 +41,7 @@
 	X(probe_start_ms) X(next_due_ms) X(admin_zone) X(admin_src) \
 	X(admin_flags) X(zone_serial) X(admin_since_ms) X(agent_sessions) \
 	X(agent_maxconn) X(agent_pct) X(agent_state) X(agent_flags) \
-	X(agent_errors)
+	X(agent_errors) X(weight) X(capacity_x100)
 
 /*! \brief The scalar fields of a cache record but its seq, X(field) each;
  *         then come the address and SOA words. */
@@ -222,6 +221,10 @@ bool tgc_table_node_update(tgc_table_t *table, uint32_t idx,
 		STORE(rec->agent_state, u->agent_state);
 		STORE(rec->agent_flags, u->agent_flags);
 		STORE(rec->agent_errors, LOAD(rec->agent_errors) + u->agent_errors_add);
+	}
+	if (u->what & TGC_NODE_UPD_CAPACITY) {
+		STORE(rec->weight, u->weight);
+		STORE(rec->capacity_x100, u->capacity_x100);
 	}
 	tgc_seq_end(&rec->seq, open);
 	atomic_fetch_add_explicit(&table->hdr->generation, 1, memory_order_relaxed);
@@ -523,7 +526,6 @@ void tgc_rec_details_copy(tgc_node_rec_t *dst, const tgc_node_rec_t *src_c)
 	tgc_node_rec_t *src = (tgc_node_rec_t *)src_c;
 	REC_DETAILS(COPY_FIELD)
 	words_copy(dst->zone_reason, src->zone_reason, sizeof(src->zone_reason));
-	words_copy(dst->_reserved, src->_reserved, sizeof(src->_reserved));
 }
 
 void tgc_cache_rec_copy(tgc_cache_rec_t *dst, const tgc_cache_rec_t *src_c)

@@ -115,6 +115,8 @@ static void record_fields(void)
 	FIELD(tgc_node_rec_t, agent_state);
 	FIELD(tgc_node_rec_t, agent_flags);
 	FIELD(tgc_node_rec_t, agent_errors);
+	FIELD(tgc_node_rec_t, weight);
+	FIELD(tgc_node_rec_t, capacity_x100);
 	printf("}\n\n");
 }
 
@@ -161,6 +163,7 @@ int main(void)
 	CONST("AGENT_F_MAXCONN", TGC_AGENT_F_MAXCONN);
 	CONST("AGENT_F_PCT", TGC_AGENT_F_PCT);
 	CONST("AGENT_F_POLLED", TGC_AGENT_F_POLLED);
+	CONST("AGENT_F_CAPACITY", TGC_AGENT_F_CAPACITY);
 	CONST("CACHE_RECS", TGC_CACHE_RECS);
 	CONST("CACHE_A", TGC_CACHE_A);
 	CONST("CACHE_AAAA", TGC_CACHE_AAAA);

@@ -494,22 +494,40 @@ char *tgc_ctl_admin_source(const tgc_node_snap_t *n, char *buf, size_t len)
 enum {
 	COL_IDX, COL_ADDR, COL_PORT, COL_MAPPED, COL_TIER, COL_HEALTH, COL_ADMIN,
 	COL_IN_STATE, COL_LAST, COL_RTT, COL_OK, COL_FAIL, COL_PROBES,
-	COL_ANSWERS, COL_AGENT, COL_SOURCE, COL_REASON, STATUS_COLS
+	COL_ANSWERS, COL_AGENT, COL_CAPACITY, COL_LOAD, COL_SOURCE, COL_REASON,
+	STATUS_COLS
 };
 _Static_assert(STATUS_COLS <= TGC_CTL_GRID_COLS, "status table wider than a grid");
 
 /*! \brief Titles of the human status table. */
 static const char *const status_head[STATUS_COLS] = {
 	"IDX", "ADDRESS", "PORT", "MAPPED", "TIER", "HEALTH", "ADMIN", "IN-STATE",
-	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "AGENT", "SOURCE", "REASON"
+	"LAST", "RTT", "OK", "FAIL", "PROBES", "ANSWERS", "AGENT", "CAPACITY",
+	"LOAD", "SOURCE", "REASON"
 };
 
 /*! \brief Right-aligned columns of the human status table. */
 static const bool status_right[STATUS_COLS] = {
 	[COL_IDX] = true, [COL_PORT] = true, [COL_IN_STATE] = true,
 	[COL_RTT] = true, [COL_OK] = true, [COL_FAIL] = true,
-	[COL_PROBES] = true, [COL_ANSWERS] = true,
+	[COL_PROBES] = true, [COL_ANSWERS] = true, [COL_CAPACITY] = true,
+	[COL_LOAD] = true,
 };
+
+bool tgc_ctl_node_load(const tgc_node_snap_t *n, double *capacity,
+                       double *load_pct)
+{
+	*capacity = (double)n->capacity_x100 / 100.0;
+	*load_pct = -1.0;
+	if ((n->agent_flags & TGC_AGENT_F_CAPACITY) == 0) {
+		return false;
+	}
+	if ((n->agent_flags & TGC_AGENT_F_SESSIONS) != 0 && n->capacity_x100 > 0) {
+		*load_pct = (double)n->agent_sessions * 10000.0 / (double)n->capacity_x100;
+	}
+
+	return true;
+}
 
 /*!
  * \brief The AGENT cell of a node: "-" without an agent, "no-answer" when
@@ -641,7 +659,7 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		const tgc_node_snap_t *n = &st->nodes[i];
 		char idx[16], addr[TGC_ADDR_STRLEN], port[8], mapped[TGC_ADDR_STRLEN];
 		char in_state[32], rtt[32], ok[16], fail[16], probes[24], answers[24];
-		char agent[64];
+		char agent[64], capacity[24], load[24];
 		const char *cells[STATUS_COLS];
 
 		snprintf(idx, sizeof(idx), "%u", i);
@@ -677,6 +695,15 @@ void tgc_ctl_render_status(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		cells[COL_PROBES] = probes;
 		cells[COL_ANSWERS] = answers;
 		cells[COL_AGENT] = agent_cell(n, agent, sizeof(agent));
+		double cap, load_pct;
+		bool has_cap = tgc_ctl_node_load(n, &cap, &load_pct);
+		if (has_cap) {
+			snprintf(capacity, sizeof(capacity), "%.*f",
+			         (n->capacity_x100 % 100 == 0) ? 0 : 2, cap);
+			snprintf(load, sizeof(load), "%.1f%%", load_pct);
+		}
+		cells[COL_CAPACITY] = has_cap ? capacity : "-";
+		cells[COL_LOAD] = (has_cap && load_pct >= 0) ? load : "-";
 		char source[48], reason[TGC_CTL_SAFE_LEN(TGC_ADMIN_REASON_MAX)];
 		tgc_ctl_admin_source(n, source, sizeof(source));
 		cells[COL_SOURCE] = source;

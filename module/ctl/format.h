@@ -159,6 +159,22 @@ const char *tgc_ctl_admin_src_str(tgc_admin_src_t src);
 char *tgc_ctl_admin_source(const tgc_node_snap_t *n, char *buf, size_t len);
 
 /*!
+ * \brief A node's effective capacity (weight x agent percentage x maxconn,
+ *        as the checker last wrote it) and its load: the sessions its agent
+ *        reports, in percent of that capacity (what load-high and load-low
+ *        compare, without the answers granted since).
+ *
+ * \param[out] capacity  Capacity; valid when true is returned.
+ * \param[out] load_pct  Load in percent, -1 when unknown (no sessions
+ *                       reported, or no capacity).
+ *
+ * \return False when the record holds no capacity (not a load balancer
+ *         checker's record, or not written yet).
+ */
+bool tgc_ctl_node_load(const tgc_node_snap_t *n, double *capacity,
+                       double *load_pct);
+
+/*!
  * \brief Formats a duration in milliseconds for humans.
  *
  * "850ms", "12.3s", "5m03s", "2h05m", "3d04h".

@@ -14,6 +14,7 @@
     along with this program.  If not, see <https://www.gnu.org/licenses/>.
  */
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,9 +26,11 @@
 /*!
  * \brief Dump flags: one line, keys in insertion order, every non-ASCII
  *        character as \\uNNNN (so no raw C1, bidi or invisible character
- *        reaches a terminal).
+ *        reaches a terminal), numbers with a fraction to 10 significant
+ *        digits.
  */
-#define DUMP_FLAGS	(JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
+#define DUMP_FLAGS	(JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER | \
+			 JSON_REAL_PRECISION(10))
 
 /*!
  * \brief json_dump_callback() sink appending to a tgc_ctl_buf_t.
@@ -249,6 +252,13 @@ static json_t *node_new(const tgc_ctl_status_t *st, uint32_t i, bool *failed)
 	set(node, "transitions", u64_new(true, n->transitions), failed);
 	set(node, "answers", u64_new(true, n->answers), failed);
 	set(node, "agent", agent_new(n, failed), failed);
+	double cap, load_pct;
+	bool has_cap = tgc_ctl_node_load(n, &cap, &load_pct);
+	set(node, "weight", u64_new(has_cap, n->weight), failed);
+	set(node, "capacity", has_cap ? json_real(cap) : json_null(), failed);
+	/* Load in percent with two decimals. */
+	set(node, "load_pct", (has_cap && load_pct >= 0) ?
+	    json_real(round(load_pct * 100.0) / 100.0) : json_null(), failed);
 
 	return node;
 }

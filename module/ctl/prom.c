@@ -57,7 +57,7 @@ typedef enum {
 	IM_ALL_DOWN, IM_ALL_DOWN_ANSWERS,
 	NM_HEALTH, NM_ADMIN, NM_RTT, NM_CHECK_TIME, NM_PROBES, NM_TRANSITIONS,
 	NM_ANSWERS, NM_AGENT_SESSIONS, NM_AGENT_MAXCONN, NM_AGENT_STATE,
-	NM_AGENT_ERRORS, METRICS
+	NM_AGENT_ERRORS, NM_WEIGHT, NM_CAPACITY, NM_LOAD, METRICS
 } metric_t;
 
 /*! \brief First node family. */
@@ -108,6 +108,12 @@ static const prom_family_t families[METRICS] = {
 		"State words in force from the node's agent (1 if set)." },
 	[NM_AGENT_ERRORS] = { "tgcluster_node_agent_errors_total", PROM_COUNTER,
 		"Polls of the node's agent that gave no usable line." },
+	[NM_WEIGHT] = { "tgcluster_node_weight", PROM_GAUGE,
+		"Static weight of the node (node-weight)." },
+	[NM_CAPACITY] = { "tgcluster_node_capacity", PROM_GAUGE,
+		"Effective capacity: weight x agent percentage / 100 x agent maxconn." },
+	[NM_LOAD] = { "tgcluster_node_load_ratio", PROM_GAUGE,
+		"Sessions the agent reports divided by the effective capacity." },
 };
 
 /*! \brief Appends the HELP and TYPE lines of a family. */
@@ -242,6 +248,25 @@ static void prom_node_sample(tgc_ctl_buf_t *out, metric_t m,
 		prom_node_labels(out, name, st, idx);
 		tgc_ctl_buf_printf(out, "} %u\n", node->agent_errors);
 		return;
+	case NM_WEIGHT:
+	case NM_CAPACITY:
+	case NM_LOAD: {
+		double cap, load_pct;
+		if (!tgc_ctl_node_load(node, &cap, &load_pct) ||
+		    (m == NM_LOAD && load_pct < 0)) {
+			return; /* Unknown: no sample. */
+		}
+		prom_node_labels(out, name, st, idx);
+		if (m == NM_WEIGHT) {
+			tgc_ctl_buf_printf(out, "} %u\n", node->weight);
+		} else if (m == NM_CAPACITY) {
+			tgc_ctl_buf_printf(out, "} %u.%02u\n", node->capacity_x100 / 100,
+			                   node->capacity_x100 % 100);
+		} else {
+			tgc_ctl_buf_printf(out, "} %.6f\n", load_pct / 100.0);
+		}
+		return;
+	}
 	default:
 		return;
 	}

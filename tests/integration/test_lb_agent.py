@@ -37,7 +37,7 @@ class LbAgent(tgc.TgcTestCase):
             "node": [x.spec for x in self.n], "policy": "ordered",
             "check-interval": 200, "check-timeout": 100,
             "check-rise": 2, "check-fall": 2,
-            "agent-port": first.port}})
+            "agent-port": first.port, "node-weight": [ADDRS[0] + "=3"]}})
         self.seg = self.k.shm()
         wait_until(lambda: self.seg.health() == ["up"] * 3, 5,
                    what="all nodes confirmed up")
@@ -60,7 +60,8 @@ class LbAgent(tgc.TgcTestCase):
         a = self.agent(0)
         self.assertEqual((a["maxconn"], a["pct"], a["state"]), (40, 50, 0))
         want = (tgc.AGENT_F_POLLED | tgc.AGENT_F_ANSWERED |
-                tgc.AGENT_F_SESSIONS | tgc.AGENT_F_MAXCONN | tgc.AGENT_F_PCT)
+                tgc.AGENT_F_SESSIONS | tgc.AGENT_F_MAXCONN | tgc.AGENT_F_PCT |
+                tgc.AGENT_F_CAPACITY)
         self.assertEqual(a["flags"], want)
         p = subprocess.run([CTL, "status", os.path.basename(self.seg.path),
                             "--json"], stdout=subprocess.PIPE,
@@ -72,6 +73,14 @@ class LbAgent(tgc.TgcTestCase):
         self.assertEqual(node["agent"]["weight_pct"], 50)
         self.assertEqual(node["agent"]["drain"], False)
         self.assertEqual(node["agent"]["answered"], True)
+        # Capacity = weight 3 x 50 % x maxconn 40; load = 12 / 60.
+        self.assertEqual((node["weight"], node["capacity"], node["load_pct"]),
+                         (3, 60.0, 20.0))
+        self.assertEqual((a["weight"], a["capacity_x100"]), (3, 6000))
+        # Node 1: weight 1, nothing but sessions reported: capacity 1.
+        node1 = json.loads(p.stdout)["nodes"][1]
+        self.assertEqual((node1["weight"], node1["capacity"], node1["load_pct"]),
+                         (1, 1.0, 300.0))
         self.assertEqual(self.answers(), ADDRS)
         p = subprocess.run([CTL, "status", os.path.basename(self.seg.path)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -82,6 +91,23 @@ class LbAgent(tgc.TgcTestCase):
                if line.split()[:2] == ["0", ADDRS[0]]]
         self.assertEqual(len(row), 1, p.stdout)
         self.assertIn(" ready 12/40 ", row[0])
+        cells = row[0].split()
+        self.assertEqual(cells[cells.index("12/40") + 1:cells.index("12/40") + 3],
+                         ["60", "20.0%"], row[0])
+        p = subprocess.run([CTL, "metrics"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seg = os.path.basename(self.seg.path)
+        samples = {}
+        for line in p.stdout.splitlines():
+            if line.startswith("tgcluster_node_") and 'segment="%s"' % seg in line \
+                    and 'address="%s"' % ADDRS[0] in line:
+                name, value = line.split("{")[0], line.rsplit(" ", 1)[1]
+                samples[name] = value
+        self.assertEqual(samples.get("tgcluster_node_weight"), "3", p.stdout)
+        self.assertEqual(samples.get("tgcluster_node_capacity"), "60.00")
+        self.assertEqual(samples.get("tgcluster_node_load_ratio"), "0.200000")
+        self.assertEqual(samples.get("tgcluster_node_agent_sessions"), "12")
 
     def test_drain_from_agent(self):
         self.say(0, b"drain sessions:5\n")

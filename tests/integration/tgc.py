@@ -1070,6 +1070,7 @@ AGENT_DOWN, AGENT_DRAIN, AGENT_MAINT = \
 AGENT_F_ANSWERED, AGENT_F_SESSIONS, AGENT_F_MAXCONN, AGENT_F_PCT, AGENT_F_POLLED = \
     LAYOUT.AGENT_F_ANSWERED, LAYOUT.AGENT_F_SESSIONS, LAYOUT.AGENT_F_MAXCONN, \
     LAYOUT.AGENT_F_PCT, LAYOUT.AGENT_F_POLLED
+AGENT_F_CAPACITY = LAYOUT.AGENT_F_CAPACITY
 _FIELD_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
@@ -1205,7 +1206,9 @@ class Segment:
                                   "pct": f("agent_pct"),
                                   "state": f("agent_state"),
                                   "flags": f("agent_flags"),
-                                  "errors": f("agent_errors")}})
+                                  "errors": f("agent_errors"),
+                                  "weight": f("weight"),
+                                  "capacity_x100": f("capacity_x100")}})
         return out
 
     def health(self):

@@ -936,6 +936,14 @@ START_TEST(status_json)
 	atomic_store(&seg_table.nodes[1].agent_pct, 50);
 	atomic_store(&seg_table.nodes[1].agent_maxconn, 99); /* not flagged */
 	atomic_store(&seg_table.nodes[1].agent_errors, 3);
+	/* Weights and capacities as the checker writes them: node 0 without
+	 * an agent (weight 3), node 1 weight 6 x 50 %; node 2 not written. */
+	atomic_fetch_or(&seg_table.nodes[0].agent_flags, TGC_AGENT_F_CAPACITY);
+	atomic_store(&seg_table.nodes[0].weight, 3);
+	atomic_store(&seg_table.nodes[0].capacity_x100, 300);
+	atomic_fetch_or(&seg_table.nodes[1].agent_flags, TGC_AGENT_F_CAPACITY);
+	atomic_store(&seg_table.nodes[1].weight, 6);
+	atomic_store(&seg_table.nodes[1].capacity_x100, 300);
 
 	tgc_ctl_status_t st;
 	ck_assert_int_eq(tgc_ctl_status_load(&st, &seg_table, now), KNOT_EOK);
@@ -960,14 +968,15 @@ START_TEST(status_json)
 	    "\"since_ms\":%" PRIu64 ",\"in_state_ms\":65000,\"last_probe\":\"ok\","
 	    "\"last_check_ms\":%" PRIu64 ",\"last_rtt_us\":250,\"consec_ok\":7,"
 	    "\"consec_fail\":0,\"probes\":9,\"transitions\":0,\"answers\":5,"
-	    "\"agent\":null},"
+	    "\"agent\":null,\"weight\":3,\"capacity\":3.0,\"load_pct\":null},"
 	    "{\"index\":1,\"address\":\"127.0.0.12\",\"port\":5900,\"mapped\":null,"
 	    "\"tier\":\"primary\",\"health\":\"unknown\",\"admin\":\"auto\"," ADMIN_NONE "\"since_ms\":null,"
 	    "\"in_state_ms\":null,\"last_probe\":\"none\",\"last_check_ms\":null,"
 	    "\"last_rtt_us\":null,\"consec_ok\":0,\"consec_fail\":0,\"probes\":0,"
 	    "\"transitions\":0,\"answers\":0,\"agent\":{\"answered\":true,"
 	    "\"down\":false,\"drain\":true,\"maint\":false,\"sessions\":17,"
-	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3}},"
+	    "\"maxconn\":null,\"weight_pct\":50,\"errors\":3},\"weight\":6,"
+	    "\"capacity\":3.0,\"load_pct\":566.67},"
 	    "{\"index\":2,\"address\":\"fd00::1234:5678:9abc\",\"port\":15901,"
 	    "\"mapped\":null,\"tier\":\"backup\",\"health\":\"unknown\",\"admin\":\"down\","
 	    "\"admin_source\":\"none\",\"admin_local\":\"down\","
@@ -976,7 +985,7 @@ START_TEST(status_json)
 	    "\"since_ms\":null,\"in_state_ms\":null,\"last_probe\":\"none\","
 	    "\"last_check_ms\":null,\"last_rtt_us\":null,\"consec_ok\":0,"
 	    "\"consec_fail\":0,\"probes\":0,\"transitions\":0,\"answers\":0,"
-	    "\"agent\":null}"
+	    "\"agent\":null,\"weight\":null,\"capacity\":null,\"load_pct\":null}"
 	    "],\"cache\":null}\n", seg_name + 1, st.created_ms, now, st.generation, now - 300,
 	    now - 65000, now - 65000, (unsigned)getuid()), 0);
 	ck_assert_str_eq(tgc_ctl_buf_str(&b), expect);
@@ -986,6 +995,98 @@ START_TEST(status_json)
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st);
+}
+END_TEST
+
+static int lines_with(const char *text, const char *prefix);
+
+START_TEST(status_capacity)
+{
+	/* Capacity and load in the status table and the metrics: a node with
+	 * an agent (weight 4 x maxconn 100, 100 sessions), one with a weight
+	 * of 0.5 x 3 (no maxconn: relative units, no sessions), one the
+	 * checker has not written. */
+	tgc_node_snap_t nodes[3] = {
+		{ .agent_flags = TGC_AGENT_F_POLLED | TGC_AGENT_F_ANSWERED |
+		                 TGC_AGENT_F_SESSIONS | TGC_AGENT_F_MAXCONN |
+		                 TGC_AGENT_F_CAPACITY,
+		  .agent_sessions = 100, .agent_maxconn = 100, .weight = 4,
+		  .capacity_x100 = 40000, .port = 5900 },
+		{ .agent_flags = TGC_AGENT_F_CAPACITY, .weight = 3,
+		  .capacity_x100 = 150, .agent_pct = 50, .port = 5900 },
+		{ .agent_sessions = 7, .weight = 9, .capacity_x100 = 900,
+		  .port = 5900 },
+	};
+	for (int i = 0; i < 3; i++) {
+		nodes[i].addr.family = AF_INET;
+		nodes[i].addr.len = 4;
+		nodes[i].addr.bytes[0] = 127;
+		nodes[i].addr.bytes[3] = 21 + i;
+	}
+	tgc_ctl_status_t st = { .node_count = 3, .nodes = nodes, .role = TGC_ROLE_LB,
+	                        .writer_alive = true, .writer_pid = 1 };
+	snprintf(st.zone, sizeof(st.zone), "cluster.test");
+	snprintf(st.name, sizeof(st.name), "cluster.test");
+	snprintf(st.segment, sizeof(st.segment), "seg");
+
+	double cap, load;
+	ck_assert(tgc_ctl_node_load(&nodes[0], &cap, &load));
+	ck_assert(cap == 400.0 && load == 25.0);
+	ck_assert(tgc_ctl_node_load(&nodes[1], &cap, &load));
+	ck_assert(cap == 1.5 && load == -1.0);
+	ck_assert(!tgc_ctl_node_load(&nodes[2], &cap, &load));
+
+	tgc_ctl_buf_t b;
+	tgc_ctl_buf_init(&b);
+	tgc_ctl_render_status(&b, &st);
+	ck_assert(!b.failed);
+	const char *table = strstr(tgc_ctl_buf_str(&b), "\n\n") + 2;
+	char *copy = strdup(table);
+	char *save = NULL;
+	char *head = strtok_r(copy, "\n", &save);
+	/* Right-aligned: the cell ends where the title ends. */
+	size_t c_cap_end = col_of(head, "CAPACITY") + strlen("CAPACITY");
+	size_t c_load_end = col_of(head, "LOAD") + strlen("LOAD");
+	size_t c_agent = col_of(head, "AGENT");
+	const char *caps[] = { "400", "1.50", "-" };
+	const char *loads[] = { "25.0%", "-", "-" };
+	const char *agents[] = { "ready 100/100", "-", "-" };
+	for (int i = 0; i < 3; i++) {
+		char *row = strtok_r(NULL, "\n", &save);
+		ck_assert_ptr_nonnull(row);
+		ck_assert_msg(strncmp(row + c_cap_end - strlen(caps[i]), caps[i],
+		                      strlen(caps[i])) == 0 && row[c_cap_end] == ' ',
+		              "row %d: %s", i, row);
+		ck_assert_msg(strncmp(row + c_load_end - strlen(loads[i]), loads[i],
+		                      strlen(loads[i])) == 0 && row[c_load_end] == ' ',
+		              "row %d: %s", i, row);
+		ck_assert_msg(strncmp(row + c_agent, agents[i], strlen(agents[i])) == 0,
+		              "row %d: %s", i, row);
+	}
+	free(copy);
+	tgc_ctl_buf_reset(&b);
+
+	tgc_ctl_render_metrics(&b, &st, 1);
+	ck_assert(!b.failed);
+	const char *text = tgc_ctl_buf_str(&b);
+	const char *lbl = "zone=\"cluster.test\",cluster=\"cluster.test\","
+	                  "segment=\"seg\"";
+	char want[512];
+	snprintf(want, sizeof(want), "\ntgcluster_node_weight{%s,address=\"127.0.0.21\","
+	         "port=\"5900\"} 4\n", lbl);
+	ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+	snprintf(want, sizeof(want), "\ntgcluster_node_capacity{%s,address=\"127.0.0.22\","
+	         "port=\"5900\"} 1.50\n", lbl);
+	ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+	snprintf(want, sizeof(want), "\ntgcluster_node_load_ratio{%s,address=\"127.0.0.21\","
+	         "port=\"5900\"} 0.250000\n", lbl);
+	ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE tgcluster_node_capacity gauge\n"));
+	/* Unknown: no sample (node 2 unwritten; node 1 reports no sessions). */
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_weight{"), 2);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_capacity{"), 2);
+	ck_assert_int_eq(lines_with(text, "tgcluster_node_load_ratio{"), 1);
+	tgc_ctl_buf_free(&b);
 }
 END_TEST
 
@@ -1244,8 +1345,8 @@ START_TEST(metrics_render)
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_health{"), 9);
 	ck_assert_int_eq(lines_with(text, "tgcluster_node_admin_state{"), 12);
 	/* One HELP and one TYPE per family, before its samples. */
-	ck_assert_int_eq(lines_with(text, "# TYPE "), 18);
-	ck_assert_int_eq(lines_with(text, "# HELP "), 18);
+	ck_assert_int_eq(lines_with(text, "# TYPE "), 21);
+	ck_assert_int_eq(lines_with(text, "# HELP "), 21);
 	const char *type = strstr(text, "# TYPE tgcluster_node_probes_total");
 	const char *sample = strstr(text, "\ntgcluster_node_probes_total{");
 	ck_assert(type != NULL && sample != NULL && type < sample);
@@ -1255,7 +1356,7 @@ START_TEST(metrics_render)
 	tgc_ctl_buf_reset(&b);
 	tgc_ctl_render_metrics(&b, st, 0);
 	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "tgcluster_"), 0);
-	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 18);
+	ck_assert_int_eq(lines_with(tgc_ctl_buf_str(&b), "# TYPE "), 21);
 
 	tgc_ctl_buf_free(&b);
 	tgc_ctl_status_free(&st[0]);
@@ -1379,6 +1480,7 @@ static Suite *ctl_suite(void)
 	add_case(s, "admin_names", admin_names, false);
 	add_case(s, "status_render", status_render, true);
 	add_case(s, "status_json", status_json, true);
+	add_case(s, "status_capacity", status_capacity, false);
 	add_case(s, "json_hostile", json_hostile, false);
 	add_case(s, "list_render", list_render, true);
 	add_case(s, "translator_cache", translator_cache, true);

@@ -51,6 +51,21 @@ START_TEST(capacity)
 	/* Weight 0: no capacity. */
 	tgc_load_cap_t z = { .weight = 0, .has_maxconn = true, .maxconn = 9 };
 	NEAR(tgc_load_capacity(&z), 0.0);
+	ck_assert_uint_eq(tgc_load_capacity_x100(&z), 0);
+
+	/* In hundredths, rounded; saturated at UINT32_MAX. */
+	tgc_load_cap_t h = { .weight = 1, .has_pct = true, .pct = 33 };
+	ck_assert_uint_eq(tgc_load_capacity_x100(&h), 33);
+	h.weight = 3;
+	h.pct = 50;
+	ck_assert_uint_eq(tgc_load_capacity_x100(&h), 150);
+	h.has_maxconn = true;
+	h.maxconn = 401;
+	ck_assert_uint_eq(tgc_load_capacity_x100(&h), 60150);
+	h.weight = 10000;
+	h.pct = 1000;
+	h.maxconn = UINT32_MAX;
+	ck_assert_uint_eq(tgc_load_capacity_x100(&h), UINT32_MAX);
 }
 END_TEST
 

@@ -1644,6 +1644,31 @@ START_TEST(node_update_agent)
 	                           0, 0, 0, 0 };
 	ck_assert_mem_eq(raw + 232, want, sizeof(want));
 
+	/* Weight and capacity (bytes 248..255): written apart from the agent
+	 * fields, published, and read back. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_CAPACITY,
+	                          .weight = 0x11121314,
+	                          .capacity_x100 = 0x15161718 };
+	ck_assert(tgc_table_node_update(&a, 2, &u));
+	tgc_table_node_read(&a, 2, &s);
+	ck_assert_uint_eq(s.weight, 0x11121314);
+	ck_assert_uint_eq(s.capacity_x100, 0x15161718);
+	ck_assert_uint_eq(s.agent_sessions, 0x01020304);
+	ck_assert_uint_eq(s.agent_flags, 0x0c);
+	tgc_table_publish(&a, TOKEN_A, 2);
+	tgc_table_node_read(&m, 2, &s);
+	ck_assert_uint_eq(s.weight, 0x11121314);
+	ck_assert_uint_eq(s.capacity_x100, 0x15161718);
+	const uint8_t want_cap[8] = { 0x14, 0x13, 0x12, 0x11, 0x18, 0x17, 0x16, 0x15 };
+	ck_assert_mem_eq(raw + 248, want_cap, sizeof(want_cap));
+	/* The agent update leaves them. */
+	u = (tgc_node_update_t) { .what = TGC_NODE_UPD_AGENT,
+	                          .agent_flags = TGC_AGENT_F_POLLED };
+	ck_assert(tgc_table_node_update(&a, 2, &u));
+	tgc_table_node_read(&a, 2, &s);
+	ck_assert_uint_eq(s.weight, 0x11121314);
+	ck_assert_uint_eq(s.capacity_x100, 0x15161718);
+
 	/* Busy record: refused, nothing written. */
 	ck_assert(tgc_table_write_begin(&a.nodes[0]));
 	ck_assert(!tgc_table_node_update(&a, 0, &u));
