@@ -5,9 +5,7 @@ unbound with the zone's DNSKEY as trust anchor."""
 
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tgc  # noqa: E402
@@ -33,61 +31,22 @@ policy:
 """
 
 
-class Unbound:
-    """unbound on loopback: validating, stub zone ZONE to knotd, trust
+class Unbound(tgc.Unbound):
+    """The harness's unbound, validating, stub zone ZONE to knotd, trust
     anchor given as DNSKEY records."""
 
     def __init__(self, knot_port, anchors, cache=False):
-        self.dir = tempfile.mkdtemp(prefix="tgc-unbound-")
-        self.port = tgc.free_port(("127.0.0.1",))
-        self.proc = None
-        conf = os.path.join(self.dir, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write("""\
-server:
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    use-syslog: no
-    logfile: ""
-    verbosity: 1
-    num-threads: 1
-    interface: 127.0.0.1@{port}
-    do-ip6: no
-    do-not-query-localhost: no
-    module-config: "validator iterator"
-    cache-min-ttl: 0
-{cache}
-    local-zone: "." refuse
-    local-zone: "{zone}." transparent
-{anchors}
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "{zone}."
-    stub-addr: 127.0.0.1@{kport}
-""".format(d=self.dir, port=self.port, zone=ZONE, kport=knot_port,
-           # With the cache: denials are used for other names and types too
-           # (RFC 8198, unbound's default since 1.15; set explicitly).
-           cache="    aggressive-nsec: yes" if cache else "    cache-max-ttl: 0",
-           anchors="".join('    trust-anchor: "%s"\n' % a for a in anchors)))
-        self.log = open(os.path.join(self.dir, "unbound.log"), "w")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: tgc.tcp_connectable("127.0.0.1", self.port), 10,
-                   what="unbound ready")
+        # With the cache: denials are used for other names and types too
+        # (RFC 8198, unbound's default since 1.15; set explicitly).
+        extra = ("    cache-min-ttl: 0\n" +
+                 ("    aggressive-nsec: yes\n" if cache else
+                  "    cache-max-ttl: 0\n") +
+                 "".join('    trust-anchor: "%s"\n' % a for a in anchors))
+        super().__init__(ZONE, knot_port, extra=extra, validate=True)
 
     def ask(self, name, rdtype):
         q = dns.message.make_query(name, rdtype, want_dnssec=True)
         return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=5)
-
-    def close(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Dnssec(tgc.TgcTestCase):

@@ -667,10 +667,11 @@ UNBOUND = shutil.which("unbound", path="/usr/sbin:/usr/bin")
 
 class Unbound:
     """unbound on 127.0.0.1 (a free port): caches what it gets for the TTL
-    the answers carry, stub zone \a zone to knotd on \a knot_port, no
-    validation. \a extra: more `server:` lines. close() stops it."""
+    the answers carry, stub zone \a zone to knotd on \a knot_port,
+    validating with \a validate (trust anchors then among \a extra).
+    \a extra: more `server:` lines. close() stops it."""
 
-    def __init__(self, zone, knot_port, extra=""):
+    def __init__(self, zone, knot_port, extra="", validate=False):
         if UNBOUND is None:
             raise RuntimeError("unbound not installed")
         self.dir = tempfile.mkdtemp(prefix="tgc-unbound-")
@@ -691,7 +692,7 @@ server:
     interface: 127.0.0.1@{port}
     do-ip6: no
     do-not-query-localhost: no
-    module-config: "iterator"
+    module-config: "{modules}"
     rrset-roundrobin: no
     prefetch: no
     local-zone: "." refuse
@@ -703,7 +704,8 @@ stub-zone:
     name: "{zone}"
     stub-addr: 127.0.0.1@{kport}
 """.format(d=self.dir, port=self.port, zone=zone.rstrip(".") + ".",
-           kport=knot_port, extra=extra))
+           kport=knot_port, extra=extra,
+           modules="validator iterator" if validate else "iterator"))
         self.log = open(os.path.join(self.dir, "unbound.log"), "w")
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
                                      stdout=self.log, stderr=subprocess.STDOUT)
