@@ -8,9 +8,11 @@ the load balancers would give holds behind the translator too, with and
 without TSIG between them."""
 
 import collections
+import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import unittest
 
@@ -25,6 +27,8 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
+CTL = os.path.abspath(os.environ.get(
+    "TGC_CTL", os.path.join(tgc.REPO, "build", "tgclusterctl")))
 LOADOPT = 65350
 ADDRS = ["127.0.2.11", "127.0.2.12", "127.0.2.13"]
 MAPPED = ["192.168.2.11", "192.168.2.12", "192.168.2.13"]
@@ -149,6 +153,20 @@ class TranslatorLoad(TranslatorBase):
         self.assertEqual(counts[MAPPED[0]], 0, counts)
         self.assertGreaterEqual(counts[MAPPED[1]], 8, counts)
         self.assertGreaterEqual(counts[MAPPED[2]], 12, counts)
+        # tgclusterctl shows the report with the cached addresses (before
+        # the translator's nat-map: as the load balancer answered them).
+        seg = os.path.basename(tr.shm().path)
+        p = subprocess.run([CTL, "status", seg, "--json"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rec = json.loads(p.stdout)["cache"]["records"][0]
+        got = dict(zip(rec["addresses"],
+                       [(x["sessions"], x["capacity"]) for x in rec["load"]]))
+        self.assertEqual(got, {ADDRS[0]: (50, 100.0), ADDRS[1]: (10, 100.0),
+                               ADDRS[2]: (30, 200.0)})
+        p = subprocess.run([CTL, "status", seg], capture_output=True,
+                           text=True, timeout=30)
+        self.assertIn("%s 10/100.00" % ADDRS[1], p.stdout)
         # The agents report that node 0 emptied: after the next poll it
         # leads at the translator.
         self.reported([0, 10, 30])
@@ -181,6 +199,22 @@ class TranslatorLoad(TranslatorBase):
         self.assertEqual(counts[MAPPED[0]], 0, counts)
         self.assertGreater(counts[MAPPED[2]], counts[MAPPED[1]], counts)
         self.assertEqual(tgc.stat_sum(stats(tr), "upstream-error", "tsig"), 0)
+
+
+    def test_lb_only_items_rejected_at_a_translator(self):
+        lb = self.load_balancer()
+        for items in ({"node-weight": ["127.0.2.13=2"]}, {"load-high": 90},
+                      {"load-low": 50}, {"slow-start": 30}):
+            name = next(iter(items))
+            with self.subTest(item=name):
+                tr = self.least_loaded_translator(lb, items=items, start=False)
+                rc, out = tr.conf_check()
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn("'%s' applies to load balancers" % name, out)
+        tr = self.least_loaded_translator(lb, items={"grant-window": 5},
+                                          start=False)
+        rc, out = tr.conf_check()
+        self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":
