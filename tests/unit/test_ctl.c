@@ -1393,6 +1393,11 @@ START_TEST(translator_cache)
 	c->polled_ms = now - 500;
 	ck_assert_int_eq(tgc_addr_parse("192.168.1.100", &c->addrs[0]), KNOT_EOK);
 	ck_assert_int_eq(tgc_addr_parse("192.168.1.101", &c->addrs[1]), KNOT_EOK);
+	c->reported = true;
+	c->sessions[0] = 7;
+	c->capacity_x100[0] = 250;
+	c->sessions[1] = 0;
+	c->capacity_x100[1] = 100;
 	int ret = tgc_table_cache_write(&tr, TGC_CACHE_A, c);
 	free(c);
 	ck_assert_int_eq(ret, KNOT_EOK);
@@ -1414,8 +1419,10 @@ START_TEST(translator_cache)
 	                      "\"upstream\":0,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"age_ms\":1500,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"addresses\":[\"192.168.1.100\","
-	                      "\"192.168.1.101\"]}"));
+	                      "\"192.168.1.101\"],\"load\":[{\"sessions\":7,"
+	                      "\"capacity\":2.5},{\"sessions\":0,\"capacity\":1.0}]}"));
 	ck_assert_ptr_nonnull(strstr(text, "{\"type\":\"AAAA\",\"valid\":false,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"addresses\":[],\"load\":null}]"));
 	tgc_ctl_buf_reset(&b);
 
 	tgc_ctl_render_status(&b, &st);
@@ -1423,6 +1430,8 @@ START_TEST(translator_cache)
 	ck_assert_ptr_nonnull(strstr(text, "role translator"));
 	ck_assert_ptr_nonnull(strstr(text, "  A    NOERROR, 2 addresses, ttl 5, "
 	                      "age 1.5s, from upstream 0; last poll ok 500ms ago"));
+	ck_assert_ptr_nonnull(strstr(text, "       load (sessions/capacity): "
+	                      "192.168.1.100 7/2.50, 192.168.1.101 0/1.00\n"));
 	ck_assert_ptr_nonnull(strstr(text, "  AAAA empty; last poll failed;"));
 
 	tgc_ctl_buf_free(&b);
