@@ -173,11 +173,6 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
 		*count = tgc_policy_order_unique(policy, out, n, cfg->answers, st,
 		                                 client, cfg->node_keys, rep, seen);
 	}
-	/* The client opens its session to the first address. */
-	if (steer != NULL && *count > 0 && kind != TGC_ANSWER_ALL) {
-		tgc_steer_grant(steer, st->worker, out[0], now);
-	}
-
 	return kind;
 }
 

@@ -94,8 +94,9 @@ typedef struct {
  * down); below that, primaries and backups are one set for the rules above
  * (live, then drained, then all-down over both tiers). With watermarks
  * (\a cfg steer), a live node over its high watermark counts as drained.
- * With least-loaded, the candidates are ordered by load (steer.h) and the
- * node answered first is granted one answer. An address is answered once: of the nodes
+ * With least-loaded, the candidates are ordered by load (steer.h); the
+ * caller grants the node it answers first (tgc_answer_grant()) when the
+ * answer goes to a client. An address is answered once: of the nodes
  * sharing it, the first in the policy's order stands for it (the
  * representatives of \a cfg, by node or by mapped address); `answers`
  * counts addresses. The cost is linear in the number of nodes whether or not
@@ -116,6 +117,21 @@ tgc_answer_kind_t tgc_answer_select(const tgc_answer_cfg_t *cfg, int family,
                                     bool mapped, tgc_policy_state_t *st,
                                     uint64_t client, uint32_t *out,
                                     size_t *count);
+
+/*!
+ * \brief Counts the answer tgc_answer_select() chose as a grant for its
+ *        first node (the client opens its session there): nothing without
+ *        steering state, no node, or an all-down answer.
+ */
+static inline void tgc_answer_grant(const tgc_answer_cfg_t *cfg,
+                                    const tgc_policy_state_t *st,
+                                    tgc_answer_kind_t kind, const uint32_t *out,
+                                    size_t count)
+{
+	if (cfg->steer != NULL && count > 0 && kind != TGC_ANSWER_ALL) {
+		tgc_steer_grant(cfg->steer, st->worker, out[0], tgc_steer_now_ms());
+	}
+}
 
 /*!
  * \brief Computes the representative of each of \a count addresses: the index

@@ -253,6 +253,7 @@ static void tr_free(tgc_tr_ctx_t *tr)
 		tr->states,
 	};
 	free_all(arrays, sizeof(arrays) / sizeof(arrays[0]));
+	tgc_steer_free(tr->steer);
 }
 
 void tgc_ctx_free(tgc_ctx_t *ctx)

@@ -256,6 +256,10 @@ typedef struct {
 	uint32_t answers;            /*!< answers (0 = all cached). */
 	tgc_policy_state_t *states;  /*!< Per worker: written and read only by
 	                              *   the worker with that thread_id. */
+	tgc_steer_t *steer;          /*!< policy least-loaded: grants per grant
+	                              *   slot of the cache records (steer.h
+	                              *   says who writes and reads them);
+	                              *   NULL for other policies. */
 	/* Client subnet sent with on-demand forwards (forward-ecs). */
 	bool ecs_on;                 /*!< forward-ecs. */
 	uint8_t ecs_prefix4;         /*!< forward-ecs-prefix4. */

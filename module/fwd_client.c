@@ -432,7 +432,7 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 
 		tgc_fwd_sent_t sent;
 		int res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key,
-		                        conf->ecs);
+		                        conf->ecs, conf->load_report);
 		if (res != KNOT_EOK) {
 			ret = res;
 			break;
@@ -450,7 +450,7 @@ int tgc_forward_query(const tgc_fwd_conf_t *conf, size_t first,
 			try.reply = NULL;
 			stats->tcp++;
 			res = tgc_forward_build(query, &sent, qname, qtype, qclass, t->key,
-			                        conf->ecs);
+			                        conf->ecs, conf->load_report);
 			if (res != KNOT_EOK) {
 				ret = res;
 				break;

@@ -71,6 +71,8 @@ typedef struct {
 	const knot_edns_client_subnet_t *ecs; /*!< EDNS Client Subnet option
 	                                  *   every query carries (NULL =
 	                                  *   none); set per forward on a copy. */
+	bool load_report;                /*!< Ask for the load report
+	                                  *   (loadopt.h; the poller's copy). */
 } tgc_fwd_conf_t;
 
 /*! \brief Counts of one tgc_forward_query() call. */

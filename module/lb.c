@@ -32,6 +32,7 @@
 
 #include "module/conf.h"
 #include "module/ctx.h"
+#include "module/loadopt.h"
 #include "module/probe_http.h"
 
 /*!
@@ -127,6 +128,63 @@ static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
 	tgc_checker_wake(ctx->lb.checker);
 }
 
+
+/*! \brief Tells whether the query asks for the load report (loadopt.h). */
+static bool report_asked(const knotd_qdata_t *qdata)
+{
+	if (qdata->query->opt_rr == NULL) {
+		return false;
+	}
+	/* knot_pkt_edns_option() only indexes the options knotd knows. */
+	uint8_t *opt = knot_edns_get_option(qdata->query->opt_rr, TGC_LOADOPT_CODE,
+	                                    NULL);
+	return opt != NULL &&
+	       tgc_loadopt_is_request(knot_edns_opt_get_data(opt),
+	                              knot_edns_opt_get_length(opt));
+}
+
+/*!
+ * \brief Adds the load report of the answered nodes to the answer's OPT:
+ *        the first TGC_CACHE_ADDRS_MAX addresses (what a translator caches).
+ *        An answer without room for it goes out without it.
+ */
+static void report_put(knot_pkt_t *pkt, knotd_qdata_t *qdata, tgc_ctx_t *ctx,
+                       unsigned thr, const uint32_t *sel,
+                       const tgc_addr_t *const *addrs, size_t count)
+{
+	if (knot_rrset_empty(&qdata->opt_rr)) {
+		return;
+	}
+	count = (count < TGC_CACHE_ADDRS_MAX) ? count : TGC_CACHE_ADDRS_MAX;
+	size_t v6 = (addrs[0]->family == AF_INET6) ? count : 0;
+	size_t len = tgc_loadopt_size(count - v6, v6);
+	if (knot_pkt_reserve(pkt, KNOT_EDNS_OPTION_HDRLEN + len) != KNOT_EOK) {
+		return;
+	}
+	uint8_t *data = NULL;
+	if (knot_edns_reserve_option(&qdata->opt_rr, TGC_LOADOPT_CODE, len, &data,
+	                             qdata->mm) != KNOT_EOK) {
+		(void)knot_pkt_reclaim(pkt, KNOT_EDNS_OPTION_HDRLEN + len);
+		return;
+	}
+	uint64_t now = tgc_steer_now_ms();
+	size_t off = 0;
+	data[off++] = TGC_LOADOPT_VERSION;
+	for (size_t i = 0; i < count; i++) {
+		uint32_t idx = sel[i];
+		tgc_loadopt_entry_t e = { .addr = *addrs[i] };
+		double capacity = 0.0;
+		bool has_sessions = false;
+		tgc_steer_report(ctx->lb.answer.steer, thr, &ctx->table, idx,
+		                 ctx->lb.weights[idx], now, &e.sessions, &capacity,
+		                 &has_sessions);
+		e.flags = has_sessions ? TGC_LOADOPT_F_SESSIONS : 0;
+		double x100 = capacity * 100.0 + 0.5;
+		e.capacity_x100 = (x100 >= (double)UINT32_MAX) ? UINT32_MAX :
+		                  (uint32_t)x100;
+		off += tgc_loadopt_write_entry(data + off, &e);
+	}
+}
 
 knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
                             knotd_qdata_t *qdata, knotd_mod_t *mod)
@@ -266,6 +324,14 @@ knotd_state_t tgc_lb_answer(knotd_state_t state, knot_pkt_t *pkt,
 		return KNOTD_STATE_FAIL;
 	}
 
+	/* A translator's poll carries the report and is no client's
+	 * session: it is not granted. */
+	if (report_asked(qdata)) {
+		report_put(pkt, qdata, ctx, thr, sel, addrs, count);
+	} else {
+		tgc_answer_grant(&ctx->lb.answer, &ctx->lb.states[thr], kind, sel,
+		                 count);
+	}
 	if (kind == TGC_ANSWER_DRAIN) {
 		knotd_mod_stats_incr(mod, thr, CTR_DRAIN, 0, 1);
 	}

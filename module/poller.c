@@ -46,6 +46,9 @@ struct tgc_poller {
 	char name_txt[KNOT_DNAME_TXT_MAXLEN + 1]; /*!< Name for logs (read-only). */
 	tgc_health_sm_t *sm;      /*!< Per-target state (poller thread). */
 	tgc_cache_snap_t snap;    /*!< Scratch snapshot (poller thread). */
+	tgc_cache_snap_t prev;    /*!< The answer cached before (poller). */
+	uint64_t left_ms[TGC_CACHE_RECS][TGC_CACHE_SLOTS]; /*!< When each grant
+	                           *   slot's address left (poller thread). */
 	int cancel_fd;            /*!< eventfd: written by stop, polled by the
 	                           *   poller thread (between polls and inside
 	                           *   a poll); read-only descriptor. */
@@ -202,6 +205,13 @@ static bool pl_round(tgc_poller_t *p)
 		    tgc_forward_extract(reply, p->conf.name, types[i], snap) == KNOT_EOK) {
 			snap->fetched_ms = now;
 			snap->upstream = used;
+			/* Grant slots follow the addresses from poll to poll
+			 * (read back from the record: a new writer goes on with
+			 * the slots of the one before). */
+			bool have_prev = tgc_table_cache_read(table, i, &p->prev,
+			                                      false) == KNOT_EOK;
+			tgc_forward_slots(have_prev ? &p->prev : NULL, snap,
+			                  p->left_ms[i], now);
 			any_ok = true;
 			good = used;
 			if (p->conf.preferred != NULL) {

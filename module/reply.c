@@ -21,6 +21,7 @@
 
 #include "module/answer.h"
 #include "module/ecs.h"
+#include "module/loadopt.h"
 #include "module/reply.h"
 
 /*
@@ -30,7 +31,7 @@
 int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
                       const knot_dname_t *qname, uint16_t qtype,
                       uint16_t qclass, const knot_tsig_key_t *key,
-                      const knot_edns_client_subnet_t *ecs)
+                      const knot_edns_client_subnet_t *ecs, bool load_report)
 {
 	if (query == NULL || sent == NULL || qname == NULL) {
 		return KNOT_EINVAL;
@@ -59,6 +60,13 @@ int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
 		return ret;
 	}
 	if (ecs != NULL && (ret = tgc_ecs_add(&opt, ecs, &query->mm)) != KNOT_EOK) {
+		knot_rrset_clear(&opt, &query->mm);
+		return ret;
+	}
+	static const uint8_t version = TGC_LOADOPT_VERSION;
+	if (load_report &&
+	    (ret = knot_edns_add_option(&opt, TGC_LOADOPT_CODE, sizeof(version),
+	                                &version, &query->mm)) != KNOT_EOK) {
 		knot_rrset_clear(&opt, &query->mm);
 		return ret;
 	}
@@ -273,6 +281,92 @@ static bool rdata_addr(uint16_t type, const knot_rdata_t *rd, tgc_addr_t *out)
 	return true;
 }
 
+/*!
+ * \brief Takes the load report of the reply (loadopt.h) into the snapshot:
+ *        each cached address gets its entry's sessions and capacity, an
+ *        address without one neutral values (no sessions, capacity 1). A
+ *        report that does not parse is not used: every address is neutral.
+ */
+static void extract_load(const knot_pkt_t *reply, tgc_cache_snap_t *out)
+{
+	out->reported = false;
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		out->sessions[i] = 0;
+		out->capacity_x100[i] = 100;
+	}
+	/* knot_pkt_edns_option() only indexes the options knotd knows. */
+	uint8_t *opt = (reply->opt_rr != NULL) ?
+	               knot_edns_get_option(reply->opt_rr, TGC_LOADOPT_CODE, NULL) :
+	               NULL;
+	if (opt == NULL) {
+		return;
+	}
+	tgc_loadopt_entry_t entries[TGC_CACHE_ADDRS_MAX];
+	size_t count = 0;
+	if (tgc_loadopt_parse(knot_edns_opt_get_data(opt),
+	                      knot_edns_opt_get_length(opt), entries,
+	                      TGC_CACHE_ADDRS_MAX, &count) != KNOT_EOK) {
+		return;
+	}
+	out->reported = true;
+	for (unsigned i = 0; i < out->count; i++) {
+		for (size_t e = 0; e < count; e++) {
+			if (tgc_addr_equal(&entries[e].addr, &out->addrs[i])) {
+				out->sessions[i] = entries[e].sessions;
+				out->capacity_x100[i] = entries[e].capacity_x100;
+				break;
+			}
+		}
+	}
+}
+
+void tgc_forward_slots(const tgc_cache_snap_t *prev, tgc_cache_snap_t *next,
+                       uint64_t *left_ms, uint64_t now_ms)
+{
+	bool taken[TGC_CACHE_SLOTS] = { false };
+	bool placed[TGC_CACHE_ADDRS_MAX] = { false };
+	unsigned prev_count = (prev != NULL && prev->valid &&
+	                       prev->count <= TGC_CACHE_ADDRS_MAX) ? prev->count : 0;
+
+	/* An address still answered keeps its slot. */
+	for (unsigned i = 0; i < next->count; i++) {
+		for (unsigned j = 0; j < prev_count; j++) {
+			uint8_t slot = prev->slot[j];
+			if (slot < TGC_CACHE_SLOTS && !taken[slot] &&
+			    tgc_addr_equal(&prev->addrs[j], &next->addrs[i])) {
+				next->slot[i] = slot;
+				taken[slot] = true;
+				placed[i] = true;
+				break;
+			}
+		}
+	}
+	/* The slots of addresses that left are marked as left now. */
+	for (unsigned j = 0; j < prev_count; j++) {
+		uint8_t slot = prev->slot[j];
+		if (slot < TGC_CACHE_SLOTS && !taken[slot]) {
+			left_ms[slot] = now_ms;
+		}
+	}
+	/* A new address takes the free slot that was left longest ago (the
+	 * grants of the address that had it have decayed the most); there is
+	 * always one not left in this poll: slots are twice the addresses. */
+	for (unsigned i = 0; i < next->count; i++) {
+		if (placed[i]) {
+			continue;
+		}
+		unsigned best = TGC_CACHE_SLOTS;
+		for (unsigned s = 0; s < TGC_CACHE_SLOTS; s++) {
+			if (!taken[s] && (best == TGC_CACHE_SLOTS ||
+			                  left_ms[s] < left_ms[best])) {
+				best = s;
+			}
+		}
+		next->slot[i] = (uint8_t)best;
+		taken[best] = true;
+	}
+}
+
 int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
                         uint16_t qtype, tgc_cache_snap_t *out)
 {
@@ -342,6 +436,7 @@ int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
 		}
 	}
 	out->ttl = (ttl == UINT32_MAX) ? 0 : ttl;
+	extract_load(reply, out);
 
 	return KNOT_EOK;
 }

@@ -83,7 +83,8 @@ typedef struct {
 
 /*!
  * \brief Builds a query: random ID, RD clear, EDNS (with the client subnet
- *        option \a ecs unless NULL), signed with \a key.
+ *        option \a ecs unless NULL, and the load report request when
+ *        \a load_report, loadopt.h), signed with \a key.
  *
  * \param[in,out] query  Empty packet (max size >= 512 + TSIG room).
  * \param[out] sent      What the reply must match (keeps \a qname, \a key).
@@ -94,7 +95,7 @@ typedef struct {
 int tgc_forward_build(knot_pkt_t *query, tgc_fwd_sent_t *sent,
                       const knot_dname_t *qname, uint16_t qtype,
                       uint16_t qclass, const knot_tsig_key_t *key,
-                      const knot_edns_client_subnet_t *ecs);
+                      const knot_edns_client_subnet_t *ecs, bool load_report);
 
 /*!
  * \brief Validates a reply (pure apart from TSIG's clock).
@@ -142,11 +143,27 @@ const char *tgc_forward_verdict_str(tgc_fwd_verdict_t verdict);
  * The cache serves every client: a reply whose client subnet option has a
  * non-zero scope (an answer for one subnet only) is not usable.
  *
+ * A load report in the reply (loadopt.h) gives each address its sessions
+ * and capacity (\a reported set); addresses it does not name, and all of
+ * them without a usable report, get none and capacity 1 (100). The grant
+ * slots are left to tgc_forward_slots().
+ *
  * \retval KNOT_EOK     Filled (valid, ok set; times left to the caller).
  * \retval KNOT_EINVAL  Not a usable answer (RCODE, type, ECS scope).
  */
 int tgc_forward_extract(const knot_pkt_t *reply, const knot_dname_t *qname,
                         uint16_t qtype, tgc_cache_snap_t *out);
+
+/*!
+ * \brief Gives each address of \a next its grant slot: the slot it had in
+ *        \a prev (the answer cached before, may be NULL or invalid), else
+ *        the free slot that was left longest ago.
+ *
+ * \param[in,out] left_ms  Per slot (TGC_CACHE_SLOTS): when its address
+ *                         left the answer (0 = never used); updated.
+ */
+void tgc_forward_slots(const tgc_cache_snap_t *prev, tgc_cache_snap_t *next,
+                       uint64_t *left_ms, uint64_t now_ms);
 
 /*!
  * \brief Rewrites the addresses of an A or AAAA RRset in place by the most

@@ -335,6 +335,36 @@ void tgc_steer_seen(tgc_steer_t *s, unsigned thr, const uint32_t *fam,
 	}
 }
 
+/*! \brief Capacity of node \a idx for worker \a me: the agent's report and
+ *         the weight, times the slow-start share. */
+static double node_capacity(const tgc_steer_t *s, const worker_t *me,
+                            const tgc_table_t *table, const tgc_table_agent_t *ag,
+                            uint32_t idx, uint64_t now_ms)
+{
+	tgc_load_cap_t cap;
+	agent_cap(s, ag, idx, &cap);
+	double capacity = tgc_load_capacity(&cap);
+	if (s->params.slow_start_ms > 0) {
+		uint64_t since = me->since_ms[idx];
+		since = (since == SINCE_OUT) ? 0 : since;
+		/* Health up after down (more than the first transition from
+		 * unknown, which counts as up already). */
+		const tgc_node_rec_t *r = &table->nodes[idx];
+		if (tgc_table_health(table, idx) == TGC_HEALTH_UP &&
+		    atomic_load_explicit(&r->transitions, memory_order_relaxed) > 1) {
+			uint64_t up = atomic_load_explicit(&r->since_ms,
+			                                   memory_order_relaxed);
+			since = (up > since) ? up : since;
+		}
+		if (since != 0) {
+			capacity *= tgc_load_slow_start(since, now_ms,
+			                                s->params.slow_start_ms);
+		}
+	}
+
+	return capacity;
+}
+
 void tgc_steer_order(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
                      uint32_t *cand, size_t count, uint64_t rotor,
                      uint64_t now_ms)
@@ -352,31 +382,63 @@ void tgc_steer_order(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
 		}
 		tgc_table_agent_t ag;
 		tgc_table_agent_read(table, idx, &ag);
-		tgc_load_cap_t cap;
-		agent_cap(s, &ag, idx, &cap);
-		double capacity = tgc_load_capacity(&cap);
-		if (s->params.slow_start_ms > 0) {
-			uint64_t since = me->since_ms[idx];
-			since = (since == SINCE_OUT) ? 0 : since;
-			/* Health up after down (more than the first transition
-			 * from unknown, which counts as up already). */
-			const tgc_node_rec_t *r = &table->nodes[idx];
-			if (tgc_table_health(table, idx) == TGC_HEALTH_UP &&
-			    atomic_load_explicit(&r->transitions, memory_order_relaxed) > 1) {
-				uint64_t up = atomic_load_explicit(&r->since_ms,
-				                                   memory_order_relaxed);
-				since = (up > since) ? up : since;
-			}
-			if (since != 0) {
-				capacity *= tgc_load_slow_start(since, now_ms,
-				                                s->params.slow_start_ms);
-			}
-		}
+		double capacity = node_capacity(s, me, table, &ag, idx, now_ms);
 		uint32_t sessions = (ag.flags & TGC_AGENT_F_SESSIONS) ? ag.sessions : 0;
 		double grants = grants_of(s, me, idx, now_ms) + me->others[idx];
 		me->score[idx] = tgc_load_score(sessions, grants, capacity);
 	}
 	tgc_load_order(cand, count, me->score, rotor);
+}
+
+void tgc_steer_report(const tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
+                      uint32_t idx, uint32_t weight, uint64_t now_ms,
+                      uint32_t *sessions, double *capacity, bool *has_sessions)
+{
+	tgc_table_agent_t ag;
+	tgc_table_agent_read(table, idx, &ag);
+	*has_sessions = (ag.flags & TGC_AGENT_F_SESSIONS) != 0;
+	uint32_t own = *has_sessions ? ag.sessions : 0;
+	if (s == NULL || idx >= s->nodes) {
+		tgc_load_cap_t cap = {
+			.weight = weight,
+			.has_pct = (ag.flags & TGC_AGENT_F_PCT) != 0,
+			.pct = ag.pct,
+			.has_maxconn = (ag.flags & TGC_AGENT_F_MAXCONN) != 0,
+			.maxconn = ag.maxconn,
+		};
+		*sessions = own;
+		*capacity = tgc_load_capacity(&cap);
+		return;
+	}
+	const worker_t *me = &s->workers[thr % s->threads];
+	*capacity = node_capacity(s, me, table, &ag, idx, now_ms);
+	double total = (double)own + tgc_steer_grants(s, idx, now_ms);
+	*sessions = (total >= (double)UINT32_MAX) ? UINT32_MAX :
+	            (uint32_t)(total + 0.5);
+}
+
+void tgc_steer_order_given(tgc_steer_t *s, unsigned thr, uint32_t *order,
+                           size_t count, const uint32_t *slots,
+                           const uint32_t *sessions, const double *capacity,
+                           uint64_t rotor, uint64_t now_ms)
+{
+	if (s == NULL || count == 0 || count > s->nodes) {
+		return;
+	}
+	thr %= s->threads;
+	worker_t *me = &s->workers[thr];
+	others_refresh(s, thr, now_ms);
+	for (size_t i = 0; i < count; i++) {
+		uint32_t pos = order[i];
+		if (pos >= count) {
+			return; /* Not positions: left as they are. */
+		}
+		uint32_t slot = slots[pos];
+		double grants = (slot < s->nodes) ?
+		                grants_of(s, me, slot, now_ms) + me->others[slot] : 0.0;
+		me->score[pos] = tgc_load_score(sessions[pos], grants, capacity[pos]);
+	}
+	tgc_load_order(order, count, me->score, rotor);
 }
 
 void tgc_steer_grant(tgc_steer_t *s, unsigned thr, uint32_t idx, uint64_t now_ms)

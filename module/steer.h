@@ -145,6 +145,32 @@ void tgc_steer_seen(tgc_steer_t *s, unsigned thr, const uint32_t *fam,
                     size_t fam_count, const uint32_t *cand, size_t count,
                     uint64_t now_ms);
 
+/*!
+ * \brief What a load balancer reports of node \a idx in a load report
+ *        (loadopt.h), as worker \a thr sees it: the sessions its agent
+ *        reports plus the grants of every worker, and its capacity (weight,
+ *        agent percentage and maxconn, slow-start share). Without steering
+ *        state (\a s NULL, or \a idx not one of its nodes): the agent's
+ *        sessions, and the capacity of \a weight and the agent's report.
+ */
+void tgc_steer_report(const tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
+                      uint32_t idx, uint32_t weight, uint64_t now_ms,
+                      uint32_t *sessions, double *capacity, bool *has_sessions);
+
+/*!
+ * \brief Orders positions 0..count-1 of an answer (\a order holds them, in
+ *        any order) by ascending load, with the sessions and capacity of
+ *        each position given (\a sessions[pos], \a capacity[pos]) instead
+ *        of read from a table, and its grants counted in grant slot
+ *        \a slots[pos] (below the instance's nodes): the translator's order
+ *        over a load report. Ties rotate as in tgc_steer_order(). Nothing
+ *        is done when \a count exceeds the instance's nodes.
+ */
+void tgc_steer_order_given(tgc_steer_t *s, unsigned thr, uint32_t *order,
+                           size_t count, const uint32_t *slots,
+                           const uint32_t *sessions, const double *capacity,
+                           uint64_t rotor, uint64_t now_ms);
+
 /*! \brief Counts one answer given for node \a idx by worker \a thr. */
 void tgc_steer_grant(tgc_steer_t *s, unsigned thr, uint32_t idx, uint64_t now_ms);
 

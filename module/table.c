@@ -38,7 +38,7 @@
 
 _Static_assert(sizeof(tgc_table_hdr_t) == 1024, "header layout changed");
 _Static_assert(sizeof(tgc_node_rec_t) == 256, "record layout changed");
-_Static_assert(sizeof(tgc_cache_rec_t) == 1376, "cache layout changed");
+_Static_assert(sizeof(tgc_cache_rec_t) == 1664, "cache layout changed");
 _Static_assert(offsetof(tgc_table_hdr_t, cache_off) == 672,
                "header layout changed");
 _Static_assert(offsetof(tgc_cache_rec_t, addrs) == 64, "cache layout changed");

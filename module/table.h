@@ -120,6 +120,11 @@ typedef struct {
 	uint16_t soa_rdata_len; /*!< SOA rdata length. */
 	uint8_t soa[TGC_CACHE_SOA_MAX]; /*!< SOA owner then rdata (only read
 	                                 *   when asked for). */
+	bool reported;       /*!< The upstream sent a load report. */
+	uint32_t sessions[TGC_CACHE_ADDRS_MAX];  /*!< Per address (reported). */
+	uint32_t capacity_x100[TGC_CACHE_ADDRS_MAX]; /*!< Per address
+	                                 *   (reported; 100 when not). */
+	uint8_t slot[TGC_CACHE_ADDRS_MAX]; /*!< Per address: grant slot. */
 } tgc_cache_snap_t;
 
 /*! \brief A consistent copy of one node record. */

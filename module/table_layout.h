@@ -275,6 +275,10 @@ typedef struct {
 #define TGC_CACHE_ADDRS_MAX	32
 /*! \brief Room for the upstream SOA of a negative answer (owner + rdata). */
 #define TGC_CACHE_SOA_MAX	800
+/*! \brief Grant slots per cache record (twice the addresses: an address
+ *         that joins the answer never takes the slot of one that left it
+ *         in the same poll). */
+#define TGC_CACHE_SLOTS		(2 * TGC_CACHE_ADDRS_MAX)
 /*! \brief Cache records of a translator segment: A, then AAAA. */
 #define TGC_CACHE_RECS		2
 /*! \brief Index of the A cache record. */
@@ -307,9 +311,18 @@ typedef struct {
 	_Atomic uint64_t failures;   /*!< Failed polls. */
 	_Atomic uint32_t upstream;   /*!< Record index of the upstream that gave
 	                              *   the answer. */
-	uint8_t _pad0[64 - 52];
+	_Atomic uint8_t reported;    /*!< The answer came with a load report
+	                              *   (loadopt.h): \a load holds it. */
+	uint8_t _pad0[64 - 53];
 	_Atomic uint64_t addrs[TGC_CACHE_ADDRS_MAX * 2]; /*!< Addresses, 16 bytes
 	                              *   each in network order (IPv4: first 4). */
 	_Atomic uint64_t soa[TGC_CACHE_SOA_MAX / 8]; /*!< SOA owner (wire) then
 	                              *   its rdata (wire, uncompressed). */
+	_Atomic uint64_t load[TGC_CACHE_ADDRS_MAX]; /*!< Per address: reported
+	                              *   sessions (high 32 bits) and capacity
+	                              *   x 100 (low 32 bits). */
+	_Atomic uint64_t slots[TGC_CACHE_ADDRS_MAX / 8]; /*!< Per address, one
+	                              *   byte each: its grant slot (below
+	                              *   TGC_CACHE_SLOTS), kept while the
+	                              *   address stays in the answer. */
 } tgc_cache_rec_t;

@@ -48,7 +48,7 @@
 #define CACHE_FIELDS(X) \
 	X(valid) X(rcode) X(count) X(ok) X(ttl) X(soa_owner_len) \
 	X(soa_rdata_len) X(fetched_ms) X(polled_ms) X(refreshes) X(failures) \
-	X(upstream)
+	X(upstream) X(reported)
 
 /*! \brief Copies field \a f from src to dst: acquire load, relaxed store. */
 #define COPY_FIELD(f)	STORE(dst->f, LOAD_ACQ(src->f));
@@ -437,7 +437,13 @@ int tgc_table_cache_read(const tgc_table_t *table, unsigned idx,
 				a->family = family;
 				a->len = (family == AF_INET) ? 4 : 16;
 				memcpy(a->bytes, w, sizeof(w));
+				uint64_t l = LOAD_ACQ(c->load[i]);
+				out->sessions[i] = (uint32_t)(l >> 32);
+				out->capacity_x100[i] = (uint32_t)l;
+				uint64_t sl = LOAD_ACQ(c->slots[i / 8]);
+				out->slot[i] = (uint8_t)(sl >> (8 * (i % 8)));
 			}
+			out->reported = LOAD_ACQ(c->reported) != 0;
 			size_t soa_len = (size_t)out->soa_owner_len + out->soa_rdata_len;
 			if (soa_len > TGC_CACHE_SOA_MAX) {
 				soa_len = 0;
@@ -492,7 +498,17 @@ int tgc_table_cache_write(tgc_table_t *table, unsigned idx,
 			       (snap->addrs[i].len <= 16) ? snap->addrs[i].len : 16);
 			STORE(c->addrs[2 * i], w[0]);
 			STORE(c->addrs[2 * i + 1], w[1]);
+			STORE(c->load[i], (uint64_t)snap->sessions[i] << 32 |
+			                  snap->capacity_x100[i]);
 		}
+		uint64_t sl[TGC_CACHE_ADDRS_MAX / 8] = { 0 };
+		for (unsigned i = 0; i < snap->count; i++) {
+			sl[i / 8] |= (uint64_t)snap->slot[i] << (8 * (i % 8));
+		}
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX / 8; i++) {
+			STORE(c->slots[i], sl[i]);
+		}
+		STORE(c->reported, snap->reported ? 1 : 0);
 		size_t soa_len = (size_t)snap->soa_owner_len + snap->soa_rdata_len;
 		for (size_t i = 0; i < (soa_len + 7) / 8; i++) {
 			uint64_t w = 0;
@@ -534,4 +550,6 @@ void tgc_cache_rec_copy(tgc_cache_rec_t *dst, const tgc_cache_rec_t *src_c)
 	CACHE_FIELDS(COPY_FIELD)
 	words_copy(dst->addrs, src->addrs, sizeof(src->addrs));
 	words_copy(dst->soa, src->soa, sizeof(src->soa));
+	words_copy(dst->load, src->load, sizeof(src->load));
+	words_copy(dst->slots, src->slots, sizeof(src->slots));
 }

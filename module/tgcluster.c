@@ -494,6 +494,19 @@ static int conf_read_translator(const conf_src_t *src)
 			}
 		}
 	}
+	/* The load balancers steer by load; a translator follows their load
+	 * report (loadopt.h) and has no nodes to weigh or hold back. */
+	static const char *const lb_only[] = {
+		MOD_NODE_WEIGHT, MOD_LOAD_HIGH, MOD_LOAD_LOW, MOD_SLOW_START,
+	};
+	for (size_t i = 0; src->args != NULL && i < sizeof(lb_only) / sizeof(lb_only[0]); i++) {
+		/* Only the dry run tells an explicit value from the default. */
+		if (conf_get(src, lb_only[i]).count > 0) {
+			return conf_fail(src, KNOT_EINVAL, "'%s' applies to load "
+			                 "balancers (a translator follows their load "
+			                 "report)", lb_only[i] + 1);
+		}
+	}
 	const char *why = NULL;
 	int ret = tgc_conf_timing_check(TGC_CONF_TIMING_UPSTREAM,
 	                                conf_get(src, MOD_UPSTREAM_INTERVAL).single.integer,

@@ -266,6 +266,7 @@ static knotd_state_t translator_forward(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 	tgc_fwd_conf_t fwd = ctx->tr.fwd;
 	knot_edns_client_subnet_t ecs;
 	fwd.ecs = translator_ecs(ctx, qdata, &ecs);
+	fwd.load_report = false; /* Only the polls ask for it. */
 
 	int ret = tgc_forward_query(&fwd, first % fwd.count, qname,
 	                            qtype, KNOT_CLASS_IN, ctx->tr.budget_ms, -1,
@@ -368,21 +369,55 @@ static int translator_put_soa(knot_pkt_t *pkt, const tgc_cache_snap_t *snap,
 }
 
 /*!
+ * \brief `least-loaded` over a cached answer: orders its addresses by
+ *        (reported sessions + this instance's grants) / reported capacity,
+ *        ties rotating, and grants the first (the client opens its session
+ *        there). Grants are kept per grant slot of the record, which follows
+ *        an address from poll to poll (tgc_forward_slots()).
+ */
+static size_t translator_least_loaded(tgc_ctx_t *ctx, unsigned thr, unsigned idx,
+                                      const tgc_cache_snap_t *snap,
+                                      uint32_t *order)
+{
+	uint32_t slots[TGC_CACHE_ADDRS_MAX];
+	double capacity[TGC_CACHE_ADDRS_MAX];
+	for (uint32_t i = 0; i < snap->count; i++) {
+		/* A slot out of range (a damaged segment) counts its grants
+		 * in the slot of its position: the order stays sound. */
+		uint32_t slot = (snap->slot[i] < TGC_CACHE_SLOTS) ? snap->slot[i] : i;
+		slots[i] = idx * TGC_CACHE_SLOTS + slot;
+		capacity[i] = snap->capacity_x100[i] / 100.0;
+	}
+	tgc_policy_state_t *st = &ctx->tr.states[thr];
+	uint64_t now = tgc_steer_now_ms();
+	tgc_steer_order_given(ctx->tr.steer, thr, order, snap->count, slots,
+	                      snap->sessions, capacity, st->rr++, now);
+	tgc_steer_grant(ctx->tr.steer, thr, slots[order[0]], now);
+
+	return (ctx->tr.answers == 0 || ctx->tr.answers > snap->count) ?
+	       snap->count : ctx->tr.answers;
+}
+
+/*!
  * \brief Orders the cached addresses of one answer by `policy` and cuts
  *        them to `answers`, as a load balancer orders its live nodes:
  *        `ordered` keeps the upstream's order, `sticky` hashes the client
- *        (ECS subnet or address) against each address.
+ *        (ECS subnet or address) against each address, `least-loaded`
+ *        follows the load report.
  *
  * \param[out] order  Indexes into snap->addrs, in answer order.
  *
  * \return Number of leading entries of \a order to answer.
  */
 static size_t translator_order(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
-                               unsigned thr, const tgc_cache_snap_t *snap,
-                               uint32_t *order)
+                               unsigned thr, unsigned idx,
+                               const tgc_cache_snap_t *snap, uint32_t *order)
 {
 	for (uint32_t i = 0; i < snap->count; i++) {
 		order[i] = i;
+	}
+	if (ctx->tr.steer != NULL) {
+		return translator_least_loaded(ctx, thr, idx, snap, order);
 	}
 	uint64_t client = 0;
 	uint64_t keys[TGC_CACHE_ADDRS_MAX];
@@ -453,7 +488,7 @@ static bool translator_cached(knot_pkt_t *pkt, knotd_qdata_t *qdata,
 
 	const tgc_natmap_rule_t *rules = translator_rules(ctx, qdata);
 	uint32_t order[TGC_CACHE_ADDRS_MAX];
-	size_t count = translator_order(ctx, qdata, thr, &snap, order);
+	size_t count = translator_order(ctx, qdata, thr, idx, &snap, order);
 	const tgc_addr_t *addrs[TGC_CACHE_ADDRS_MAX];
 	tgc_addr_t mapped[TGC_CACHE_ADDRS_MAX];
 	bool any_mapped = false;
@@ -632,6 +667,7 @@ static int translator_setup(tgc_ctx_t *ctx, knotd_mod_t *mod,
 	}
 	knot_dname_to_lower(ctx->tr.scope);
 	ctx->tr.fwd.scope = ctx->tr.scope;
+	ctx->tr.fwd.load_report = true;
 	ctx->tr.interval_ms = knotd_conf_mod(mod, MOD_UPSTREAM_INTERVAL).single.integer;
 	ctx->tr.fwd.timeout_ms = knotd_conf_mod(mod, MOD_UPSTREAM_TIMEOUT).single.integer;
 	ctx->tr.stale_limit_s = knotd_conf_mod(mod, MOD_STALE_LIMIT).single.integer;
@@ -747,6 +783,22 @@ int tgc_tr_load(tgc_ctx_t *ctx, knotd_mod_t *mod, const knotd_conf_t *ups,
 	}
 	for (unsigned i = 0; i < ctx->threads; i++) {
 		tgc_policy_state_init(&ctx->tr.states[i], seed + i);
+	}
+	if (ctx->tr.policy == TGC_POLICY_LEAST_LOADED) {
+		uint32_t weights[TGC_CACHE_RECS * TGC_CACHE_SLOTS];
+		for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++) {
+			weights[i] = 1; /* Capacities come with the report. */
+		}
+		int64_t window = knotd_conf_mod(mod, MOD_GRANT_WINDOW).single.integer;
+		tgc_steer_params_t sp = {
+			.least_loaded = true,
+			.window_ms = (uint32_t)(ctx->ttl + window) * 1000u,
+		};
+		ctx->tr.steer = tgc_steer_new(&sp, ctx->threads,
+		                              TGC_CACHE_RECS * TGC_CACHE_SLOTS, weights);
+		if (ctx->tr.steer == NULL) {
+			return KNOT_ENOMEM;
+		}
 	}
 	ctx->tr.ecs_on = knotd_conf_mod(mod, MOD_FORWARD_ECS).single.boolean;
 	ctx->tr.ecs_prefix4 = knotd_conf_mod(mod, MOD_FORWARD_ECS_PREFIX4).single.integer;

@@ -138,6 +138,9 @@ static void cache_fields(void)
 	FIELD(tgc_cache_rec_t, upstream);
 	FIELD(tgc_cache_rec_t, addrs);
 	FIELD(tgc_cache_rec_t, soa);
+	FIELD(tgc_cache_rec_t, reported);
+	FIELD(tgc_cache_rec_t, load);
+	FIELD(tgc_cache_rec_t, slots);
 	printf("}\n");
 }
 

@@ -617,6 +617,19 @@ static void render_cache(tgc_ctl_buf_t *out, const tgc_ctl_status_t *st)
 		}
 		tgc_ctl_buf_printf(out, "; refreshes %" PRIu64 ", failures %" PRIu64 "\n",
 		                   c->refreshes, c->failures);
+		/* The upstream's load report: sessions/capacity per address. */
+		for (unsigned j = 0; c->valid && c->reported && j < c->count &&
+		                     j < TGC_CACHE_ADDRS_MAX; j++) {
+			char addr[TGC_ADDR_STRLEN];
+			tgc_ctl_buf_printf(out, "%s%s %" PRIu32 "/%" PRIu32 ".%02" PRIu32,
+			                   (j == 0) ? "       load (sessions/capacity): " : ", ",
+			                   tgc_addr_format(&c->addrs[j], addr, sizeof(addr)),
+			                   c->sessions[j], c->capacity_x100[j] / 100,
+			                   c->capacity_x100[j] % 100);
+		}
+		if (c->valid && c->reported && c->count > 0) {
+			tgc_ctl_buf_printf(out, "\n");
+		}
 	}
 }
 

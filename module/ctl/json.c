@@ -175,6 +175,16 @@ static json_t *cache_new(const tgc_ctl_status_t *st, bool *failed)
 			                                          sizeof(addr))), failed);
 		}
 		set(rec, "addresses", addrs, failed);
+		/* The load report of the upstream, per address (null: none). */
+		json_t *loads = (c->valid && c->reported) ? json_array() : json_null();
+		for (unsigned j = 0; json_is_array(loads) && j < c->count &&
+		                     j < TGC_CACHE_ADDRS_MAX; j++) {
+			json_t *l = json_object();
+			set(l, "sessions", u64_new(true, c->sessions[j]), failed);
+			set(l, "capacity", json_real(c->capacity_x100[j] / 100.0), failed);
+			append(loads, l, failed);
+		}
+		set(rec, "load", loads, failed);
 		append(recs, rec, failed);
 	}
 	set(cache, "records", recs, failed);

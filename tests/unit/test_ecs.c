@@ -138,7 +138,7 @@ START_TEST(query_carries_the_option)
 	knot_pkt_t *q = knot_pkt_new(wire, sizeof(wire), NULL);
 	tgc_fwd_sent_t sent;
 	ck_assert_int_eq(tgc_forward_build(q, &sent, NAME, KNOT_RRTYPE_A,
-	                                   KNOT_CLASS_IN, NULL, &e), KNOT_EOK);
+	                                   KNOT_CLASS_IN, NULL, &e, false), KNOT_EOK);
 	knot_pkt_t *p = knot_pkt_new(q->wire, q->size, NULL);
 	ck_assert_int_eq(knot_pkt_parse(p, 0), KNOT_EOK);
 	uint8_t *opt = knot_pkt_edns_option(p, KNOT_EDNS_OPTION_CLIENT_SUBNET);
@@ -154,7 +154,7 @@ START_TEST(query_carries_the_option)
 
 	/* Without: no option. */
 	ck_assert_int_eq(tgc_forward_build(q, &sent, NAME, KNOT_RRTYPE_A,
-	                                   KNOT_CLASS_IN, NULL, NULL), KNOT_EOK);
+	                                   KNOT_CLASS_IN, NULL, NULL, false), KNOT_EOK);
 	p = knot_pkt_new(q->wire, q->size, NULL);
 	ck_assert_int_eq(knot_pkt_parse(p, 0), KNOT_EOK);
 	ck_assert_ptr_nonnull(p->opt_rr);

@@ -53,7 +53,7 @@ static void query_make(query_t *q, uint16_t qtype, const knot_tsig_key_t *key)
 	q->pkt = knot_pkt_new(q->wire, sizeof(q->wire), NULL);
 	ck_assert_ptr_nonnull(q->pkt);
 	ck_assert_int_eq(tgc_forward_build(q->pkt, &q->sent, NAME, qtype,
-	                                   KNOT_CLASS_IN, key, NULL), KNOT_EOK);
+	                                   KNOT_CLASS_IN, key, NULL, false), KNOT_EOK);
 }
 
 /*! \brief Options of a test reply. */

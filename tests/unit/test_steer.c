@@ -86,7 +86,10 @@ static tgc_answer_kind_t pick(tgc_steer_t *s, tgc_policy_state_t *st,
 		.node_count = NODES,
 		.steer = s,
 	};
-	return tgc_answer_select(&cfg, AF_INET, false, st, 0, out, count);
+	tgc_answer_kind_t kind = tgc_answer_select(&cfg, AF_INET, false, st, 0,
+	                                           out, count);
+	tgc_answer_grant(&cfg, st, kind, out, *count);
+	return kind;
 }
 
 START_TEST(weight_values)
