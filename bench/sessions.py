@@ -47,6 +47,7 @@ import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -62,6 +63,7 @@ ZONE = "cluster.test"
 APEX = ZONE + "."
 CAPS = [1, 1, 2, 2, 4, 4]
 MAXCONN_UNIT = 100
+CTL = os.path.join(tgc.REPO, "build", "tgclusterctl")
 
 
 def parse():
@@ -185,11 +187,26 @@ def start_translator(a, lb, key):
 
 def translator_counts(tr):
     """The translator's counters: answers from a fresh cache, stale
-    answers (no poll succeeded lately) and failed upstream tries."""
+    answers (no poll succeeded lately) and failed upstream tries; and
+    whether its cached A answer holds the load balancer's load report
+    (tgclusterctl status --json: "load" beside "addresses"; "n/a" if
+    this tgclusterctl does not show it)."""
     st = tr.zone_stats()
-    return {"tr_cached": tgc.stat_sum(st, "cached"),
-            "tr_stale": tgc.stat_sum(st, "stale"),
-            "tr_upstream_errors": tgc.stat_sum(st, "upstream-error")}
+    out = {"tr_cached": tgc.stat_sum(st, "cached"),
+           "tr_stale": tgc.stat_sum(st, "stale"),
+           "tr_upstream_errors": tgc.stat_sum(st, "upstream-error")}
+    report = "n/a"
+    try:
+        p = subprocess.run([CTL, "status", os.path.basename(tr.shm().path),
+                            "--json"], capture_output=True, text=True,
+                           timeout=30)
+        recs = json.loads(p.stdout)["cache"]["records"] if p.returncode == 0 else []
+        if recs and "load" in recs[0]:
+            report = int(bool(recs[0]["load"]))
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        pass
+    out["tr_load_report"] = report
+    return out
 
 
 def main():
