@@ -194,15 +194,22 @@ static bool pl_round(tgc_poller_t *p)
 		if (ret == KNOT_EAGAIN) {
 			return false;
 		}
-		if (p->conf.count != NULL) {
-			p->conf.count(p->conf.ctx, &stats);
-		}
 
 		tgc_cache_snap_t *snap = &p->snap;
 		memset(snap, 0, sizeof(*snap));
 		uint64_t now = tgc_table_now_ms();
-		if (ret == KNOT_EOK &&
-		    tgc_forward_extract(reply, p->conf.name, types[i], snap) == KNOT_EOK) {
+		int usable = (ret == KNOT_EOK) ?
+		             tgc_forward_extract(reply, p->conf.name, types[i], snap) :
+		             ret;
+		if (ret == KNOT_EOK && usable != KNOT_EOK) {
+			/* A valid reply the cache cannot take (a client subnet
+			 * scope): counted with the other unusable replies. */
+			stats.errors[TGC_FWD_ERR_INVALID]++;
+		}
+		if (p->conf.count != NULL) {
+			p->conf.count(p->conf.ctx, &stats);
+		}
+		if (usable == KNOT_EOK) {
 			snap->fetched_ms = now;
 			snap->upstream = used;
 			/* Grant slots follow the addresses from poll to poll

@@ -30,7 +30,11 @@ Variants:
             them with `nat-map`.
   forwarder the LBs answer LAN addresses (`nat-base`) and the NAT host runs a
             plain forwarding resolver (unbound) instead of the translator.
-In each: steps 1-8, the translator's answers spread the first address over
+  least-loaded (TestNatLeastLoaded) the nodes' agents report sessions to
+            an LB with policy least-loaded; the translator (least-loaded,
+            answers 1, nat-map) follows the load the LB reports with its
+            polls, weighed by the nodes' maxconn.
+In each of the first three: steps 1-8, the translator's answers spread the first address over
 all three nodes (translator variants), another name of the zone resolves
 (through a translator: TC over UDP, then TCP), a killed node leaves the
 answers the viewer gets, a killed LB does not break resolution.
@@ -274,6 +278,83 @@ class TestSeedNat(e2e.E2eTestCase):
                       [(a, 53) for a in LB_NAT], also=LB_LAN[1:])
         self.start_internal_dns()
         self.run_seed("forwarder")
+
+
+class TestNatLeastLoaded(e2e.E2eTestCase):
+    """Load-aware balancing in the NAT topology: the nodes' agents report
+    sessions and maxconn to the LBs (policy least-loaded, every live node
+    answered); the translator on the NAT host (policy least-loaded,
+    answers 1, nat-map) follows the load the LBs report with every poll. The
+    client LAN asks the translator as the internal DNS does."""
+
+    AGENT_PORT = 5999
+    MAXCONN = [100, 100, 200]
+
+    def setUp(self):
+        e2e.require_netns(self)
+        e2e.require_binary(self, e2e.NFT, "nft", "nftables")
+        self.topo = e2e.NatTopology(self).up()
+        group = e2e.NsNodeGroup(self.topo.cluster)
+        self.addCleanup(group.close)
+        self.n = [group.add(node, NODE_PORT, "tcp") for _, node, _, _ in CLUSTER]
+        for node, maxconn in zip(self.n, self.MAXCONN):
+            group.add_agent(node, self.AGENT_PORT)
+            node.maxconn = maxconn
+        items = {"node": ["%s@%d" % (node, NODE_PORT) for _, node, _, _ in CLUSTER],
+                 "check-interval": INTERVAL, "check-timeout": TIMEOUT,
+                 "check-rise": 1, "check-fall": 1, "ttl": TTL,
+                 "agent-port": self.AGENT_PORT, "policy": "least-loaded",
+                 "answers": 0, "id": "lb"}
+        self.lb = self.ns_knotd(self.topo.cluster, {ZONE: items}, port=5301,
+                                listen=["%s@53" % LB_NAT[0]], name="lb1")
+        self.seg = self.lb.shm()
+        remotes = e2e.remotes_text([("lb1", "%s@53" % LB_NAT[0])])
+        self.translator = self.ns_knotd(
+            self.topo.nat, {ZONE: {"upstream": ["lb1"], "upstream-interval": INTERVAL,
+                                   "upstream-timeout": TIMEOUT, "id": "translator",
+                                   "nat-map": "%s=%s" % (e2e.CLUSTER_NET, e2e.LAN_NET),
+                                   "policy": "least-loaded", "answers": 1}},
+            port=53, listen=["%s@53" % a for a in LB_LAN],
+            edits=[e2e.before("module", remotes)], name="translator")
+
+    def reported(self, sessions):
+        for node, count in zip(self.n, sessions):
+            node.sessions = count
+        wait_until(lambda: [x["agent"]["sessions"] for x in self.seg.nodes()]
+                   == list(sessions), 10.0, what="sessions %r reported" % (sessions,))
+
+    def firsts(self, queries):
+        got = {}
+        for _ in range(queries):
+            a = self.topo.client.call(e2e.resolve, LB_LAN[0])
+            self.assertEqual(len(a.addrs), 1, a.addrs)
+            got[a.addrs[0]] = got.get(a.addrs[0], 0) + 1
+        return got
+
+    def test_translator_follows_the_reported_load(self):
+        # Per unit of capacity: tg1 0.6, tg2 0, tg3 0 (capacity 2).
+        self.reported([60, 0, 0])
+        tr_seg = self.translator.shm()
+        # (The LB answers in its own order: least loaded first.)
+        wait_until(lambda: sorted(tr_seg.cache_loads() or []) == [
+            (node, count, 100 * m) for (_, node, _, _), count, m
+            in zip(CLUSTER, (60, 0, 0), self.MAXCONN)], 10.0,
+            what="the report of sessions 60/0/0 in the translator's cache")
+        got = self.firsts(60)
+        log("least-loaded: first addresses of 60 answers of the translator "
+            "with sessions 60/0/0 and maxconn %s: %s" % (self.MAXCONN, got))
+        # 60 grants spread over tg2 and tg3 in proportion to their
+        # capacities (about 20 and 40) bring them to 0.2 per unit: never
+        # to tg1's 0.6.
+        self.assertNotIn(LAN[0], got, got)
+        self.assertGreater(got.get(LAN[2], 0), got.get(LAN[1], 0), got)
+        # tg1 empties, tg2 and tg3 fill: after the next poll tg1 leads.
+        self.reported([0, 90, 180])
+        wait_until(lambda: [x[1] for x in sorted(tr_seg.cache_loads())] == [0, 90, 180],
+                   10.0, what="the new report in the translator's cache")
+        self.assertEqual(self.firsts(10), {LAN[0]: 10})
+        st = self.translator.zone_stats(ZONE)
+        self.assertGreater(tgc.stat_sum(st, "mapped"), 0, st)
 
 
 def _read_ident(addr, port):

@@ -1167,6 +1167,25 @@ class Segment:
                 "zone_serial": seg_get(b, "HDR", "zone_serial"),
                 "zone_malformed": seg_get(b, "HDR", "zone_malformed")}
 
+    def cache_loads(self, idx=0):
+        """A translator segment's cached answer \a idx (0 A, 1 AAAA) with
+        the load report: [(address, sessions, capacity_x100)], None when
+        the answer came without a report (read without the seqlock: good
+        enough for tests)."""
+        b = self._read()
+        base = seg_get(b, "HDR", "cache_off") + idx * CACHE_REC_SIZE
+        if seg_get(b, "HDR", "cache_off") == 0 or not seg_get(b, "CACHE", "reported", base):
+            return None
+        out = []
+        fam, alen = (socket.AF_INET, 4) if idx == 0 else (socket.AF_INET6, 16)
+        addrs = seg_bytes(b, "CACHE", "addrs", base)
+        loads = seg_bytes(b, "CACHE", "load", base)
+        for i in range(seg_get(b, "CACHE", "count", base)):
+            word, = struct.unpack_from("=Q", loads, 8 * i)
+            out.append((socket.inet_ntop(fam, addrs[16 * i:16 * i + alen]),
+                        word >> 32, word & 0xffffffff))
+        return out
+
     def nodes(self):
         """List of dicts: addr, port, health, admin, last_probe, consec_ok,
         consec_fail, probes, transitions, answers (probe details are read

@@ -344,6 +344,97 @@ START_TEST(poller_publishes)
 }
 END_TEST
 
+/*! \brief Upstream error counts of the polls (written by the poller
+ *         thread, read by the test after the stop joined it). */
+typedef struct {
+	uint32_t errors[TGC_FWD_ERR_COUNT];
+} counted_t;
+
+static void count_errors(void *ctx, const tgc_fwd_stats_t *stats)
+{
+	counted_t *c = ctx;
+	for (unsigned i = 0; i < TGC_FWD_ERR_COUNT; i++) {
+		c->errors[i] += stats->errors[i];
+	}
+}
+
+/*! \brief Polls \a u with a poller until the A record was written \a polls
+ *         times (refreshes + failures); returns the last A snapshot. */
+static void poll_upstream(upstream_t *u, bool load_report, int polls,
+                          tgc_cache_snap_t *s, counted_t *counted)
+{
+	tgc_fwd_target_t t;
+	target_at(&t, u->port);
+	tgc_fwd_conf_t c = { .targets = &t, .count = 1, .timeout_ms = 200,
+	                     .load_report = load_report };
+	tgc_table_t table;
+	tgc_table_node_t node = { .port = u->port };
+	tgc_addr_parse("127.0.0.1", &node.addr);
+	tgc_table_spec_t spec = {
+		.role = TGC_ROLE_TRANSLATOR, .zone = "intern.netz", .instance = "t",
+		.name = "internet.intern.netz", .nodes = &node, .node_count = 1,
+		.interval_ms = 20, .timeout_ms = 200, .stale_limit_s = 60,
+	};
+	ck_assert_int_eq(tgc_table_open(&table, seg_name, &spec, NULL, NULL), KNOT_EOK);
+	atomic_store(&table.hdr->writer, 42);
+	tgc_poller_conf_t pc = {
+		.table = &table, .writer_token = 42, .fwd = &c, .name = NAME,
+		.interval_ms = 20, .stale_limit_s = 60, .count = count_errors,
+		.ctx = counted,
+	};
+	tgc_poller_t *p = NULL;
+	ck_assert_int_eq(tgc_poller_start(&p, &pc), KNOT_EOK);
+	bool got = false;
+	for (int i = 0; i < 500 && !got; i++) {
+		usleep(10000);
+		got = tgc_table_cache_read(&table, TGC_CACHE_A, s, false) == KNOT_EOK &&
+		      s->refreshes + s->failures >= (uint64_t)polls;
+	}
+	tgc_poller_stop(p);
+	ck_assert(got);
+	tgc_table_close(&table);
+	tgc_table_unlink(seg_name);
+}
+
+START_TEST(poller_stores_the_load_report)
+{
+	upstream_t u = { .report = true };
+	upstream_start(&u);
+	tgc_cache_snap_t s;
+	counted_t counted = { 0 };
+	poll_upstream(&u, true, 3, &s, &counted);
+	ck_assert(atomic_load(&u.report_asked) >= 3);
+	ck_assert(s.valid && s.reported);
+	ck_assert_uint_eq(s.count, 1);
+	ck_assert_uint_eq(s.sessions[0], 7);
+	ck_assert_uint_eq(s.capacity_x100[0], 250);
+	ck_assert_uint_lt(s.slot[0], TGC_CACHE_SLOTS);
+
+	/* Not asked: no report sent, none stored. */
+	int asked = atomic_load(&u.report_asked);
+	poll_upstream(&u, false, 2, &s, &counted);
+	ck_assert_int_eq(atomic_load(&u.report_asked), asked);
+	ck_assert(s.valid && !s.reported);
+	ck_assert_uint_eq(s.capacity_x100[0], 100);
+	upstream_stop(&u);
+}
+END_TEST
+
+START_TEST(poller_counts_a_reply_the_cache_cannot_take)
+{
+	/* A reply for one client subnet only: the poll fails and the reply
+	 * is counted as invalid. */
+	upstream_t u = { .ecs_scope = 24 };
+	upstream_start(&u);
+	tgc_cache_snap_t s;
+	counted_t counted = { 0 };
+	poll_upstream(&u, false, 2, &s, &counted);
+	ck_assert(!s.valid && !s.ok);
+	ck_assert_uint_ge(counted.errors[TGC_FWD_ERR_INVALID], 2);
+	upstream_stop(&u);
+}
+END_TEST
+
 /*! \brief Counts of the poller's thread hooks (written by the poller
  *         thread, read by the test after the stop joined it). */
 typedef struct {
@@ -430,6 +521,8 @@ static Suite *poller_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, poller_publishes);
 	tcase_add_test(tc, poller_waits_interval_and_stops_at_once);
+	tcase_add_test(tc, poller_stores_the_load_report);
+	tcase_add_test(tc, poller_counts_a_reply_the_cache_cannot_take);
 	suite_add_tcase(s, tc);
 
 	return s;

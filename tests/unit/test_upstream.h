@@ -37,6 +37,7 @@
 #include <libknot/libknot.h>
 
 #include "module/forward.h"
+#include "module/loadopt.h"
 #include "tests/unit/test_dns.h"
 
 /*! \brief Behaviour of the test upstream. */
@@ -50,6 +51,11 @@ typedef struct {
 	bool foreign_soa;    /*!< Replies are NXDOMAIN with the SOA of com. */
 	bool extra_foreign;  /*!< Replies carry victim.example. A in ADDITIONAL. */
 	uint8_t rcode;       /*!< RCODE of the replies. */
+	bool report;         /*!< Answer a load report request (loadopt.h):
+	                      *   10.0.0.1 with 7 sessions, capacity 2.5. */
+	uint8_t ecs_scope;   /*!< Non-zero: replies carry ECS 10.0.0.0/24
+	                      *   with this scope (an answer for one subnet). */
+	_Atomic int report_asked; /*!< Queries that asked for the report. */
 	_Atomic bool silent; /*!< Never reply over UDP (set by the test while running). */
 	_Atomic int udp_queries; /*!< Counted queries. */
 	_Atomic int tcp_queries; /*!< Counted TCP queries. */
@@ -96,6 +102,32 @@ static size_t upstream_reply(upstream_t *u, const uint8_t *in, size_t len,
 		static const uint8_t a[4] = { 192, 0, 2, 66 };
 		knot_pkt_begin(r, KNOT_ADDITIONAL);
 		upstream_put(r, VICTIM, KNOT_RRTYPE_A, a, 4);
+	}
+	uint8_t *ask = (q->opt_rr != NULL) ?
+	                     knot_edns_get_option(q->opt_rr, TGC_LOADOPT_CODE, NULL) : NULL;
+	bool asked = ask != NULL && tgc_loadopt_is_request(knot_edns_opt_get_data(ask),
+	                                                   knot_edns_opt_get_length(ask));
+	if (asked) {
+		atomic_fetch_add(&u->report_asked, 1);
+	}
+	if (!tc && q->opt_rr != NULL && ((asked && u->report) || u->ecs_scope != 0)) {
+		knot_rrset_t opt;
+		knot_edns_init(&opt, 1232, 0, 0, &r->mm);
+		if (asked && u->report) {
+			uint8_t data[1 + TGC_LOADOPT_ENTRY_MAX] = { TGC_LOADOPT_VERSION };
+			tgc_loadopt_entry_t e = { .sessions = 7, .capacity_x100 = 250,
+			                          .flags = TGC_LOADOPT_F_SESSIONS };
+			tgc_addr_parse("10.0.0.1", &e.addr);
+			size_t n = 1 + tgc_loadopt_write_entry(data + 1, &e);
+			knot_edns_add_option(&opt, TGC_LOADOPT_CODE, n, data, &r->mm);
+		}
+		if (u->ecs_scope != 0) {
+			const uint8_t ecs[7] = { 0, 1, 24, u->ecs_scope, 10, 0, 0 };
+			knot_edns_add_option(&opt, KNOT_EDNS_OPTION_CLIENT_SUBNET,
+			                     sizeof(ecs), ecs, &r->mm);
+		}
+		knot_pkt_begin(r, KNOT_ADDITIONAL);
+		knot_pkt_put(r, KNOT_COMPR_HINT_NONE, &opt, KNOT_PF_FREE);
 	}
 	size_t size = r->size;
 	knot_pkt_free(r);
