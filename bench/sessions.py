@@ -23,9 +23,11 @@ The translator of a real NAT setup rewrites the addresses with nat-map;
 here every address is a loopback one and nothing is rewritten (no nat-map),
 so the clients reach the nodes at the addresses the load balancer answers.
 Both knotd's answers carry --ttl (the translator answers the smaller of its
-own ttl and the upstream's). Every second the sessions per node are sampled; after the
-warm-up the imbalance max(sessions/capacity) / mean(sessions/capacity) is
-averaged over the samples.
+own ttl and the upstream's).
+
+Every second the sessions per node are sampled; after the warm-up the
+imbalance max(sessions/capacity) / mean(sessions/capacity) is averaged over
+the samples.
 
 --new-node: the largest node (index 5) starts down; after the warm-up its
 service comes up, and the times until it holds 90 % of its capacity share
