@@ -5,11 +5,29 @@
 Six simulated nodes (tests/integration/tgc.py NodeSim) with capacities
 1:1:2:2:4:4 (their agents report maxconn 100, 100, 200, 200, 400, 400 and
 the live sessions). Clients arrive at a Poisson rate, resolve the cluster
-name (directly at knotd, or through an unbound that caches the answer for
-its TTL), open a session to the first address and hold it for an
-exponential time. Every second the sessions per node are sampled; after the
-warm-up the imbalance max(sessions/capacity) / mean(sessions/capacity) is
-averaged over the samples.
+name, open a session to the first address and hold it for an exponential
+time. --mode says where the clients ask:
+
+  direct               the load balancer knotd (answers: 1, policy --policy)
+  resolver             an unbound in front of it, caching the answer for
+                       its TTL
+  translator           a translator knotd (the NAT topology's DNS path):
+                       mod-tgcluster with `upstream:` a load balancer knotd
+                       on loopback (the same six nodes and agents,
+                       answers: 0, policy --lb-policy), polled every
+                       --poll-ms; the translator answers one address
+                       (answers: 1) ordered by --policy
+  translator-resolver  client -> unbound -> translator -> load balancer
+
+The translator of a real NAT setup rewrites the addresses with nat-map;
+here every address is a loopback one and nothing is rewritten (no nat-map),
+so the clients reach the nodes at the addresses the load balancer answers.
+Both knotd's answers carry --ttl (the translator answers the smaller of its
+own ttl and the upstream's).
+
+Every second the sessions per node are sampled; after the warm-up the
+imbalance max(sessions/capacity) / mean(sessions/capacity) is averaged over
+the samples.
 
 --new-node: the largest node (index 5) starts down; after the warm-up its
 service comes up, and the times until it holds 90 % of its capacity share
@@ -19,6 +37,8 @@ moment it was started; the health check's rise is part of it).
 
 Run from the repo root after a build, e.g.:
   python3 bench/sessions.py --policy least-loaded --mode resolver
+  python3 bench/sessions.py --mode translator --policy ordered \
+      --lb-policy least-loaded --poll-ms 1000 --net 41
 Prints one line of key=value results (and --json FILE writes them).
 """
 
@@ -29,6 +49,7 @@ import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -44,13 +65,32 @@ ZONE = "cluster.test"
 APEX = ZONE + "."
 CAPS = [1, 1, 2, 2, 4, 4]
 MAXCONN_UNIT = 100
+CTL = os.path.join(tgc.REPO, "build", "tgclusterctl")
 
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", default="least-loaded",
-                   choices=["round-robin", "random", "least-loaded"])
-    p.add_argument("--mode", default="direct", choices=["direct", "resolver"])
+                   choices=["round-robin", "random", "least-loaded",
+                            "ordered", "sticky"],
+                   help="policy of the knotd the clients' answers come from "
+                        "(the translator in the translator modes; ordered "
+                        "and sticky only there) [least-loaded]")
+    p.add_argument("--mode", default="direct",
+                   choices=["direct", "resolver", "translator",
+                            "translator-resolver"])
+    p.add_argument("--lb-policy", default=None,
+                   choices=["round-robin", "random", "least-loaded",
+                            "ordered"],
+                   help="translator modes: policy of the load balancer "
+                        "behind the translator [least-loaded]")
+    p.add_argument("--poll-ms", type=int, default=None,
+                   help="translator modes: upstream-interval, ms [1000]")
+    p.add_argument("--tsig", action="store_true",
+                   help="translator modes: the translator signs its polls "
+                        "with a TSIG key the load balancer checks (a query "
+                        "acl with the key; unsigned queries are still "
+                        "answered there)")
     p.add_argument("--rate", type=float, default=20.0,
                    help="client arrivals per second [20]")
     p.add_argument("--hold", type=float, default=60.0,
@@ -71,6 +111,18 @@ def parse():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the results to this file")
     a = p.parse_args()
+    translator = a.mode.startswith("translator")
+    if not translator and a.policy in ("ordered", "sticky"):
+        p.error("--policy %s needs a translator mode (the load balancer "
+                "answers one address here)" % a.policy)
+    if not translator and (a.tsig or a.lb_policy or a.poll_ms):
+        p.error("--lb-policy, --poll-ms and --tsig need a translator mode")
+    if a.lb_policy is None:
+        a.lb_policy = "least-loaded"
+    if a.poll_ms is None:
+        a.poll_ms = 1000
+    if a.poll_ms < 100:
+        p.error("--poll-ms below 100")
     if a.warmup is None:
         a.warmup = 2 * a.hold
     if a.measure is None:
@@ -103,6 +155,62 @@ class Resolve:
         return None
 
 
+def start_translator(a, lb, key):
+    """A translator knotd polling \a lb every --poll-ms (upstream
+    remote "lb" on loopback, signed with \a key if given), answering one
+    address ordered by --policy. Ready once it answers the cluster name
+    with one of the nodes (its first poll is done)."""
+    remote = ("lb", "127.0.0.1@%d" % lb.port) + ((key.name,) if key else ())
+    conf = {"upstream": ["lb"], "upstream-interval": a.poll_ms,
+            "upstream-timeout": min(500, a.poll_ms // 2),
+            "policy": a.policy, "answers": 1, "ttl": a.ttl}
+    tr = tgc.Knotd({ZONE: conf}, name="translator", remotes=[remote],
+                   keys=[key] if key else ())
+    # Not the harness's readiness check: a SOA query is forwarded to the
+    # load balancer, whose acl may want the key.
+    tr.start(wait=False)
+
+    def answers():
+        if not tr.alive():
+            raise RuntimeError("translator knotd exited; log:\n%s"
+                               % tr.log_text()[-3000:])
+        if not tgc.tcp_connectable("127.0.0.1", tr.port):
+            return False
+        r = tgc.query(tr.port, APEX, timeout=1)
+        return r.rcode == 0 and len(r.addrs) == 1
+    try:
+        tgc.wait_until(answers, 20, interval=0.05,
+                       what="translator answers the cluster name")
+    except BaseException:
+        tr.cleanup()
+        raise
+    return tr
+
+
+def translator_counts(tr):
+    """The translator's counters: answers from a fresh cache, stale
+    answers (no poll succeeded lately) and failed upstream tries; and
+    whether its cached A answer holds the load balancer's load report
+    (tgclusterctl status --json: "load" beside "addresses"; "n/a" if
+    this tgclusterctl does not show it)."""
+    st = tr.zone_stats()
+    out = {"tr_cached": tgc.stat_sum(st, "cached"),
+           "tr_stale": tgc.stat_sum(st, "stale"),
+           "tr_upstream_errors": tgc.stat_sum(st, "upstream-error")}
+    report = "n/a"
+    try:
+        p = subprocess.run([CTL, "status", os.path.basename(tr.shm().path),
+                            "--json"], capture_output=True, text=True,
+                           timeout=30)
+        recs = json.loads(p.stdout)["cache"]["records"] if p.returncode == 0 else []
+        if recs and "load" in recs[0]:
+            report = int(bool(recs[0]["load"]))
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        pass
+    out["tr_load_report"] = report
+    return out
+
+
 def main():
     a = parse()
     # A SIGTERM unwinds like ^C: the finally below stops what we started.
@@ -110,7 +218,7 @@ def main():
     rng = random.Random(a.seed)
     addrs = ["127.%d.0.%d" % (a.net, 11 + i) for i in range(len(CAPS))]
     group = tgc.NodeGroup()
-    k = ub = None
+    k = tr = ub = None
     try:
         nodes = [group.add(x, 0, "tcp") for x in addrs]
         first_agent = group.add_agent(nodes[0])
@@ -121,22 +229,30 @@ def main():
         if a.new_node:
             nodes[5].stop()
         by_addr = {x: i for i, x in enumerate(addrs)}
+        translator = a.mode.startswith("translator")
         conf = {"node": ["%s@%d" % (n.addr, n.port) for n in nodes],
-                "policy": a.policy, "answers": 1, "ttl": a.ttl,
+                "policy": a.lb_policy if translator else a.policy,
+                "answers": 0 if translator else 1, "ttl": a.ttl,
                 "check-interval": a.interval,
                 "check-timeout": max(a.interval // 2, 50),
                 "check-rise": 2, "check-fall": 2,
                 "agent-port": first_agent.port}
-        k = tgc.Knotd({ZONE: conf})
+        key = tgc.Tsig("tgc-upstream") if a.tsig else None
+        kw = {"keys": [key], "query_key": key.name} if key else {}
+        k = tgc.Knotd({ZONE: conf}, name="lb", **kw)
         k.start()
         seg = k.shm()
         want = ["up"] * 6 if not a.new_node else ["up"] * 5 + ["down"]
         tgc.wait_until(lambda: seg.health() == want, 20, what="nodes checked")
-        if a.mode == "resolver":
-            ub = tgc.Unbound(ZONE, k.port)
+        server = k
+        if translator:
+            tr = start_translator(a, k, key)
+            server = tr
+        if a.mode.endswith("resolver"):
+            ub = tgc.Unbound(ZONE, server.port)
             res = Resolve(ub.port, True)
         else:
-            res = Resolve(k.port, False)
+            res = Resolve(server.port, False)
 
         ends = []          # heap of (end time, node index)
         samples = []       # imbalance per second after the warm-up
@@ -191,6 +307,10 @@ def main():
                "hold": a.hold, "ttl": a.ttl, "interval_ms": a.interval,
                "arrivals": arrivals, "errors": res.errors,
                "sessions": [n.sessions for n in nodes]}
+        if translator:
+            out.update({"lb_policy": a.lb_policy, "poll_ms": a.poll_ms,
+                        "tsig": int(a.tsig)})
+            out.update(translator_counts(tr))
         if a.new_node:
             left = "not_within_%ds" % (a.measure + 2 * a.hold)
             out["new_node_s"] = (round(new_reached, 1) if new_reached is not None
@@ -209,6 +329,9 @@ def main():
     finally:
         if ub is not None:
             ub.close()
+        if tr is not None:
+            tr.stop()
+            tr.cleanup()
         if k is not None:
             k.stop()
             k.cleanup()

@@ -1322,6 +1322,10 @@ class Knotd:
     More knobs: \a listen, further "ADDR@PORT" listen values (knotd always
     listens on 127.0.0.1 and ::1 at \a port); \a remotes, (id,
     "ADDR@PORT") pairs written as remote sections (translator upstreams);
+    A remote may be (id, "ADDR@PORT", KEY): its queries are signed with the
+    key named KEY, one of \a keys (Tsig objects written as key sections);
+    \a query_key, the name of one of \a keys: every zone also takes
+    queries signed with it (an acl with action query);
     \a log_level of the stderr log; \a tcp_workers (default \a workers);
     \a directory, an existing directory to write into instead of a private
     temporary one (then cleanup() leaves it alone); \a module "" writes no
@@ -1331,7 +1335,8 @@ class Knotd:
     def __init__(self, zones, port=None, records=None, extra_conf="",
                  module=None, workers=2, name=None, prefix=None,
                  repl=None, zone_conf=(), listen=(), remotes=(),
-                 log_level="debug", tcp_workers=None, directory=None):
+                 log_level="debug", tcp_workers=None, directory=None,
+                 keys=(), query_key=None):
         self.name = name or "knotd"
         self.own_dir = not directory
         if directory:
@@ -1356,6 +1361,8 @@ class Knotd:
         self.zone_conf = list(zone_conf)   # more items of every zone
         self.listen = list(listen)
         self.remotes = list(remotes)
+        self.keys = list(keys)
+        self.query_key = query_key
         self.log_level = log_level
         self.tcp_workers = workers if tcp_workers is None else tcp_workers
         self.proc = None
@@ -1437,9 +1444,27 @@ class Knotd:
                 "    action: [ transfer, notify, update ]",
                 "",
             ]
+        if self.keys:
+            entries = sum([["  - id: %s" % k.name,
+                            "    algorithm: %s" % k.alg,
+                            "    secret: %s" % k.secret] for k in self.keys], [])
+            if "key:" in lines:
+                at = lines.index("key:") + 1
+            else:
+                at = lines.index("acl:")
+                entries = ["key:"] + entries + [""]
+            lines[at:at] = entries
+        if self.query_key:
+            lines += [
+                "  - id: query-key",
+                "    key: %s" % self.query_key,
+                "    action: query",
+                "",
+            ]
         if self.remotes:
-            entries = sum([["  - id: %s" % rid, "    address: %s" % _yval(addr)]
-                           for rid, addr in self.remotes], [])
+            entries = sum([["  - id: %s" % r[0], "    address: %s" % _yval(r[1])]
+                           + (["    key: %s" % r[2]] if len(r) > 2 else [])
+                           for r in self.remotes], [])
             if "remote:" in lines:
                 at = lines.index("remote:") + 1
             else:
@@ -1477,7 +1502,10 @@ class Knotd:
         ]
         for zone, items in self.zones.items():
             lines.append("  - domain: %s" % zone)
-            lines.append("    acl: [ xfr, repl ]" if repl else "    acl: xfr")
+            acls = ["xfr"] + (["repl"] if repl else []) + (
+                ["query-key"] if self.query_key else [])
+            lines.append("    acl: [ %s ]" % ", ".join(acls)
+                         if len(acls) > 1 else "    acl: xfr")
             lines += ["    %s" % item for item in self.zone_conf]
             if items:
                 lines.append("    module: mod-tgcluster/%s" % items["id"])
