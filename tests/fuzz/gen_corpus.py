@@ -207,7 +207,8 @@ def forward_seeds():
         ("ecs-other-subnet", b"\x10" + reply("A", ["10.10.10.1"],
                                              ecs=("198.51.100.0", 24, 24))),
         # A load balancer's answer to a translator's poll: the load report
-        # for two of three addresses, for AAAA, cut inside an entry.
+        # for two of three addresses, for AAAA, cut inside an entry, with
+        # no entry.
         ("load-report", b"\x00" + reply(
             "A", ["10.10.10.1", "10.10.10.2", "10.10.10.3"],
             load=load_report(load_entry("10.10.10.3", 30, 200),
@@ -219,6 +220,8 @@ def forward_seeds():
         ("load-report-cut", b"\x00" + reply(
             "A", ["10.10.10.1"],
             load=load_report(load_entry("10.10.10.1", 5, 100))[:-2])),
+        ("load-report-empty", b"\x00" + reply("A", ["10.10.10.1"],
+                                              load=load_report())),
     ]
 
 
