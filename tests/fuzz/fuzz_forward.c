@@ -29,7 +29,9 @@
  * response the way translator_put_soa() does, the cached addresses mapped
  * and put with tgc_answer_put(), and tgc_forward_rewrite() of every answer
  * RRset (on-demand forwarding), and tgc_ecs_reply_scope() on the client
- * subnet option of the reply.
+ * subnet option of the reply. The load report option of the reply
+ * (loadopt.h) is checked against what the snapshot took of it, the grant
+ * slots tgc_forward_slots() gives the addresses, and both through the table.
  *
  * Input: one control byte (bit 0: ask AAAA instead of A; bit 1: the
  * upstream has a TSIG key; bit 2: the reply is confined to the zone
@@ -44,6 +46,7 @@
 #include "module/answer.h"
 #include "module/ecs.h"
 #include "module/forward.h"
+#include "module/loadopt.h"
 #include "module/natmap.h"
 #include "module/table.h"
 
@@ -92,6 +95,57 @@ static bool under(const knot_dname_t *name, const knot_dname_t *apex)
 		name = knot_wire_next_label(name, NULL);
 	}
 	return below >= 0 && knot_dname_is_case_equal(name, apex);
+}
+
+/*!
+ * \brief Checks what tgc_forward_extract() took of the load report: with
+ *        a report that parses, each address has the figures of the first
+ *        entry for it (among the first TGC_CACHE_ADDRS_MAX) or neutral
+ *        ones; without, every address is neutral. Then the grant slots.
+ */
+static void check_load(const knot_pkt_t *reply, tgc_cache_snap_t *snap)
+{
+	uint8_t *opt = (reply->opt_rr != NULL) ?
+	               knot_edns_get_option(reply->opt_rr, TGC_LOADOPT_CODE, NULL) :
+	               NULL;
+	tgc_loadopt_entry_t entries[TGC_CACHE_ADDRS_MAX];
+	size_t count = 0;
+	bool usable = opt != NULL &&
+	              tgc_loadopt_parse(knot_edns_opt_get_data(opt),
+	                                knot_edns_opt_get_length(opt), entries,
+	                                TGC_CACHE_ADDRS_MAX, &count) == KNOT_EOK;
+	FUZZ_ASSERT(snap->reported == usable);
+	FUZZ_ASSERT(count <= TGC_CACHE_ADDRS_MAX);
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		uint32_t sessions = 0, capacity = 100;
+		for (size_t e = 0; usable && i < snap->count && e < count; e++) {
+			if (tgc_addr_equal(&entries[e].addr, &snap->addrs[i])) {
+				sessions = entries[e].sessions;
+				capacity = entries[e].capacity_x100;
+				break;
+			}
+		}
+		FUZZ_ASSERT(snap->sessions[i] == sessions);
+		FUZZ_ASSERT(snap->capacity_x100[i] == capacity);
+	}
+
+	/* Grant slots: distinct, in range; the same answer polled again keeps
+	 * every one of them and marks none as left. */
+	uint64_t left[TGC_CACHE_SLOTS] = { 0 };
+	tgc_forward_slots(NULL, snap, left, 1000);
+	bool seen[TGC_CACHE_SLOTS] = { false };
+	for (unsigned i = 0; i < snap->count; i++) {
+		FUZZ_ASSERT(snap->slot[i] < TGC_CACHE_SLOTS && !seen[snap->slot[i]]);
+		seen[snap->slot[i]] = true;
+	}
+	uint8_t first[TGC_CACHE_ADDRS_MAX];
+	memcpy(first, snap->slot, sizeof(first));
+	tgc_cache_snap_t again = *snap;
+	tgc_forward_slots(snap, &again, left, 2000);
+	FUZZ_ASSERT(memcmp(again.slot, first, snap->count) == 0);
+	for (unsigned s = 0; s < TGC_CACHE_SLOTS; s++) {
+		FUZZ_ASSERT(left[s] == 0);
+	}
 }
 
 /*! \brief translator_put_soa() of the glue: the cached SOA, re-assembled. */
@@ -215,6 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < snap->count; i++) {
 			FUZZ_ASSERT(snap->addrs[i].family == (qtype == KNOT_RRTYPE_A ? AF_INET : AF_INET6));
 		}
+		check_load(reply, snap);
 		snap->polled_ms = snap->fetched_ms = 1;
 		unsigned idx = (qtype == KNOT_RRTYPE_A) ? TGC_CACHE_A : TGC_CACHE_AAAA;
 		FUZZ_ASSERT(tgc_table_cache_write(&table, idx, snap) == KNOT_EOK);
@@ -225,6 +280,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		            back->soa_rdata_len == snap->soa_rdata_len);
 		FUZZ_ASSERT(memcmp(back->soa, snap->soa,
 		                   back->soa_owner_len + back->soa_rdata_len) == 0);
+		FUZZ_ASSERT(back->reported == snap->reported);
+		for (unsigned i = 0; i < back->count; i++) {
+			FUZZ_ASSERT(back->sessions[i] == snap->sessions[i] &&
+			            back->capacity_x100[i] == snap->capacity_x100[i] &&
+			            back->slot[i] == snap->slot[i]);
+		}
 
 		/* What a worker answers from it. */
 		query = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL);

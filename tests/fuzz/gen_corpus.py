@@ -19,6 +19,7 @@ import sys
 
 import dns.edns
 import dns.flags
+import dns.inet
 import dns.message
 import dns.name
 import dns.opcode
@@ -111,9 +112,26 @@ def conf_seeds():
     return [("v%02d" % i, v.encode("latin-1")) for i, v in enumerate(values)]
 
 
+LOADOPT_CODE = 65350  # module/loadopt.h
+
+
+def load_entry(addr, sessions, capacity_x100, flags=1, family=None):
+    """One entry of the load report (module/loadopt.h): family, flags,
+    sessions, capacity x 100, address."""
+    raw = dns.inet.inet_pton(dns.inet.af_for_address(addr), addr)
+    if family is None:
+        family = 1 if len(raw) == 4 else 2
+    return struct.pack("!BBII", family, flags, sessions, capacity_x100) + raw
+
+
+def load_report(*entries, version=1):
+    """Option data of a load report: the version, then the entries."""
+    return bytes([version]) + b"".join(entries)
+
+
 def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
           name=NAME, extra_owner=None, tc=False, keyring=None,
-          soa_owner="intern.netz.", additional=(), ecs=None):
+          soa_owner="intern.netz.", additional=(), ecs=None, load=None):
     q = dns.message.make_query(NAME, rdtype)
     q.id = qid
     if keyring is not None:
@@ -134,8 +152,13 @@ def reply(rdtype="A", addrs=(), rcode=dns.rcode.NOERROR, soa=False, qid=FWD_ID,
             "ns.intern.netz. hostmaster.intern.netz. 1 3600 900 604800 60"))
     for owner, rtype, rdata in additional:
         r.additional.append(dns.rrset.from_text(owner, 5, "IN", rtype, rdata))
+    options = []
     if ecs is not None:
-        r.use_edns(0, payload=1232, options=[dns.edns.ECSOption(*ecs)])
+        options.append(dns.edns.ECSOption(*ecs))
+    if load is not None:
+        options.append(dns.edns.GenericOption(LOADOPT_CODE, load))
+    if options:
+        r.use_edns(0, payload=1232, options=options)
     return r.to_wire()
 
 
@@ -183,6 +206,22 @@ def forward_seeds():
                                             ecs=("192.0.2.0", 24, 24))),
         ("ecs-other-subnet", b"\x10" + reply("A", ["10.10.10.1"],
                                              ecs=("198.51.100.0", 24, 24))),
+        # A load balancer's answer to a translator's poll: the load report
+        # for two of three addresses, for AAAA, cut inside an entry, with
+        # no entry.
+        ("load-report", b"\x00" + reply(
+            "A", ["10.10.10.1", "10.10.10.2", "10.10.10.3"],
+            load=load_report(load_entry("10.10.10.3", 30, 200),
+                             load_entry("10.10.10.1", 10, 100, flags=0)))),
+        ("load-report-aaaa", b"\x01" + reply(
+            "AAAA", ["fd00::1", "fd00::2"],
+            load=load_report(load_entry("fd00::1", 1, 100),
+                             load_entry("fd00::2", 4294967295, 0)))),
+        ("load-report-cut", b"\x00" + reply(
+            "A", ["10.10.10.1"],
+            load=load_report(load_entry("10.10.10.1", 5, 100))[:-2])),
+        ("load-report-empty", b"\x00" + reply("A", ["10.10.10.1"],
+                                              load=load_report())),
     ]
 
 
@@ -365,6 +404,30 @@ def agent_seeds():
     ]
 
 
+def loadopt_seeds():
+    """Option data of load reports (module/loadopt.h), good and hostile."""
+    v4 = ["10.10.10.%d" % i for i in range(1, 41)]
+    return [
+        ("version-only", load_report()),
+        ("v4-two", load_report(load_entry("10.10.10.100", 12, 4000),
+                               load_entry("10.10.10.101", 0, 0, flags=0))),
+        ("v6-one", load_report(load_entry("fd00::1", 3, 250))),
+        ("mixed", load_report(load_entry("10.10.10.1", 1, 100),
+                              load_entry("2001:db8::1", 2, 200),
+                              load_entry("10.10.10.2", 3, 300))),
+        ("max-figures", load_report(load_entry("10.10.10.1", 4294967295,
+                                               4294967295, flags=0xff))),
+        ("forty", load_report(*[load_entry(a, i, 100 * i)
+                                for i, a in enumerate(v4)])),
+        ("version-2", load_report(load_entry("10.10.10.1", 1, 100), version=2)),
+        ("empty", b""),
+        ("cut-header", load_report(load_entry("10.10.10.1", 1, 100))[:8]),
+        ("cut-address", load_report(load_entry("fd00::1", 1, 100))[:-3]),
+        ("family-3", load_report(load_entry("10.10.10.1", 1, 100),
+                                 load_entry("fd00::1", 1, 100, family=3))),
+    ]
+
+
 def main():
     write("answer", answer_seeds())
     write("conf", conf_seeds())
@@ -373,6 +436,7 @@ def main():
     write("probe_rfb", probe_rfb_seeds())
     write("admin", admin_seeds())
     write("agent", agent_seeds())
+    write("loadopt", loadopt_seeds())
     for h in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, h)
         print("%s: %d files, %d bytes" % (h, len(os.listdir(d)),

@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 secs=${1:-60}
-harnesses=${FUZZ_HARNESSES:-admin answer conf forward table probe_rfb http agent}
+harnesses=${FUZZ_HARNESSES:-admin answer conf forward table probe_rfb http agent loadopt}
 build=build-fuzz
 
 if [ -d "$build" ]; then

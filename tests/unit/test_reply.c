@@ -36,7 +36,9 @@
 
 #include <libknot/libknot.h>
 
+#include "module/ecs.h"
 #include "module/forward.h"
+#include "module/loadopt.h"
 #include "tests/unit/test_dns.h"
 #include "tests/unit/test_main.h"
 
@@ -75,6 +77,10 @@ typedef struct {
 	const knot_tsig_key_t *key; /*!< Sign with this key. */
 	const uint8_t *mac;        /*!< Request MAC for signing (NULL: the query's). */
 	size_t mac_len;            /*!< Its length. */
+	const uint8_t *load;       /*!< Data of a load report option (OPT in
+	                            *   ADDITIONAL; NULL: no OPT). */
+	uint16_t load_len;         /*!< Its length. */
+	bool opt_only;             /*!< An OPT without the load report. */
 } reply_opt_t;
 
 /*! \brief A reply on the wire. */
@@ -149,6 +155,17 @@ static void reply_make(reply_t *r, const query_t *q, const reply_opt_t *o)
 	if (o->extra != NULL) {
 		static const uint8_t extra_a[4] = { 192, 0, 2, 66 };
 		put_rr(pkt, o->extra, KNOT_RRTYPE_A, 7, extra_a, 4);
+	}
+	if (o->load != NULL || o->opt_only) {
+		knot_rrset_t opt;
+		ck_assert_int_eq(knot_edns_init(&opt, 1232, 0, 0, &pkt->mm), KNOT_EOK);
+		if (o->load != NULL) {
+			ck_assert_int_eq(knot_edns_add_option(&opt, TGC_LOADOPT_CODE,
+			                                      o->load_len, o->load,
+			                                      &pkt->mm), KNOT_EOK);
+		}
+		ck_assert_int_eq(knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &opt,
+		                              KNOT_PF_FREE), KNOT_EOK);
 	}
 
 	r->len = pkt->size;
@@ -817,6 +834,397 @@ START_TEST(extract_limit)
 }
 END_TEST
 
+/*
+ * The load report (loadopt.h) in a reply and the query that asks for it.
+ */
+
+/*! \brief Option data: the version then one entry per address of \a e. */
+static size_t load_data(uint8_t *buf, const tgc_loadopt_entry_t *e, size_t count)
+{
+	size_t off = 0;
+	buf[off++] = TGC_LOADOPT_VERSION;
+	for (size_t i = 0; i < count; i++) {
+		size_t n = tgc_loadopt_write_entry(buf + off, &e[i]);
+		ck_assert_uint_gt(n, 0);
+		off += n;
+	}
+	return off;
+}
+
+/*! \brief Extracts the A reply to \a q built with \a o into \a snap (first
+ *         filled with 0xff: everything read must have been written). */
+static void extract_with(const query_t *q, const reply_opt_t *o,
+                         tgc_cache_snap_t *snap)
+{
+	reply_t r;
+	reply_make(&r, q, o);
+	knot_pkt_t *pkt = parsed(q, &r);
+	memset(snap, 0xff, sizeof(*snap));
+	ck_assert_int_eq(tgc_forward_extract(pkt, NAME, KNOT_RRTYPE_A, snap), KNOT_EOK);
+	knot_pkt_free(pkt);
+}
+
+/*! \brief Asserts that \a snap holds \a addrs and no load report. */
+static void check_neutral(const tgc_cache_snap_t *snap, const char *const *addrs,
+                          unsigned count)
+{
+	ck_assert(snap->valid && snap->ok);
+	ck_assert(!snap->reported);
+	ck_assert_uint_eq(snap->count, count);
+	char txt[TGC_ADDR_STRLEN];
+	for (unsigned i = 0; i < count; i++) {
+		ck_assert_str_eq(tgc_addr_format(&snap->addrs[i], txt, sizeof(txt)),
+		                 addrs[i]);
+	}
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		ck_assert_uint_eq(snap->sessions[i], 0);
+		ck_assert_uint_eq(snap->capacity_x100[i], 100);
+	}
+}
+
+static const char *const LOAD3[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", NULL };
+
+START_TEST(extract_load_report)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	/* Entries for the third and the first address (not in answer
+	 * order), one for an address not answered, one of the other family
+	 * with the first's bytes; none for the second. */
+	tgc_loadopt_entry_t e[] = {
+		{ .addr = test_addr("10.0.0.3"), .flags = TGC_LOADOPT_F_SESSIONS,
+		  .sessions = 33, .capacity_x100 = 3000 },
+		{ .addr = test_addr("10.0.0.9"), .sessions = 99, .capacity_x100 = 9900 },
+		{ .addr = test_addr("::a00:1"), .sessions = 77, .capacity_x100 = 7700 },
+		{ .addr = test_addr("10.0.0.1"), .flags = TGC_LOADOPT_F_SESSIONS,
+		  .sessions = UINT32_MAX, .capacity_x100 = 0 },
+	};
+	uint8_t data[1 + 4 * TGC_LOADOPT_ENTRY_MAX];
+	size_t len = load_data(data, e, 4);
+	tgc_cache_snap_t snap;
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = (uint16_t)len }, &snap);
+	ck_assert(snap.valid && snap.ok);
+	ck_assert(snap.reported);
+	ck_assert_uint_eq(snap.count, 3);
+	char txt[TGC_ADDR_STRLEN];
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_str_eq(tgc_addr_format(&snap.addrs[i], txt, sizeof(txt)),
+		                 LOAD3[i]);
+	}
+	ck_assert_uint_eq(snap.sessions[0], UINT32_MAX);
+	ck_assert_uint_eq(snap.capacity_x100[0], 0);
+	ck_assert_uint_eq(snap.sessions[1], 0);
+	ck_assert_uint_eq(snap.capacity_x100[1], 100);
+	ck_assert_uint_eq(snap.sessions[2], 33);
+	ck_assert_uint_eq(snap.capacity_x100[2], 3000);
+	/* Past the answer: neutral, nothing of the entries. */
+	for (unsigned i = 3; i < TGC_CACHE_ADDRS_MAX; i++) {
+		ck_assert_uint_eq(snap.sessions[i], 0);
+		ck_assert_uint_eq(snap.capacity_x100[i], 100);
+	}
+
+	/* A report that names none of them is still a report. */
+	uint8_t other[1 + TGC_LOADOPT_ENTRY_MAX];
+	size_t olen = load_data(other, &e[1], 1);
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = other,
+	                                 .load_len = (uint16_t)olen }, &snap);
+	ck_assert(snap.reported);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_uint_eq(snap.sessions[i], 0);
+		ck_assert_uint_eq(snap.capacity_x100[i], 100);
+	}
+	/* So is one without entries (the version alone). */
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = other,
+	                                 .load_len = 1 }, &snap);
+	ck_assert(snap.reported);
+	ck_assert_uint_eq(snap.count, 3);
+	ck_assert_uint_eq(snap.capacity_x100[0], 100);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+START_TEST(extract_load_unusable)
+{
+	query_t q;
+	query_make(&q, KNOT_RRTYPE_A, NULL);
+	tgc_loadopt_entry_t e[] = {
+		{ .addr = test_addr("10.0.0.1"), .sessions = 11, .capacity_x100 = 1100 },
+		{ .addr = test_addr("10.0.0.2"), .sessions = 22, .capacity_x100 = 2200 },
+	};
+	uint8_t data[1 + 2 * TGC_LOADOPT_ENTRY_MAX];
+	size_t len = load_data(data, e, 2);
+	tgc_cache_snap_t snap;
+
+	/* Well formed first (the data below are otherwise usable). */
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = (uint16_t)len }, &snap);
+	ck_assert(snap.reported);
+	ck_assert_uint_eq(snap.sessions[1], 22);
+
+	/* Truncated inside the last entry: nothing of it, not even the
+	 * first entry's figures; the answer itself is cached. */
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = (uint16_t)(len - 1) }, &snap);
+	check_neutral(&snap, LOAD3, 3);
+	/* An unknown family in the second entry. */
+	data[1 + 14] = 3;
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = (uint16_t)len }, &snap);
+	check_neutral(&snap, LOAD3, 3);
+	data[1 + 14] = 1;
+	/* Another version. */
+	data[0] = TGC_LOADOPT_VERSION + 1;
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = (uint16_t)len }, &snap);
+	check_neutral(&snap, LOAD3, 3);
+	data[0] = TGC_LOADOPT_VERSION;
+	/* Empty option data. */
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .load = data,
+	                                 .load_len = 0 }, &snap);
+	check_neutral(&snap, LOAD3, 3);
+	/* An OPT without the option, and no OPT at all. */
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5, .opt_only = true },
+	             &snap);
+	check_neutral(&snap, LOAD3, 3);
+	extract_with(&q, &(reply_opt_t){ .addrs = LOAD3, .ttl = 5 }, &snap);
+	check_neutral(&snap, LOAD3, 3);
+	/* A negative answer: no report either (the snapshot is the poller's
+	 * scratch; nothing of an earlier answer may stay). */
+	extract_with(&q, &(reply_opt_t){ .soa = true }, &snap);
+	check_neutral(&snap, LOAD3, 0);
+	knot_pkt_free(q.pkt);
+}
+END_TEST
+
+/*! \brief Looks for the load report option in a built query: copies its
+ *         data into \a data (room for 16 bytes), tells whether the query
+ *         also carries a client subnet option. */
+static bool built_option(const knot_pkt_t *query, uint8_t *data, uint16_t *len,
+                         bool *ecs)
+{
+	uint8_t copy[1024];
+	ck_assert_uint_le(query->size, sizeof(copy));
+	memcpy(copy, query->wire, query->size);
+	knot_pkt_t *pkt = knot_pkt_new(copy, query->size, NULL);
+	ck_assert_ptr_nonnull(pkt);
+	ck_assert_int_eq(knot_pkt_parse(pkt, 0), KNOT_EOK);
+	ck_assert_ptr_nonnull(pkt->opt_rr);
+	*ecs = knot_edns_get_option(pkt->opt_rr, KNOT_EDNS_OPTION_CLIENT_SUBNET,
+	                            NULL) != NULL;
+	uint8_t *opt = knot_edns_get_option(pkt->opt_rr, TGC_LOADOPT_CODE, NULL);
+	*len = 0;
+	if (opt != NULL) {
+		*len = knot_edns_opt_get_length(opt);
+		ck_assert_uint_le(*len, 16);
+		memcpy(data, knot_edns_opt_get_data(opt), *len);
+	}
+	knot_pkt_free(pkt);
+	return opt != NULL;
+}
+
+START_TEST(build_load_request)
+{
+	tgc_addr_t client = test_addr("192.0.2.9");
+	knot_edns_client_subnet_t ecs;
+	ck_assert_int_eq(tgc_ecs_for_client(&client, 32, 24, 56, &ecs), KNOT_EOK);
+	for (int with_ecs = 0; with_ecs < 2; with_ecs++) {
+		for (int report = 0; report < 2; report++) {
+			uint8_t wire[1024];
+			knot_pkt_t *pkt = knot_pkt_new(wire, sizeof(wire), NULL);
+			ck_assert_ptr_nonnull(pkt);
+			tgc_fwd_sent_t sent;
+			ck_assert_int_eq(tgc_forward_build(pkt, &sent, NAME, KNOT_RRTYPE_A,
+			                                   KNOT_CLASS_IN, NULL,
+			                                   with_ecs ? &ecs : NULL,
+			                                   report != 0), KNOT_EOK);
+			uint8_t data[16] = { 0 };
+			uint16_t len = 0;
+			bool has_ecs = false;
+			bool found = built_option(pkt, data, &len, &has_ecs);
+			ck_assert_int_eq(has_ecs, with_ecs != 0);
+			ck_assert_int_eq(found, report != 0);
+			if (report) {
+				ck_assert_uint_eq(len, 1);
+				ck_assert_uint_eq(data[0], TGC_LOADOPT_VERSION);
+				ck_assert(tgc_loadopt_is_request(data, len));
+			}
+			knot_pkt_free(pkt);
+		}
+	}
+}
+END_TEST
+
+/*
+ * Grant slots (tgc_forward_slots()).
+ */
+
+/*! \brief A valid snapshot of the IPv4 addresses 10.(base).0.i, i < count. */
+static void slots_snap(tgc_cache_snap_t *s, unsigned base, const unsigned *host,
+                       unsigned count)
+{
+	memset(s, 0, sizeof(*s));
+	s->valid = true;
+	s->ok = true;
+	s->count = count;
+	for (unsigned i = 0; i < count; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "10.%u.0.%u", base, host[i]);
+		s->addrs[i] = test_addr(a);
+		s->slot[i] = 0xee;
+	}
+}
+
+START_TEST(slots_follow_addresses)
+{
+	uint64_t left[TGC_CACHE_SLOTS];
+	for (unsigned i = 0; i < TGC_CACHE_SLOTS; i++) {
+		left[i] = 1000 + i;
+	}
+	tgc_cache_snap_t prev, next, third;
+	static const unsigned h_prev[] = { 1, 2, 3 };
+	slots_snap(&prev, 1, h_prev, 3);
+	prev.slot[0] = 5;
+	prev.slot[1] = 9;
+	prev.slot[2] = 2;
+	/* The upstream reorders them: each keeps its slot. */
+	static const unsigned h_next[] = { 3, 1, 2 };
+	slots_snap(&next, 1, h_next, 3);
+	tgc_forward_slots(&prev, &next, left, 50000);
+	ck_assert_uint_eq(next.slot[0], 2);
+	ck_assert_uint_eq(next.slot[1], 5);
+	ck_assert_uint_eq(next.slot[2], 9);
+	/* Nobody left: no slot marked. */
+	for (unsigned i = 0; i < TGC_CACHE_SLOTS; i++) {
+		ck_assert_uint_eq(left[i], 1000 + i);
+	}
+
+	/* 10.1.0.3 and 10.1.0.1 leave, 10.1.0.2 stays (now last), 10.1.0.7
+	 * comes. Slot 5 (10.1.0.1's) carries the oldest mark but is freed in
+	 * this call: the newcomer takes the free slot left longest ago among
+	 * the others, 40. */
+	static const unsigned h_third[] = { 7, 2 };
+	slots_snap(&third, 1, h_third, 2);
+	left[5] = 1;
+	left[2] = 2;
+	left[40] = 3;
+	tgc_forward_slots(&next, &third, left, 60000);
+	ck_assert_uint_eq(third.slot[1], 9);
+	ck_assert_uint_eq(third.slot[0], 40);
+	ck_assert_uint_eq(left[5], 60000);
+	ck_assert_uint_eq(left[2], 60000);
+	ck_assert_uint_eq(left[9], 1009);
+	ck_assert_uint_eq(left[40], 3);
+}
+END_TEST
+
+START_TEST(slots_never_used_first)
+{
+	uint64_t left[TGC_CACHE_SLOTS];
+	for (unsigned i = 0; i < TGC_CACHE_SLOTS; i++) {
+		left[i] = 500 + i;
+	}
+	left[50] = 0;   /* never used */
+	left[3] = 1;    /* left long ago */
+	tgc_cache_snap_t prev, next;
+	static const unsigned h_prev[] = { 1 };
+	slots_snap(&prev, 2, h_prev, 1);
+	prev.slot[0] = 7;
+	static const unsigned h_next[] = { 1, 8, 9 };
+	slots_snap(&next, 2, h_next, 3);
+	tgc_forward_slots(&prev, &next, left, 9000);
+	ck_assert_uint_eq(next.slot[0], 7);
+	ck_assert_uint_eq(next.slot[1], 50);  /* the never used one first */
+	ck_assert_uint_eq(next.slot[2], 3);   /* then the one left longest ago */
+	ck_assert_uint_eq(left[7], 507);
+}
+END_TEST
+
+START_TEST(slots_without_prev)
+{
+	for (int round = 0; round < 3; round++) {
+		uint64_t left[TGC_CACHE_SLOTS] = { 0 };
+		if (round == 2) {
+			for (unsigned i = 0; i < TGC_CACHE_SLOTS; i++) {
+				left[i] = 777; /* all left at the same time */
+			}
+		}
+		tgc_cache_snap_t prev, next;
+		unsigned h[TGC_CACHE_ADDRS_MAX];
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			h[i] = i + 1;
+		}
+		slots_snap(&next, 3, h, TGC_CACHE_ADDRS_MAX);
+		/* No previous answer, or one not valid: its slots are not
+		 * followed and nothing is marked as left. */
+		slots_snap(&prev, 3, h, TGC_CACHE_ADDRS_MAX);
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			prev.slot[i] = (uint8_t)(TGC_CACHE_SLOTS - 1 - i);
+		}
+		prev.valid = false;
+		tgc_forward_slots(round == 1 ? &prev : NULL, &next, left, 1234);
+		bool seen[TGC_CACHE_SLOTS] = { false };
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			ck_assert_uint_lt(next.slot[i], TGC_CACHE_SLOTS);
+			ck_assert_msg(!seen[next.slot[i]], "slot %u given twice",
+			              next.slot[i]);
+			seen[next.slot[i]] = true;
+			if (round == 1) {
+				ck_assert_uint_ne(next.slot[i], prev.slot[i]);
+			}
+		}
+		for (unsigned i = 0; i < TGC_CACHE_SLOTS; i++) {
+			ck_assert_uint_eq(left[i], round == 2 ? 777 : 0);
+		}
+	}
+}
+END_TEST
+
+START_TEST(slots_all_replaced)
+{
+	uint64_t left[TGC_CACHE_SLOTS] = { 0 };
+	tgc_cache_snap_t *a = calloc(3, sizeof(*a));
+	ck_assert_ptr_nonnull(a);
+	unsigned h[TGC_CACHE_ADDRS_MAX];
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		h[i] = i + 1;
+	}
+	slots_snap(&a[0], 4, h, TGC_CACHE_ADDRS_MAX);
+	tgc_forward_slots(NULL, &a[0], left, 1000);
+	/* 32 new addresses: 32 other slots (the 32 never used). */
+	slots_snap(&a[1], 5, h, TGC_CACHE_ADDRS_MAX);
+	tgc_forward_slots(&a[0], &a[1], left, 2000);
+	/* And 32 newer ones: the 32 slots left first (at 2000), not the ones
+	 * left now. */
+	slots_snap(&a[2], 6, h, TGC_CACHE_ADDRS_MAX);
+	tgc_forward_slots(&a[1], &a[2], left, 3000);
+	for (int r = 1; r <= 2; r++) {
+		bool seen[TGC_CACHE_SLOTS] = { false };
+		bool old[TGC_CACHE_SLOTS] = { false };
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			old[a[r - 1].slot[i]] = true;
+		}
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			uint8_t sl = a[r].slot[i];
+			ck_assert_uint_lt(sl, TGC_CACHE_SLOTS);
+			ck_assert_msg(!seen[sl], "round %d: slot %u given twice", r, sl);
+			ck_assert_msg(!old[sl], "round %d: slot %u of a leaver taken", r, sl);
+			seen[sl] = true;
+			ck_assert_uint_eq(left[a[r - 1].slot[i]], r == 1 ? 2000 : 3000);
+		}
+	}
+	/* Round 2 reuses exactly round 0's slots. */
+	bool zero[TGC_CACHE_SLOTS] = { false };
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		zero[a[0].slot[i]] = true;
+	}
+	for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+		ck_assert(zero[a[2].slot[i]]);
+	}
+	free(a);
+}
+END_TEST
+
 START_TEST(rewrite_parsed_answer)
 {
 	query_t q;
@@ -976,6 +1384,16 @@ static Suite *reply_suite(void)
 	tcase_add_test(tc, extract_negative);
 	tcase_add_test(tc, extract_malformed_soa);
 	tcase_add_test(tc, extract_limit);
+	tcase_add_test(tc, extract_load_report);
+	tcase_add_test(tc, extract_load_unusable);
+	tcase_add_test(tc, build_load_request);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slots");
+	tcase_add_test(tc, slots_follow_addresses);
+	tcase_add_test(tc, slots_never_used_first);
+	tcase_add_test(tc, slots_without_prev);
+	tcase_add_test(tc, slots_all_replaced);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rewrite");

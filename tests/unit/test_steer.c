@@ -362,6 +362,197 @@ START_TEST(slow_start_ramps_a_new_node)
 }
 END_TEST
 
+START_TEST(order_given_by_report)
+{
+	setup();
+	tgc_steer_params_t p = { .least_loaded = true, .window_ms = 15000 };
+	tgc_steer_t *s = steer_make(&p, 1, NULL);
+	/* Positions 0..3 of an answer, their grant slots elsewhere. */
+	const uint32_t slots[NODES] = { 2, 3, 0, 1 };
+	const uint32_t sessions[NODES] = { 10, 5, 12, 16 };
+	double capacity[NODES] = { 1.0, 1.0, 2.0, 4.0 };
+	uint64_t now = 1000000;
+	/* Loads 10, 5, 6, 4. */
+	uint32_t o[NODES] = { 0, 1, 2, 3 };
+	tgc_steer_order_given(s, 0, o, NODES, slots, sessions, capacity, 0, now);
+	const uint32_t want[NODES] = { 3, 1, 2, 0 };
+	ck_assert_mem_eq(o, want, sizeof(want));
+	/* Any order of the positions in, the same order out. */
+	uint32_t o2[NODES] = { 2, 0, 3, 1 };
+	tgc_steer_order_given(s, 0, o2, NODES, slots, sessions, capacity, 0, now);
+	ck_assert_mem_eq(o2, want, sizeof(want));
+
+	/* 20 grants in position 3's slot (1): (16 + 20) / 4 = 9. */
+	for (int i = 0; i < 20; i++) {
+		tgc_steer_grant(s, 0, slots[3], now);
+	}
+	uint32_t o3[NODES] = { 0, 1, 2, 3 };
+	tgc_steer_order_given(s, 0, o3, NODES, slots, sessions, capacity, 0, now);
+	const uint32_t want3[NODES] = { 1, 2, 3, 0 };
+	ck_assert_mem_eq(o3, want3, sizeof(want3));
+	/* Grants in slot 3 (position 1's): 5 + 5 = 10, ties position 0 at
+	 * 10 (by position: 0 first at rotor 0). */
+	for (int i = 0; i < 5; i++) {
+		tgc_steer_grant(s, 0, slots[1], now);
+	}
+	uint32_t o4[NODES] = { 0, 1, 2, 3 };
+	tgc_steer_order_given(s, 0, o4, NODES, slots, sessions, capacity, 0, now);
+	const uint32_t want4[NODES] = { 2, 3, 0, 1 };
+	ck_assert_mem_eq(o4, want4, sizeof(want4));
+
+	/* Capacity 0 takes nothing: last whatever its sessions. */
+	const uint32_t none[NODES] = { 0, 0, 0, 0 };
+	capacity[2] = 0.0;
+	uint32_t o5[NODES] = { 0, 1, 2, 3 };
+	tgc_steer_order_given(s, 0, o5, NODES, slots, none, capacity, 0, now);
+	ck_assert_uint_eq(o5[NODES - 1], 2);
+	tgc_steer_free(s);
+}
+END_TEST
+
+START_TEST(order_given_grants_of_other_workers)
+{
+	setup();
+	tgc_steer_params_t p = { .least_loaded = true, .window_ms = 15000 };
+	tgc_steer_t *s = steer_make(&p, 2, NULL);
+	const uint32_t slots[2] = { 3, 0 };
+	const uint32_t sessions[2] = { 1, 2 };
+	const double capacity[2] = { 1.0, 1.0 };
+	uint64_t now = 1000000;
+	uint32_t o[2] = { 0, 1 };
+	tgc_steer_order_given(s, 1, o, 2, slots, sessions, capacity, 0, now);
+	ck_assert_uint_eq(o[0], 0);
+	/* Worker 0 grants position 0's slot; worker 1 sees it once its copy
+	 * of the others' grants is refreshed. */
+	tgc_steer_grant(s, 0, 3, now);
+	tgc_steer_grant(s, 0, 3, now);
+	uint32_t o2[2] = { 0, 1 };
+	tgc_steer_order_given(s, 1, o2, 2, slots, sessions, capacity, 0,
+	                      now + TGC_STEER_REFRESH_MS);
+	ck_assert_uint_eq(o2[0], 1);
+	tgc_steer_free(s);
+}
+END_TEST
+
+START_TEST(order_given_ties_and_limits)
+{
+	setup();
+	tgc_steer_params_t p = { .least_loaded = true, .window_ms = 15000 };
+	tgc_steer_t *s = steer_make(&p, 1, NULL);
+	const uint32_t slots[NODES + 1] = { 0, 1, 2, 3, 0 };
+	const uint32_t sessions[NODES + 1] = { 4, 4, 4, 4, 0 };
+	const double capacity[NODES + 1] = { 2.0, 2.0, 2.0, 2.0, 1.0 };
+	unsigned lead[NODES] = { 0 };
+	for (uint64_t r = 0; r < 3 * NODES; r++) {
+		uint32_t o[NODES] = { 0, 1, 2, 3 };
+		tgc_steer_order_given(s, 0, o, NODES, slots, sessions, capacity, r,
+		                      1000);
+		lead[o[0]]++;
+	}
+	for (unsigned i = 0; i < NODES; i++) {
+		ck_assert_uint_eq(lead[i], 3);
+	}
+
+	/* More positions than the instance has grant slots (nodes): left as
+	 * they are, though position 4 is the least loaded. */
+	uint32_t o[NODES + 1] = { 3, 1, 4, 0, 2 };
+	const uint32_t same[NODES + 1] = { 3, 1, 4, 0, 2 };
+	tgc_steer_order_given(s, 0, o, NODES + 1, slots, sessions, capacity, 0, 1000);
+	ck_assert_mem_eq(o, same, sizeof(same));
+	/* Not positions (one past count): left as they are too. */
+	uint32_t bad[3] = { 2, 7, 0 };
+	const uint32_t bad_same[3] = { 2, 7, 0 };
+	const uint32_t s3[3] = { 9, 0, 5 };
+	tgc_steer_order_given(s, 0, bad, 3, slots, s3, capacity, 0, 1000);
+	ck_assert_mem_eq(bad, bad_same, sizeof(bad_same));
+	/* No steering state: nothing done. */
+	uint32_t n[2] = { 1, 0 };
+	tgc_steer_order_given(NULL, 0, n, 2, slots, s3, capacity, 0, 1000);
+	ck_assert_uint_eq(n[0], 1);
+	/* A slot past the nodes counts no grants (and reads nothing). */
+	const uint32_t far[2] = { 1000, 0 };
+	for (int i = 0; i < 10; i++) {
+		tgc_steer_grant(s, 0, 0, 1000);
+	}
+	uint32_t f[2] = { 1, 0 };
+	const uint32_t s2[2] = { 3, 3 };
+	tgc_steer_order_given(s, 0, f, 2, far, s2, capacity, 0, 1000);
+	ck_assert_uint_eq(f[0], 0);
+	tgc_steer_free(s);
+}
+END_TEST
+
+START_TEST(report_of_node)
+{
+	setup();
+	tgc_steer_params_t p = { .least_loaded = true, .window_ms = 10000 };
+	uint32_t weights[NODES] = { 1, 1, 2, 4 };
+	tgc_steer_t *s = steer_make(&p, 2, weights);
+	agent(2, 12, 100);
+	uint64_t now = 1000000;
+	/* Grants of both workers: 3 + 1. */
+	for (int i = 0; i < 3; i++) {
+		tgc_steer_grant(s, 0, 2, now);
+	}
+	tgc_steer_grant(s, 1, 2, now);
+	uint32_t sessions = 0;
+	double capacity = 0.0;
+	bool has = false;
+	tgc_steer_report(s, 0, &table, 2, 999, now, &sessions, &capacity, &has);
+	ck_assert(has);
+	ck_assert_uint_eq(sessions, 16);
+	/* Weight 2 (the instance's, not the argument) x maxconn 100. */
+	ck_assert(fabs(capacity - 200.0) < 1e-9);
+	/* 4 s later: 4 x e^-0.4 = 2.68 grants, 14.68 rounds to 15. */
+	tgc_steer_report(s, 1, &table, 2, 999, now + 4000, &sessions, &capacity, &has);
+	ck_assert_uint_eq(sessions, 15);
+	/* 9 s later: 4 x e^-0.9 = 1.63, 13.63 rounds to 14. */
+	tgc_steer_report(s, 0, &table, 2, 999, now + 9000, &sessions, &capacity, &has);
+	ck_assert_uint_eq(sessions, 14);
+	/* The agent's percentage scales it. */
+	atomic_store(&recs[2].agent_pct, 50);
+	atomic_fetch_or(&recs[2].agent_flags, TGC_AGENT_F_PCT);
+	tgc_steer_report(s, 0, &table, 2, 999, now, &sessions, &capacity, &has);
+	ck_assert(fabs(capacity - 100.0) < 1e-9);
+	/* No sessions reported: the grants alone, flagged as such. */
+	atomic_fetch_and(&recs[2].agent_flags, (uint8_t)~TGC_AGENT_F_SESSIONS);
+	tgc_steer_report(s, 0, &table, 2, 999, now, &sessions, &capacity, &has);
+	ck_assert(!has);
+	ck_assert_uint_eq(sessions, 4);
+	/* No agent at all: weight alone (node 3, weight 4). */
+	tgc_steer_report(s, 0, &table, 3, 999, now, &sessions, &capacity, &has);
+	ck_assert(!has);
+	ck_assert_uint_eq(sessions, 0);
+	ck_assert(fabs(capacity - 4.0) < 1e-9);
+	tgc_steer_free(s);
+}
+END_TEST
+
+START_TEST(report_without_steering)
+{
+	setup();
+	agent(1, 7, 40);
+	atomic_store(&recs[1].agent_pct, 50);
+	atomic_fetch_or(&recs[1].agent_flags, TGC_AGENT_F_PCT);
+	uint32_t sessions = 0;
+	double capacity = 0.0;
+	bool has = false;
+	/* Weight 3 x 50 % x maxconn 40. */
+	tgc_steer_report(NULL, 0, &table, 1, 3, 1000, &sessions, &capacity, &has);
+	ck_assert(has);
+	ck_assert_uint_eq(sessions, 7);
+	ck_assert(fabs(capacity - 60.0) < 1e-9);
+	/* Weight 0: no capacity. */
+	tgc_steer_report(NULL, 0, &table, 1, 0, 1000, &sessions, &capacity, &has);
+	ck_assert(capacity == 0.0);
+	/* No agent report: the weight; no sessions. */
+	tgc_steer_report(NULL, 0, &table, 0, 5, 1000, &sessions, &capacity, &has);
+	ck_assert(!has);
+	ck_assert_uint_eq(sessions, 0);
+	ck_assert(fabs(capacity - 5.0) < 1e-9);
+}
+END_TEST
+
 static Suite *steer_suite(void)
 {
 	Suite *s = suite_create("steer");
@@ -373,6 +564,12 @@ static Suite *steer_suite(void)
 	test_add_case(s, "grants_per_worker", grants_per_worker, 30);
 	test_add_case(s, "watermark_drains_with_hysteresis", watermark_drains_with_hysteresis, 30);
 	test_add_case(s, "slow_start_ramps_a_new_node", slow_start_ramps_a_new_node, 30);
+	test_add_case(s, "order_given_by_report", order_given_by_report, 30);
+	test_add_case(s, "order_given_grants_of_other_workers",
+	              order_given_grants_of_other_workers, 30);
+	test_add_case(s, "order_given_ties_and_limits", order_given_ties_and_limits, 30);
+	test_add_case(s, "report_of_node", report_of_node, 30);
+	test_add_case(s, "report_without_steering", report_without_steering, 30);
 
 	return s;
 }

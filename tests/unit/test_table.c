@@ -1577,6 +1577,99 @@ START_TEST(stuck_cache_record)
 }
 END_TEST
 
+/*! \brief Asserts that the load report fields of \a out match \a in. */
+static void check_load(const tgc_cache_snap_t *out, const tgc_cache_snap_t *in)
+{
+	ck_assert_uint_eq(out->count, in->count);
+	ck_assert_int_eq(out->reported, in->reported);
+	for (unsigned i = 0; i < in->count; i++) {
+		ck_assert_msg(tgc_addr_equal(&out->addrs[i], &in->addrs[i]),
+		              "address %u", i);
+		ck_assert_msg(out->sessions[i] == in->sessions[i],
+		              "sessions[%u] %u, want %u", i, out->sessions[i],
+		              in->sessions[i]);
+		ck_assert_msg(out->capacity_x100[i] == in->capacity_x100[i],
+		              "capacity_x100[%u] %u, want %u", i,
+		              out->capacity_x100[i], in->capacity_x100[i]);
+		ck_assert_msg(out->slot[i] == in->slot[i], "slot[%u] %u, want %u",
+		              i, out->slot[i], in->slot[i]);
+	}
+}
+
+START_TEST(cache_load_round_trip)
+{
+	spec_buf_t sb;
+	tgc_table_spec_t *spec = spec_translator(&sb);
+	tgc_table_t a, m;
+	instance_open(&a, spec, TOKEN_A, NULL);
+	ck_assert_int_eq(tgc_table_attach(&m, seg, true, NULL), KNOT_EOK);
+	tgc_cache_snap_t *in = calloc(1, sizeof(*in));
+	tgc_cache_snap_t *out = calloc(1, sizeof(*out));
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+
+	for (unsigned rec = 0; rec < TGC_CACHE_RECS; rec++) {
+		memset(in, 0, sizeof(*in));
+		in->valid = true;
+		in->ok = true;
+		in->count = TGC_CACHE_ADDRS_MAX;
+		in->ttl = 5;
+		in->reported = true;
+		in->fetched_ms = in->polled_ms = tgc_table_now_ms();
+		for (unsigned i = 0; i < TGC_CACHE_ADDRS_MAX; i++) {
+			char txt[64];
+			snprintf(txt, sizeof(txt), (rec == TGC_CACHE_A) ?
+			         "10.20.0.%u" : "2001:db8::%u", i + 1);
+			in->addrs[i] = A(txt);
+			/* Distinct in every byte: a word or a shift off shows. */
+			in->sessions[i] = 0x01000000u * (i + 1) + 0x10203u * i + 7;
+			in->capacity_x100[i] = 0xfedcba98u - 0x01010101u * i;
+			in->slot[i] = (uint8_t)((37 * i + 5) % TGC_CACHE_SLOTS);
+		}
+		in->sessions[31] = UINT32_MAX;
+		in->capacity_x100[31] = UINT32_MAX;
+		in->sessions[8] = 0;
+		in->capacity_x100[8] = 0;
+		ck_assert_int_eq(tgc_table_cache_write(&a, rec, in), KNOT_EOK);
+		/* The view the poller writes... */
+		ck_assert_int_eq(tgc_table_cache_read(&a, rec, out, false), KNOT_EOK);
+		check_load(out, in);
+		ck_assert_uint_eq(out->slot[0], in->slot[0]);
+		ck_assert_uint_eq(out->slot[7], in->slot[7]);
+		ck_assert_uint_eq(out->slot[8], in->slot[8]);
+		ck_assert_uint_eq(out->slot[31], in->slot[31]);
+		/* ...and the segment the others read, after the copy. */
+		tgc_table_sync_t ev;
+		tgc_table_sync(&a, TOKEN_A, &ev);
+		ck_assert(ev.writer);
+		memset(out, 0, sizeof(*out));
+		ck_assert_int_eq(tgc_table_cache_read(&m, rec, out, false), KNOT_EOK);
+		check_load(out, in);
+
+		/* A shorter answer without a report replaces it all. */
+		in->count = 9;
+		in->reported = false;
+		for (unsigned i = 0; i < in->count; i++) {
+			in->sessions[i] = i;
+			in->capacity_x100[i] = 100;
+			in->slot[i] = (uint8_t)(i + 20);
+		}
+		ck_assert_int_eq(tgc_table_cache_write(&a, rec, in), KNOT_EOK);
+		ck_assert_int_eq(tgc_table_cache_read(&a, rec, out, false), KNOT_EOK);
+		check_load(out, in);
+		tgc_table_sync(&a, TOKEN_A, &ev);
+		ck_assert_int_eq(tgc_table_cache_read(&m, rec, out, false), KNOT_EOK);
+		check_load(out, in);
+	}
+
+	tgc_table_close(&a);
+	tgc_table_close(&m);
+	tgc_table_release(TOKEN_A);
+	free(in);
+	free(out);
+}
+END_TEST
+
 START_TEST(node_update_agent)
 {
 	spec_buf_t sb;
@@ -2196,6 +2289,7 @@ static Suite *table_suite(void)
 	         dead_writer_closed_late_end_never_reopens, 30);
 	add_case(s, "retake_from_gone_process", retake_from_gone_process, 30);
 	add_case(s, "stuck_cache_record", stuck_cache_record, 30);
+	add_case(s, "cache_load_round_trip", cache_load_round_trip, 30);
 	add_case(s, "node_update_agent", node_update_agent, 30);
 	add_case(s, "view_admin_answers_ack", view_admin_answers_ack, 30);
 	add_case(s, "view_zone_admin_precedence", view_zone_admin_precedence, 30);
