@@ -132,15 +132,9 @@ static void zone_admin_check(tgc_ctx_t *ctx, knotd_qdata_t *qdata,
 /*! \brief Tells whether the query asks for the load report (loadopt.h). */
 static bool report_asked(const knotd_qdata_t *qdata)
 {
-	if (qdata->query->opt_rr == NULL) {
-		return false;
-	}
-	/* knot_pkt_edns_option() only indexes the options knotd knows. */
-	uint8_t *opt = knot_edns_get_option(qdata->query->opt_rr, TGC_LOADOPT_CODE,
-	                                    NULL);
-	return opt != NULL &&
-	       tgc_loadopt_is_request(knot_edns_opt_get_data(opt),
-	                              knot_edns_opt_get_length(opt));
+	size_t len = 0;
+	const uint8_t *data = tgc_loadopt_find(qdata->query->opt_rr, &len);
+	return data != NULL && tgc_loadopt_is_request(data, len);
 }
 
 /*!

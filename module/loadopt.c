@@ -25,27 +25,14 @@
 #include <sys/socket.h>
 
 #include <libknot/errcode.h>
+#include <libknot/rrtype/opt.h>
+#include <libknot/wire.h>
 
 #include "module/loadopt.h"
 
 /*! \brief IANA address family numbers (RFC 7871 uses the same). */
 #define FAMILY_IP4	1
 #define FAMILY_IP6	2
-
-/*! \brief Big-endian 32-bit store and load. */
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 size_t tgc_loadopt_size(size_t v4, size_t v6)
 {
@@ -61,11 +48,23 @@ size_t tgc_loadopt_write_entry(uint8_t *out, const tgc_loadopt_entry_t *e)
 	size_t alen = (e->addr.family == AF_INET) ? 4 : 16;
 	out[0] = (e->addr.family == AF_INET) ? FAMILY_IP4 : FAMILY_IP6;
 	out[1] = e->flags;
-	put32(out + 2, e->sessions);
-	put32(out + 6, e->capacity_x100);
+	knot_wire_write_u32(out + 2, e->sessions);
+	knot_wire_write_u32(out + 6, e->capacity_x100);
 	memcpy(out + TGC_LOADOPT_ENTRY_HDR, e->addr.bytes, alen);
 
 	return TGC_LOADOPT_ENTRY_HDR + alen;
+}
+
+const uint8_t *tgc_loadopt_find(const knot_rrset_t *opt_rr, size_t *len)
+{
+	/* knot_pkt_edns_option() only indexes the options libknot knows. */
+	uint8_t *opt = (opt_rr != NULL) ?
+	               knot_edns_get_option(opt_rr, TGC_LOADOPT_CODE, NULL) : NULL;
+	if (opt == NULL) {
+		return NULL;
+	}
+	*len = knot_edns_opt_get_length(opt);
+	return knot_edns_opt_get_data(opt);
 }
 
 bool tgc_loadopt_is_request(const uint8_t *data, size_t len)
@@ -101,8 +100,8 @@ int tgc_loadopt_parse(const uint8_t *data, size_t len, tgc_loadopt_entry_t *out,
 			e->addr.len = (uint8_t)alen;
 			memcpy(e->addr.bytes, p + TGC_LOADOPT_ENTRY_HDR, alen);
 			e->flags = p[1];
-			e->sessions = get32(p + 2);
-			e->capacity_x100 = get32(p + 6);
+			e->sessions = knot_wire_read_u32(p + 2);
+			e->capacity_x100 = knot_wire_read_u32(p + 6);
 			n++;
 		}
 		off += TGC_LOADOPT_ENTRY_HDR + alen;

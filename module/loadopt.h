@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libknot/rrset.h>
+
 #include "module/addr.h"
 
 /*! \brief EDNS option code of the load report. */
@@ -75,6 +77,15 @@ size_t tgc_loadopt_size(size_t v4, size_t v6);
  * \return Bytes written; 0 when the address is neither IPv4 nor IPv6.
  */
 size_t tgc_loadopt_write_entry(uint8_t *out, const tgc_loadopt_entry_t *e);
+
+/*!
+ * \brief Finds the load report option in an OPT record (NULL: none).
+ *
+ * \param[out] len  Length of its data.
+ *
+ * \return Its data, or NULL without an OPT record or the option.
+ */
+const uint8_t *tgc_loadopt_find(const knot_rrset_t *opt_rr, size_t *len);
 
 /*!
  * \brief Tells whether the option data of a query asks for the report in a

@@ -294,18 +294,15 @@ static void extract_load(const knot_pkt_t *reply, tgc_cache_snap_t *out)
 		out->sessions[i] = 0;
 		out->capacity_x100[i] = 100;
 	}
-	/* knot_pkt_edns_option() only indexes the options knotd knows. */
-	uint8_t *opt = (reply->opt_rr != NULL) ?
-	               knot_edns_get_option(reply->opt_rr, TGC_LOADOPT_CODE, NULL) :
-	               NULL;
-	if (opt == NULL) {
+	size_t len = 0;
+	const uint8_t *data = tgc_loadopt_find(reply->opt_rr, &len);
+	if (data == NULL) {
 		return;
 	}
 	tgc_loadopt_entry_t entries[TGC_CACHE_ADDRS_MAX];
 	size_t count = 0;
-	if (tgc_loadopt_parse(knot_edns_opt_get_data(opt),
-	                      knot_edns_opt_get_length(opt), entries,
-	                      TGC_CACHE_ADDRS_MAX, &count) != KNOT_EOK) {
+	if (tgc_loadopt_parse(data, len, entries, TGC_CACHE_ADDRS_MAX,
+	                      &count) != KNOT_EOK) {
 		return;
 	}
 	out->reported = true;

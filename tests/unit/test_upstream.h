@@ -103,10 +103,9 @@ static size_t upstream_reply(upstream_t *u, const uint8_t *in, size_t len,
 		knot_pkt_begin(r, KNOT_ADDITIONAL);
 		upstream_put(r, VICTIM, KNOT_RRTYPE_A, a, 4);
 	}
-	uint8_t *ask = (q->opt_rr != NULL) ?
-	                     knot_edns_get_option(q->opt_rr, TGC_LOADOPT_CODE, NULL) : NULL;
-	bool asked = ask != NULL && tgc_loadopt_is_request(knot_edns_opt_get_data(ask),
-	                                                   knot_edns_opt_get_length(ask));
+	size_t ask_len = 0;
+	const uint8_t *ask = tgc_loadopt_find(q->opt_rr, &ask_len);
+	bool asked = ask != NULL && tgc_loadopt_is_request(ask, ask_len);
 	if (asked) {
 		atomic_fetch_add(&u->report_asked, 1);
 	}
