@@ -32,6 +32,7 @@
 
 #include "module/conf.h"
 #include "module/ctx.h"
+#include "module/load.h"
 #include "module/loadopt.h"
 #include "module/probe_http.h"
 
@@ -173,9 +174,7 @@ static void report_put(knot_pkt_t *pkt, knotd_qdata_t *qdata, tgc_ctx_t *ctx,
 		                 ctx->lb.weights[idx], now, &e.sessions, &capacity,
 		                 &has_sessions);
 		e.flags = has_sessions ? TGC_LOADOPT_F_SESSIONS : 0;
-		double x100 = capacity * 100.0 + 0.5;
-		e.capacity_x100 = (x100 >= (double)UINT32_MAX) ? UINT32_MAX :
-		                  (uint32_t)x100;
+		e.capacity_x100 = tgc_load_x100(capacity);
 		off += tgc_loadopt_write_entry(data + off, &e);
 	}
 }

@@ -33,10 +33,15 @@ double tgc_load_capacity(const tgc_load_cap_t *cap)
 	return c;
 }
 
+uint32_t tgc_load_x100(double capacity)
+{
+	double c = capacity * 100.0 + 0.5;
+	return (c >= (double)UINT32_MAX) ? UINT32_MAX : (uint32_t)c;
+}
+
 uint32_t tgc_load_capacity_x100(const tgc_load_cap_t *cap)
 {
-	double c = tgc_load_capacity(cap) * 100.0 + 0.5;
-	return (c >= (double)UINT32_MAX) ? UINT32_MAX : (uint32_t)c;
+	return tgc_load_x100(tgc_load_capacity(cap));
 }
 
 double tgc_load_grants_at(const tgc_load_grants_t *g, uint64_t now_ms,

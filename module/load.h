@@ -50,6 +50,9 @@ typedef struct {
 /*! \brief Capacity of a node (0: takes no new sessions). */
 double tgc_load_capacity(const tgc_load_cap_t *cap);
 
+/*! \brief A capacity in hundredths, rounded, at most UINT32_MAX. */
+uint32_t tgc_load_x100(double capacity);
+
 /*!
  * \brief Capacity of a node in hundredths, rounded, at most UINT32_MAX:
  *        what the checker stores in the record (capacity_x100) for

@@ -263,11 +263,11 @@ static void others_refresh(tgc_steer_t *s, unsigned thr, uint64_t now_ms)
 	me->others_at_ms = now_ms;
 }
 
-/*! \brief Agent report of node \a idx as load.h takes it. */
-static void agent_cap(const tgc_steer_t *s, const tgc_table_agent_t *ag,
-                      uint32_t idx, tgc_load_cap_t *cap)
+/*! \brief A node's weight and agent report as load.h takes them. */
+static void agent_cap(uint32_t weight, const tgc_table_agent_t *ag,
+                      tgc_load_cap_t *cap)
 {
-	cap->weight = s->weights[idx];
+	cap->weight = weight;
 	cap->has_pct = (ag->flags & TGC_AGENT_F_PCT) != 0;
 	cap->pct = ag->pct;
 	cap->has_maxconn = (ag->flags & TGC_AGENT_F_MAXCONN) != 0;
@@ -289,7 +289,7 @@ bool tgc_steer_over(tgc_steer_t *s, unsigned thr, const tgc_table_t *table,
 		return false;
 	}
 	tgc_load_cap_t cap;
-	agent_cap(s, &ag, idx, &cap);
+	agent_cap(s->weights[idx], &ag, &cap);
 	others_refresh(s, thr, now_ms);
 	uint32_t sessions = (ag.flags & TGC_AGENT_F_SESSIONS) ? ag.sessions : 0;
 	double grants = grants_of(s, me, idx, now_ms) + me->others[idx];
@@ -342,7 +342,7 @@ static double node_capacity(const tgc_steer_t *s, const worker_t *me,
                             uint32_t idx, uint64_t now_ms)
 {
 	tgc_load_cap_t cap;
-	agent_cap(s, ag, idx, &cap);
+	agent_cap(s->weights[idx], ag, &cap);
 	double capacity = tgc_load_capacity(&cap);
 	if (s->params.slow_start_ms > 0) {
 		uint64_t since = me->since_ms[idx];
@@ -399,13 +399,8 @@ void tgc_steer_report(const tgc_steer_t *s, unsigned thr, const tgc_table_t *tab
 	*has_sessions = (ag.flags & TGC_AGENT_F_SESSIONS) != 0;
 	uint32_t own = *has_sessions ? ag.sessions : 0;
 	if (s == NULL || idx >= s->nodes) {
-		tgc_load_cap_t cap = {
-			.weight = weight,
-			.has_pct = (ag.flags & TGC_AGENT_F_PCT) != 0,
-			.pct = ag.pct,
-			.has_maxconn = (ag.flags & TGC_AGENT_F_MAXCONN) != 0,
-			.maxconn = ag.maxconn,
-		};
+		tgc_load_cap_t cap;
+		agent_cap(weight, &ag, &cap);
 		*sessions = own;
 		*capacity = tgc_load_capacity(&cap);
 		return;
