@@ -332,6 +332,23 @@ static const char **node_strings(const knotd_conf_t *nodes,
 	return out;
 }
 
+/*!
+ * \brief The first of \a items that the section sets explicitly, NULL if
+ *        none. Only the dry run (conf-check) tells an explicit value from
+ *        the default: at load this is always NULL.
+ */
+static const char *conf_explicit(const conf_src_t *src, const char *const *items,
+                                 size_t count)
+{
+	for (size_t i = 0; src->args != NULL && i < count; i++) {
+		if (conf_get(src, items[i]).count > 0) {
+			return items[i];
+		}
+	}
+
+	return NULL;
+}
+
 /*! \brief Values of a multi-valued string item as an array (NULL on
  *         allocation failure). */
 static const char **conf_strings(const knotd_conf_t *item)
@@ -428,12 +445,9 @@ static int conf_read_lb(const conf_src_t *src, tgc_conf_t *conf,
 	static const char *const tr_only[] = {
 		MOD_FORWARD_ECS, MOD_FORWARD_ECS_PREFIX4, MOD_FORWARD_ECS_PREFIX6,
 	};
-	for (size_t i = 0; src->args != NULL && i < sizeof(tr_only) / sizeof(tr_only[0]); i++) {
-		/* Only the dry run tells an explicit value from the default. */
-		if (conf_get(src, tr_only[i]).count > 0) {
-			return conf_fail(src, KNOT_EINVAL, "'%s' needs 'upstream'",
-			                 tr_only[i] + 1);
-		}
+	const char *given = conf_explicit(src, tr_only, sizeof(tr_only) / sizeof(tr_only[0]));
+	if (given != NULL) {
+		return conf_fail(src, KNOT_EINVAL, "'%s' needs 'upstream'", given + 1);
 	}
 	knotd_conf_t min_live = conf_get(src, MOD_MIN_LIVE);
 	if ((size_t)min_live.single.integer > nodes->count) {
@@ -485,27 +499,24 @@ static int conf_read_translator(const conf_src_t *src)
 		return conf_fail(src, KNOT_EINVAL, "'nat-base' cannot be used "
 		                 "with 'upstream' (use 'nat-map')");
 	}
-	if (src->args != NULL && !conf_get(src, MOD_FORWARD_ECS).single.boolean) {
-		const char *prefixes[] = { MOD_FORWARD_ECS_PREFIX4, MOD_FORWARD_ECS_PREFIX6 };
-		for (size_t i = 0; i < 2; i++) {
-			if (conf_get(src, prefixes[i]).count > 0) {
-				return conf_fail(src, KNOT_EINVAL, "'%s' needs "
-				                 "'forward-ecs: on'", prefixes[i] + 1);
-			}
-		}
+	static const char *const prefixes[] = {
+		MOD_FORWARD_ECS_PREFIX4, MOD_FORWARD_ECS_PREFIX6,
+	};
+	const char *given = conf_get(src, MOD_FORWARD_ECS).single.boolean ? NULL :
+	                    conf_explicit(src, prefixes, sizeof(prefixes) / sizeof(prefixes[0]));
+	if (given != NULL) {
+		return conf_fail(src, KNOT_EINVAL, "'%s' needs 'forward-ecs: on'",
+		                 given + 1);
 	}
 	/* The load balancers steer by load; a translator follows their load
 	 * report (loadopt.h) and has no nodes to weigh or hold back. */
 	static const char *const lb_only[] = {
 		MOD_NODE_WEIGHT, MOD_LOAD_HIGH, MOD_LOAD_LOW, MOD_SLOW_START,
 	};
-	for (size_t i = 0; src->args != NULL && i < sizeof(lb_only) / sizeof(lb_only[0]); i++) {
-		/* Only the dry run tells an explicit value from the default. */
-		if (conf_get(src, lb_only[i]).count > 0) {
-			return conf_fail(src, KNOT_EINVAL, "'%s' applies to load "
-			                 "balancers (a translator follows their load "
-			                 "report)", lb_only[i] + 1);
-		}
+	given = conf_explicit(src, lb_only, sizeof(lb_only) / sizeof(lb_only[0]));
+	if (given != NULL) {
+		return conf_fail(src, KNOT_EINVAL, "'%s' applies to load balancers "
+		                 "(a translator follows their load report)", given + 1);
 	}
 	const char *why = NULL;
 	int ret = tgc_conf_timing_check(TGC_CONF_TIMING_UPSTREAM,
